@@ -1,0 +1,36 @@
+#!/bin/sh
+# Prepares a checkout to run: a virtualenv in .venv with phonehome and its
+# development tools, then `phonehome doctor --install` for the host packages
+# the bench needs (dnsmasq-base, nftables, tcpdump, tshark, busybox).
+# Idempotent and quiet when nothing is to do; used by the README's commands and CI.
+set -eu
+cd "$(dirname "$0")"
+
+as_root() { [ "$(id -u)" = 0 ]; }
+
+# A fresh Debian has python3 but neither venv nor pip; install them when we can.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    if as_root && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing python3-venv with apt-get" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip >/dev/null
+    else
+        echo "bootstrap: python3 with venv is needed: apt-get install python3-venv (as root)" >&2
+        exit 1
+    fi
+fi
+
+stamp=.venv/.phonehome-installed
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+    touch "$stamp"
+fi
+
+if as_root; then
+    .venv/bin/phonehome doctor --install --quiet
+else
+    # Unprivileged: unit tests still run; privileged tests skip and say why.
+    .venv/bin/phonehome doctor --quiet || echo "bootstrap: not root; bench tests will be skipped" >&2
+fi

@@ -1,0 +1,62 @@
+"""``phonehome``: the command line. Thin: parses arguments and calls the library.
+
+Exit statuses are part of the interface (labs script against them); each
+subcommand documents its own in its help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from phonehome import __version__
+
+EXIT_OK = 0
+EXIT_USAGE = 2  # argparse's own
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    from phonehome.bench.doctor import doctor  # noqa: PLC0415  (keeps `phonehome --help` fast)
+
+    return doctor(install_missing=args.install, quiet=args.quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="phonehome",
+        description="Proves what a handset's firmware sends over the network.",
+    )
+    parser.add_argument("--version", action="version", version=f"phonehome {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    doctor = sub.add_parser(
+        "doctor",
+        help="check what this host needs to run a bench (and install it)",
+        description="Checks privileges, kernel features and the host tools a bench needs; "
+        "prints each missing piece with the command that installs it. "
+        "Exit 0 when everything required is present, 1 otherwise.",
+    )
+    doctor.add_argument(
+        "--install",
+        action="store_true",
+        help="install missing Debian packages with apt-get (root, Debian/Ubuntu)",
+    )
+    doctor.add_argument("--quiet", action="store_true", help="print only what is missing")
+    doctor.set_defaults(func=_doctor)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    status: int = args.func(args)
+    return status
+
+
+def console_main() -> None:
+    """Entry point of the ``phonehome`` console script."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    console_main()
