@@ -65,76 +65,96 @@ class DnsMessage:
     """Something did not parse (cut message, bad label, pointer loop...): the rest was skipped."""
 
 
-class _Budget:
-    __slots__ = ("steps",)
+class _Names:
+    """Reads the names of one message, with a work budget and a memo of names already read."""
 
-    def __init__(self, steps: int) -> None:
-        self.steps = steps
+    __slots__ = ("data", "memo", "steps")
 
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.steps = _STEPS_PER_BYTE * len(data) + 1024
+        self.memo: dict[int, str] = {}
+        """Names by the offset they start at: most names in a response are one pointer to an earlier one."""
 
-def _read_name(data: bytes, pos: int, budget: _Budget) -> tuple[str, int, bool]:
-    """The name at ``pos``: (rendered name, offset after it, malformed).
+    def read(self, pos: int) -> tuple[str, int, bool]:
+        """The name at ``pos``: (rendered name, offset after it, malformed).
 
-    A cut or broken name gives what was read before the damage (or ``""``),
-    and the offset is then the end of the data, so the caller stops.
-    """
-    n = len(data)
-    labels: list[bytes] = []
-    size = -1
-    after = -1
-    pointers = 0
-    visited: set[int] = set()
-    special: str | None = None
-    while True:
-        budget.steps -= 1
-        if pos >= n or budget.steps < 0:
-            return _partial(labels, size), n, True
-        length = data[pos]
-        if length == 0:
-            pos += 1
-            break
-        kind = length & 0xC0
-        if kind == 0:
-            end = pos + 1 + length
-            if end > n:
-                labels.append(data[pos + 1 : end])
+        A cut or broken name gives what was read before the damage (or ``""``),
+        and the offset is then the end of the data, so the caller stops.
+        """
+        data = self.data
+        n = len(data)
+        if pos + 1 < n and data[pos] >= 0xC0:
+            known = self.memo.get(((data[pos] & 0x3F) << 8) | data[pos + 1])
+            if known is not None:
+                return known, pos + 2, False
+        start = pos
+        labels: list[bytes] = []
+        size = -1
+        after = -1
+        pointers = 0
+        visited: set[int] = set()
+        steps = self.steps
+        special: str | None = None
+        while True:
+            steps -= 1
+            if pos >= n or steps < 0:
+                self.steps = steps
                 return _partial(labels, size), n, True
-            if size <= _MAX_NAME:
-                labels.append(data[pos + 1 : end])
-            size += length + 1
-            pos = end
-        elif kind == 0xC0:
-            if pos + 1 >= n:
-                return _partial(labels, size), n, True
-            if after < 0:
-                after = pos + 2
-            target = ((length & 0x3F) << 8) | data[pos + 1]
-            pointers += 1
-            if target in visited or pointers > _MAX_POINTERS:
-                special = POINTER_LOOP
+            length = data[pos]
+            if length == 0:
+                pos += 1
                 break
-            visited.add(target)
-            pos = target
-        elif length == 0x41:
-            # RFC 2673 bit-string label; tshark 4.0 shows nothing for it.
-            if pos + 1 >= n:
+            if length < 0x40:
+                end = pos + 1 + length
+                if end > n:
+                    labels.append(data[pos + 1 : end])
+                    self.steps = steps
+                    return _partial(labels, size), n, True
+                if size <= _MAX_NAME:
+                    labels.append(data[pos + 1 : end])
+                size += length + 1
+                pos = end
+            elif length >= 0xC0:
+                if pos + 1 >= n:
+                    self.steps = steps
+                    return _partial(labels, size), n, True
+                if after < 0:
+                    after = pos + 2
+                target = ((length & 0x3F) << 8) | data[pos + 1]
+                pointers += 1
+                if target in visited or pointers > _MAX_POINTERS:
+                    special = POINTER_LOOP
+                    break
+                visited.add(target)
+                pos = target
+            elif length == 0x41:
+                # RFC 2673 bit-string label; tshark 4.0 shows nothing for it.
+                if pos + 1 >= n:
+                    self.steps = steps
+                    return _partial(labels, size), n, True
+                bits = data[pos + 1] or 256
+                pos += 2 + (bits + 7) // 8
+            elif length < 0x80:
+                # Unknown extended label: its length is unknown, so nothing after it can be read.
+                self.steps = steps
+                return UNKNOWN_LABEL, (after if after >= 0 else n), after < 0
+            else:
+                self.steps = steps
                 return _partial(labels, size), n, True
-            bits = data[pos + 1] or 256
-            pos += 2 + (bits + 7) // 8
-        elif kind == 0x40:
-            # Unknown extended label: its length is unknown, so nothing after it can be read.
-            return UNKNOWN_LABEL, (after if after >= 0 else n), after < 0
+        self.steps = steps
+        if after < 0:
+            after = pos
+        if special is not None:
+            name = special
+        elif size > _MAX_NAME:
+            name = NAME_TOO_LONG
+        elif not labels:
+            name = ROOT
         else:
-            return _partial(labels, size), n, True
-    if after < 0:
-        after = pos
-    if special is not None:
-        return special, after, False
-    if size > _MAX_NAME:
-        return NAME_TOO_LONG, after, False
-    if not labels:
-        return ROOT, after, False
-    return render_lower(b".".join(labels)), after, False
+            name = render_lower(b".".join(labels))
+        self.memo[start] = name
+        return name, after, False
 
 
 def _partial(labels: list[bytes], size: int) -> str:
@@ -156,13 +176,13 @@ def parse_message(data: bytes) -> DnsMessage | None:
     message = DnsMessage(
         id=ident, response=bool(flags & 0x8000), opcode=(flags >> 11) & 0xF, rcode=flags & 0xF
     )
-    budget = _Budget(_STEPS_PER_BYTE * n + 1024)
+    names = _Names(data)
     pos = 12
     for _ in range(qdcount):
         if pos >= n:
             message.malformed = True
             return message
-        name, pos, bad = _read_name(data, pos, budget)
+        name, pos, bad = names.read(pos)
         if pos + 4 > n:
             if name:
                 message.questions.append((name, 0))
@@ -175,7 +195,7 @@ def parse_message(data: bytes) -> DnsMessage | None:
         if pos >= n:
             message.malformed = True
             return message
-        name, pos, bad = _read_name(data, pos, budget)
+        name, pos, bad = names.read(pos)
         if bad or pos + 10 > n:
             message.malformed = True
             return message
@@ -191,7 +211,7 @@ def parse_message(data: bytes) -> DnsMessage | None:
         elif rtype == AAAA and rdlength == 16:
             value = socket.inet_ntop(socket.AF_INET6, data[pos:end])
         elif rtype in _NAME_TYPES:
-            value, _, bad = _read_name(data, pos, budget)
+            value, _, bad = names.read(pos)
             message.malformed |= bad
         message.answers.append(DnsRecord(name, rtype, ttl, value))
         pos = end
