@@ -15,7 +15,6 @@ import enum
 import os
 import struct
 
-from phonehome.traffic._text import render, render_lower
 from phonehome.traffic.flow import TlsHello
 
 HANDSHAKE = 22
@@ -228,7 +227,7 @@ def parse_client_hello(body: bytes) -> TlsHello | None:
         if ext_type == EXT_SERVER_NAME:
             hello.sni = _server_name(data)
         elif ext_type == EXT_ALPN:
-            hello.alpn = [render(proto) for proto in _vector_items(data[2:], 1)]
+            hello.alpn = [proto.decode("ascii", "replace") for proto in _vector_items(data[2:], 1)]
         elif ext_type == EXT_SUPPORTED_VERSIONS and data:
             listed = data[1 : 1 + data[0]]
             versions = struct.unpack_from(f"!{len(listed) // 2}H", listed)
@@ -250,13 +249,17 @@ def _vector_items(data: bytes, size_len: int) -> list[bytes]:
 
 
 def _server_name(data: bytes) -> str | None:
-    """The host_name entry of a server_name extension (RFC 6066 3), as tshark shows it."""
+    """The host_name entry of a server_name extension (RFC 6066 3), lower case, without trailing dot.
+
+    Rendered as tshark 4.0 shows it (ASCII; each byte over 0x7f becomes U+FFFD), so that names
+    compare with Wireshark's; names are ASCII by RFC 6066 (IDNs travel as A-labels).
+    """
     pos = 2
     while pos + 3 <= len(data):
         name_type = data[pos]
         length = (data[pos + 1] << 8) | data[pos + 2]
         if name_type == 0:
-            name = render_lower(data[pos + 3 : pos + 3 + length]).rstrip(".")
+            name = data[pos + 3 : pos + 3 + length].decode("ascii", "replace").lower().rstrip(".")
             return name or None
         pos += 3 + length
     return None

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from phonehome.traffic import quic
 from phonehome.traffic.quic import QuicInitialTracker, build_initial, looks_like_quic
 
-FUZZ = settings(max_examples=200, deadline=1000, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 DCID = bytes(range(8))
 KEYS = quic._Keys(DCID, quic._SALT_V1, v2=False)
 
