@@ -75,6 +75,13 @@ class HandshakeReader:
         """Adds in-order stream bytes; returns the state (DONE and NOT_TLS are final)."""
         if self.state is not ReadState.NEED_MORE:
             return self.state
+        fresh = not self._buf and not self.consumed
+        if (
+            fresh
+            and not (self.from_client and data[:1] in (b"P", b"\r"))
+            and not self._plausible_start(data[:6])
+        ):
+            return self._finish(ReadState.NOT_TLS)  # decided before copying anything
         buf = self._buf
         buf += data
         if self.from_client and not self.consumed and buf and buf[0] in (0x50, 0x0D):
@@ -84,7 +91,7 @@ class HandshakeReader:
             if skipped:
                 del buf[:skipped]
                 self.consumed = self.proxy_header = skipped
-        if self.consumed == self.proxy_header and not self._message and not self._plausible_start():
+        if self.consumed == self.proxy_header and not self._message and not self._plausible_start(buf[:6]):
             return self._finish(ReadState.NOT_TLS)
         if self.from_client and self.consumed == self.proxy_header and buf and buf[0] & 0x80:
             return self._sslv2()
@@ -108,9 +115,8 @@ class HandshakeReader:
         del buf[:pos]
         return ReadState.NEED_MORE
 
-    def _plausible_start(self) -> bool:
-        """The first bytes can begin the expected handshake (decided from 1 to 6 bytes)."""
-        buf = self._buf
+    def _plausible_start(self, buf: bytes | bytearray) -> bool:
+        """``buf``, the stream's first bytes, can begin the expected handshake (decided from 1 to 6 bytes)."""
         if not buf:
             return True
         if self.from_client and buf[0] & 0x80:
