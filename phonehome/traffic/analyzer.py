@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import struct
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 
 from phonehome.traffic import ip, link, naming, tunnels
 from phonehome.traffic.analysis import Analysis, OtherTraffic, Stats
@@ -41,8 +41,20 @@ SERVICE_PORTS = frozenset(
      8000, 8080, 8443, 8883, 19302}
 )  # fmt: skip
 
-_TCP_HEAD = struct.Struct("!HHIIBB").unpack_from
+_TCP_HEAD = struct.Struct("!4xI4xBB").unpack_from  # sequence number, data offset, flags
 _UDP_HEAD = struct.Struct("!HHH").unpack_from
+
+
+def split_key(key: bytes) -> tuple[bytes, bytes, int, int]:
+    """(source, destination, source port, destination port) of a flow-table key."""
+    n = (len(key) - 4) // 2
+    return key[:n], key[n : 2 * n], (key[2 * n] << 8) | key[2 * n + 1], (key[2 * n + 2] << 8) | key[2 * n + 3]
+
+
+def reverse_key(key: bytes) -> bytes:
+    """The key of the other direction."""
+    n = (len(key) - 4) // 2
+    return key[n : 2 * n] + key[:n] + key[2 * n + 2 : 2 * n + 4] + key[2 * n : 2 * n + 2]
 
 
 def _server_rank(port: int) -> int:
@@ -52,29 +64,44 @@ def _server_rank(port: int) -> int:
 class _Side:
     """One direction of a flow, as the flow table indexes it."""
 
-    __slots__ = ("fin", "from_client", "packets", "state", "stream", "udp_bytes")
+    __slots__ = (
+        "fin",
+        "from_client",
+        "last_frame",
+        "last_ts",
+        "packets",
+        "session",
+        "state",
+        "stream",
+        "udp_bytes",
+    )
 
     def __init__(self, state: _FlowState, from_client: bool) -> None:
         self.state = state
+        self.session = state.session
         self.from_client = from_client
         self.packets = 0
+        self.last_ts = state.flow.first_ts
+        self.last_frame = state.flow.first_frame
         self.stream: TcpStream | None = None
         self.udp_bytes = 0
         self.fin = False
 
 
 class _FlowState:
-    __slots__ = ("c2s", "closed_at", "flow", "keys", "last_ts", "s2c", "session", "syn_seq")
+    __slots__ = ("c2s", "closed_at", "flow", "keys", "s2c", "session")
 
     def __init__(self, flow: Flow, session: TcpSession | UdpSession) -> None:
         self.flow = flow
         self.session = session
         self.c2s = _Side(self, True)
         self.s2c = _Side(self, False)
-        self.keys: tuple[tuple[bytes, bytes, int, int], ...] = ()
-        self.last_ts = flow.first_ts
+        self.keys: tuple[bytes, ...] = ()
         self.closed_at: float | None = None
-        self.syn_seq: int | None = None
+
+    @property
+    def last_ts(self) -> float:
+        return max(self.c2s.last_ts, self.s2c.last_ts)
 
 
 class Engine:
@@ -87,8 +114,8 @@ class Engine:
         self.malformed: Counter[str] = Counter()
         self.book = naming.DnsBook()
         self.ctx = Context(observer, self.book, self.malformed, body_limit)
-        self.tcp: dict[tuple[bytes, bytes, int, int], _Side] = {}
-        self.udp: dict[tuple[bytes, bytes, int, int], _Side] = {}
+        self.tcp: dict[bytes, _Side] = {}
+        self.udp: dict[bytes, _Side] = {}
         self.active: dict[int, _FlowState] = {}
         self.fragments = Reassembler(self.malformed)
         self.other: dict[tuple[int, bytes, bytes, int | None], OtherTraffic] = {}
@@ -96,35 +123,38 @@ class Engine:
         self.now = 0.0
         self.next_sweep = 0.0
         self.warnings: list[str] = []
-        self.inner: list[Packet] = []
-        """Packets decapsulated from the current one (original length < 0: their depth)."""
 
     # -- the packet loop -----------------------------------------------------------------------------
 
     def run(self, reader: CaptureReader) -> None:
         """Analyzes every packet of one file; flows carry over to the next file."""
+        first = self.frame
+        self._loop(reader.packets(), 0)
+        self.stats.frames += self.frame - first
+
+    def _loop(self, packets: Iterable[Packet], depth: int) -> None:
+        """The per-packet path. ``depth`` > 0: packets found inside a tunnel, numbered as their carrier."""
         stats = self.stats
         malformed = self.malformed
         tcp_table, udp_table = self.tcp, self.udp
         parse_ip, link_decode, fragment_add = ip.parse, link.decode, self.fragments.add
         tcp_head, udp_head = _TCP_HEAD, _UDP_HEAD
         Malformed, Fragment = ip.Malformed, ip.Fragment  # locals for speed
-        frame = first = self.frame
+        frame = self.frame - (1 if depth else 0)
         next_sweep = self.next_sweep
         non_ip = ip_packets = tcp_packets = udp_packets = 0
-        inner = self.inner
         tunnel_ports = tunnels.PORTS
-        for ts, linktype, data, orig in self._with_inner(reader.packets()):
-            if orig >= 0:  # not a packet found inside a tunnel (those keep their frame's number)
-                frame += 1
+        for ts, linktype, data, _orig in packets:
+            frame += 1
             if ts >= next_sweep:
                 self.frame = frame
                 next_sweep = self._sweep(ts)
-            # Link and IP. Fast path: Ethernet, IPv4, 20-byte header, not a fragment.
+            # Fast path: Ethernet, IPv4 with a 20-byte header, not a fragment: the 4-tuple key is one slice.
             if (
                 linktype == 1
-                and data[12:14] == b"\x08\x00"
                 and len(data) >= 34
+                and data[12] == 8
+                and data[13] == 0
                 and data[14] == 0x45
                 and not data[20] & 0x3F
                 and not data[21]
@@ -142,10 +172,10 @@ class Engine:
                         cut = end - len(data)
                         end = len(data)
                 proto = data[23]
-                src = data[26:30]
-                dst = data[30:34]
                 buf = data
                 start = 34
+                key = data[26:38]  # source, destination, then the transport header's two ports
+                fast = True
             else:
                 etype, off = link_decode(linktype, data)
                 if etype < 0:
@@ -168,6 +198,8 @@ class Engine:
                     stats.fragments_reassembled += 1
                     packet = whole
                 proto, src, dst, buf, start, end, cut = packet  # type: ignore[misc]
+                key = src + dst + buf[start : start + 4]
+                fast = False
             ip_packets += 1
             if cut:
                 stats.snaplen_cut_packets += 1
@@ -176,27 +208,25 @@ class Engine:
                 if end - start < 20:
                     malformed["tcp-truncated"] += 1
                     continue
-                sport, dport, seq, _ack, offbyte, flags = tcp_head(buf, start)
+                seq, offbyte, flags = tcp_head(buf, start)
                 payload = start + (offbyte >> 4) * 4
                 if payload < start + 20 or payload > end:
                     malformed["tcp-header-length"] += 1
                     continue
-                key = (src, dst, sport, dport)
                 side = tcp_table.get(key)
                 if side is None or (flags & SYN and not flags & ACK and self._new_syn(side, seq)):
                     self.frame = frame
                     side = self._new_tcp(key, flags, ts, linktype, data)
-                state = side.state
                 side.packets += 1
-                state.last_ts = ts
-                state.flow.last_frame = frame
+                side.last_ts = ts
+                side.last_frame = frame
                 stream = side.stream
                 if stream is None:
                     base = seq + 1 if flags & SYN else seq
-                    stream = side.stream = state.session.stream(side.from_client, base)  # type: ignore[union-attr]
+                    stream = side.stream = side.session.stream(side.from_client, base)  # type: ignore[union-attr]
                 n = end - payload
                 if n or cut:
-                    if stream.deliver is None:
+                    if stream.deliver is None:  # counting only: the stream's extent, retransmissions once
                         jump = ((seq + n + cut - stream.base - stream.high + HALF) & MASK) - HALF
                         if 0 < jump <= MAX_JUMP:
                             stream.high += jump
@@ -204,6 +234,7 @@ class Engine:
                         stream.add(seq, buf[payload:end], frame, cut)
                 if flags & (FIN | RST):
                     side.fin = True
+                    state = side.state
                     if flags & RST or (state.c2s.fin and state.s2c.fin):
                         state.flow.closed = True
                         if state.closed_at is None:
@@ -213,57 +244,50 @@ class Engine:
                 if end - start < 8:
                     malformed["udp-truncated"] += 1
                     continue
-                sport, dport, ulen = udp_head(buf, start)
-                key = (src, dst, sport, dport)
                 side = udp_table.get(key)
                 if side is None:
                     self.frame = frame
                     side = self._new_udp(key, ts, linktype, data)
-                state = side.state
                 side.packets += 1
-                state.last_ts = ts
-                state.flow.last_frame = frame
+                side.last_ts = ts
+                side.last_frame = frame
+                sport, dport, ulen = udp_head(buf, start)
                 if 8 <= ulen <= end - start:
                     end = start + ulen  # drop link padding
-                if (sport in tunnel_ports or dport in tunnel_ports) and orig > -MAX_TUNNEL_DEPTH:
-                    found = tunnels.decapsulate(sport, dport, buf[start + 8 : end])
-                    if found is not None:
-                        inner.append((ts, found[0], found[1], min(orig, 0) - 1))
                 side.udp_bytes += end - start - 8 + cut
-                session = state.session
+                session = side.session
                 if session.active:  # type: ignore[union-attr]
                     session.datagram(side.from_client, buf[start + 8 : end], frame, ts)  # type: ignore[union-attr]
+                if (sport in tunnel_ports or dport in tunnel_ports) and depth < MAX_TUNNEL_DEPTH:
+                    found = tunnels.decapsulate(sport, dport, buf[start + 8 : end])
+                    if found is not None:
+                        self.frame, self.next_sweep = frame, next_sweep
+                        self._loop(((ts, found[0], found[1], -1),), depth + 1)
             else:
+                if fast:
+                    src, dst = data[26:30], data[30:34]
                 self._other(proto, src, dst, buf[start:end], frame=frame, ts=ts)
-        stats.frames += frame - first
-        self.frame = frame
+        if not depth:
+            self.frame = frame
         self.next_sweep = next_sweep
         stats.non_ip_frames += non_ip
         stats.ip_packets += ip_packets
         stats.tcp_packets += tcp_packets
         stats.udp_packets += udp_packets
 
-    def _with_inner(self, packets: Iterator[Packet]) -> Iterator[Packet]:
-        """The file's packets, each followed by the packets found inside it (tunnels)."""
-        inner = self.inner
-        for packet in packets:
-            yield packet
-            while inner:
-                yield inner.pop()
-
     # -- flows ---------------------------------------------------------------------------------------
 
     def _new_flow(
         self,
         proto: str,
-        key: tuple[bytes, bytes, int, int],
+        key: bytes,
         *,
         sender_is_client: bool,
         ts: float,
         linktype: int,
         frame_data: bytes,
     ) -> Flow:
-        src, dst, sport, dport = key
+        src, dst, sport, dport = split_key(key)
         if not sender_is_client:
             src, dst, sport, dport = dst, src, dport, sport
         src_mac, dst_mac = link.macs(linktype, frame_data)
@@ -286,12 +310,11 @@ class Engine:
     def _register(
         self,
         state: _FlowState,
-        table: dict[tuple[bytes, bytes, int, int], _Side],
-        key: tuple[bytes, bytes, int, int],
+        table: dict[bytes, _Side],
+        key: bytes,
         sender_is_client: bool,
     ) -> _Side:
-        src, dst, sport, dport = key
-        back = (dst, src, dport, sport)
+        back = reverse_key(key)
         sender, receiver = (state.c2s, state.s2c) if sender_is_client else (state.s2c, state.c2s)
         table[key] = sender
         table[back] = receiver
@@ -299,13 +322,11 @@ class Engine:
         self.active[state.flow.id] = state
         return sender
 
-    def _new_tcp(
-        self, key: tuple[bytes, bytes, int, int], flags: int, ts: float, linktype: int, frame_data: bytes
-    ) -> _Side:
+    def _new_tcp(self, key: bytes, flags: int, ts: float, linktype: int, frame_data: bytes) -> _Side:
         old = self.tcp.get(key)
         if old is not None:
             self._end(old.state)
-        _, _, sport, dport = key
+        _, _, sport, dport = split_key(key)
         # The SYN's sender is the client, the SYN-ACK's the server; without either, the service port decides.
         by_ports = _server_rank(dport) >= _server_rank(sport)
         sender_is_client = not flags & ACK if flags & SYN else by_ports
@@ -325,10 +346,8 @@ class Engine:
             return False
         return state.flow.closed or ((seq + 1) & MASK) != stream.base
 
-    def _new_udp(
-        self, key: tuple[bytes, bytes, int, int], ts: float, linktype: int, frame_data: bytes
-    ) -> _Side:
-        _, _, sport, dport = key
+    def _new_udp(self, key: bytes, ts: float, linktype: int, frame_data: bytes) -> _Side:
+        _, _, sport, dport = split_key(key)
         sender_is_client = _server_rank(dport) >= _server_rank(sport)
         flow = self._new_flow(
             "udp", key, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
@@ -380,9 +399,10 @@ class Engine:
         for key in state.keys:
             if table.get(key) in (state.c2s, state.s2c):
                 del table[key]
-        state.session.finish()
         flow = state.flow
         flow.last_ts = state.last_ts
+        flow.last_frame = max(state.c2s.last_frame, state.s2c.last_frame)
+        state.session.finish()
         flow.packets_c2s, flow.packets_s2c = state.c2s.packets, state.s2c.packets
         if flow.proto == "tcp":
             for side in (state.c2s, state.s2c):
