@@ -18,90 +18,20 @@ from collections.abc import Iterable, Sequence
 
 from phonehome.traffic import ip, link, naming, tunnels
 from phonehome.traffic.analysis import Analysis, OtherTraffic, Stats
-from phonehome.traffic.flow import Flow, FlowObserver
+from phonehome.traffic.flow import FlowObserver
+from phonehome.traffic.flowtable import FlowTable
 from phonehome.traffic.fragments import Reassembler
 from phonehome.traffic.pcapfile import CaptureError, CaptureFile, CaptureReader, Packet, open_capture
-from phonehome.traffic.sessions import Context, TcpSession, UdpSession
-from phonehome.traffic.tcp import ACK, FIN, HALF, MASK, MAX_JUMP, RST, SYN, TcpStream
+from phonehome.traffic.sessions import Context
+from phonehome.traffic.tcp import ACK, FIN, HALF, MASK, MAX_JUMP, RST, SYN
 
 BODY_LIMIT = 1 << 20
 """HTTP body bytes kept per request by default (leak detection scans them)."""
-TCP_IDLE = 900.0
-UDP_IDLE = 120.0
-CLOSED_LINGER = 30.0
-"""Seconds of capture time a closed TCP flow keeps absorbing late packets before it is ended."""
-SWEEP_EVERY = 5.0
 MAX_OTHER = 10_000
 MAX_TUNNEL_DEPTH = 4
 
-# Ports whose side is the server when a flow's first packet does not say (a capture started mid-flow).
-SERVICE_PORTS = frozenset(
-    {20, 21, 22, 23, 25, 53, 67, 69, 80, 110, 123, 137, 143, 161, 389, 443, 465, 500, 514, 587, 636, 853,
-     993, 995, 1080, 1194, 1883, 1900, 3128, 3478, 4500, 5060, 5222, 5223, 5228, 5349, 5353, 5355,
-     8000, 8080, 8443, 8883, 19302}
-)  # fmt: skip
-
 _TCP_HEAD = struct.Struct("!4xI4xBB").unpack_from  # sequence number, data offset, flags
 _UDP_HEAD = struct.Struct("!HHH").unpack_from
-
-
-def split_key(key: bytes) -> tuple[bytes, bytes, int, int]:
-    """(source, destination, source port, destination port) of a flow-table key."""
-    n = (len(key) - 4) // 2
-    return key[:n], key[n : 2 * n], (key[2 * n] << 8) | key[2 * n + 1], (key[2 * n + 2] << 8) | key[2 * n + 3]
-
-
-def reverse_key(key: bytes) -> bytes:
-    """The key of the other direction."""
-    n = (len(key) - 4) // 2
-    return key[n : 2 * n] + key[:n] + key[2 * n + 2 : 2 * n + 4] + key[2 * n : 2 * n + 2]
-
-
-def _server_rank(port: int) -> int:
-    return 2 if port in SERVICE_PORTS else (1 if port < 1024 else 0)
-
-
-class _Side:
-    """One direction of a flow, as the flow table indexes it."""
-
-    __slots__ = (
-        "fin",
-        "from_client",
-        "last_frame",
-        "last_ts",
-        "packets",
-        "session",
-        "state",
-        "stream",
-        "udp_bytes",
-    )
-
-    def __init__(self, state: _FlowState, from_client: bool) -> None:
-        self.state = state
-        self.session = state.session
-        self.from_client = from_client
-        self.packets = 0
-        self.last_ts = state.flow.first_ts
-        self.last_frame = state.flow.first_frame
-        self.stream: TcpStream | None = None
-        self.udp_bytes = 0
-        self.fin = False
-
-
-class _FlowState:
-    __slots__ = ("c2s", "closed_at", "flow", "keys", "s2c", "session")
-
-    def __init__(self, flow: Flow, session: TcpSession | UdpSession) -> None:
-        self.flow = flow
-        self.session = session
-        self.c2s = _Side(self, True)
-        self.s2c = _Side(self, False)
-        self.keys: tuple[bytes, ...] = ()
-        self.closed_at: float | None = None
-
-    @property
-    def last_ts(self) -> float:
-        return max(self.c2s.last_ts, self.s2c.last_ts)
 
 
 class Engine:
@@ -109,14 +39,13 @@ class Engine:
 
     def __init__(self, observer: FlowObserver | None = None, *, body_limit: int = BODY_LIMIT) -> None:
         self.observer = observer
-        self.flows: list[Flow] = []
         self.stats = Stats()
         self.malformed: Counter[str] = Counter()
         self.book = naming.DnsBook()
-        self.ctx = Context(observer, self.book, self.malformed, body_limit)
-        self.tcp: dict[bytes, _Side] = {}
-        self.udp: dict[bytes, _Side] = {}
-        self.active: dict[int, _FlowState] = {}
+        self.table = FlowTable(
+            Context(observer, self.book, self.malformed, body_limit), observer, self.malformed
+        )
+        self.flows = self.table.flows
         self.fragments = Reassembler(self.malformed)
         self.other: dict[tuple[int, bytes, bytes, int | None], OtherTraffic] = {}
         self.frame = 0
@@ -136,7 +65,8 @@ class Engine:
         """The per-packet path. ``depth`` > 0: packets found inside a tunnel, numbered as their carrier."""
         stats = self.stats
         malformed = self.malformed
-        tcp_table, udp_table = self.tcp, self.udp
+        table = self.table
+        tcp_table, udp_table = table.tcp, table.udp
         parse_ip, link_decode, fragment_add = ip.parse, link.decode, self.fragments.add
         tcp_head, udp_head = _TCP_HEAD, _UDP_HEAD
         Malformed, Fragment = ip.Malformed, ip.Fragment  # locals for speed
@@ -147,8 +77,8 @@ class Engine:
         for ts, linktype, data, _orig in packets:
             frame += 1
             if ts >= next_sweep:
-                self.frame = frame
-                next_sweep = self._sweep(ts)
+                self.now = max(self.now, ts)
+                next_sweep = table.sweep(ts)
             # Fast path: Ethernet, IPv4 with a 20-byte header, not a fragment: the 4-tuple key is one slice.
             if (
                 linktype == 1
@@ -214,9 +144,9 @@ class Engine:
                     malformed["tcp-header-length"] += 1
                     continue
                 side = tcp_table.get(key)
-                if side is None or (flags & SYN and not flags & ACK and self._new_syn(side, seq)):
-                    self.frame = frame
-                    side = self._new_tcp(key, flags, ts, linktype, data)
+                if side is None or (flags & SYN and not flags & ACK and table.new_syn(side, seq)):
+                    table.frame = frame
+                    side = table.new_tcp(key, flags, ts, linktype, data)
                 side.packets += 1
                 side.last_ts = ts
                 side.last_frame = frame
@@ -246,8 +176,8 @@ class Engine:
                     continue
                 side = udp_table.get(key)
                 if side is None:
-                    self.frame = frame
-                    side = self._new_udp(key, ts, linktype, data)
+                    table.frame = frame
+                    side = table.new_udp(key, ts, linktype, data)
                 side.packets += 1
                 side.last_ts = ts
                 side.last_frame = frame
@@ -275,88 +205,6 @@ class Engine:
         stats.tcp_packets += tcp_packets
         stats.udp_packets += udp_packets
 
-    # -- flows ---------------------------------------------------------------------------------------
-
-    def _new_flow(
-        self,
-        proto: str,
-        key: bytes,
-        *,
-        sender_is_client: bool,
-        ts: float,
-        linktype: int,
-        frame_data: bytes,
-    ) -> Flow:
-        src, dst, sport, dport = split_key(key)
-        if not sender_is_client:
-            src, dst, sport, dport = dst, src, dport, sport
-        src_mac, dst_mac = link.macs(linktype, frame_data)
-        flow = Flow(
-            id=len(self.flows),
-            proto=proto,  # type: ignore[arg-type]
-            src=ip.address(src),
-            sport=sport,
-            dst=ip.address(dst),
-            dport=dport,
-            first_ts=ts,
-            last_ts=ts,
-            first_frame=self.frame,
-            last_frame=self.frame,
-            src_mac=src_mac if sender_is_client else dst_mac,
-        )
-        self.flows.append(flow)
-        return flow
-
-    def _register(
-        self,
-        state: _FlowState,
-        table: dict[bytes, _Side],
-        key: bytes,
-        sender_is_client: bool,
-    ) -> _Side:
-        back = reverse_key(key)
-        sender, receiver = (state.c2s, state.s2c) if sender_is_client else (state.s2c, state.c2s)
-        table[key] = sender
-        table[back] = receiver
-        state.keys = (key, back)
-        self.active[state.flow.id] = state
-        return sender
-
-    def _new_tcp(self, key: bytes, flags: int, ts: float, linktype: int, frame_data: bytes) -> _Side:
-        old = self.tcp.get(key)
-        if old is not None:
-            self._end(old.state)
-        _, _, sport, dport = split_key(key)
-        # The SYN's sender is the client, the SYN-ACK's the server; without either, the service port decides.
-        by_ports = _server_rank(dport) >= _server_rank(sport)
-        sender_is_client = not flags & ACK if flags & SYN else by_ports
-        flow = self._new_flow(
-            "tcp", key, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
-        )
-        dns_name = self.book.name_for(flow.src, flow.dst)
-        naming.assign(flow, dns_name)
-        state = _FlowState(flow, TcpSession(flow, self.ctx, dns_name))
-        return self._register(state, self.tcp, key, sender_is_client)
-
-    def _new_syn(self, side: _Side, seq: int) -> bool:
-        """A SYN on a known 4-tuple: a new connection unless it repeats the one that opened this flow."""
-        state = side.state
-        stream = side.stream
-        if stream is None:
-            return False
-        return state.flow.closed or ((seq + 1) & MASK) != stream.base
-
-    def _new_udp(self, key: bytes, ts: float, linktype: int, frame_data: bytes) -> _Side:
-        _, _, sport, dport = split_key(key)
-        sender_is_client = _server_rank(dport) >= _server_rank(sport)
-        flow = self._new_flow(
-            "udp", key, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
-        )
-        dns_name = self.book.name_for(flow.src, flow.dst)
-        naming.assign(flow, dns_name)
-        state = _FlowState(flow, UdpSession(flow, self.ctx, dns_name))
-        return self._register(state, self.udp, key, sender_is_client)
-
     def _other(self, proto: int, src: bytes, dst: bytes, payload: bytes, *, frame: int, ts: float) -> None:
         self.stats.other_ip_packets += 1
         icmp_type = payload[0] if proto in (ip.PROTO_ICMP, ip.PROTO_ICMPV6) and payload else None
@@ -372,59 +220,10 @@ class Engine:
         entry.packets += 1
         entry.bytes += len(payload)
 
-    def _sweep(self, now: float) -> float:
-        """Ends flows that closed a while ago or went idle; returns when to sweep next."""
-        self.now = max(self.now, now)
-        expired = [
-            state
-            for state in self.active.values()
-            if now - state.last_ts
-            > (
-                CLOSED_LINGER
-                if state.closed_at is not None
-                else TCP_IDLE
-                if state.flow.proto == "tcp"
-                else UDP_IDLE
-            )
-        ]
-        for state in expired:
-            self._end(state)
-        return now + SWEEP_EVERY
-
-    def _end(self, state: _FlowState) -> None:
-        """The flow is over: flush its session, settle its counters, tell the observer, forget its state."""
-        if self.active.pop(state.flow.id, None) is None:
-            return
-        table = self.tcp if state.flow.proto == "tcp" else self.udp
-        for key in state.keys:
-            if table.get(key) in (state.c2s, state.s2c):
-                del table[key]
-        flow = state.flow
-        flow.last_ts = state.last_ts
-        flow.last_frame = max(state.c2s.last_frame, state.s2c.last_frame)
-        state.session.finish()
-        flow.packets_c2s, flow.packets_s2c = state.c2s.packets, state.s2c.packets
-        if flow.proto == "tcp":
-            for side in (state.c2s, state.s2c):
-                stream = side.stream
-                if stream is None:
-                    continue
-                gaps = stream.gaps
-                self.stats.tcp_gap_bytes += gaps
-                if side.from_client:
-                    flow.bytes_c2s, flow.gaps_c2s = stream.high, gaps
-                else:
-                    flow.bytes_s2c, flow.gaps_s2c = stream.high, gaps
-        else:
-            flow.bytes_c2s, flow.bytes_s2c = state.c2s.udp_bytes, state.s2c.udp_bytes
-        naming.assign(flow, state.session.dns_name)
-        if self.observer is not None:
-            self.observer.on_flow_end(flow)
-
     def finish(self) -> None:
         """At the end of the last file: every flow still open ends."""
-        for state in list(self.active.values()):
-            self._end(state)
+        self.table.finish()
+        self.stats.tcp_gap_bytes = self.table.gap_bytes
         self.fragments.flush()
         self.stats.malformed = dict(sorted(self.malformed.items()))
 

@@ -124,7 +124,7 @@ def test_without_an_observer_unrecognised_payload_is_only_counted(tmp_path: Path
         .send(b"r" * 10, from_client=False)
     )
     engine = _engine_after(tmp_path, conv, None)
-    (state,) = engine.active.values()
+    (state,) = engine.table.active.values()
     assert state.c2s.stream is not None
     assert state.c2s.stream.deliver is None
     assert state.s2c.stream is not None
@@ -136,7 +136,7 @@ def test_without_an_observer_unrecognised_payload_is_only_counted(tmp_path: Path
 def test_with_an_observer_unrecognised_payload_keeps_flowing(tmp_path: Path) -> None:
     conv = TcpConversation(HANDSET, ("198.51.100.11", 7000)).handshake().send(b"\x00binary" * 1000)
     engine = _engine_after(tmp_path, conv, RecordingObserver())
-    (state,) = engine.active.values()
+    (state,) = engine.table.active.values()
     assert state.c2s.stream is not None
     assert state.c2s.stream.deliver is not None
 
@@ -147,7 +147,7 @@ def test_tls_flows_stop_reassembling_after_both_hellos(tmp_path: Path) -> None:
     )
     conv.send(tls.build_server_hello(0x0303) + b"\x16\x03\x03" + b"c" * 3000, from_client=False)
     engine = _engine_after(tmp_path, conv, RecordingObserver())
-    (state,) = engine.active.values()
+    (state,) = engine.table.active.values()
     assert state.c2s.stream is not None
     assert state.c2s.stream.deliver is None
     assert state.s2c.stream is not None
@@ -170,7 +170,7 @@ def test_flow_state_is_released_when_flows_end(tmp_path: Path) -> None:
     reader = open_capture(path)
     engine.run(reader)
     reader.finish()
-    assert len(engine.active) <= 2  # closed flows were swept as the capture went on
-    assert len(engine.tcp) <= 4
+    assert len(engine.table.active) <= 2  # closed flows were swept as the capture went on
+    assert len(engine.table.tcp) <= 4
     engine.finish()
     assert [f.sni for f in engine.flows] == [f"n{i}.example" for i in range(50)]
