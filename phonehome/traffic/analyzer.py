@@ -22,7 +22,7 @@ from phonehome.traffic.flow import FlowObserver
 from phonehome.traffic.flowtable import FlowTable
 from phonehome.traffic.fragments import Reassembler
 from phonehome.traffic.pcapfile import CaptureError, CaptureFile, CaptureReader, Packet, open_capture
-from phonehome.traffic.sessions import Context
+from phonehome.traffic.sessions import BODY_BUDGET, Context
 from phonehome.traffic.tcp import ACK, FIN, HALF, MASK, MAX_JUMP, RST, SYN
 
 BODY_LIMIT = 1 << 20
@@ -161,6 +161,7 @@ class Engine:
                         if 0 < jump <= MAX_JUMP:
                             stream.high += jump
                     else:
+                        side.session.ts = ts  # type: ignore[union-attr]
                         stream.add(seq, buf[payload:end], frame, cut)
                 if flags & (FIN | RST):
                     side.fin = True
@@ -224,6 +225,7 @@ class Engine:
         """At the end of the last file: every flow still open ends."""
         self.table.finish()
         self.stats.tcp_gap_bytes = self.table.gap_bytes
+        self.stats.http_bodies_dropped = self.table.ctx.bodies_dropped
         self.fragments.flush()
         self.stats.malformed = dict(sorted(self.malformed.items()))
 
@@ -271,6 +273,11 @@ def analyze(
             )
     engine.finish()
     stats = engine.stats
+    if stats.http_bodies_dropped:
+        warnings.append(
+            f"{stats.http_bodies_dropped} HTTP request bodies beyond the first {BODY_BUDGET >> 20} MB "
+            "were passed to the observer but not kept in the flows"
+        )
     for linktype in stats.unsupported_link_types:
         warnings.append(f"link type {linktype} is not supported: its frames were counted, not analyzed")
     return Analysis(

@@ -16,18 +16,24 @@ from collections import Counter
 from phonehome.traffic import naming
 from phonehome.traffic.dns import DnsMessage, parse_message
 from phonehome.traffic.flow import DnsQuery, Flow, FlowObserver, HttpRequest, TlsHello
+from phonehome.traffic.tcp import Budget
 from phonehome.traffic.tls import parse_client_hello
 
 DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
 CLASSIFY_BYTES = 8
 """Client bytes needed to tell TLS from HTTP from anything else (a TLS record header is 5)."""
 QUIC_MAX_DATAGRAMS = 64
+"""Datagrams a QUIC flow is searched for its Initial ClientHello before we stop looking."""
 UDP_SCAN_DATAGRAMS = 8
 """Datagrams of an unrecognised UDP flow searched for an embedded TLS ClientHello (RDP over UDP...)."""
 PROXY_V1 = b"PROXY "
 PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"
 MAX_PREFIX = 4096
-"""Datagrams a QUIC flow is searched for its Initial ClientHello before we stop looking."""
+"""Client bytes held while waiting for the end of a PROXY protocol header."""
+PENDING_BUDGET = 64 << 20
+"""Out-of-order TCP bytes held across all flows at once (each direction also has its own bound)."""
+BODY_BUDGET = 64 << 20
+"""HTTP body bytes kept in Flow records across the whole analysis; later bodies go to the observer only."""
 TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
 
 NEW, TLS, HTTP, DNS, UNKNOWN, QUIC = range(6)
@@ -49,7 +55,7 @@ def looks_like_dns_query(data: bytes) -> DnsMessage | None:
 class Context:
     """What all sessions of one analysis share."""
 
-    __slots__ = ("body_limit", "book", "observer", "stats")
+    __slots__ = ("bodies_dropped", "bodies_kept", "body_limit", "book", "observer", "pending", "stats")
 
     def __init__(
         self, observer: FlowObserver | None, book: naming.DnsBook, stats: Counter[str], body_limit: int
@@ -57,7 +63,26 @@ class Context:
         self.observer = observer
         self.book = book
         self.stats = stats
+        """Malformed packets and messages, by reason."""
         self.body_limit = body_limit
+        self.pending = Budget(PENDING_BUDGET)
+        self.bodies_kept = 0
+        self.bodies_dropped = 0
+        """Requests whose body went to the observer but was not kept (BODY_BUDGET was spent)."""
+
+    def record_requests(self, flow: Flow, requests: list[HttpRequest]) -> None:
+        """Adds requests to their flow and tells the observer; keeps bodies while the budget lasts."""
+        for request in requests:
+            flow.http_requests.append(request)
+            if self.observer is not None:
+                self.observer.on_http_request(flow, request)
+            if request.body:
+                if self.bodies_kept + len(request.body) > BODY_BUDGET:
+                    request.body = b""
+                    request.body_truncated = True
+                    self.bodies_dropped += 1
+                else:
+                    self.bodies_kept += len(request.body)
 
 
 def dns_port(sport: int, dport: int) -> str | None:

@@ -83,7 +83,9 @@ class TcpSession:
 
     def stream(self, from_client: bool, base: int) -> TcpStream:
         """Creates one direction's stream, reassembling only if that direction's bytes are still wanted."""
-        stream = TcpStream(base, self.client_data if from_client else self.server_data)
+        stream = TcpStream(
+            base, self.client_data if from_client else self.server_data, budget=self.ctx.pending
+        )
         if from_client:
             self.c2s = stream
         else:
@@ -233,13 +235,10 @@ class TcpSession:
 
     def _requests(self, requests: list[HttpRequest]) -> None:
         flow = self.flow
-        observer = self.ctx.observer
         for request in requests:
-            flow.http_requests.append(request)
-            if observer is not None:
-                observer.on_http_request(flow, request)
             if flow.app == "http" and is_doh_request(request):
                 flow.app = "doh"
+        self.ctx.record_requests(flow, requests)
         if flow.name_source != "http-host":
             naming.assign(flow, self.dns_name)
 
@@ -278,12 +277,29 @@ class TcpSession:
                 self.flow.tls_server_version = reader.server_version
             self._server_tls_done()
             return
+        if kind == NEW and not self.prefix and self.next_c2s == 0:
+            kind = self._server_first(data)
+            if kind == TLS:
+                return
         if kind == DNS:
             self._dns_stream(False, data, frame, gap)
         if observer is not None:
             observer.on_payload(self.flow, False, offset, data, frame)
-        elif kind in (HTTP, UNKNOWN) and self.s2c is not None:
+        elif kind != DNS and self.s2c is not None:
             self.s2c.stop()
+
+    def _server_first(self, data: bytes) -> int:
+        """The server spoke before the client: a capture that began mid-connection, or a server-first protocol."""
+        flow = self.flow
+        if looks_like_tls(data) and data[0] != 22:  # encrypted records: TLS seen from the middle
+            self.kind = TLS
+            flow.transport, flow.app = "tls", "dot" if flow.dport == naming.DOT_PORT else "tls"
+            self._stop_both()
+        elif data.startswith(b"HTTP/1."):  # a response: HTTP seen from the middle; later requests parse
+            self.kind = HTTP
+            flow.transport, flow.app = "cleartext", "http"
+            self.http = HttpRequestParser(body_limit=self.ctx.body_limit)
+        return self.kind
 
     def _server_tls_done(self) -> None:
         self.tls_server = None

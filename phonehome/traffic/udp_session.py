@@ -99,10 +99,7 @@ class UdpSession:
         offset = self.offsets[0]
         requests = parser.feed(data, offset, frame) + parser.finish()
         flow = self.flow
-        for request in requests:
-            flow.http_requests.append(request)
-            if self.ctx.observer is not None:
-                self.ctx.observer.on_http_request(flow, request)
+        self.ctx.record_requests(flow, requests)
         if requests and flow.name_source != "http-host":
             naming.assign(flow, self.dns_name)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from phonehome.traffic import Analysis, dns, factory, http, quic, tls
+import pytest
+
+from phonehome.traffic import Analysis, dns, factory, http, quic, sessions, tls
 from phonehome.traffic.analyzer import Engine
 from phonehome.traffic.factory import RecordingObserver, TcpConversation, UdpConversation, interleave
+from phonehome.traffic.flow import Flow, HttpRequest
 from phonehome.traffic.pcapfile import open_capture
 
 Analyze = Callable[..., Analysis]
@@ -174,3 +177,28 @@ def test_flow_state_is_released_when_flows_end(tmp_path: Path) -> None:
     assert len(engine.table.tcp) <= 4
     engine.finish()
     assert [f.sni for f in engine.flows] == [f"n{i}.example" for i in range(50)]
+
+
+class BodySeer(RecordingObserver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+    def on_http_request(self, flow: Flow, request: HttpRequest) -> None:
+        self.bodies.append(request.body)
+
+
+def test_request_bodies_beyond_the_budget_reach_the_observer_but_are_not_kept(
+    run: Analyze, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "BODY_BUDGET", 1500)
+    conv = TcpConversation(HANDSET, ("198.51.100.13", 80)).handshake()
+    for i in range(3):
+        conv.send(http.build_request("POST", f"/{i}", {"Host": "b.example"}, bytes([65 + i]) * 1000))
+    seer = BodySeer()
+    analysis = run(conv.packets, observer=seer)
+    assert seer.bodies == [b"A" * 1000, b"B" * 1000, b"C" * 1000]
+    assert [r.body for r in analysis.flows[0].http_requests] == [b"A" * 1000, b"", b""]
+    assert [r.body_truncated for r in analysis.flows[0].http_requests] == [False, True, True]
+    assert analysis.stats.http_bodies_dropped == 2
+    assert any("not kept" in w for w in analysis.warnings)
