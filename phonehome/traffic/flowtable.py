@@ -164,7 +164,7 @@ class FlowTable:
         flow = self._new_flow(
             "tcp", key, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
         )
-        dns_name = self.book.name_for(flow.src, flow.dst)
+        dns_name = self.book.name_for(flow.src, flow.dst, flow.src_mac)
         naming.assign(flow, dns_name)
         state = FlowState(flow, TcpSession(flow, self.ctx, dns_name))
         return self._register(state, self.tcp, key, sender_is_client)
@@ -183,7 +183,7 @@ class FlowTable:
         flow = self._new_flow(
             "udp", key, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
         )
-        dns_name = self.book.name_for(flow.src, flow.dst)
+        dns_name = self.book.name_for(flow.src, flow.dst, flow.src_mac)
         naming.assign(flow, dns_name)
         state = FlowState(flow, UdpSession(flow, self.ctx, dns_name))
         return self._register(state, self.udp, key, sender_is_client)

@@ -30,9 +30,9 @@ PROXY_V1 = b"PROXY "
 PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"
 MAX_PREFIX = 4096
 """Client bytes held while waiting for the end of a PROXY protocol header."""
-PENDING_BUDGET = 64 << 20
+PENDING_BUDGET = 32 << 20
 """Out-of-order TCP bytes held across all flows at once (each direction also has its own bound)."""
-BODY_BUDGET = 64 << 20
+BODY_BUDGET = 32 << 20
 """HTTP body bytes kept in Flow records across the whole analysis; later bodies go to the observer only."""
 TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
 
@@ -155,7 +155,10 @@ class DnsRecorder:
                 self.seen.add((name, qtype))
                 flow.dns_queries.append(DnsQuery(name, qtype, frame, ts))
         if msg.response and flow.app == "dns":
-            self.ctx.book.learn(flow.src if not from_client else flow.dst, msg)
+            if from_client:  # a response from the flow's client: it is the server here
+                self.ctx.book.learn(flow.dst, msg)
+            else:
+                self.ctx.book.learn(flow.src, msg, flow.src_mac)
 
 
 def is_doh_request(request: HttpRequest) -> bool:

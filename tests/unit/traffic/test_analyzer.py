@@ -316,3 +316,16 @@ def test_dns_over_tcp_queries_carry_their_own_timestamps(run: Analyze) -> None:
     )
     (flow,) = run(conv.packets).flows
     assert flow.dns_queries[0].ts == conv.packets[-1].ts
+
+
+def test_offloaded_64k_frames_without_ip_length_are_read_whole(run: Analyze) -> None:
+    body = b"x" * 60000
+    request = http.build_request("POST", "/big", {"Host": "gro.example"}, body)
+    conv = web(mss=65000).handshake().send(request)
+    last = conv.packets[-1]
+    frame = bytearray(last.data)
+    frame[16:18] = b"\x00\x00"  # a GRO/TSO frame as captured on veth: IPv4 total length 0
+    conv.packets[-1] = Packet(last.ts, bytes(frame))
+    (flow,) = run(conv.packets).flows
+    assert flow.http_requests[0].body == body
+    assert flow.bytes_c2s == len(request)
