@@ -1,10 +1,12 @@
 """Capture files: pcap (micro/nanosecond, either byte order) and pcapng, optionally gzip-compressed.
 
-The file is read in fixed-size chunks rather than parsed by a library or
-mapped whole: a chunk buffer keeps memory flat whatever the file's size (a
-mapping's touched pages count as resident memory), and ``struct`` on a bytes
-buffer is the fastest record walk Python has (see shared/notes/bench-facts.md:
-dpkt's reader is 3x slower).
+A plain file is memory-mapped and walked with ``struct``, the fastest record
+walk Python has (shared/notes/bench-facts.md: dpkt's reader is 3x slower);
+the parsers hand back the pages behind them every few megabytes
+(MADV_DONTNEED), since mapped pages count as resident memory, so memory stays
+flat whatever the file's size. Its SHA-256 is taken from the same pages just
+before they go. A gzip-compressed file (or one that cannot be mapped) is read
+in chunks instead.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import mmap
 import os
 import struct
 import zlib
@@ -27,6 +30,8 @@ MAX_RECORD = 16 << 20
 """Largest record accepted (BIG TCP on veth can merge up to 512 KB); a larger length means damage."""
 MAX_COMMENTS = 1000
 HASH_BLOCK = 8 << 20
+RELEASE_EVERY = 16 << 20
+"""Bytes of a mapped file parsed between two hand-backs of its pages."""
 
 PCAP_MAGICS = {
     # magic as read little-endian -> (byte order, fraction scale, record header size)
@@ -41,6 +46,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 
 Packet = tuple[float, int, bytes, int]
 """(timestamp, link type, captured bytes, original length on the wire)."""
+Chunk = bytes | mmap.mmap
+"""What the record walkers index: a piece of the file, or the whole file mapped."""
 
 
 class CaptureError(Exception):
@@ -159,6 +166,10 @@ class CaptureReader:
         self._hashing = _HashingFile(raw, hashlib.sha256() if hash_file else None)
         self._gzip = gzip.GzipFile(fileobj=self._hashing, mode="rb") if self.info.compressed else None
         self._failed = False
+        self._mm: mmap.mmap | None = None
+        self._digest: Any = None
+        self._released = 0
+        """Bytes of the mapping already hashed and handed back."""
         self.consumed = 0
         """Bytes of the (decompressed) file before the current chunk, for offsets in warnings."""
         try:
@@ -181,6 +192,15 @@ class CaptureReader:
             self.close()
             what = "its gzip-compressed content is" if self.info.compressed else "it is"
             raise CaptureError(path, f"is not a pcap or pcapng capture: {what} {_describe(self._head[:64])}")
+        if not self.info.compressed:
+            try:
+                self._mm = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
+                self._mm = None  # a pipe or a special file: read it in chunks
+            else:
+                self._mm.madvise(mmap.MADV_SEQUENTIAL)
+                self._digest = hashlib.sha256() if hash_file else None
+                self._hashing.digest = None
 
     def _read(self, n: int) -> bytes:
         """Up to ``n`` bytes; a damaged or cut gzip stream gives what came before the damage, then b""."""
@@ -217,19 +237,36 @@ class CaptureReader:
             f"{self.path}: {what}; the packets before that point were analyzed, the rest is lost"
         )
 
-    def chunks(self) -> Iterator[bytes]:
-        """The file's bytes in large pieces, starting with the ones already read for the magic."""
+    def chunks(self) -> Iterator[Chunk]:
+        """The file's bytes: the whole mapping, or large pieces starting with the ones read for the magic."""
+        if self._mm is not None:
+            yield self._mm
+            return
         head, self._head = self._head, b""
         yield head
         while block := self._read(CHUNK):
             yield block
 
+    def release(self, pos: int) -> None:
+        """The walker is done with the mapping before ``pos``: hash those pages and hand them back."""
+        mm = self._mm
+        if mm is None:
+            return
+        upto = pos - pos % mmap.PAGESIZE
+        if upto <= self._released:
+            return
+        self._hash_to(upto)
+        mm.madvise(mmap.MADV_DONTNEED, self._released, upto - self._released)
+        self._released = upto
+
+    def _hash_to(self, upto: int) -> None:
+        if self._digest is not None and self._mm is not None:
+            with memoryview(self._mm) as view, view[self._released : upto] as part:
+                self._digest.update(part)
+
     def packets(self) -> Iterator[Packet]:
         """Every packet of the file, in file order."""
-        if self.info.format == "pcap":
-            yield from self._pcap()
-        else:
-            yield from pcapng.read(self)
+        return self._pcap() if self.info.format == "pcap" else pcapng.read(self)
 
     def _pcap(self) -> Iterator[Packet]:
         info = self.info
@@ -239,7 +276,7 @@ class CaptureReader:
             more = next(chunks, b"")
             if not more:
                 break
-            buf += more
+            buf = bytes(buf) + bytes(more)
         magic = struct.unpack_from("<I", buf)[0]
         order, scale, rec_size = PCAP_MAGICS[magic]
         linktype_field = struct.unpack_from(order + "I", buf, 20)[0]
@@ -250,9 +287,13 @@ class CaptureReader:
         pos = 24
         packets = 0
         nbytes = 0
+        release_at = RELEASE_EVERY
         while True:
             end = len(buf)
             while pos + rec_size <= end:
+                if pos >= release_at:
+                    self.release(pos)
+                    release_at = pos + RELEASE_EVERY
                 sec, frac, incl, orig = unpack(buf, pos)
                 start = pos + rec_size
                 nxt = start + incl
@@ -270,18 +311,23 @@ class CaptureReader:
             if not more:
                 break
             self.consumed += pos
-            buf = buf[pos:] + more
+            buf = buf[pos:] + bytes(more)
             pos = 0
         info.packets, info.bytes = packets, nbytes
         if pos < len(buf):
             self.damaged(f"file ends inside a record (offset {self.offset(buf, pos)})")
 
-    def offset(self, buf: bytes, pos: int) -> int:
+    def offset(self, buf: Chunk, pos: int) -> int:
         """File offset (decompressed) of ``buf[pos]``."""
         return self.consumed + pos
 
     def finish(self) -> CaptureFile:
         """Completes ``info`` (the file's SHA-256 over all its bytes, read or not) and closes the file."""
+        if self._mm is not None and not self._mm.closed:
+            self._hash_to(len(self._mm))
+            self._released = len(self._mm)
+            if self._digest is not None:
+                self.info.sha256 = self._digest.hexdigest()
         if self._hashing.digest is not None and not self._hashing.raw.closed:
             try:
                 self._hashing.drain()
@@ -294,6 +340,8 @@ class CaptureReader:
         return self.info
 
     def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
         if self._gzip is not None:
             self._gzip.close()
         self._hashing.close()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from phonehome.traffic.pcapfile import CaptureFile, CaptureReader, Packet
+    from phonehome.traffic.pcapfile import CaptureFile, CaptureReader, Chunk, Packet
 
 SHB_TYPE = 0x0A0D0D0A
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -24,9 +24,11 @@ IF_TSRESOL, IF_TSOFFSET = 9, 14
 EPB_DROPCOUNT = 4
 ISB_IFDROP, ISB_OSDROP = 5, 7
 MAX_BLOCK = 16 << 20
+RELEASE_EVERY = 16 << 20
+"""Bytes walked between two hand-backs of a mapped file's pages (CaptureReader.release)."""
 
 
-def _options(buf: bytes, pos: int, end: int, order: str) -> Iterator[tuple[int, bytes]]:
+def _options(buf: Chunk, pos: int, end: int, order: str) -> Iterator[tuple[int, bytes]]:
     """(code, value) of each option in buf[pos:end], stopping at opt_endofopt or damage."""
     unpack = struct.Struct(order + "HH").unpack_from
     while pos + 4 <= end:
@@ -52,7 +54,7 @@ def _text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
-def _epb_options(info: CaptureFile, buf: bytes, start: int, end: int, *, order: str, packets: int) -> int:
+def _epb_options(info: CaptureFile, buf: Chunk, start: int, end: int, *, order: str, packets: int) -> int:
     """Keeps a packet's comments; returns the drops it reports (epb_dropcount)."""
     drops = 0
     for code, value in _options(buf, start, end, order):
@@ -83,9 +85,13 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
     nbytes = 0
     last_ts = 0.0
     unknown_iface = 0
+    release_at = RELEASE_EVERY
     while True:
         end = len(buf)
         while pos + 12 <= end:
+            if pos >= release_at:
+                reader.release(pos)
+                release_at = pos + RELEASE_EVERY
             if pos + 28 <= end:
                 # Hot path: an Enhanced Packet Block without surprises, decoded in one unpack.
                 btype, blen, iface, hi, lo, caplen, orig = epb_whole(buf, pos)
@@ -181,7 +187,7 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
         if not more:
             break
         reader.consumed += pos
-        buf = buf[pos:] + more
+        buf = buf[pos:] + bytes(more)
         pos = 0
     info.packets, info.bytes = packets, nbytes
     if isb_drops or epb_drops:

@@ -166,3 +166,20 @@ def test_sha256_covers_the_whole_file_even_when_parsing_stopped_at_damage(tmp_pa
     reader, packets = read_all(path)
     assert (packets, reader.info.truncated) == ([], True)
     assert reader.info.sha256 == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("kind", ["pcap", "pcapng"])
+def test_mapped_pages_handed_back_as_parsing_goes_are_hashed_exactly_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    from phonehome.traffic import pcapfile, pcapng
+
+    monkeypatch.setattr(pcapfile, "RELEASE_EVERY", 5000)
+    monkeypatch.setattr(pcapng, "RELEASE_EVERY", 5000)
+    many = [Packet(float(i), bytes([i % 256]) * (60 + i % 1400)) for i in range(400)]
+    data = factory.pcap_bytes(many) if kind == "pcap" else factory.pcapng_bytes(many)
+    path = write(tmp_path, data, f"c.{kind}")
+    reader, packets = read_all(path)
+    assert [p[2] for p in packets] == [p.data for p in many]
+    assert reader.info.sha256 == hashlib.sha256(data).hexdigest()
+    assert reader._released == len(data)  # every page went back
