@@ -43,7 +43,7 @@ def _analyze(args: argparse.Namespace) -> int:
                 out.write(text)
         except OSError as exc:
             print(f"phonehome analyze: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_BAD_INPUT
+            return EXIT_USAGE
     else:
         sys.stdout.write(text)
     for warning in analysis.warnings:
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
         "used (TLS/QUIC SNI, HTTP Host, or its own earlier DNS answer) or, unnamed, by address. "
         "Malformed packets are counted, never fatal; a truncated file is analyzed up to its end "
         "with a warning on stderr.",
-        epilog=f"exit status: {EXIT_OK} analyzed; {EXIT_USAGE} usage error; "
+        epilog=f"exit status: {EXIT_OK} analyzed; {EXIT_USAGE} usage error (or -o FILE cannot be written); "
         f"{EXIT_BAD_INPUT} bad input (a file is missing, unreadable, empty or not a capture: one line "
         "on stderr names it). JSON output follows phonehome/traffic/analysis.schema.json.",
     )

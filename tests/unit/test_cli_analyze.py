@@ -106,3 +106,11 @@ def test_help_documents_the_exit_statuses() -> None:
     text = " ".join(result.stdout.split())
     for status in ("0 analyzed", "2 usage error", "4 bad input"):
         assert status in text
+
+
+def test_an_output_file_that_cannot_be_written_is_a_usage_error(
+    capture: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "no-such-dir" / "out.json"
+    assert main(["analyze", "--format", "json", "-o", str(target), str(capture)]) == EXIT_USAGE
+    assert f"cannot write {target}" in capsys.readouterr().err
