@@ -7,6 +7,10 @@ state. The per-packet path is hand-written over ``struct`` and indexing
 rather than a packet library: a full decode per packet (dpkt) runs at
 ~49 MB/s here, a third of the throughput this needs (shared/notes/bench-facts.md);
 Ethernet/IPv4 is inlined and everything else goes through ``link`` and ``ip``.
+
+Byte counts hold for every flow (a stream's extent, retransmissions once);
+gaps (``Flow.gaps_c2s``/``gaps_s2c``) are measured while a direction is
+reassembled, so losses after it switched to counting only are not counted.
 """
 
 from __future__ import annotations
