@@ -263,7 +263,7 @@ class TcpConversation(_Conversation):
     mss: int = 1460
     ack_every: int = 0
     """Send a pure ACK from the receiver after every N data segments (0: never)."""
-    _seq: list[int] = field(default_factory=list)
+    _seq: list[int] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._seq = [self.isn[0], self.isn[1]]
