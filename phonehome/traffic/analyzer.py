@@ -1,0 +1,292 @@
+"""The streaming pipeline: capture files -> frames -> IP -> TCP/UDP flows -> sessions -> Flow records.
+
+One pass, packet by packet, memory independent of the capture's size: the
+readers stream, streams and parsers are bounded, flows that no longer need
+their payload only count it, and flows that end or go idle release their
+state. The per-packet path is hand-written over ``struct`` and indexing
+rather than a packet library: a full decode per packet (dpkt) runs at
+~49 MB/s here, a third of the throughput this needs (shared/notes/bench-facts.md);
+Ethernet/IPv4 is inlined and everything else goes through ``link`` and ``ip``.
+
+Byte counts hold for every flow (a stream's extent, retransmissions once);
+gaps (``Flow.gaps_c2s``/``gaps_s2c``) are measured while a direction is
+reassembled, so losses after it switched to counting only are not counted.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from phonehome.traffic import ip, link, naming, tunnels
+from phonehome.traffic.analysis import Analysis, OtherTraffic, Stats
+from phonehome.traffic.flow import FlowObserver
+from phonehome.traffic.flowtable import FlowTable
+from phonehome.traffic.fragments import Reassembler
+from phonehome.traffic.pcapfile import CaptureError, CaptureFile, CaptureReader, Packet, open_capture
+from phonehome.traffic.sessions import BODY_BUDGET, Context
+from phonehome.traffic.tcp import ACK, FIN, HALF, MASK, MAX_JUMP, RST, SYN
+
+BODY_LIMIT = 1 << 20
+"""HTTP body bytes kept per request by default (leak detection scans them)."""
+MAX_OTHER = 10_000
+MAX_TUNNEL_DEPTH = 4
+
+_TCP_HEAD = struct.Struct("!4xI4xBB").unpack_from  # sequence number, data offset, flags
+_UDP_HEAD = struct.Struct("!HHH").unpack_from
+
+
+class Engine:
+    """Runs the pipeline over capture files one after another, as one sequence."""
+
+    def __init__(self, observer: FlowObserver | None = None, *, body_limit: int = BODY_LIMIT) -> None:
+        self.observer = observer
+        self.stats = Stats()
+        self.malformed: Counter[str] = Counter()
+        self.book = naming.DnsBook()
+        self.table = FlowTable(
+            Context(observer, self.book, self.malformed, body_limit), observer, self.malformed
+        )
+        self.flows = self.table.flows
+        self.fragments = Reassembler(self.malformed)
+        self.other: dict[tuple[int, bytes, bytes, int | None], OtherTraffic] = {}
+        self.frame = 0
+        self.now = 0.0
+        self.next_sweep = 0.0
+        self.warnings: list[str] = []
+
+    # -- the packet loop -----------------------------------------------------------------------------
+
+    def run(self, reader: CaptureReader) -> None:
+        """Analyzes every packet of one file; flows carry over to the next file."""
+        first = self.frame
+        self._loop(reader.packets(), 0)
+        self.stats.frames += self.frame - first
+
+    def _loop(self, packets: Iterable[Packet], depth: int) -> None:
+        """The per-packet path. ``depth`` > 0: packets found inside a tunnel, numbered as their carrier."""
+        stats = self.stats
+        malformed = self.malformed
+        table = self.table
+        tcp_table, udp_table = table.tcp, table.udp
+        parse_ip, link_decode, fragment_add = ip.parse, link.decode, self.fragments.add
+        tcp_head, udp_head = _TCP_HEAD, _UDP_HEAD
+        Malformed, Fragment = ip.Malformed, ip.Fragment  # locals for speed
+        frame = self.frame - (1 if depth else 0)
+        next_sweep = self.next_sweep
+        non_ip = ip_packets = tcp_packets = udp_packets = 0
+        tunnel_ports = tunnels.PORTS
+        for ts, linktype, data, _orig in packets:
+            frame += 1
+            if ts >= next_sweep:
+                self.now = max(self.now, ts)
+                next_sweep = table.sweep(ts)
+            # Fast path: Ethernet, IPv4 with a 20-byte header, not a fragment: the 4-tuple key is one slice.
+            if (
+                linktype == 1
+                and len(data) >= 34
+                and data[12] == 8
+                and data[13] == 0
+                and data[14] == 0x45
+                and not data[20] & 0x3F
+                and not data[21]
+            ):
+                total = (data[16] << 8) | data[17]
+                end = 14 + total
+                cut = 0
+                if end > len(data) or total < 20:
+                    if total == 0:  # TSO/GSO frame captured before segmentation
+                        end = len(data)
+                    elif total < 20:
+                        malformed["ipv4-header-length"] += 1
+                        continue
+                    else:
+                        cut = end - len(data)
+                        end = len(data)
+                proto = data[23]
+                buf = data
+                start = 34
+                key = data[26:38]  # source, destination, then the transport header's two ports
+                fast = True
+            else:
+                etype, off = link_decode(linktype, data)
+                if etype < 0:
+                    if etype == link.TRUNCATED:
+                        malformed["link-truncated"] += 1
+                    else:
+                        non_ip += 1
+                        if linktype not in link.SUPPORTED and linktype not in stats.unsupported_link_types:
+                            stats.unsupported_link_types.append(linktype)
+                    continue
+                try:
+                    packet = parse_ip(data, off, etype)
+                except Malformed as exc:
+                    malformed[exc.reason] += 1
+                    continue
+                if type(packet) is Fragment:
+                    whole = fragment_add(packet, ts)
+                    if whole is None:
+                        continue
+                    stats.fragments_reassembled += 1
+                    packet = whole
+                proto, src, dst, buf, start, end, cut = packet  # type: ignore[misc]
+                key = src + dst + buf[start : start + 4]
+                fast = False
+            ip_packets += 1
+            if cut:
+                stats.snaplen_cut_packets += 1
+            if proto == 6:
+                tcp_packets += 1
+                if end - start < 20:
+                    malformed["tcp-truncated"] += 1
+                    continue
+                seq, offbyte, flags = tcp_head(buf, start)
+                payload = start + (offbyte >> 4) * 4
+                if payload < start + 20 or payload > end:
+                    malformed["tcp-header-length"] += 1
+                    continue
+                side = tcp_table.get(key)
+                if side is None or (flags & SYN and not flags & ACK and table.new_syn(side, seq)):
+                    table.frame = frame
+                    side = table.new_tcp(key, flags, ts, linktype, data)
+                side.packets += 1
+                side.last_ts = ts
+                side.last_frame = frame
+                stream = side.stream
+                if stream is None:
+                    base = seq + 1 if flags & SYN else seq
+                    stream = side.stream = side.session.stream(side.from_client, base)  # type: ignore[union-attr]
+                n = end - payload
+                if n or cut:
+                    if stream.deliver is None:  # counting only: the stream's extent, retransmissions once
+                        jump = ((seq + n + cut - stream.base - stream.high + HALF) & MASK) - HALF
+                        if 0 < jump <= MAX_JUMP:
+                            stream.high += jump
+                    else:
+                        side.session.ts = ts  # type: ignore[union-attr]
+                        stream.add(seq, buf[payload:end], frame, cut)
+                if flags & (FIN | RST):
+                    side.fin = True
+                    state = side.state
+                    if flags & RST or (state.c2s.fin and state.s2c.fin):
+                        state.flow.closed = True
+                        if state.closed_at is None:
+                            state.closed_at = ts
+            elif proto == 17:
+                udp_packets += 1
+                if end - start < 8:
+                    malformed["udp-truncated"] += 1
+                    continue
+                side = udp_table.get(key)
+                if side is None:
+                    table.frame = frame
+                    side = table.new_udp(key, ts, linktype, data)
+                side.packets += 1
+                side.last_ts = ts
+                side.last_frame = frame
+                sport, dport, ulen = udp_head(buf, start)
+                if 8 <= ulen <= end - start:
+                    end = start + ulen  # drop link padding
+                side.udp_bytes += end - start - 8 + cut
+                session = side.session
+                if session.active:  # type: ignore[union-attr]
+                    session.datagram(side.from_client, buf[start + 8 : end], frame, ts)  # type: ignore[union-attr]
+                if (sport in tunnel_ports or dport in tunnel_ports) and depth < MAX_TUNNEL_DEPTH:
+                    found = tunnels.decapsulate(sport, dport, buf[start + 8 : end])
+                    if found is not None:
+                        self.frame, self.next_sweep = frame, next_sweep
+                        self._loop(((ts, found[0], found[1], -1),), depth + 1)
+            else:
+                if fast:
+                    src, dst = data[26:30], data[30:34]
+                self._other(proto, src, dst, buf[start:end], frame=frame, ts=ts)
+        if not depth:
+            self.frame = frame
+        self.next_sweep = next_sweep
+        stats.non_ip_frames += non_ip
+        stats.ip_packets += ip_packets
+        stats.tcp_packets += tcp_packets
+        stats.udp_packets += udp_packets
+
+    def _other(self, proto: int, src: bytes, dst: bytes, payload: bytes, *, frame: int, ts: float) -> None:
+        self.stats.other_ip_packets += 1
+        icmp_type = payload[0] if proto in (ip.PROTO_ICMP, ip.PROTO_ICMPV6) and payload else None
+        key = (proto, src, dst, icmp_type)
+        entry = self.other.get(key)
+        if entry is None:
+            if len(self.other) >= MAX_OTHER:
+                self.malformed["other-traffic-overflow"] += 1
+                return
+            entry = self.other[key] = OtherTraffic(
+                proto, ip.address(src), ip.address(dst), icmp_type, 0, 0, frame, ts
+            )
+        entry.packets += 1
+        entry.bytes += len(payload)
+
+    def finish(self) -> None:
+        """At the end of the last file: every flow still open ends."""
+        self.table.finish()
+        self.stats.tcp_gap_bytes = self.table.gap_bytes
+        self.stats.http_bodies_dropped = self.table.ctx.bodies_dropped
+        self.fragments.flush()
+        self.stats.malformed = dict(sorted(self.malformed.items()))
+
+
+def _paths(captures: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
+    if isinstance(captures, (str, os.PathLike)):
+        return [os.fspath(captures)]
+    return [os.fspath(p) for p in captures]
+
+
+def analyze(
+    captures: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    observer: FlowObserver | None = None,
+    body_limit: int = BODY_LIMIT,
+    hash_files: bool = True,
+) -> Analysis:
+    """Analyzes one capture file, or several (capture rotation) as one sequence of frames.
+
+    ``observer`` receives every unencrypted byte and HTTP request as the
+    capture streams by, and each flow's end. Raises CaptureError (naming the
+    file) when a file cannot be read as a capture at all; a file that ends
+    early is analyzed up to there and flagged ``truncated`` with a warning.
+    """
+    paths = _paths(captures)
+    if not paths:
+        raise ValueError("analyze() needs at least one capture file")
+    for path in paths:  # fail on a typo in the last file before spending time on the first
+        open_capture(path, hash_file=False).close()
+    engine = Engine(observer, body_limit=body_limit)
+    files: list[CaptureFile] = []
+    warnings = engine.warnings
+    for path in paths:
+        reader = open_capture(path, first_frame=engine.frame + 1, hash_file=hash_files)
+        try:
+            engine.run(reader)
+        finally:
+            files.append(reader.finish())
+        warnings.extend(reader.warnings)
+        if reader.info.packets == 0:
+            warnings.append(f"{path}: holds no packets")
+        if reader.info.drops:
+            warnings.append(
+                f"{path}: the capturing host dropped {reader.info.drops} packets; flows may be incomplete"
+            )
+    engine.finish()
+    stats = engine.stats
+    if stats.http_bodies_dropped:
+        warnings.append(
+            f"{stats.http_bodies_dropped} HTTP request bodies beyond the first {BODY_BUDGET >> 20} MB "
+            "were passed to the observer but not kept in the flows"
+        )
+    for linktype in stats.unsupported_link_types:
+        warnings.append(f"link type {linktype} is not supported: its frames were counted, not analyzed")
+    return Analysis(
+        flows=engine.flows, files=files, stats=stats, warnings=warnings, other=list(engine.other.values())
+    )
+
+
+__all__ = ["Analysis", "CaptureError", "Engine", "analyze"]

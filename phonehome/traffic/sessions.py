@@ -1,0 +1,171 @@
+"""What the per-flow sessions share: their context, the shape tests that classify a flow, DNS recording.
+
+One session per flow (``tcp_session``, ``udp_session``). A TCP session
+receives each direction's reassembled bytes; a UDP session each datagram.
+Each decides when a direction's payload is no longer needed (a TLS flow
+after its ClientHello and ServerHello, a QUIC flow after its Initial
+ClientHello, anything unrecognised when nobody observes) and switches that
+direction to counting only: that is what keeps a long capture of bulk
+encrypted data cheap.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from phonehome.traffic import naming
+from phonehome.traffic.dns import DnsMessage, parse_message
+from phonehome.traffic.flow import DnsQuery, Flow, FlowObserver, HttpRequest, TlsHello
+from phonehome.traffic.tcp import Budget
+from phonehome.traffic.tls import parse_client_hello
+
+DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
+CLASSIFY_BYTES = 8
+"""Client bytes needed to tell TLS from HTTP from anything else (a TLS record header is 5)."""
+QUIC_MAX_DATAGRAMS = 64
+"""Datagrams a QUIC flow is searched for its Initial ClientHello before we stop looking."""
+UDP_SCAN_DATAGRAMS = 8
+"""Datagrams of an unrecognised UDP flow searched for an embedded TLS ClientHello (RDP over UDP...)."""
+PROXY_V1 = b"PROXY "
+PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"
+MAX_PREFIX = 4096
+"""Client bytes held while waiting for the end of a PROXY protocol header."""
+PENDING_BUDGET = 32 << 20
+"""Out-of-order TCP bytes held across all flows at once (each direction also has its own bound)."""
+BODY_BUDGET = 32 << 20
+"""HTTP body bytes kept in Flow records across the whole analysis; later bodies go to the observer only."""
+TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
+
+NEW, TLS, HTTP, DNS, UNKNOWN, QUIC = range(6)
+
+
+def looks_like_dns_query(data: bytes) -> DnsMessage | None:
+    """A DNS query on a port that does not say so (DNSCrypt certificates on 443, resolvers on odd ports)."""
+    if len(data) < 17 or data[2] & 0xF8 or data[4:6] != b"\x00\x01" or data[6:8] != b"\x00\x00":
+        return None  # a response, another opcode, or not exactly one question
+    msg = parse_message(data)
+    if msg is None or msg.malformed or len(msg.questions) != 1 or msg.questions[0][1] == 0:
+        return None
+    name = msg.questions[0][0]
+    if not name or "\\" in name or name.startswith("<"):
+        return None
+    return msg
+
+
+class Context:
+    """What all sessions of one analysis share."""
+
+    __slots__ = ("bodies_dropped", "bodies_kept", "body_limit", "book", "observer", "pending", "stats")
+
+    def __init__(
+        self, observer: FlowObserver | None, book: naming.DnsBook, stats: Counter[str], body_limit: int
+    ) -> None:
+        self.observer = observer
+        self.book = book
+        self.stats = stats
+        """Malformed packets and messages, by reason."""
+        self.body_limit = body_limit
+        self.pending = Budget(PENDING_BUDGET)
+        self.bodies_kept = 0
+        self.bodies_dropped = 0
+        """Requests whose body went to the observer but was not kept (BODY_BUDGET was spent)."""
+
+    def record_requests(self, flow: Flow, requests: list[HttpRequest]) -> None:
+        """Adds requests to their flow and tells the observer; keeps bodies while the budget lasts."""
+        for request in requests:
+            flow.http_requests.append(request)
+            if self.observer is not None:
+                self.observer.on_http_request(flow, request)
+            if request.body:
+                if self.bodies_kept + len(request.body) > BODY_BUDGET:
+                    request.body = b""
+                    request.body_truncated = True
+                    self.bodies_dropped += 1
+                else:
+                    self.bodies_kept += len(request.body)
+
+
+def dns_port(sport: int, dport: int) -> str | None:
+    """The DNS flavour a flow's ports say it carries, if any."""
+    return DNS_PORTS.get(dport) or DNS_PORTS.get(sport)
+
+
+def looks_like_tls(prefix: bytes) -> bool:
+    """A TLS record header (RFC 8446 5.1): content type, version 3.x, a sane length; or an SSLv2-framed ClientHello."""
+    if len(prefix) < 5:
+        return False
+    if prefix[0] & 0x80 and prefix[2] == 1 and prefix[3] in (2, 3):  # RFC 6101 E.1, still sent by old stacks
+        return True
+    return (
+        prefix[0] in TLS_CONTENT_TYPES
+        and prefix[1] == 3
+        and prefix[2] <= 4
+        and ((prefix[3] << 8) | prefix[4]) <= 18432
+    )
+
+
+def proxy_header_length(prefix: bytes) -> int | None:
+    """Bytes of a PROXY protocol header (haproxy.org proxy-protocol.txt) opening a stream; None: undecided yet.
+
+    A load balancer prepends it to the client's bytes, before the TLS or HTTP it carries.
+    """
+    if prefix[:6] == PROXY_V1:
+        end = prefix.find(b"\r\n", 0, 108)
+        return end + 2 if end >= 0 else (None if len(prefix) < 108 else 0)
+    if prefix[:12] == PROXY_V2:
+        return 16 + ((prefix[14] << 8) | prefix[15]) if len(prefix) >= 16 else None
+    if PROXY_V1.startswith(prefix[:6]) or PROXY_V2.startswith(prefix[:12]):
+        return None
+    return 0
+
+
+def embedded_client_hello(data: bytes) -> TlsHello | None:
+    """A TLS ClientHello record somewhere inside a datagram (protocols that tunnel TLS over UDP)."""
+    start = data.find(b"\x16\x03")
+    while 0 <= start <= len(data) - 9:
+        if data[start + 2] <= 4 and data[start + 5] == 1:
+            length = int.from_bytes(data[start + 6 : start + 9], "big")
+            hello = parse_client_hello(data[start + 9 : start + 9 + length])
+            if hello is not None and hello.sni:
+                return hello
+        start = data.find(b"\x16\x03", start + 1)
+    return None
+
+
+class DnsRecorder:
+    """DNS messages of a flow: the client's questions to the flow, responses' answers to the book."""
+
+    __slots__ = ("ctx", "flow", "seen")
+
+    def __init__(self, flow: Flow, ctx: Context) -> None:
+        self.flow = flow
+        self.ctx = ctx
+        self.seen: set[tuple[str, int]] = set()
+
+    def message(self, msg: DnsMessage | None, from_client: bool, frame: int, ts: float) -> None:
+        if msg is None:
+            self.ctx.stats["dns-not-dns"] += 1
+            return
+        if msg.malformed:
+            self.ctx.stats["dns-malformed"] += 1
+        flow = self.flow
+        for name, qtype in msg.questions:
+            # A response repeats the question: it counts when the query itself was not captured.
+            if (name, qtype) not in self.seen:
+                self.seen.add((name, qtype))
+                flow.dns_queries.append(DnsQuery(name, qtype, frame, ts))
+        if msg.response and flow.app == "dns":
+            if from_client:  # a response from the flow's client: it is the server here
+                self.ctx.book.learn(flow.dst, msg)
+            else:
+                self.ctx.book.learn(flow.src, msg, flow.src_mac)
+
+
+def is_doh_request(request: HttpRequest) -> bool:
+    """DoH in the clear (RFC 8484): its media type, its conventional path, or a known resolver."""
+    if request.target.split("?", 1)[0].endswith("/dns-query"):
+        return True
+    for name, value in request.headers:
+        if name.lower() in ("content-type", "accept") and "application/dns-message" in value.lower():
+            return True
+    return naming.is_doh_resolver(request.host)
