@@ -18,10 +18,11 @@ from phonehome.policy.handset import Handset, infer, parse_handset
 from phonehome.policy.identity import Identity, load_identity
 from phonehome.policy.leaks import LeakDetector
 from phonehome.policy.manifest import Endpoint, Manifest, Policy, load_manifest
-from phonehome.policy.yamlfile import PolicyInputError
+from phonehome.yamlconf import ConfigError
 
 __all__ = [
     "ASSERTIONS",
+    "ConfigError",
     "Endpoint",
     "Evaluation",
     "Finding",
@@ -34,7 +35,6 @@ __all__ = [
     "Manifest",
     "Place",
     "Policy",
-    "PolicyInputError",
     "Verdict",
     "default_database",
     "evaluate",

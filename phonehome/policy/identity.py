@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from phonehome.policy.yamlfile import load_model
+from phonehome.yamlconf import load_model
 
 _SPACES = re.compile(r"[\s\-./:]")
 
@@ -245,5 +245,5 @@ IDENTIFIER_KEYS = (
 
 
 def load_identity(path: Path) -> Identity:
-    """Reads an identity YAML; errors name file, line and key (PolicyInputError)."""
-    return load_model(path, Identity, "identity")
+    """Reads an identity YAML; errors name file, line and key (phonehome.yamlconf.ConfigError)."""
+    return load_model(Identity, path)

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from phonehome.policy.identity import IDENTIFIER_KEYS
-from phonehome.policy.yamlfile import load_model
 from phonehome.traffic.flow import Flow
+from phonehome.yamlconf import load_model
 
 TransportName = Literal["tls", "quic", "cleartext"]
 LegalBasis = Literal[
@@ -144,6 +144,14 @@ class Endpoint(BaseModel):
     def matches_name(self, name: str) -> bool:
         return any(_host_matches(pattern, name) for pattern in self.hosts)
 
+    def specificity(self, name: str) -> int:
+        """How closely this endpoint names ``name``: exact beats any wildcard, longer wildcards beat shorter."""
+        best = -1
+        for pattern in self.hosts:
+            if _host_matches(pattern, name):
+                best = max(best, 10_000 if not pattern.startswith("*.") else len(pattern))
+        return best
+
     def matches_address(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
@@ -180,7 +188,8 @@ class Policy(BaseModel):
     )
     denied_networks: Annotated[list[int | str], Listed] = Field(
         default_factory=list,
-        description="AS numbers or AS names (as the database spells them) never to reach",
+        description="AS numbers, or words of AS names (case-insensitive: 'chinanet' matches 'CHINANET Nanjing "
+        "Jishan IDC network') that no flow may reach",
     )
     dot_allowed: bool = Field(default=False, description="DNS over TLS (port 853) may be used")
     doh_allowed: bool = Field(
@@ -203,13 +212,18 @@ class Manifest(BaseModel):
     policy: Policy = Field(default_factory=Policy)
 
     def endpoint_for(self, flow: Flow) -> Endpoint | None:
-        """The declared endpoint a flow reached: by name first (SNI, Host, DNS), else by address."""
+        """The declared endpoint a flow reached: by name first (SNI, Host, DNS), else by address.
+
+        The most specific name wins (an exact host over ``*.googleapis.com``, a longer wildcard over a
+        shorter one), whatever the order in the file: a broad wildcard must not lend its terms (say,
+        allowed before consent) to a telemetry host declared on its own.
+        """
         name = flow.server_name
         candidates = [e for e in self.endpoints if e.matches_port(flow.proto, flow.dport)]
         if name:
-            for endpoint in candidates:
-                if endpoint.matches_name(name):
-                    return endpoint
+            ranked = [(e.specificity(name), i, e) for i, e in enumerate(candidates) if e.matches_name(name)]
+            if ranked:
+                return max(ranked, key=lambda r: (r[0], -r[1]))[2]
         for endpoint in candidates:
             if endpoint.matches_address(flow.dst):
                 return endpoint
@@ -217,9 +231,10 @@ class Manifest(BaseModel):
 
     def endpoint_for_name(self, name: str) -> Endpoint | None:
         """The endpoint a DNS name belongs to, whatever the port (a lookup says nothing of ports)."""
-        return next((e for e in self.endpoints if e.matches_name(name)), None)
+        ranked = [(e.specificity(name), i, e) for i, e in enumerate(self.endpoints) if e.matches_name(name)]
+        return max(ranked, key=lambda r: (r[0], -r[1]))[2] if ranked else None
 
 
 def load_manifest(path: Path) -> Manifest:
-    """Reads a manifest YAML; errors name file, line and key (PolicyInputError)."""
-    return load_model(path, Manifest, "manifest")
+    """Reads a manifest YAML; errors name file, line and key (phonehome.yamlconf.ConfigError)."""
+    return load_model(Manifest, path)

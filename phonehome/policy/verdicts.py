@@ -408,7 +408,8 @@ def regions(ctx: Context, leak_flows: set[int]) -> tuple[Verdict, list[Finding]]
         if infrastructure(flow):
             continue
         place = ctx.geo.lookup(flow.dst)
-        if (place.as_name and place.as_name.lower() in denied_names) or (place.as_number in denied_numbers):
+        as_name = (place.as_name or "").lower()
+        if any(word in as_name for word in denied_names) or place.as_number in denied_numbers:
             findings.append(
                 _finding(
                     "denied-network",
