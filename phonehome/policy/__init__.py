@@ -11,7 +11,7 @@ its findings with the flows.
 """
 
 from phonehome.policy.decode import Limits
-from phonehome.policy.evaluate import Evaluation, evaluate
+from phonehome.policy.evaluate import Evaluation, analyze_capture, evaluate
 from phonehome.policy.findings import ASSERTIONS, Finding, FlowRef, Verdict
 from phonehome.policy.geo import GeoDatabase, Place, default_database
 from phonehome.policy.handset import Handset, infer, parse_handset
@@ -36,6 +36,7 @@ __all__ = [
     "Place",
     "Policy",
     "Verdict",
+    "analyze_capture",
     "default_database",
     "evaluate",
     "infer",

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from os import PathLike
 from typing import Any
 
+from phonehome.policy.decode import Limits
 from phonehome.policy.findings import Finding, Result, Verdict
 from phonehome.policy.geo import GeoDatabase, default_database
 from phonehome.policy.handset import Handset, infer, resolve
 from phonehome.policy.identity import Identity
-from phonehome.policy.leaks import LeakDetector
+from phonehome.policy.leaks import LeakDetector, client_sends
 from phonehome.policy.manifest import Manifest
 from phonehome.policy.verdicts import Context, judge, overall
+from phonehome.traffic import Analysis, analyze
 from phonehome.traffic.flow import Flow
 from phonehome.traffic.timeline import PhaseMarker, Timeline
 
@@ -38,6 +41,8 @@ class Evaluation:
     geo_database: str | None
     """The country/ASN database and version, when regions were judged."""
     warnings: list[str] = field(default_factory=list)
+    handset_flows: list[int] = field(default_factory=list)
+    """Ids of the flows the handset opened (the ones judged)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -118,4 +123,36 @@ def evaluate(
         handset.how,
         geo_db.version if judged_regions else None,
         warnings,
+        sorted(own_ids),
     )
+
+
+def analyze_capture(
+    captures: str | PathLike[str] | Sequence[str | PathLike[str]],
+    *,
+    identity: Identity,
+    manifest: Manifest | None = None,
+    handset: Handset | None = None,
+    timeline: Timeline | Sequence[PhaseMarker] | None = None,
+    drops: int | None = None,
+    geo: GeoDatabase | None = None,
+    limits: Limits | None = None,
+) -> tuple[Analysis, Evaluation]:
+    """Analyzes capture files with leak detection in the same pass, then judges every assertion.
+
+    ``drops`` adds packets the bench knows were lost (e.g. kernel counters)
+    to what the capture file itself records. Raises
+    ``phonehome.traffic.CaptureError`` for a file that is not a capture.
+    """
+    line = timeline if isinstance(timeline, Timeline) or timeline is None else Timeline(timeline)
+    detector = LeakDetector(identity, sends=handset.sent if handset else client_sends, limits=limits,
+                            phase_at=line.phase_at if line else None)  # fmt: skip
+    analysis = analyze(captures, observer=detector)
+    recorded = analysis.drops
+    total = (recorded or 0) + (drops or 0)
+    evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
+                          timeline=line, drops=total, truncated=analysis.truncated, geo=geo)  # fmt: skip
+    if recorded is None and drops is None:
+        evaluation.warnings.append("the capture does not record dropped packets (pcap, or pcapng without "
+                                   "interface statistics); pass the bench's drop count to be sure none were lost")  # fmt: skip
+    return analysis, evaluation

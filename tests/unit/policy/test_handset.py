@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from phonehome.policy.handset import infer, parse_handset, resolve
-from tests.unit.policy.conftest import make_flow
+from tests.unit.policy.builders import make_flow
 
 
 def test_given_ip_or_mac_parses() -> None:

@@ -13,7 +13,7 @@ import brotli
 import pytest
 import zstandard
 
-from tests.unit.policy.conftest import http_request, leaks, make_flow, post, run
+from tests.unit.policy.builders import http_request, leaks, make_flow, post, run
 
 IMEI = "352099001761481"
 ICCID = "89860312345678901234"

@@ -8,7 +8,7 @@ import pytest
 
 from phonehome.policy.manifest import Manifest, load_manifest
 from phonehome.yamlconf import ConfigError
-from tests.unit.policy.conftest import make_flow
+from tests.unit.policy.builders import make_flow
 
 REPO = Path(__file__).resolve().parents[3]
 

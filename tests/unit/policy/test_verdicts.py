@@ -14,7 +14,7 @@ from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
 from phonehome.traffic.flow import DnsQuery, Flow, TlsHello
 from phonehome.traffic.timeline import PhaseMarker
-from tests.unit.policy.conftest import IDENTITY, http_request, make_flow, run
+from tests.unit.policy.builders import IDENTITY, http_request, make_flow, run
 
 HANDSET = "10.77.0.2"
 
