@@ -15,7 +15,9 @@ import binascii
 import contextlib
 import io
 import json
+import math
 import re
+import struct
 import zlib
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
@@ -159,7 +161,14 @@ class _Walk:
                 return
             if b"--" in data[:4] and self.multipart(view, depth):
                 return
-            if _FORM.match(stripped) and not _PADDED_B64.match(stripped) and self.form(view, stripped, depth):
+            # a form value is parsed as a form again only if it has pairs of its own ("a=b=c" is one value)
+            nested = ">form:" in view.chain and b"&" not in stripped
+            if (
+                _FORM.match(stripped)
+                and not nested
+                and not _PADDED_B64.match(stripped)
+                and self.form(view, stripped, depth)
+            ):
                 return
             if self.whole_base64(view, stripped, depth) or self.whole_hex(view, stripped, depth):
                 return
@@ -263,7 +272,7 @@ class _Walk:
             doc = json.loads(data)
         except (ValueError, RecursionError):
             return False
-        view.scan, view.parsed = False, True
+        view.parsed = True  # still scanned: lat/lon in sibling fields pair up only in the raw text
         budget = [self.limits.max_views]
 
         def walk(node: object, path: str) -> None:
@@ -299,7 +308,7 @@ class _Walk:
 
     def form(self, view: View, data: bytes, depth: int) -> bool:
         pairs = [part.partition(b"=") for part in data.split(b"&") if part]
-        view.scan, view.parsed = False, True
+        view.parsed = True
         for raw_key, _eq, raw_value in pairs:
             key = unquote_to_bytes(raw_key.replace(b"+", b" ")).decode("utf-8", "replace")
             value = unquote_to_bytes(raw_value.replace(b"+", b" "))
@@ -339,13 +348,19 @@ class _Walk:
             return
         prefix = view.chain.rsplit(">", 1)[-1]
         base = prefix.split(":", 1)[1] + "." if prefix.startswith("protobuf:") else ""
+        lines: dict[str, list[str]] = {"numbers": [], "unsigned": [], "floats": []}
         for item in fields:
             label = f"protobuf:{base}{item.number}"
             if isinstance(item.value, bytes):
                 self.child(view, label, item.value, depth, key=None)
-            elif item.value >= 1 << 20:
-                # small numbers cannot be high-entropy identifiers, and protobuf has no field names
-                self.child(view, label, str(item.value).encode(), depth, key=None)
+            else:
+                for kind, text in _renderings(item.wire_type, item.value):
+                    lines[kind].append(text)
+        # Every number of the message in one view, one per line, so that a latitude and longitude in
+        # sibling fields pair up (each field alone in its view would not); one view per reading of them.
+        for kind, texts in lines.items():
+            if texts:
+                self.child(view, f"protobuf:{base}{kind}", "\n".join(texts).encode(), depth, key=None)
 
     # -- encodings -----------------------------------------------------------------------------
     def whole_base64(self, view: View, data: bytes, depth: int) -> bool:
@@ -400,6 +415,23 @@ class _Walk:
             )
             if count >= self.limits.max_tokens:
                 return
+
+
+def _renderings(wire_type: int, value: int) -> list[tuple[str, str]]:
+    """(view, text) readings of a protobuf number: signed (int64/sfixed), unsigned when that differs,
+    and for fixed widths the IEEE 754 float (a double latitude)."""
+    bits = {0: 64, 1: 64, 5: 32}[wire_type]
+    if (1 << (bits - 1)) <= value < (1 << bits):
+        out = [("numbers", str(value - (1 << bits))), ("unsigned", str(value))]
+    else:
+        out = [("numbers", str(value))]
+    if wire_type in (1, 5):
+        packed = value.to_bytes(bits // 8, "little")
+        (number,) = struct.unpack("<d" if bits == 64 else "<f", packed)
+        if math.isfinite(number) and 1e-3 < abs(number) < 1e9:
+            # float32 holds ~7 significant digits: 5 places of a coordinate
+            out.append(("floats", f"{number:.7f}" if bits == 64 else f"{number:.5f}"))
+    return out
 
 
 def _b64(token: bytes) -> bytes | None:

@@ -34,6 +34,35 @@ _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("ssid", re.compile(r"(wifi|wlan|ap)?ssid")),
     ("location", re.compile(r"lat|latitude|lon|lng|long|longitude|gps|location")),
 ]
+# Names too common outside device identity (campaign "cid", certificate "serial", a "location" page) to
+# call an unknown value under them an identifier; this handset's own values still count under them.
+_TOO_GENERIC = frozenset(
+    {
+        "cid",
+        "ci",
+        "sn",
+        "serial",
+        "mobile",
+        "android",
+        "gps",
+        "location",
+        "lat",
+        "latitude",
+        "lon",
+        "lng",
+        "long",
+        "longitude",
+        "phone",
+        "tel",
+        "enb",
+        "enbid",
+        "eci",
+        "nci",
+        "cgi",
+        "ecgi",
+        "mdn",
+    }
+)
 _NOT_A_VALUE = frozenset(
     {
         "",
@@ -151,6 +180,8 @@ class FieldJudge:
             return FieldMatch(key, text, kind, keyed.identifier, f"{keyed.name} under {key}", start)
         if self._ours(kind, text):
             return None  # the matcher reports it, with its form; not "shaped"
+        if normalize_key(key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]) in _TOO_GENERIC:
+            return None
         plausible = _PLAUSIBLE.get(kind)
         if plausible is None or not plausible.fullmatch(text):
             return None

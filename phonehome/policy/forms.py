@@ -96,7 +96,7 @@ def _base_forms(identity: Identity) -> Iterator[tuple[Form, bool]]:
     for imei in identity.imei:
         body = imei[:14]
         full = body + luhn_digit(body) if len(imei) == 14 else imei
-        yield f("imei", imei, "imei", full)
+        yield f("imei", imei, "imei", full, boundary="digit")
         yield f("imei", imei, "imei-14", body, boundary="digit")
         yield f(
             "imei", imei, "imei-dashed", f"{full[:2]}-{full[2:8]}-{full[8:14]}-{full[14]}", transform=False
@@ -104,27 +104,30 @@ def _base_forms(identity: Identity) -> Iterator[tuple[Form, bool]]:
         yield f(
             "imei", imei, "imei-spaced", f"{full[:2]} {full[2:8]} {full[8:14]} {full[14]}", transform=False
         )
+        yield f("imei", imei, "imei-tac-snr", f"{full[:8]}-{full[8:14]}-{full[14]}", transform=False)
         yield Form("imei", imei, "imeisv", body.encode() + rb"\d\d", boundary="digit", regex=True), False
         if imei != full:
             yield f("imei", imei, "imei-15", full, boundary="digit")
     for sv in identity.imeisv:
         yield f("imeisv", sv, "imeisv", sv, boundary="digit")
         yield f("imeisv", sv, "imei-14", sv[:14], boundary="digit")
-        yield f("imeisv", sv, "imei", sv[:14] + luhn_digit(sv[:14]))
+        yield f("imeisv", sv, "imei", sv[:14] + luhn_digit(sv[:14]), boundary="digit")
     for meid in identity.meid:
         yield f("meid", meid, "meid-hex", meid, boundary="hex", caseless=True)
         yield f(
             "meid", meid, "meid-decimal", f"{int(meid[:8], 16):010d}{int(meid[8:], 16):08d}", boundary="digit"
         )
     for imsi in identity.imsi:
-        yield f("imsi", imsi, "imsi", imsi, boundary="digit" if len(imsi) < 14 else "none")
+        yield f("imsi", imsi, "imsi", imsi, boundary="digit")
         nibbles = ("9" if len(imsi) % 2 else "1") + imsi + ("" if len(imsi) % 2 else "F")
         swapped = _swap_nibbles(nibbles)  # EF_IMSI (3GPP TS 31.102 4.2.2): parity nibble, then BCD digits
         yield f("imsi", imsi, "imsi-ef", swapped, caseless=True, transform=False)
         yield Form("imsi", imsi, "imsi-bcd", bytes.fromhex(swapped)), False
     for iccid in identity.iccid:
         padded = iccid + "F" * (20 - len(iccid)) if len(iccid) < 20 else iccid
-        yield f("iccid", iccid, "iccid", iccid)
+        yield f("iccid", iccid, "iccid", iccid, boundary="digit")
+        grouped = " ".join(iccid[i : i + 4] for i in range(0, len(iccid), 4))
+        yield f("iccid", iccid, "iccid-grouped", grouped, transform=False)  # as printed on the card
         if padded != iccid:
             yield f("iccid", iccid, "iccid-f", padded, caseless=True)
         yield f("iccid", iccid, "iccid-no-check", iccid[:-1], boundary="digit", transform=False)
@@ -143,6 +146,7 @@ def _base_forms(identity: Identity) -> Iterator[tuple[Form, bool]]:
             yield f(key, mac, "mac-colon", ":".join(pairs), caseless=True)
             yield f(key, mac, "mac-dash", "-".join(pairs), caseless=True)
             yield f(key, mac, "mac-dotted", f"{mac[:4]}.{mac[4:8]}.{mac[8:]}", caseless=True)
+            yield f(key, mac, "mac-spaced", " ".join(pairs), caseless=True, transform=False)
             yield Form(key, mac, "mac-bytes", bytes.fromhex(mac)), False
             for case in (str.upper,):  # hashes are of the exact text: the other case is another base
                 yield f(key, mac, "mac-upper", case(mac), transform=True)
@@ -186,7 +190,7 @@ def _msisdn_forms(number: str) -> Iterator[tuple[Form, bool]]:
     except phonenumbers.NumberParseException:
         parsed = None
     digits = number.lstrip("+")
-    yield f("e164", "+" + digits, "none")
+    yield f("e164", "+" + digits)
     yield f("e164-digits", digits)
     yield f("international-00", "00" + digits)
     if parsed is None:

@@ -53,6 +53,9 @@ _DIGITS = frozenset(b"0123456789")
 _ALNUM = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _BOUNDARY = {"digit": _DIGITS, "alnum": _ALNUM, "hex": _HEX}
+# What may stand between latitude and longitude: punctuation, spaces and the coordinates' own names
+# ("59.91, 10.75", '"lat": 59.91, "lon": 10.75', "<lat>..</lat><lon>"), not words ("59.91 and 10.75").
+_BETWEEN = re.compile(rb"(?i)(?:[\s,;:&=\"'\[\](){}<>|/_\\]|latitude|longitude|lat|lng|lon|long|x|y)*")
 _LAT_KEY = re.compile(rb"(?i)(lat|latitude)[\"']?\s*[:=]\s*[\"']?$")
 _LON_KEY = re.compile(rb"(?i)(lon|lng|long|longitude)[\"']?\s*[:=]\s*[\"']?$")
 
@@ -124,7 +127,7 @@ class Matcher:
                 hits.append(checked)
             elif isinstance(checked, _CoordinateHit):
                 coords.append(checked)
-        return hits + _pair(coords)
+        return hits + _pair(coords, data, 0)
 
     def stream(self) -> StreamScanner:
         """A scanner for one direction of one flow."""
@@ -189,7 +192,7 @@ def _verify_coordinate(
     return _CoordinateHit(coord.axis, start + base, end + base, keyed)
 
 
-def _pair(coords: list[_CoordinateHit]) -> list[Hit]:
+def _pair(coords: list[_CoordinateHit], buf: bytes | bytearray = b"", base: int = 0) -> list[Hit]:
     """Latitude next to longitude (either order), or a coordinate under its own field name."""
     out: list[Hit] = []
     used: set[int] = set()
@@ -199,7 +202,8 @@ def _pair(coords: list[_CoordinateHit]) -> list[Hit]:
             second = coords[j]
             if second.start - first.end > PAIR_DISTANCE:
                 break
-            if second.axis != first.axis and i not in used and j not in used:
+            between = bytes(buf[first.end - base : second.start - base])
+            if second.axis != first.axis and i not in used and j not in used and _BETWEEN.fullmatch(between):
                 used |= {i, j}
                 out.append(
                     Hit("location", "lat-lon" if first.axis == "lat" else "lon-lat", first.start, second.end)
@@ -280,7 +284,7 @@ class StreamScanner:
             self._stream.close(match_event_handler=self._on_match)
             self._stream = None
         out = self._settle(closed=True)
-        out += _pair([c for c in self._coords if c.keyed])
+        out += _pair([c for c in self._coords if c.keyed], self._tail, self._base)
         self._coords = []
         return out
 
@@ -307,12 +311,15 @@ class StreamScanner:
     def _pair_coordinate(self, coord: _CoordinateHit) -> list[Hit]:
         near = [c for c in self._coords if coord.start - c.end <= PAIR_DISTANCE]
         # A keyed coordinate whose partner never came within reach still counts on its own.
-        out = _pair([c for c in self._coords if c not in near and c.keyed])
+        out = _pair([c for c in self._coords if c not in near and c.keyed], self._tail, self._base)
         self._coords = near
         if any(c.start == coord.start and c.axis == coord.axis for c in self._coords):
             return out
         for other in self._coords:
-            if other.axis != coord.axis:
+            lo, hi = sorted((other, coord), key=lambda c: c.start)
+            if other.axis != coord.axis and _BETWEEN.fullmatch(
+                bytes(self._tail[lo.end - self._base : hi.start - self._base])
+            ):
                 self._coords.remove(other)
                 first, second = sorted((other, coord), key=lambda c: c.start)
                 name = "lat-lon" if first.axis == "lat" else "lon-lat"

@@ -27,7 +27,7 @@ def test_json_fields_become_views_named_by_key() -> None:
     assert views["body>json:IMEI1"].data == b"352099001761481"
     assert views["body>json:IMEI1"].key == "IMEI1"
     assert views["body>json:n"].data == b"1"
-    assert views["body"].scan is False  # its fields are scanned instead
+    assert views["body"].parsed  # its fields are judged by name; no key=value guessing in its text
 
 
 def test_mime_base64_with_crlf_and_lf_breaks() -> None:
@@ -87,7 +87,7 @@ def test_schema_less_protobuf_strings_varints_and_nested_messages() -> None:
     assert [f.number for f in fields] == [1, 2, 3]
     found = {v.chain: v.data for v in decode(message, "body").views}
     assert found["body>protobuf:2>protobuf:2.1"] == b"hello"
-    assert found["body>protobuf:3"] == str(2**40).encode()
+    assert str(2**40).encode() in found["body>protobuf:numbers"].split(b"\n")
     assert parse_message(b"\x0a\x10short") is None  # length past the end: not a message
 
 

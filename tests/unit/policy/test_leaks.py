@@ -13,6 +13,7 @@ import brotli
 import pytest
 import zstandard
 
+from phonehome.policy.identity import Identity
 from tests.unit.policy.builders import http_request, leaks, make_flow, post, run
 
 IMEI = "352099001761481"
@@ -175,6 +176,11 @@ def test_value_split_across_segments_is_found_in_plain_tcp(detector_factory) -> 
         ("location-reversed", b"[10.752245, 59.913868]"),
         ("location-e7", b"lat=599138680&lon=107522450"),
         ("location-2-places", b"59.91;10.75"),
+        ("location-geojson", b'{"type":"Point","coordinates":[10.752245,59.913868]}'),
+        ("location-xml", b"<lat>59.9139</lat><lon>10.7522</lon>"),
+        ("imei-tac-snr", b"35209900-176148-1"),
+        ("iccid-as-printed", b"8986 0312 3456 7890 1234"),
+        ("mac-spaced", b"AA BB CC DD EE 0F"),
         ("cell-decimal", b"ci=219769363"),
         ("cell-hex", b"ECI=0D196A13"),
         ("lac-under-its-name", b"LAC=2301&x=1"),
@@ -201,6 +207,8 @@ def test_identifier_forms_are_found_in_a_datagram(detector_factory, name: str, p
         ("lac-without-its-name", b"retry 2301 times"),
         ("other-mac", b"mac=aa:bb:cc:dd:ee:0e"),
         ("price-list", b"prices: 59.95 and 10.80"),
+        ("prices-near-the-coordinates", b"total 59.91 and 10.75 EUR"),
+        ("imei-inside-a-longer-number", b"ts=9" + IMEI.encode() + b"7"),
         ("one-coordinate-alone", b"temp 59.9139 ok"),
         ("other-location", b"lat=48.8566&lon=2.3522"),
         ("iccid-prefix", b"89860312345"),
@@ -285,3 +293,36 @@ def test_same_identifier_twice_in_a_flow_is_one_finding_with_occurrences(detecto
     found = [f for f in detector.findings if f.identifier == "imei"]
     assert len(found) == 1
     assert found[0].occurrences == 2
+
+
+def test_generic_field_names_with_unknown_values_are_not_identifier_shaped(detector_factory) -> None:
+    detector = post(
+        detector_factory(), b"utm_campaign=apr&cid=206568151&serial=7&sn=Q1&location=home", target="/"
+    )
+    assert not detector.findings
+
+
+def test_comma_separated_settings_with_equals_signs_do_not_nest_forms(detector_factory) -> None:
+    flow = make_flow(
+        proto="udp", dport=20010, app=None, transport="unknown", server_name=None, name_source="none"
+    )
+    detector = run(
+        detector_factory(),
+        flow,
+        b"render=a,env=b,circuit=c,app=d,project=e,platform=f,host=g,driver=h,vendor=i",
+    )
+    assert not [f for f in detector.findings if f.rule == "decode-limit"]
+
+
+def test_location_in_protobuf_doubles_and_signed_e7_is_found(detector_factory) -> None:
+    import struct
+
+    doubles = b"\x09" + struct.pack("<d", 59.913868) + b"\x11" + struct.pack("<d", 10.752245)
+    assert "location" in leaks(post(detector_factory(), b"\x0a\x12" + doubles))
+    south = Identity.model_validate({"location": {"lat": -33.8567850, "lon": 151.2152967}})
+    from phonehome.policy.leaks import LeakDetector
+
+    e7 = b"\x0d" + struct.pack("<i", -338567850) + b"\x15" + struct.pack("<i", 1512152967)
+    detector = LeakDetector(south)
+    wire, request = http_request(e7, headers=[("Content-Type", "application/x-protobuf")])
+    assert "location" in leaks(run(detector, make_flow(), wire, [request]))
