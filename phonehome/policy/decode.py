@@ -63,6 +63,8 @@ class View:
     instead), or bytes the stream matcher already saw."""
     parsed: bool = False
     """A structured decoder (JSON, form, multipart) read its fields: no need to look for key=value text."""
+    context: bytes | None = None
+    """For a field: the container text it was read from, so an excerpt can show its name and neighbours."""
 
 
 @dataclass(slots=True)
@@ -138,17 +140,17 @@ class _Walk:
     ) -> None:
         if not data:
             return
-        self.add(
-            View(
-                f"{parent.chain}>{step}",
-                data,
-                key if key is not None else parent.key,
-                parent.origin,
-                exact=False,
-                scan=scan,
-            ),
-            depth + 1,
+        context = parent.data if parent.parsed else None
+        view = View(
+            f"{parent.chain}>{step}",
+            data,
+            key if key is not None else parent.key,
+            parent.origin,
+            exact=False,
+            scan=scan,
+            context=context,
         )
+        self.add(view, depth + 1)
 
     def children(self, view: View, depth: int) -> None:
         data = view.data

@@ -292,7 +292,7 @@ class LeakDetector:
                             offset,
                             view.exact,
                             frames,
-                            excerpt(view.data, hit.start, hit.end),
+                            _excerpt(view, hit.start, hit.end),
                             region,
                         )
                     )
@@ -334,7 +334,7 @@ class LeakDetector:
         start = max(match.start, 0)
         offset = view.origin + start if view.exact else view.origin
         chain = view.chain if view.key is not None else f"{view.chain}:{escape(match.key, 60)}"
-        text = excerpt(view.data, start, start + len(match.value.encode("utf-8", "replace")))
+        text = _excerpt(view, start, start + len(match.value.encode("utf-8", "replace")))
         if match.identifier is not None:
             state.occurrences.append(
                 _Occurrence(match.identifier, match.form, chain, offset, view.exact, frames, text, region)
@@ -420,6 +420,15 @@ class LeakDetector:
                 clauses=clauses_for(NO_CLEARTEXT_IDENTIFIERS, occ.identifier),
             )
         return list(grouped.values())
+
+
+def _excerpt(view: View, start: int, end: int) -> str:
+    """The match in its container when the view is a field (``"IMEI1": «3520...»``), else in the view."""
+    if view.context is not None and end - start >= 4:
+        found = view.context.find(view.data[start:end])
+        if found >= 0:
+            return excerpt(view.context, found, found + end - start)
+    return excerpt(view.data, start, end)
 
 
 def _deepest(occurrences: list[_Occurrence]) -> list[_Occurrence]:
