@@ -342,8 +342,8 @@ class LeakDetector:
         else:
             state.occurrences.append(
                 _Occurrence(
-                    match.kind,
-                    match.form,
+                    None,  # not an identity key: the value is not this handset's (the kind is in the form)
+                    f"{match.kind}-shaped",
                     chain,
                     offset,
                     view.exact,

@@ -252,7 +252,7 @@ def identifier_recipients(ctx: Context) -> tuple[Verdict, list[Finding]]:
         and not infrastructure(f)
         and not keys <= set(getattr(ctx.manifest.endpoint_for(f), "identifiers", []))
     ]
-    doubts = []
+    doubts = [] if keys else ["the identity lists no identifiers: nothing could be seen going anywhere"]
     if hidden:
         doubts.append(
             f"{len(hidden)} encrypted flow(s) to endpoints not declared for every identifier (first: "

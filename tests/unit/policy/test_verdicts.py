@@ -251,3 +251,12 @@ def test_only_what_the_handset_sends_counts(detector_factory) -> None:
     detector = run(detector_factory(), other, wire, [request])
     result = judge([*clean_run(), other], detector=detector)
     assert verdict(result, "no-cleartext-identifiers") == "PASS"
+
+
+def test_manifest_without_identity_cannot_pass_the_identifier_assertions() -> None:
+    result = evaluate(
+        clean_run(), [], identity=Identity(), manifest=MANIFEST, handset=parse_handset(HANDSET), geo=FakeGeo()
+    )
+    assert verdict(result, "declared-endpoints") == "PASS"
+    assert verdict(result, "no-cleartext-identifiers") == "INCONCLUSIVE"
+    assert verdict(result, "identifier-recipients") == "INCONCLUSIVE"
