@@ -101,3 +101,50 @@ def test_manifest_suggest_drafts_a_manifest_that_declares_what_was_seen(
     main(["analyze", str(capture), "--identity", identity, "--manifest", str(out), "--format", "json"])
     doc = json.loads(capsys.readouterr().out)
     assert next(v for v in doc["verdicts"] if v["assertion"] == "declared-endpoints")["result"] == "PASS"
+
+
+def test_timeline_drives_the_consent_verdict(tmp_path: Path, identity: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    capture = captures.write(tmp_path / "n.pcapng", captures.nokia_2019_packets())
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text(
+        "firmware: x\nendpoints:\n  - name: all\n    hosts: ['*.googleapis.com', zzhc.vnet.cn]\n"
+        "    transport: [tls, cleartext]\n    purpose: p\n"
+    )
+    timeline = tmp_path / "t.jsonl"
+    timeline.write_text(
+        json.dumps({"ts": captures.T0 - 10, "phase": "boot"})
+        + "\n"
+        + json.dumps({"ts": captures.T0 + 100, "phase": "consent", "accepted": True})
+        + "\n"
+    )
+    main(
+        [
+            "analyze",
+            str(capture),
+            "--identity",
+            identity,
+            "--manifest",
+            str(manifest),
+            "--timeline",
+            str(timeline),
+            "--format",
+            "json",
+        ]
+    )
+    doc = json.loads(capsys.readouterr().out)
+    consent = next(v for v in doc["verdicts"] if v["assertion"] == "consent")
+    assert consent["result"] == "FAIL"
+    before = [f for f in doc["findings"] if f["rule"] == "before-consent"]
+    assert before
+    assert before[0]["phase"] == "boot"
+    assert all(f["phase"] == "boot" for f in doc["findings"] if f["rule"] == "cleartext-identifier")
+
+
+def test_bad_timeline_is_bad_input(tmp_path: Path, identity: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    capture = captures.write(tmp_path / "c.pcapng", captures.clean_packets())
+    timeline = tmp_path / "t.jsonl"
+    timeline.write_text('{"phase": "boot"}\n')
+    assert (
+        main(["analyze", str(capture), "--identity", identity, "--timeline", str(timeline)]) == EXIT_BAD_INPUT
+    )
+    assert f"{timeline}:1" in capsys.readouterr().err

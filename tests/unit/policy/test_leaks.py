@@ -327,3 +327,26 @@ def test_location_in_protobuf_doubles_and_signed_e7_is_found(detector_factory) -
     detector = LeakDetector(south)
     wire, request = http_request(e7, headers=[("Content-Type", "application/x-protobuf")])
     assert "location" in leaks(run(detector, make_flow(), wire, [request]))
+
+
+def test_dhcp_carrying_the_mac_is_not_a_leak_but_its_hostname_is(detector_factory) -> None:
+    from phonehome.policy.evaluate import evaluate
+    from phonehome.policy.handset import parse_handset
+
+    identity = detector_factory().identity
+    flow = make_flow(
+        proto="udp",
+        dport=67,
+        src="10.77.0.2",
+        dst="255.255.255.255",
+        app=None,
+        transport="unknown",
+        server_name=None,
+        name_source="none",
+    )
+    flow.sport = 68
+    chaddr = bytes.fromhex("aabbccddee0f")
+    hostname = b"android-3f2a9c1b7d4e5a60"  # Android < 8 named itself after its ANDROID_ID
+    detector = run(detector_factory(), flow, b"\x01\x01\x06\x00" + bytes(24) + chaddr + bytes(10) + hostname)
+    result = evaluate([flow], detector, identity=identity, handset=parse_handset("10.77.0.2"))
+    assert {f.identifier for f in result.findings if f.rule == "cleartext-identifier"} == {"android_id"}

@@ -61,3 +61,14 @@ def test_identity_without_identifiers_matches_nothing() -> None:
     matcher = Matcher(expand(Identity()))
     assert matcher.scan(TEXT) == []
     assert matcher.stream().feed(TEXT) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=3000), st.integers(min_value=1, max_value=500))
+def test_the_detector_takes_any_bytes_in_any_segmentation(data: bytes, segment: int) -> None:
+    from phonehome.policy.leaks import LeakDetector
+    from tests.unit.policy.builders import make_flow, run
+
+    detector = LeakDetector(IDENTITY)
+    run(detector, make_flow(app=None, transport="unknown", dport=9), data, segment=segment)
+    run(detector, make_flow(proto="udp", app=None, transport="unknown", dport=9), data, segment=segment)
