@@ -9,19 +9,60 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from phonehome import __version__
 
 EXIT_OK = 0
+"""Analyzed; with --identity/--manifest: every verdict PASS (or NOT_APPLICABLE)."""
+EXIT_FAIL = 1
+"""A verdict is FAIL."""
 EXIT_USAGE = 2  # argparse's own
+EXIT_INCONCLUSIVE = 3
+"""No FAIL, but a verdict is INCONCLUSIVE (no handset traffic, drops, truncation, unseen content...)."""
 EXIT_BAD_INPUT = 4
-"""A file given on the command line cannot be used at all (missing, unreadable, empty, not a capture)."""
+"""A file given on the command line cannot be used at all (missing, unreadable, empty, not a capture;
+an identity, manifest or timeline with an error: one line names file, line and key)."""
+_EXIT_FOR_RESULT = {
+    "PASS": EXIT_OK,
+    "NOT_APPLICABLE": EXIT_OK,
+    "FAIL": EXIT_FAIL,
+    "INCONCLUSIVE": EXIT_INCONCLUSIVE,
+}
 
 
 def _doctor(args: argparse.Namespace) -> int:
     from phonehome.bench.doctor import doctor  # noqa: PLC0415  (keeps `phonehome --help` fast)
 
     return doctor(install_missing=args.install, quiet=args.quiet)
+
+
+def _policy_inputs(args: argparse.Namespace) -> dict[str, object] | str:
+    """Identity, manifest, handset and timeline from the options; a one-line error instead on bad input."""
+    from phonehome.policy import ConfigError, Identity, load_identity, load_manifest, parse_handset  # noqa: PLC0415
+    from phonehome.traffic.timeline import TimelineError, load_timeline  # noqa: PLC0415
+
+    out: dict[str, object] = {"manifest": None, "handset": None, "timeline": None, "drops": args.drops}
+    try:
+        out["identity"] = load_identity(Path(args.identity)) if args.identity else Identity()
+        if args.manifest:
+            out["manifest"] = load_manifest(Path(args.manifest))
+        if args.timeline:
+            out["timeline"] = load_timeline(Path(args.timeline))
+    except ConfigError as exc:
+        return " / ".join(exc.problems[:3]) + (
+            f" (and {len(exc.problems) - 3} more)" if len(exc.problems) > 3 else ""
+        )
+    except TimelineError as exc:
+        return str(exc)
+    except OSError as exc:
+        return f"{exc.filename}: cannot read: {exc.strerror or exc}"
+    if args.handset:
+        try:
+            out["handset"] = parse_handset(args.handset)
+        except ValueError as exc:
+            return str(exc)
+    return out
 
 
 def _analyze(args: argparse.Namespace) -> int:
@@ -31,12 +72,33 @@ def _analyze(args: argparse.Namespace) -> int:
     from phonehome.traffic import CaptureError, analyze  # noqa: PLC0415
     from phonehome.traffic.table import render  # noqa: PLC0415
 
+    judging = bool(args.identity or args.manifest)
+    inputs = _policy_inputs(args) if judging else {}
+    if isinstance(inputs, str):
+        print(f"phonehome analyze: {inputs}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    evaluation = None
     try:
-        analysis = analyze(args.captures)
+        if judging:
+            from phonehome.policy import analyze_capture  # noqa: PLC0415
+
+            analysis, evaluation = analyze_capture(args.captures, **inputs)  # type: ignore[arg-type]
+        else:
+            analysis = analyze(args.captures)
     except CaptureError as exc:
         print(f"phonehome analyze: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    text = json.dumps(analysis.to_dict(), indent=1) + "\n" if args.format == "json" else render(analysis)
+    if args.format == "json":
+        doc = analysis.to_dict()
+        if evaluation is not None:
+            doc.update(evaluation.to_json())
+        text = json.dumps(doc, indent=1) + "\n"
+    else:
+        text = render(analysis)
+        if evaluation is not None:
+            from phonehome.policy.table import render as render_verdicts  # noqa: PLC0415
+
+            text += "\n" + render_verdicts(evaluation)
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8") as out:
@@ -48,7 +110,62 @@ def _analyze(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     for warning in analysis.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    if evaluation is None:
+        return EXIT_OK
+    return _EXIT_FOR_RESULT[evaluation.result]
+
+
+def _manifest_suggest(args: argparse.Namespace) -> int:
+    from phonehome.policy import analyze_capture, parse_handset  # noqa: PLC0415
+    from phonehome.policy.identity import Identity  # noqa: PLC0415
+    from phonehome.policy.suggest import suggest, to_yaml  # noqa: PLC0415
+    from phonehome.traffic import CaptureError  # noqa: PLC0415
+
+    inputs = _policy_inputs(args)
+    if isinstance(inputs, str):
+        print(f"phonehome manifest suggest: {inputs}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        handset = parse_handset(args.handset) if args.handset else None
+        identity = inputs["identity"]
+        assert isinstance(identity, Identity)
+        analysis, evaluation = analyze_capture(args.captures, identity=identity, handset=handset)
+    except CaptureError as exc:
+        print(f"phonehome manifest suggest: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    judged = set(evaluation.handset_flows)
+    own = [f for f in analysis.flows if f.id in judged]
+    text = to_yaml(suggest(own, firmware=args.firmware, leaks=evaluation.findings))
+    text = f"# handset: {evaluation.handset} ({evaluation.handset_how})\n" + text
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
     return EXIT_OK
+
+
+def _policy_options(parser: argparse.ArgumentParser, *, judging: bool = True) -> None:
+    parser.add_argument(
+        "--identity", metavar="ID.yaml", help="the handset's identifiers to look for (enables verdicts)"
+    )
+    parser.add_argument(
+        "--handset", metavar="IP|MAC", help="the handset's address (default: inferred, and said how)"
+    )
+    if judging:
+        parser.add_argument(
+            "--manifest", metavar="M.yaml", help="declared endpoints and policy (enables verdicts)"
+        )
+        parser.add_argument(
+            "--timeline", metavar="T.jsonl", help="phase markers (consent) beside the capture"
+        )
+        parser.add_argument(
+            "--drops",
+            type=int,
+            metavar="N",
+            help="packets the bench knows were dropped (adds to the capture's own)",
+        )
+    else:
+        parser.set_defaults(manifest=None, timeline=None, drops=None)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,9 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
         "used (TLS/QUIC SNI, HTTP Host, or its own earlier DNS answer) or, unnamed, by address. "
         "Malformed packets are counted, never fatal; a truncated file is analyzed up to its end "
         "with a warning on stderr.",
-        epilog=f"exit status: {EXIT_OK} analyzed; {EXIT_USAGE} usage error (or -o FILE cannot be written); "
-        f"{EXIT_BAD_INPUT} bad input (a file is missing, unreadable, empty or not a capture: one line "
-        "on stderr names it). JSON output follows phonehome/traffic/analysis.schema.json.",
+        epilog=f"exit status: {EXIT_OK} analyzed (with --identity/--manifest: all verdicts PASS or "
+        f"NOT_APPLICABLE); {EXIT_FAIL} a verdict is FAIL; {EXIT_USAGE} usage error (or -o FILE cannot be written); {EXIT_INCONCLUSIVE} no FAIL "
+        f"but a verdict is INCONCLUSIVE; {EXIT_BAD_INPUT} bad input (a capture, identity, manifest or timeline "
+        "is missing, unreadable or invalid: one line on stderr names file, line and key). JSON output follows "
+        "phonehome/traffic/analysis.schema.json, plus 'verdicts', 'findings', 'result' and 'handset' when "
+        "judging.",
     )
     analyze.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap/pcapng file(s), optionally .gz")
     analyze.add_argument(
@@ -94,7 +214,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="table: one line per endpoint (default); json: flows, endpoints, capture facts, stats",
     )
     analyze.add_argument("-o", "--output", metavar="FILE", help="write there instead of stdout")
+    _policy_options(analyze)
     analyze.set_defaults(func=_analyze)
+
+    manifest = sub.add_parser("manifest", help="work with declared-endpoint manifests")
+    manifest_sub = manifest.add_subparsers(dest="manifest_command", metavar="ACTION", required=True)
+    suggest = manifest_sub.add_parser(
+        "suggest",
+        help="draft a manifest from what a capture shows",
+        description="Declares every endpoint the handset reached in the capture (names, ports, transports; "
+        "identifiers seen in clear when --identity is given). Purpose, legal basis and consent are left "
+        "for an engineer to fill in.",
+        epilog=f"exit status: {EXIT_OK} written; {EXIT_USAGE} usage error; {EXIT_BAD_INPUT} bad input.",
+    )
+    suggest.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap/pcapng file(s), optionally .gz")
+    suggest.add_argument(
+        "--firmware", default="TODO: build fingerprint", help="the build the manifest describes"
+    )
+    suggest.add_argument("-o", "--output", metavar="FILE", help="write there instead of stdout")
+    _policy_options(suggest, judging=False)
+    suggest.set_defaults(func=_manifest_suggest)
     return parser
 
 

@@ -1,0 +1,225 @@
+"""Fields named like identifiers: low-entropy values under their own name, and unknown identifiers.
+
+A cell id of ``12`` is a leak under ``CELLID`` and noise anywhere else, so
+keyed values (forms.KeyedValue) are judged here, on (name, value) pairs
+taken from JSON, forms, headers and ``key=value`` text. A field named like an
+identifier whose value is not this handset's (a second SIM, another IMEI) is
+reported as an identifier-shaped field: the bench may not know every SIM.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from phonehome.policy.forms import Expansion, KeyedValue
+from phonehome.policy.identity import luhn_ok
+
+# Field name (lower case, letters and digits only) -> identifier kind. Names from the 2019 payload
+# (self-registration-facts.md), Android APIs (getImei, getSimSerialNumber...) and published leaks.
+_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    ("imei", re.compile(r"(sim\d?)?imei\d?(sv)?|deviceimei|imeinumber|getimei|getdeviceid")),
+    ("meid", re.compile(r"meid\d?|getmeid|esn|pesn")),
+    ("imsi", re.compile(r"(sim\d?)?(lte|cdma|gsm)?imsi\d?|subscriberid|getsubscriberid")),
+    ("iccid", re.compile(r"(sim\d?)?iccid\d?|simserial(no|number)?|getsimserialnumber|simid")),
+    ("msisdn", re.compile(r"msisdn|mdn|phonenumber|phoneno|line1number|getline1number|mobilenumber|mobile")),
+    ("mac", re.compile(r"(wifi|wlan|bt|bluetooth|eth|device)?mac(id|addr|address)?\d?|bssid|apmac")),
+    ("android_id", re.compile(r"androidid|ssaid|android")),
+    ("advertising_id", re.compile(r"adid|advertisingid|gaid|aaid|idfa|googleadid")),
+    ("gsf_id", re.compile(r"gsfid|gsf|gservicesid")),
+    ("serial", re.compile(r"serial|serialno|serialnumber|sn|deviceserial|roserialno|robootserialno")),
+    ("cell", re.compile(r"(sim\d?)?cellid\d?|cid|ci|eci|nci|baseid|cellidentity|ecgi|cgi|enb|enbid")),
+    ("lac", re.compile(r"(sim\d?)?(lac|tac)\d?|lactac|locationareacode|trackingareacode")),
+    ("ssid", re.compile(r"(wifi|wlan|ap)?ssid")),
+    ("location", re.compile(r"lat|latitude|lon|lng|long|longitude|gps|location")),
+]
+# Names too common outside device identity (campaign "cid", certificate "serial", a "location" page) to
+# call an unknown value under them an identifier; this handset's own values still count under them.
+_TOO_GENERIC = frozenset(
+    {
+        "cid",
+        "ci",
+        "sn",
+        "serial",
+        "mobile",
+        "android",
+        "gps",
+        "location",
+        "lat",
+        "latitude",
+        "lon",
+        "lng",
+        "long",
+        "longitude",
+        "phone",
+        "tel",
+        "enb",
+        "enbid",
+        "eci",
+        "nci",
+        "cgi",
+        "ecgi",
+        "mdn",
+    }
+)
+_NOT_A_VALUE = frozenset(
+    {
+        "",
+        "0",
+        "-1",
+        "null",
+        "none",
+        "nil",
+        "unknown",
+        "n/a",
+        "na",
+        "undefined",
+        "false",
+        "true",
+        "default",
+        "02:00:00:00:00:00",
+        "020000000000",
+    }
+)
+_PLAUSIBLE = {
+    "imei": re.compile(r"\d{14,16}"),
+    "meid": re.compile(r"[0-9a-fA-F]{14}|\d{18}|[0-9a-fA-F]{8}"),
+    "imsi": re.compile(r"\d{14,15}"),
+    "iccid": re.compile(r"89\d{16,18}[fF]?"),
+    "msisdn": re.compile(r"\+?\d{7,15}"),
+    "mac": re.compile(r"[0-9a-fA-F]{2}([:\-]?[0-9a-fA-F]{2}){5}"),
+    "android_id": re.compile(r"[0-9a-fA-F]{16}|-?\d{15,20}"),
+    "advertising_id": re.compile(
+        r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+    ),
+    "gsf_id": re.compile(r"[0-9a-fA-F]{16}|\d{15,20}"),
+    "serial": re.compile(r"[0-9A-Za-z]{6,20}"),
+    "cell": re.compile(r"\d{1,10}|(0x)?[0-9a-fA-F]{1,9}"),
+    "lac": re.compile(r"\d{1,6}|(0x)?[0-9a-fA-F]{1,5}"),
+    "ssid": re.compile(r".{1,32}"),
+    "location": re.compile(r"-?\d{1,3}\.\d{2,}"),
+}
+# key=value, key: value, "key":"value", <key>value</key> in text that no structured decoder parsed.
+_TEXT_PAIR = re.compile(
+    rb"(?:<([A-Za-z][\w.\-]{0,40})>([^<]{1,80})</\1>)"
+    rb"|(?:[\"']?([A-Za-z][\w.\-]{0,40})[\"']?\s{0,3}[:=]\s{0,3}[\"']?([^\"'&,;\s<>{}\[\]]{1,80}))"
+)
+
+
+def normalize_key(name: str) -> str:
+    """``SIM1_ICCID`` -> ``sim1iccid``: field names compared without case and punctuation."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def kind_of(name: str) -> str | None:
+    """The identifier kind a field name says it carries, if any."""
+    key = normalize_key(name.rsplit(".", 1)[-1].rsplit(":", 1)[-1])
+    for kind, pattern in _KINDS:
+        if pattern.fullmatch(key):
+            return kind
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldMatch:
+    """A (name, value) pair that is this handset's identifier (``keyed``), or shaped like one."""
+
+    key: str
+    value: str
+    kind: str
+    identifier: str | None
+    """The identity key it matched (``cell``, ``imei``...); None for an identifier-shaped field."""
+    form: str
+    start: int
+    """Offset of the value in the view it came from (-1 when not known)."""
+
+
+def text_pairs(data: bytes, limit: int = 512) -> Iterator[tuple[str, str, int]]:
+    """(name, value, offset of value) pairs from text: query strings, XML, logs, custom protocols."""
+    for count, match in enumerate(_TEXT_PAIR.finditer(data)):
+        if count >= limit:
+            return
+        if match.group(1) is not None:
+            yield match.group(1).decode("latin-1"), match.group(2).decode("latin-1"), match.start(2)
+        else:
+            yield match.group(3).decode("latin-1"), match.group(4).decode("latin-1"), match.start(4)
+
+
+class FieldJudge:
+    """Decides what a named field carries, for one identity."""
+
+    def __init__(self, expansion: Expansion, identity_values: dict[str, set[str]]) -> None:
+        self.coordinates = expansion.coordinates
+        self.keyed: dict[str, list[KeyedValue]] = {}
+        for keyed in expansion.keyed:
+            self.keyed.setdefault(keyed.kind, []).append(keyed)
+        self.identity_values = identity_values
+        """kind -> canonical values of this handset (digits, 12-hex MACs...), to tell "ours" from "shaped"."""
+
+    def judge(self, key: str, value: str, start: int = -1) -> FieldMatch | None:
+        kind = kind_of(key)
+        if kind is None:
+            return None
+        text = value.strip().strip("\"'")
+        if text.lower() in _NOT_A_VALUE or not text or set(text) <= {"0", ":", "-", "."}:
+            return None
+        lowered = text.lower()
+        if kind == "location":
+            axis = _axis(key)
+            for coord in self.coordinates:
+                if (axis is None or coord.axis == axis) and _near(text, coord.degrees, coord.extra):
+                    return FieldMatch(key, text, kind, "location", f"{coord.axis} under {key}", start)
+        for keyed in self.keyed.get(kind, []):
+            if lowered in keyed.candidates or (
+                kind in ("cell", "lac", "enb") and _same_number(lowered, keyed)
+            ):
+                return FieldMatch(key, text, kind, keyed.identifier, f"{keyed.name} under {key}", start)
+        if kind == "cell" and any(lowered in k.candidates for k in self.keyed.get("enb", [])):
+            keyed = self.keyed["enb"][0]
+            return FieldMatch(key, text, kind, keyed.identifier, f"{keyed.name} under {key}", start)
+        if self._ours(kind, text):
+            return None  # the matcher reports it, with its form; not "shaped"
+        if normalize_key(key.rsplit(".", 1)[-1].rsplit(":", 1)[-1]) in _TOO_GENERIC:
+            return None
+        plausible = _PLAUSIBLE.get(kind)
+        if plausible is None or not plausible.fullmatch(text):
+            return None
+        if kind == "imei" and len(text) == 15 and not luhn_ok(text):
+            return None  # not an IMEI at all: a 15-digit number under a misleading name
+        return FieldMatch(key, text, kind, None, f"{kind}-shaped field {key}", start)
+
+    def _ours(self, kind: str, text: str) -> bool:
+        mine = self.identity_values.get(kind, set())
+        if kind in ("serial", "ssid"):
+            return text.lower() in mine
+        digits = re.sub(r"[^0-9a-fA-F]", "", text).lower()
+        return any(value and (value in digits or (digits in value and len(digits) >= 12)) for value in mine)
+
+
+def _axis(key: str) -> str | None:
+    name = normalize_key(key.rsplit(".", 1)[-1].rsplit(":", 1)[-1])
+    if name in ("lat", "latitude"):
+        return "lat"
+    if name in ("lon", "lng", "long", "longitude"):
+        return "lon"
+    return None
+
+
+def _near(text: str, degrees: float, extra: float) -> bool:
+    """A decimal at p places within 10**-p (rounded or cut), or an E6/E7 integer within one unit."""
+    if re.fullmatch(r"-?\d{1,3}\.\d{2,7}", text):
+        places = len(text.split(".")[1])
+        return abs(float(text) - degrees) <= 10.0**-places + extra + 1e-12
+    if re.fullmatch(r"-?\d{6,10}", text):
+        number = int(text)
+        return any(abs(number / 10**scale - degrees) <= 10.0**-scale + extra + 1e-12 for scale in (6, 7))
+    return False
+
+
+def _same_number(text: str, keyed: KeyedValue) -> bool:
+    try:
+        number = int(text, 16) if text.startswith("0x") else int(text)
+    except ValueError:
+        return False
+    return str(number) in keyed.candidates

@@ -1,0 +1,240 @@
+"""The firmware's manifest: every endpoint it may reach, what each may receive, and the policy.
+
+A lab or OEM writes it in YAML (``manifests/``); ``phonehome manifest
+suggest`` drafts one from a capture. Validated with pydantic so that every
+error names file, line and key; unknown and duplicate keys are errors, since
+a typo that silently declares nothing would turn a FAIL into a PASS.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from phonehome.policy.identity import IDENTIFIER_KEYS
+from phonehome.traffic.flow import Flow
+from phonehome.yamlconf import load_model
+
+TransportName = Literal["tls", "quic", "cleartext"]
+LegalBasis = Literal[
+    "consent",
+    "contract",
+    "legal-obligation",
+    "vital-interests",
+    "public-task",
+    "legitimate-interests",
+    "no-personal-data",
+]
+"""GDPR Art. 6(1) (a)-(f), or none needed because the endpoint receives no personal data."""
+
+_HOST = re.compile(
+    r"(\*\.)?([a-z0-9_]([a-z0-9_\-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_\-]{0,61}[a-z0-9_])?"
+)
+
+
+def _as_list(value: Any) -> Any:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _port_range(value: Any) -> tuple[int, int]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        low = high = value
+    elif isinstance(value, str) and re.fullmatch(r"\d{1,5}(-\d{1,5})?", value.strip()):
+        low_text, _dash, high_text = value.strip().partition("-")
+        low, high = int(low_text), int(high_text or low_text)
+    else:
+        raise ValueError(f"a port is a number or a range like 8000-8999, got {value!r}")
+    if not 0 <= low <= high <= 65535:
+        raise ValueError(f"port range {value!r} is outside 0-65535")
+    return low, high
+
+
+Listed = BeforeValidator(_as_list)
+
+
+def _encrypted() -> list[TransportName]:
+    return ["tls", "quic"]
+
+
+class Endpoint(BaseModel):
+    """A server the firmware is declared to contact, and on what terms."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(description="what a report calls it, e.g. 'Android connectivity check'")
+    hosts: Annotated[list[str], Listed] = Field(
+        default_factory=list, description="exact names or *.example.com"
+    )
+    cidrs: Annotated[list[str], Listed] = Field(
+        default_factory=list, description="addresses, e.g. 216.239.35.0/24"
+    )
+    ports: Annotated[list[Annotated[tuple[int, int], BeforeValidator(_port_range)]], Listed] = Field(
+        default_factory=list, description="numbers or ranges (8000-8999); empty means any"
+    )
+    protocol: Annotated[list[Literal["tcp", "udp"]], Listed] = Field(
+        default_factory=list, description="empty: any"
+    )
+    transport: Annotated[list[TransportName], Listed] = Field(
+        default_factory=_encrypted, description="how it must be reached (tls, quic, cleartext)"
+    )
+    identifiers: Annotated[list[str], Listed] = Field(
+        default_factory=list, description="identity keys it may receive (imei, wifi_mac, location...)"
+    )
+    before_consent: bool = Field(
+        default=False, description="strictly necessary: may be contacted before consent"
+    )
+    purpose: str
+    legal_basis: LegalBasis = "no-personal-data"
+    regions: Annotated[list[str], Listed] = Field(
+        default_factory=list, description="declared hosting countries"
+    )
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_are_names(cls, hosts: list[str]) -> list[str]:
+        out = []
+        for host in hosts:
+            name = host.strip().lower().rstrip(".")
+            if not _HOST.fullmatch(name):
+                raise ValueError(
+                    f"{host!r} is not a host name or a *.wildcard (only a leading '*.' is allowed)"
+                )
+            out.append(name)
+        return out
+
+    @field_validator("cidrs")
+    @classmethod
+    def _cidrs_parse(cls, cidrs: list[str]) -> list[str]:
+        out = []
+        for cidr in cidrs:
+            try:
+                out.append(str(ipaddress.ip_network(str(cidr).strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"{cidr!r} is not an address or network ({exc})") from exc
+        return out
+
+    @field_validator("identifiers")
+    @classmethod
+    def _identifiers_are_identity_keys(cls, keys: list[str]) -> list[str]:
+        unknown = [k for k in keys if k not in IDENTIFIER_KEYS]
+        if unknown:
+            raise ValueError(f"{unknown} are not identity keys; use: {', '.join(IDENTIFIER_KEYS)}")
+        return keys
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_are_countries(cls, regions: list[str]) -> list[str]:
+        return [_country(r) for r in regions]
+
+    @model_validator(mode="after")
+    def _says_where(self) -> Endpoint:
+        if not self.hosts and not self.cidrs:
+            raise ValueError("an endpoint needs hosts or cidrs (or both)")
+        if self.identifiers and self.legal_basis == "no-personal-data":
+            raise ValueError(
+                "an endpoint that receives identifiers needs a legal_basis other than no-personal-data"
+            )
+        return self
+
+    def matches_name(self, name: str) -> bool:
+        return any(_host_matches(pattern, name) for pattern in self.hosts)
+
+    def specificity(self, name: str) -> int:
+        """How closely this endpoint names ``name``: exact beats any wildcard, longer wildcards beat shorter."""
+        best = -1
+        for pattern in self.hosts:
+            if _host_matches(pattern, name):
+                best = max(best, 10_000 if not pattern.startswith("*.") else len(pattern))
+        return best
+
+    def matches_address(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(cidr) for cidr in self.cidrs)
+
+    def matches_port(self, proto: str, port: int) -> bool:
+        if self.protocol and proto not in self.protocol:
+            return False
+        return not self.ports or any(low <= port <= high for low, high in self.ports)
+
+
+def _country(value: str) -> str:
+    code = str(value).strip().upper()
+    if not re.fullmatch(r"[A-Z]{2}", code):
+        raise ValueError(f"countries are ISO 3166-1 alpha-2 codes (NO, DE, US), got {value!r}")
+    return code
+
+
+def _host_matches(pattern: str, name: str) -> bool:
+    name = name.lower().rstrip(".")
+    if pattern.startswith("*."):
+        return name.endswith(pattern[1:]) and len(name) > len(pattern) - 1
+    return name == pattern
+
+
+class Policy(BaseModel):
+    """Rules over all endpoints."""
+
+    model_config = ConfigDict(extra="forbid")
+    personal_data_countries: Annotated[list[str], Listed] = Field(
+        default_factory=list, description="countries personal data may reach (empty: regions not judged)"
+    )
+    denied_networks: Annotated[list[int | str], Listed] = Field(
+        default_factory=list,
+        description="AS numbers, or words of AS names (case-insensitive: 'chinanet' matches 'CHINANET Nanjing "
+        "Jishan IDC network') that no flow may reach",
+    )
+    dot_allowed: bool = Field(default=False, description="DNS over TLS (port 853) may be used")
+    doh_allowed: bool = Field(
+        default=False, description="DNS over HTTPS may be used, to declared endpoints only"
+    )
+
+    @field_validator("personal_data_countries")
+    @classmethod
+    def _countries(cls, values: list[str]) -> list[str]:
+        return [_country(v) for v in values]
+
+
+class Manifest(BaseModel):
+    """What a firmware build is declared to send, and where."""
+
+    model_config = ConfigDict(extra="forbid")
+    firmware: str = Field(description="the build it describes: fingerprint, or product and version")
+    description: str = ""
+    endpoints: list[Endpoint] = Field(default_factory=list)
+    policy: Policy = Field(default_factory=Policy)
+
+    def endpoint_for(self, flow: Flow) -> Endpoint | None:
+        """The declared endpoint a flow reached: by name first (SNI, Host, DNS), else by address.
+
+        The most specific name wins (an exact host over ``*.googleapis.com``, a longer wildcard over a
+        shorter one), whatever the order in the file: a broad wildcard must not lend its terms (say,
+        allowed before consent) to a telemetry host declared on its own.
+        """
+        name = flow.server_name
+        candidates = [e for e in self.endpoints if e.matches_port(flow.proto, flow.dport)]
+        if name:
+            ranked = [(e.specificity(name), i, e) for i, e in enumerate(candidates) if e.matches_name(name)]
+            if ranked:
+                return max(ranked, key=lambda r: (r[0], -r[1]))[2]
+        for endpoint in candidates:
+            if endpoint.matches_address(flow.dst):
+                return endpoint
+        return None
+
+    def endpoint_for_name(self, name: str) -> Endpoint | None:
+        """The endpoint a DNS name belongs to, whatever the port (a lookup says nothing of ports)."""
+        ranked = [(e.specificity(name), i, e) for i, e in enumerate(self.endpoints) if e.matches_name(name)]
+        return max(ranked, key=lambda r: (r[0], -r[1]))[2] if ranked else None
+
+
+def load_manifest(path: Path) -> Manifest:
+    """Reads a manifest YAML; errors name file, line and key (phonehome.yamlconf.ConfigError)."""
+    return load_model(Manifest, path)

@@ -1,0 +1,332 @@
+"""Finds an identity's forms in bytes: Hyperscan databases compiled once per identity.
+
+Block mode scans decoded buffers; stream mode scans each flow direction as it
+arrives, so a value split across TCP segments is found without keeping the
+stream. Hyperscan reports candidates; :func:`_verify` applies what a literal
+cannot say (digit boundaries, the sign and precision of a coordinate) on a
+small window of bytes kept around each candidate.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import hyperscan
+
+from phonehome.policy.forms import Coordinate, Expansion, Form
+
+WINDOW = 96
+"""Bytes kept on each side of a candidate: enough to read a coordinate's digits and a field name."""
+PAIR_DISTANCE = 48
+"""Latitude and longitude count as a location when this close (either order): one alone is a number."""
+_KEEP = 4096
+
+
+@dataclass(slots=True)
+class Hit:
+    """A verified occurrence of a form in a buffer or stream."""
+
+    identifier: str
+    form: str
+    start: int
+    end: int
+    """Offsets in the scanned buffer (block) or in the direction's byte stream (stream)."""
+
+
+@dataclass(slots=True)
+class _Candidate:
+    pattern: int
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class _CoordinateHit:
+    axis: str
+    start: int
+    end: int
+    keyed: bool
+
+
+_DIGITS = frozenset(b"0123456789")
+_ALNUM = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_BOUNDARY = {"digit": _DIGITS, "alnum": _ALNUM, "hex": _HEX}
+# What may stand between latitude and longitude: punctuation, spaces and the coordinates' own names
+# ("59.91, 10.75", '"lat": 59.91, "lon": 10.75', "<lat>..</lat><lon>"), not words ("59.91 and 10.75").
+_BETWEEN = re.compile(rb"(?i)(?:[\s,;:&=\"'\[\](){}<>|/_\\]|latitude|longitude|lat|lng|lon|long|x|y)*")
+_LAT_KEY = re.compile(rb"(?i)(lat|latitude)[\"']?\s*[:=]\s*[\"']?$")
+_LON_KEY = re.compile(rb"(?i)(lon|lng|long|longitude)[\"']?\s*[:=]\s*[\"']?$")
+
+
+def _literal(pattern: bytes) -> bytes:
+    return b"".join(b"\\x%02x" % byte for byte in pattern)
+
+
+def _coordinate_prefixes(coord: Coordinate) -> set[str]:
+    """Two-decimal prefixes that every value within tolerance starts with (truncated or rounded)."""
+    reach = 0.01 + coord.extra
+    out = set()
+    for delta in (-reach, 0.0, reach):
+        value = abs(coord.degrees + delta)
+        out.add(f"{int(value * 100) / 100:.2f}")
+    return out
+
+
+class Matcher:
+    """Compiled once per identity; scanning is thread-compatible only per stream (one scratch each)."""
+
+    def __init__(self, expansion: Expansion) -> None:
+        self.forms: list[Form] = list(expansion.forms)
+        self.coordinates = list(expansion.coordinates)
+        expressions: list[bytes] = []
+        flags: list[int] = []
+        # id -> (form index) or (coordinate index, scale): decimal (0), E6 (6), E7 (7)
+        self._targets: list[tuple[str, int, int]] = []
+        for index, form in enumerate(self.forms):
+            expressions.append(form.pattern if form.regex else _literal(form.pattern))
+            flags.append(hyperscan.HS_FLAG_CASELESS if form.caseless else 0)
+            self._targets.append(("form", index, 0))
+        for index, coord in enumerate(self.coordinates):
+            for prefix in sorted(_coordinate_prefixes(coord)):
+                integer = prefix.replace(".", "")
+                for scale, expr in (
+                    (0, re.escape(prefix).encode()),
+                    (6, integer.encode() + rb"\d{4}"),
+                    (7, integer.encode() + rb"\d{5}"),
+                ):
+                    expressions.append(expr)
+                    flags.append(0)
+                    self._targets.append(("coord", index, scale))
+        self.pattern_count = len(expressions)
+        self._block: hyperscan.Database | None = None
+        self._stream: hyperscan.Database | None = None
+        if expressions:
+            ids = list(range(len(expressions)))
+            self._block = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            self._block.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+            self._stream = hyperscan.Database(mode=hyperscan.HS_MODE_STREAM)
+            self._stream.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        self._lengths = [len(f.pattern) if not f.regex else 16 for f in self.forms]
+
+    def scan(self, data: bytes) -> list[Hit]:
+        """Verified hits in one buffer (block mode)."""
+        if self._block is None or not data:
+            return []
+        found: list[_Candidate] = []
+
+        def on_match(pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+            found.append(_Candidate(pattern, self._start_of(pattern, end), end))
+
+        self._block.scan(data, match_event_handler=on_match)
+        hits, coords = [], []
+        for cand in found:
+            checked = self._verify(cand, data, 0, closed=True)
+            if isinstance(checked, Hit):
+                hits.append(checked)
+            elif isinstance(checked, _CoordinateHit):
+                coords.append(checked)
+        return hits + _pair(coords, data, 0)
+
+    def stream(self) -> StreamScanner:
+        """A scanner for one direction of one flow."""
+        return StreamScanner(self)
+
+    def _start_of(self, pattern: int, end: int) -> int:
+        kind, index, _scale = self._targets[pattern]
+        return end - self._lengths[index] if kind == "form" else end
+
+    def _verify(
+        self, cand: _Candidate, buf: bytes | bytearray, base: int, closed: bool
+    ) -> Hit | _CoordinateHit | None:
+        """Checks a candidate on ``buf`` (which starts at stream offset ``base``)."""
+        kind, index, scale = self._targets[cand.pattern]
+        lo, hi = cand.start - base, cand.end - base
+        if kind == "form":
+            form = self.forms[index]
+            banned = _BOUNDARY.get(form.boundary)
+            if banned is not None:
+                if lo > 0 and buf[lo - 1] in banned:
+                    return None
+                if hi < len(buf) and buf[hi] in banned:
+                    return None
+            return Hit(form.identifier, form.name, cand.start, cand.end)
+        return _verify_coordinate(self.coordinates[index], scale, buf, lo=lo, hi=hi, base=base)
+
+
+def _verify_coordinate(
+    coord: Coordinate, scale: int, buf: bytes | bytearray, *, lo: int, hi: int, base: int
+) -> _CoordinateHit | None:
+    # Walk back to the number's start (digits, then an optional sign), forward to its end.
+    start = hi
+    while start > 0 and (buf[start - 1] in _DIGITS or buf[start - 1] == 0x2E):
+        start -= 1
+    end = hi
+    while end < len(buf) and buf[end] in _DIGITS:
+        end += 1
+    negative = start > 0 and buf[start - 1] == 0x2D
+    text = bytes(buf[start:end]).decode("ascii", "replace")
+    if scale == 0:
+        if text.count(".") != 1:
+            return None
+        places = len(text.split(".")[1])
+        if not 2 <= places <= 7:
+            return None
+        tolerance = 10.0**-places
+        value = float(text)
+    else:
+        if "." in text or not text.isdigit() or (start > 0 and buf[start - 1] == 0x2E):
+            return None
+        value = int(text) / 10**scale
+        tolerance = 10.0**-scale
+        if end - hi != 0:
+            return None
+    if negative:
+        value = -value
+        start -= 1
+    if abs(value - coord.degrees) > tolerance + coord.extra + 1e-12:
+        return None
+    before = bytes(buf[max(0, start - 24) : start])
+    keyed = bool((_LAT_KEY if coord.axis == "lat" else _LON_KEY).search(before))
+    return _CoordinateHit(coord.axis, start + base, end + base, keyed)
+
+
+def _pair(coords: list[_CoordinateHit], buf: bytes | bytearray = b"", base: int = 0) -> list[Hit]:
+    """Latitude next to longitude (either order), or a coordinate under its own field name."""
+    out: list[Hit] = []
+    used: set[int] = set()
+    coords = sorted({(c.start, c.axis): c for c in coords}.values(), key=lambda c: c.start)
+    for i, first in enumerate(coords):
+        for j in range(i + 1, len(coords)):
+            second = coords[j]
+            if second.start - first.end > PAIR_DISTANCE:
+                break
+            between = bytes(buf[first.end - base : second.start - base])
+            if second.axis != first.axis and i not in used and j not in used and _BETWEEN.fullmatch(between):
+                used |= {i, j}
+                out.append(
+                    Hit("location", "lat-lon" if first.axis == "lat" else "lon-lat", first.start, second.end)
+                )
+                break
+    for i, coord in enumerate(coords):
+        if i not in used and coord.keyed:
+            out.append(Hit("location", f"{coord.axis}-field", coord.start, coord.end))
+    return out
+
+
+@dataclass(slots=True)
+class StreamScanner:
+    """One direction of one flow: feed bytes in order; hits come back once they can be verified."""
+
+    matcher: Matcher
+    _tail: bytearray = field(default_factory=bytearray)
+    _base: int = 0
+    """Stream offset of ``_tail[0]``."""
+    _pending: list[_Candidate] = field(default_factory=list)
+    _coords: list[_CoordinateHit] = field(default_factory=list)
+    _stream: hyperscan.Stream | None = None
+    _stream_origin: int = 0
+    """Stream offset at which the Hyperscan stream was opened (Hyperscan counts from there)."""
+    _closed: bool = False
+
+    def feed(self, data: bytes, offset: int | None = None) -> list[Hit]:
+        """Scans the next bytes; ``offset`` (the stream offset of data[0]) resets the stream after a gap."""
+        if self.matcher._stream is None or self._closed:
+            return []
+        end = self._base + len(self._tail)
+        out: list[Hit] = []
+        if offset is not None and offset != end:
+            out += self._flush()  # bytes were lost: a value cannot span the gap
+            self._reset(offset)
+        if self._stream is None:
+            # python-hyperscan keeps the handler given here without a reference of its own (a bound
+            # method would be freed under it: segfault), so pass a module-level no-op and hand the
+            # real handler to each scan call, whose arguments live for the call.
+            self._stream = self.matcher._stream.stream(match_event_handler=_ignore)
+            self._stream.__enter__()
+        self._tail += data
+        self._stream.scan(data, match_event_handler=self._on_match)
+        out += self._settle(closed=False)
+        if len(self._tail) > _KEEP:
+            keep_from = len(self._tail) - _KEEP // 2
+            if self._pending:
+                keep_from = min(keep_from, min(p.start for p in self._pending) - self._base - WINDOW)
+            keep_from = max(keep_from, 0)
+            del self._tail[:keep_from]
+            self._base += keep_from
+        return out
+
+    def close(self) -> list[Hit]:
+        """The direction ended: verify what waits for more bytes, release the Hyperscan stream."""
+        if self._closed:
+            return []
+        out = self._flush()
+        self._closed = True
+        return out
+
+    def _on_match(self, pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
+        # Hyperscan counts from the stream's open, which we reset after each gap.
+        absolute = self._stream_origin + end
+        self._pending.append(_Candidate(pattern, self.matcher._start_of(pattern, absolute), absolute))
+
+    def _reset(self, offset: int) -> None:
+        if self._stream is not None:
+            self._stream.close(match_event_handler=self._on_match)
+            self._stream = None
+        self._tail = bytearray()
+        self._base = offset
+        self._stream_origin = offset
+        self._coords = []
+
+    def _flush(self) -> list[Hit]:
+        if self._stream is not None:
+            self._stream.close(match_event_handler=self._on_match)
+            self._stream = None
+        out = self._settle(closed=True)
+        out += _pair([c for c in self._coords if c.keyed], self._tail, self._base)
+        self._coords = []
+        return out
+
+    def _settle(self, closed: bool) -> list[Hit]:
+        """Verifies candidates that have WINDOW bytes after them (or all, at the stream's end)."""
+        out: list[Hit] = []
+        end = self._base + len(self._tail)
+        waiting = []
+        for cand in self._pending:
+            if not closed and cand.end + WINDOW > end:
+                waiting.append(cand)
+                continue
+            cand.start = max(
+                cand.start, self._base
+            )  # its head was dropped; cannot happen for patterns < _KEEP / 2
+            checked = self.matcher._verify(cand, self._tail, self._base, closed)
+            if isinstance(checked, Hit):
+                out.append(checked)
+            elif isinstance(checked, _CoordinateHit):
+                out += self._pair_coordinate(checked)
+        self._pending = waiting
+        return out
+
+    def _pair_coordinate(self, coord: _CoordinateHit) -> list[Hit]:
+        near = [c for c in self._coords if coord.start - c.end <= PAIR_DISTANCE]
+        # A keyed coordinate whose partner never came within reach still counts on its own.
+        out = _pair([c for c in self._coords if c not in near and c.keyed], self._tail, self._base)
+        self._coords = near
+        if any(c.start == coord.start and c.axis == coord.axis for c in self._coords):
+            return out
+        for other in self._coords:
+            lo, hi = sorted((other, coord), key=lambda c: c.start)
+            if other.axis != coord.axis and _BETWEEN.fullmatch(
+                bytes(self._tail[lo.end - self._base : hi.start - self._base])
+            ):
+                self._coords.remove(other)
+                first, second = sorted((other, coord), key=lambda c: c.start)
+                name = "lat-lon" if first.axis == "lat" else "lon-lat"
+                return [*out, Hit("location", name, first.start, second.end)]
+        self._coords.append(coord)
+        return out
+
+
+def _ignore(_pattern: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
+    return None

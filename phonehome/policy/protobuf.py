@@ -1,0 +1,79 @@
+"""Schema-less protobuf: field numbers and values, with no .proto (Google checkin, Firebase...).
+
+Hand-written rather than a protobuf library because those need a schema (or,
+for the raw decoders, accept trailing garbage); a leak scan needs a strict
+"is this whole buffer a message?" and bounded work on hostile bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MAX_FIELDS = 4096
+"""Fields read from one message before it is treated as not protobuf (a scan is not a full decode)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    number: int
+    wire_type: int
+    """0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 (groups, 3 and 4, are not accepted)."""
+    value: int | bytes
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while pos < len(data) and shift < 70:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+    raise ValueError("truncated or overlong varint")
+
+
+def parse_message(data: bytes) -> list[Field] | None:
+    """The fields of ``data`` when all of it is one well-formed message, else None."""
+    fields: list[Field] = []
+    pos = 0
+    try:
+        while pos < len(data):
+            if len(fields) >= MAX_FIELDS:
+                return None
+            key, pos = _varint(data, pos)
+            number, wire_type = key >> 3, key & 7
+            if not 1 <= number < 2**29:
+                return None
+            if wire_type == 0:
+                value, pos = _varint(data, pos)
+                fields.append(Field(number, 0, value))
+            elif wire_type == 1:
+                if pos + 8 > len(data):
+                    return None
+                fields.append(Field(number, 1, int.from_bytes(data[pos : pos + 8], "little")))
+                pos += 8
+            elif wire_type == 5:
+                if pos + 4 > len(data):
+                    return None
+                fields.append(Field(number, 5, int.from_bytes(data[pos : pos + 4], "little")))
+                pos += 4
+            elif wire_type == 2:
+                length, pos = _varint(data, pos)
+                if pos + length > len(data):
+                    return None
+                fields.append(Field(number, 2, data[pos : pos + length]))
+                pos += length
+            else:
+                return None
+    except ValueError:
+        return None
+    return fields or None
+
+
+def looks_like_message(data: bytes) -> bool:
+    """Cheap pre-check before a full parse: binary-looking and the first key is a plausible field."""
+    if len(data) < 2:
+        return False
+    first = data[0]
+    return first >> 3 != 0 and first & 7 in (0, 1, 2, 5)
