@@ -16,6 +16,7 @@ next one to start (``phonehome bench clean``).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -213,19 +214,16 @@ class Bench:
             }
         )
         state.save()
+        builder = Builder(self.definition, self.topology, self._workdir, self._record)
         try:
-            Builder(self.definition, self.topology, self._workdir, self._record).build()
+            builder.build()
         except BaseException as exc:
             failures = self._teardown(say)
             if isinstance(exc, BenchError | OSError | ValueError):
                 extra = f" (and cleaning up: {'; '.join(failures)})" if failures else ""
                 raise BenchError(f"bench {self.name} ({state.run_id}) did not come up: {exc}{extra}") from exc
             raise
-        captures = {
-            p.name: {"started": time.time(), "base": str(self._capture_base(p.name))}
-            for p in self.topology.ports
-        }
-        state.data["capture_info"] = captures
+        state.data["capture_info"] = builder.captures
         state.save()
         return self
 
@@ -234,18 +232,27 @@ class Bench:
         if self._stopped:
             return dict(self._captures)
         state = self._state()
-        for record in state.data["undo"]:
-            if record["kind"] == "process" and record["role"].startswith("capture:"):
-                port = record["role"].split(":", 1)[1]
-                proc = ProcessId(record["pid"], record["start"])
-                problems = []
-                if not proc.alive():
-                    problems.append(
-                        f"the capture tool on port {port} (pid {proc.pid}) ended before the bench stopped it; "
-                        "the files hold what it wrote until then"
-                    )
-                netops.stop_process(proc)
-                self._captures[port] = self._finish(port, problems)
+        tools = {
+            r["role"].split(":", 1)[1]: ProcessId(r["pid"], r["start"])
+            for r in state.data["undo"]
+            if r["kind"] == "process" and r["role"].startswith("capture:")
+        }
+        dead = {port for port, proc in tools.items() if not proc.alive()}
+        link_counts = {port: netops.link_packets(self.router_ns, self.port(port).interface) for port in tools}
+        time.sleep(recorder.SETTLE_S[self.definition.capture.tool])
+        for proc in tools.values():
+            if proc.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+        for port, proc in tools.items():
+            netops.stop_process(proc)
+            problems = []
+            if port in dead:
+                problems.append(
+                    f"the capture tool on port {port} (pid {proc.pid}) ended before the bench stopped it; "
+                    "the files hold what it wrote until then"
+                )
+            self._captures[port] = self._finish(port, problems, link_counts[port])
         self._stopped = True
         state.data["capture_stopped"] = True
         state.data["captures"] = {name: cap.to_dict() for name, cap in self._captures.items()}
@@ -319,16 +326,24 @@ class Bench:
         capture.drops = []
         return capture
 
-    def _finish(self, port_name: str, problems: list[str]) -> Capture:
+    def _finish(self, port_name: str, problems: list[str], link_now: int | None = None) -> Capture:
         port = self.port(port_name)
         spec = self.definition.capture
         info = self._state().data.get("capture_info", {}).get(port_name, {})
         base = self._capture_base(port_name)
         log_text = _read(self.workdir / f"capture-{port_name}.log")
         drops = recorder.parse_drops(spec.tool, port.interface, log_text)
+        link_then = info.get("link_packets")
+        if link_now is not None and link_then is not None:
+            drops = dataclasses.replace(drops, link_packets=link_now - int(link_then))
         if not drops.counted:
             problems.append(
                 f"{spec.tool} on {port.interface} printed no drop statistics: completeness unknown"
+            )
+        if drops.missed:
+            problems.append(
+                f"{port.interface} counted {drops.link_packets} frames while {spec.tool} captured "
+                f"{drops.captured}: {drops.missed} are missing from the files"
             )
         files = [capture_file(path) for path in recorder.capture_files(base)]
         if not files:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +35,8 @@ class Builder:
         self.topo = topo
         self.workdir = workdir
         self.record = record
+        self.captures: dict[str, dict[str, object]] = {}
+        """Per port: when its capture started and the interface's frame count then."""
 
     def build(self) -> None:
         router = self.topo.router_ns
@@ -241,12 +244,17 @@ class Builder:
         log = self.workdir / f"capture-{port.name}.log"
         proc = netops.spawn(self.topo.router_ns, argv, log)
         self._record_process(f"capture:{port.name}", proc.pid)
+        ifindex = netops.wait_link(self.topo.router_ns, port.interface)
         self._wait_started(
             f"{self.defn.capture.tool} on {port.interface}",
             proc,
-            lambda: recorder.ready(log.read_text(errors="replace")),
+            lambda: recorder.listening(proc.pid, ifindex),
             log,
         )
+        self.captures[port.name] = {
+            "started": time.time(),
+            "link_packets": netops.link_packets(self.topo.router_ns, port.interface),
+        }
 
     def _record_process(self, role: str, pid: int) -> None:
         proc = ProcessId.of(pid)

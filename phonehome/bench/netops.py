@@ -112,6 +112,19 @@ def wait_link(name: str | None, ifname: str, timeout: float = 5.0) -> int:
         )
 
 
+def link_packets(name: str | None, ifname: str) -> int | None:
+    """Frames the interface received plus sent, from its kernel counters; None if it is gone."""
+    with iproute(name) as ipr:
+        index = link_index(ipr, ifname)
+        if index is None:
+            return None
+        (link,) = ipr.get_links(index)
+    stats = link.get("IFLA_STATS64") or link.get("IFLA_STATS")
+    if not stats:
+        return None
+    return int(stats["rx_packets"]) + int(stats["tx_packets"])
+
+
 def delete_link(name: str | None, ifname: str) -> None:
     if name and not netns_exists(name):
         return

@@ -9,12 +9,18 @@ policy reads as a capture of unknown completeness.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from phonehome.bench.definition import CaptureDef
 from phonehome.bench.netops import tool
 from phonehome.traffic.capture import CaptureDrops
+
+SETTLE_S = {"dumpcap": 0.35, "tcpdump": 1.1}
+"""How long a tool may sit on frames the kernel already gave it: libpcap hands them over in blocks,
+after its read timeout (dumpcap 250 ms, tcpdump 1000 ms). Stopping sooner loses the last block
+without the tool counting it as dropped."""
 
 
 def capture_argv(spec: CaptureDef, interface: str, base: Path) -> list[str]:
@@ -70,9 +76,35 @@ def capture_files(base: Path) -> list[Path]:
     return sorted(set(found), key=order)
 
 
-def ready(log_text: str) -> bool:
-    """The tool reported that it is capturing."""
-    return "Capturing on" in log_text or "listening on" in log_text
+def listening(pid: int, ifindex: int) -> bool:
+    """``pid`` holds a packet socket that receives every protocol (ETH_P_ALL) on interface ``ifindex``.
+
+    dumpcap prints "Capturing on" about 10 ms before libpcap rebinds its socket
+    from protocol 0 (nothing) to ETH_P_ALL; frames sent in between are lost
+    without being counted as dropped. This asks the kernel instead.
+    """
+    try:
+        rows = Path(f"/proc/{pid}/net/packet").read_text().splitlines()[1:]
+        fds = Path(f"/proc/{pid}/fd")
+        sockets = set()
+        for fd in fds.iterdir():
+            try:
+                sockets.add(os.readlink(fd))
+            except OSError:
+                continue
+    except OSError:
+        return False
+    for row in rows:
+        cols = row.split()
+        # sk RefCnt Type Proto Iface R Rmem User Inode
+        if (
+            len(cols) >= 9
+            and cols[3] == "0003"
+            and int(cols[4]) == ifindex
+            and f"socket:[{cols[8]}]" in sockets
+        ):
+            return True
+    return False
 
 
 _DUMPCAP = re.compile(

@@ -49,10 +49,24 @@ class CaptureDrops:
     """Packets lost in the kernel or the tool's buffer."""
     if_dropped: int | None = None
     """Packets the interface itself dropped, when the tool reports it."""
+    link_packets: int | None = None
+    """Frames the interface's own kernel counters saw (rx + tx) while the tool ran: a cross-check that
+    does not trust the tool. Fewer ``captured`` than this means frames are missing from the files."""
 
     @property
     def counted(self) -> bool:
         return self.dropped is not None
+
+    @property
+    def missed(self) -> int | None:
+        """Frames the interface saw that the files lack, when both counts are known."""
+        if self.captured is None or self.link_packets is None:
+            return None
+        return max(0, self.link_packets - self.captured)
+
+    @property
+    def lossless(self) -> bool:
+        return self.dropped == 0 and not self.if_dropped and self.missed == 0
 
 
 @dataclass(slots=True)
@@ -84,12 +98,9 @@ class Capture:
 
     @property
     def lossless(self) -> bool:
-        """True only when every tool reported its counters and none lost a packet, and nothing went wrong."""
-        return (
-            not self.problems
-            and bool(self.drops)
-            and all(d.counted and d.dropped == 0 and not d.if_dropped for d in self.drops)
-        )
+        """True only when every tool reported its counters, none lost a packet, the interface's own
+        counters agree, and nothing went wrong."""
+        return not self.problems and bool(self.drops) and all(d.lossless for d in self.drops)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -111,6 +122,7 @@ class Capture:
                     "received": d.received,
                     "dropped": d.dropped,
                     "if_dropped": d.if_dropped,
+                    "link_packets": d.link_packets,
                 }
                 for d in self.drops
             ],
