@@ -77,7 +77,9 @@ def undo_one(record: Record, shared_sysctls: set[tuple[str | None, str]] | None 
     elif kind == "sysctl":
         ns, key = record["netns"], record["key"]
         restore = record["old"] is not None and (ns, key) not in (shared_sysctls or set())
-        if restore and (ns is None or netops.netns_exists(ns)):
+        # A sysctl of an interface that is gone went with it: nothing to restore.
+        exists = ns is None or netops.netns_exists(ns)
+        if restore and exists and netops.read_sysctl(ns, key) is not None:
             netops.write_sysctl(ns, key, record["old"])
     elif kind == "process":
         netops.stop_process(ProcessId(record["pid"], record["start"]))
