@@ -96,6 +96,11 @@ def run_id_of(name: str) -> str | None:
     return None
 
 
+def ula_prefix(slot: int, group: int) -> str:
+    """A unique-local /64 per bench slot and port group (RFC 4193; the global id spells "phone")."""
+    return str(ipaddress.ip_network(f"fd70:686f:6e65:{slot:02x}{group:02x}::/64"))
+
+
 def random_mac() -> str:
     """A unicast, locally administered MAC (02:...)."""
     return "02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
@@ -108,7 +113,7 @@ def plan(defn: BenchDef, run_id: str, slot: int) -> Topology:
         net = ipaddress.ip_network(f"172.{16 + g}.{slot}.0/24")
         bridge = ifname(run_id, f"br{g}")
         bridges[group] = (bridge, net)
-        prefix = f"fd70:686f:6e65:{slot:02x}{g:02x}::/64" if defn.ipv6 == "offer" else None
+        prefix = ula_prefix(slot, g) if defn.ipv6 == "offer" else None
         lans.append(
             LanPlan(
                 bridge=bridge,
@@ -129,9 +134,7 @@ def plan(defn: BenchDef, run_id: str, slot: int) -> Topology:
             "bridge": bridge,
             "router_ip": str(net.network_address + 1),
             "subnet": str(net),
-            "ipv6_prefix": f"fd70:686f:6e65:{slot:02x}{defn.groups().index(p.group):02x}::/64"
-            if defn.ipv6 == "offer"
-            else None,
+            "ipv6_prefix": ula_prefix(slot, defn.groups().index(p.group)) if defn.ipv6 == "offer" else None,
         }
         if p.kind == "veth":
             ports.append(

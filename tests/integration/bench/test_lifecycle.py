@@ -1,0 +1,218 @@
+"""Lifecycle: a SIGKILLed owner's bench is removed by the next one, the CLI's bench outlives the CLI,
+and the options (QUIC blocked, DoT refused, IPv6 offered or blocked) do what they say."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from phonehome.bench.dhcp_client import obtain_lease
+from phonehome.bench.runtime import ProcessId, read_states
+from tests.integration.bench.conftest import BenchFactory, in_handset, leftovers
+
+pytestmark = pytest.mark.root
+
+REPO = Path(__file__).resolve().parents[3]
+ONE_PORT = """
+    name: test-lifecycle
+    ports:
+      - name: wlan
+"""
+
+OWNER = """
+import sys, textwrap, time
+from phonehome.bench import Bench
+from phonehome.bench.definition import parse_bench
+bench = Bench(parse_bench("name: test-killed\\nports:\\n  - name: wlan\\n"), workdir=sys.argv[1]).up()
+print(bench.run_id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_sigkilled_owners_bench_is_removed_when_the_next_bench_starts(
+    tmp_path: Path, make_bench: BenchFactory
+) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(tmp_path / "killed")], stdout=subprocess.PIPE, text=True, cwd=REPO
+    )
+    with owner:
+        try:
+            assert owner.stdout is not None
+            run_id = owner.stdout.readline().strip()
+            assert run_id, "the owner did not bring its bench up"
+            (state,) = [s for s in read_states() if s.run_id == run_id]
+            procs = [ProcessId(r["pid"], r["start"]) for r in state.data["undo"] if r["kind"] == "process"]
+            roles = {r["role"] for r in state.data["undo"] if r["kind"] == "process"}
+            assert roles == {"sinks", "dnsmasq", "capture:wlan"}
+        finally:
+            owner.send_signal(signal.SIGKILL)
+            owner.wait(10)
+    assert leftovers(run_id) != []  # SIGKILL left the bench behind, processes and all
+    assert all(p.alive() for p in procs)
+
+    make_bench(ONE_PORT)  # the next start cleans it
+
+    assert leftovers(run_id) == []
+    assert not any(p.alive() for p in procs)
+
+
+def test_the_cli_leaves_a_bench_running_and_brings_it_down_by_run_id(tmp_path: Path) -> None:
+    cli = [sys.executable, "-m", "phonehome.cli", "bench"]
+    up = subprocess.run(
+        [*cli, "up", str(REPO / "benches" / "virtual.yaml"), "--workdir", str(tmp_path / "cli")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+    assert up.returncode == 0, up.stdout + up.stderr
+    run_id = up.stdout.split("run id ")[1].split(",")[0]
+    try:
+        status = subprocess.run(
+            [*cli, "status", run_id], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert status.returncode == 0, status.stdout
+        assert f"{run_id}  virtual  detached" in status.stdout
+        handset_ns = f"phonehome-{run_id}-wlan"
+        lease = subprocess.run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                handset_ns,
+                "busybox",
+                "udhcpc",
+                "-i",
+                "wlan0",
+                "-q",
+                "-n",
+                "-s",
+                "/bin/true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert lease.returncode == 0, lease.stderr
+    finally:
+        down = subprocess.run([*cli, "down", run_id], capture_output=True, text=True, timeout=60, check=False)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "sha256" in down.stdout
+    assert leftovers(run_id) == []
+    capture = json.loads((tmp_path / "cli" / "capture-wlan.json").read_text())
+    assert capture["drops"][0]["dropped"] == 0
+    assert capture["handset_ip"]
+
+
+def test_a_second_process_can_bring_down_a_bench_by_its_state_file(make_bench: BenchFactory) -> None:
+    bench = make_bench(ONE_PORT)
+    down = subprocess.run(
+        [sys.executable, "-m", "phonehome.cli", "bench", "down", bench.run_id],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=REPO,
+    )
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert leftovers(bench.run_id) == []
+
+
+def test_quic_blocked_and_dot_refused_fail_fast_and_reach_no_sink(make_bench: BenchFactory) -> None:
+    bench = make_bench(ONE_PORT + "    block_quic: true\n    dot: refuse\n")
+    port = bench.port()
+    obtain_lease(port, bench.workdir)
+    done = in_handset(
+        port,
+        """
+        import socket
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.settimeout(3)
+        u.connect(("203.0.113.5", 443))
+        u.send(b"quic initial")
+        try:
+            u.recv(100)
+            print("quic answered")
+        except ConnectionRefusedError:
+            print("quic refused")
+        try:
+            socket.create_connection(("198.51.100.9", 853), timeout=3)
+            print("dot connected")
+        except ConnectionRefusedError:
+            print("dot refused")
+        socket.create_connection(("198.51.100.9", 443), timeout=3).close()
+        print("https connected")
+        """,
+    )
+    assert done.stdout.split() == ["quic", "refused", "dot", "refused", "https", "connected"], done.stderr
+    time.sleep(0.2)
+    assert {r.dst for r in bench.sink_records()} == {("198.51.100.9", 443)}
+
+
+def test_ipv6_offered_gives_the_handset_an_address_and_its_flows_reach_the_sinks(
+    make_bench: BenchFactory,
+) -> None:
+    bench = make_bench(ONE_PORT + "    ipv6: offer\n")
+    port = bench.port()
+    assert port.ipv6_prefix
+    prefix = port.ipv6_prefix.split("::")[0] + ":"
+    obtain_lease(port, bench.workdir)
+    done = in_handset(
+        port,
+        f"""
+        import socket, subprocess, time
+        deadline = time.monotonic() + 15
+        while "{prefix}" not in subprocess.run(["ip", "-6", "addr"], capture_output=True, text=True).stdout:
+            assert time.monotonic() < deadline, "no SLAAC address from the router advertisement"
+            time.sleep(0.1)
+        for _ in range(50):
+            try:
+                s = socket.create_connection(("2001:db8:5::7", 443), timeout=3)
+                break
+            except OSError:
+                time.sleep(0.1)  # the default route arrives with the RA, maybe just after the address
+        s.sendall(b"over ipv6")
+        s.close()
+        print(socket.getaddrinfo("zzhc.vnet.cn", 80, socket.AF_INET6)[0][4][0])
+        """,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2001:db8:ffff::1"
+    deadline = time.monotonic() + 3
+    while ("2001:db8:5::7", 443) not in {r.dst for r in bench.sink_records()}:
+        assert time.monotonic() < deadline, bench.sink_records()
+        time.sleep(0.05)
+
+
+def test_ipv6_blocked_reaches_nothing_and_names_have_no_aaaa(make_bench: BenchFactory) -> None:
+    bench = make_bench(ONE_PORT)
+    port = bench.port()
+    obtain_lease(port, bench.workdir)
+    done = in_handset(
+        port,
+        """
+        import socket
+        try:
+            socket.create_connection(("2001:db8:5::7", 443), timeout=2)
+            print("connected")
+        except OSError:
+            print("unreachable")
+        try:
+            socket.getaddrinfo("zzhc.vnet.cn", 80, socket.AF_INET6)
+            print("aaaa")
+        except socket.gaierror:
+            print("no aaaa")
+        """,
+    )
+    assert done.stdout.split("\n")[:2] == ["unreachable", "no aaaa"], done.stdout + done.stderr
+    assert bench.sink_records() == []
+    assert os.path.exists(bench.workdir / "dnsmasq.log")
