@@ -36,7 +36,7 @@ from phonehome.bench.netops import BenchError
 from phonehome.bench.runtime import ProcessId, StateFile
 from phonehome.bench.sinks import SinkRecord
 from phonehome.bench.topology import Port, Topology, plan
-from phonehome.traffic.capture import Capture, capture_file
+from phonehome.traffic.capture import Capture, file_digest
 from phonehome.traffic.timeline import PhaseMarker, append_marker, load_timeline
 
 log = logging.getLogger(__name__)
@@ -345,7 +345,7 @@ class Bench:
                 f"{port.interface} counted {drops.link_packets} frames while {spec.tool} captured "
                 f"{drops.captured}: {drops.missed} are missing from the files"
             )
-        files = [capture_file(path) for path in recorder.capture_files(base)]
+        files = [file_digest(path) for path in recorder.capture_files(base)]
         if not files:
             problems.append(f"no capture file was written for port {port_name} ({base})")
         lease = self._lease_of(port)

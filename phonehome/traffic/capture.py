@@ -21,7 +21,7 @@ CaptureFormat = Literal["pcapng", "pcap"]
 
 
 @dataclass(frozen=True, slots=True)
-class CaptureFile:
+class FileDigest:
     """One file of a capture (several when the capture rotated), in capture order."""
 
     path: Path
@@ -73,7 +73,7 @@ class CaptureDrops:
 class Capture:
     """A capture of one bench port: its files, who the handset was, when, the phases and the losses."""
 
-    files: list[CaptureFile]
+    files: list[FileDigest]
     """In capture order (rotation numbers ascending)."""
     interface: str
     """The interface captured on (router side of the port)."""
@@ -133,7 +133,7 @@ class Capture:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Capture:
         return cls(
-            files=[CaptureFile(Path(f["path"]), f["sha256"], int(f["size"])) for f in data["files"]],
+            files=[FileDigest(Path(f["path"]), f["sha256"], int(f["size"])) for f in data["files"]],
             interface=data["interface"],
             port=data["port"],
             format=data["format"],
@@ -171,6 +171,6 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def capture_file(path: Path) -> CaptureFile:
+def file_digest(path: Path) -> FileDigest:
     """Describes one finished capture file (hash and size)."""
-    return CaptureFile(path, file_sha256(path), path.stat().st_size)
+    return FileDigest(path, file_sha256(path), path.stat().st_size)
