@@ -1,0 +1,421 @@
+"""Test doubles: frames, TCP/UDP conversations and capture files built from plain arguments.
+
+Public so that labs can test their own manifests and policies without a
+handset: build the traffic a firmware would send, write it as pcap or
+pcapng bytes, and run the analyzer on it. Checksums are left zero, as on a
+veth capture with offload; the analyzer never checks them.
+
+    conv = TcpConversation(("10.0.0.2", 40000), ("203.0.113.5", 80)).handshake()
+    conv.send(b"GET / HTTP/1.1\\r\\nHost: example.com\\r\\n\\r\\n").close()
+    data = pcapng_bytes(conv.packets)
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from phonehome.traffic import link as lt
+from phonehome.traffic.tcp import ACK, FIN, PSH, RST, SYN
+
+ETHERTYPE_VLAN = 0x8100
+ETHERTYPE_QINQ = 0x88A8
+
+
+@dataclass(slots=True)
+class Packet:
+    """One captured frame, as a capture file stores it."""
+
+    ts: float
+    data: bytes
+    linktype: int = lt.LINKTYPE_ETHERNET
+    interface: int | None = None
+    """pcapng interface index; None: one interface per distinct link type."""
+    comment: str | None = None
+    orig_len: int | None = None
+    """Length on the wire when the frame was cut by a snap length (default: len(data))."""
+
+
+def mac(text: str) -> bytes:
+    return bytes(int(part, 16) for part in text.split(":"))
+
+
+def _addr(text: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in text else socket.AF_INET, text)
+
+
+def ipv4(
+    payload: bytes,
+    src: str,
+    dst: str,
+    proto: int,
+    *,
+    ident: int = 0,
+    ttl: int = 64,
+    more: bool = False,
+    offset: int = 0,
+    total_length: int | None = None,
+    options: bytes = b"",
+) -> bytes:
+    """An IPv4 packet (RFC 791); ``offset`` in bytes (a multiple of 8)."""
+    ihl = 5 + len(options) // 4
+    total = 4 * ihl + len(payload) if total_length is None else total_length
+    frag = (0x2000 if more else 0) | (offset // 8)
+    header = struct.pack(
+        "!BBHHHBBH4s4s", 0x40 | ihl, 0, total, ident, frag, ttl, proto, 0, _addr(src), _addr(dst)
+    )
+    return header + options + payload
+
+
+def ipv6(
+    payload: bytes,
+    src: str,
+    dst: str,
+    next_header: int,
+    *,
+    hop_limit: int = 64,
+    extensions: Sequence[tuple[int, bytes]] = (),
+) -> bytes:
+    """An IPv6 packet (RFC 8200); ``extensions`` are (type, body) pairs, bodies padded to 8-byte units."""
+    chain = b""
+    types = [t for t, _ in extensions] + [next_header]
+    for i, (_, body) in enumerate(extensions):
+        if types[i] == 44:  # a fragment header has a fixed layout
+            chain += bytes([types[i + 1]]) + body
+            continue
+        padded = body + b"\x00" * (-(len(body) + 2) % 8)
+        chain += bytes([types[i + 1], (len(padded) + 2) // 8 - 1]) + padded
+    first = types[0]
+    header = struct.pack(
+        "!IHBB16s16s", 6 << 28, len(chain) + len(payload), first, hop_limit, _addr(src), _addr(dst)
+    )
+    return header + chain + payload
+
+
+def tcp(
+    sport: int,
+    dport: int,
+    flags: int,
+    payload: bytes = b"",
+    *,
+    seq: int = 0,
+    ack: int = 0,
+    window: int = 65535,
+    options: bytes = b"",
+) -> bytes:
+    offset = (20 + len(options)) // 4
+    return (
+        struct.pack(
+            "!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, offset << 4, flags, window, 0, 0
+        )
+        + options
+        + payload
+    )
+
+
+def udp(sport: int, dport: int, payload: bytes) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+
+
+def fragment(packet: bytes, size: int, *, ident: int = 0x4242) -> list[bytes]:
+    """Splits an IPv4 or IPv6 packet into fragments carrying ``size`` payload bytes each (a multiple of 8)."""
+    if packet[0] >> 4 == 4:
+        ihl = (packet[0] & 15) * 4
+        src, dst = (
+            socket.inet_ntop(socket.AF_INET, packet[12:16]),
+            socket.inet_ntop(socket.AF_INET, packet[16:20]),
+        )
+        body = packet[ihl:]
+        return [
+            ipv4(body[o : o + size], src, dst, packet[9], ident=ident, offset=o, more=o + size < len(body))
+            for o in range(0, len(body), size)
+        ]
+    src, dst = (
+        socket.inet_ntop(socket.AF_INET6, packet[8:24]),
+        socket.inet_ntop(socket.AF_INET6, packet[24:40]),
+    )
+    body = packet[40:]
+    frags = []
+    for o in range(0, len(body), size):
+        more = o + size < len(body)
+        ext = struct.pack("!BHI", 0, o | int(more), ident)
+        frags.append(ipv6(body[o : o + size], src, dst, packet[6], extensions=[(44, ext)]))
+    return frags
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """How IP packets are framed on the captured interface (its LINKTYPE and header)."""
+
+    linktype: int = lt.LINKTYPE_ETHERNET
+    vlans: tuple[int, ...] = ()
+    """802.1Q tags, outermost first; two or more make QinQ (outer tag 0x88A8)."""
+    client_mac: str = "02:00:00:00:00:01"
+    server_mac: str = "02:00:00:00:00:fe"
+
+    def frame(self, packet: bytes, from_client: bool) -> bytes:
+        version = packet[0] >> 4
+        etype = lt.ETHERTYPE_IPV6 if version == 6 else lt.ETHERTYPE_IPV4
+        src, dst = (self.client_mac, self.server_mac) if from_client else (self.server_mac, self.client_mac)
+        if self.linktype == lt.LINKTYPE_ETHERNET:
+            tags = b""
+            for i, vid in enumerate(self.vlans):
+                tpid = ETHERTYPE_QINQ if i == 0 and len(self.vlans) > 1 else ETHERTYPE_VLAN
+                tags += struct.pack("!HH", tpid, vid)
+            return mac(dst) + mac(src) + tags + struct.pack("!H", etype) + packet
+        if self.linktype == lt.LINKTYPE_LINUX_SLL:
+            kind = 4 if from_client else 0  # outgoing / to us
+            return (
+                struct.pack("!HHH", kind, 1, 6) + mac(src) + b"\x00\x00" + struct.pack("!H", etype) + packet
+            )
+        if self.linktype == lt.LINKTYPE_LINUX_SLL2:
+            return (
+                struct.pack("!HHIHBB", etype, 0, 2, 1, 4 if from_client else 0, 6)
+                + mac(src)
+                + b"\x00\x00"
+                + packet
+            )
+        if self.linktype in (lt.LINKTYPE_RAW, lt.LINKTYPE_RAW_DLT12, lt.LINKTYPE_RAW_DLT14):
+            return packet
+        if (self.linktype, version) in ((lt.LINKTYPE_IPV4, 4), (lt.LINKTYPE_IPV6, 6)):
+            return packet
+        if self.linktype == lt.LINKTYPE_NULL:
+            return struct.pack("<I", 10 if version == 6 else 2) + packet
+        if self.linktype == lt.LINKTYPE_LOOP:
+            return struct.pack("!I", 24 if version == 6 else 2) + packet
+        if self.linktype == lt.LINKTYPE_PPP:
+            return b"\xff\x03" + struct.pack("!H", 0x57 if version == 6 else 0x21) + packet
+        if self.linktype == lt.LINKTYPE_C_HDLC:
+            return b"\x0f\x00" + struct.pack("!H", etype) + packet
+        raise ValueError(f"factory cannot frame IPv{version} for link type {self.linktype}")
+
+
+ETHERNET = Link()
+RAW = Link(lt.LINKTYPE_RAW)
+SLL = Link(lt.LINKTYPE_LINUX_SLL)
+SLL2 = Link(lt.LINKTYPE_LINUX_SLL2)
+
+
+def _ip(payload: bytes, src: str, dst: str, proto: int) -> bytes:
+    return ipv6(payload, src, dst, proto) if ":" in src else ipv4(payload, src, dst, proto)
+
+
+@dataclass
+class _Conversation:
+    client: tuple[str, int] = ("10.0.0.2", 40000)
+    server: tuple[str, int] = ("198.51.100.7", 80)
+    link: Link = ETHERNET
+    ts: float = 1_700_000_000.0
+    step: float = 0.001
+    """Seconds between consecutive packets."""
+    packets: list[Packet] = field(default_factory=list)
+
+    def _emit(self, transport: bytes, proto: int, from_client: bool) -> None:
+        src, dst = (self.client[0], self.server[0]) if from_client else (self.server[0], self.client[0])
+        self.emit_ip(_ip(transport, src, dst, proto), from_client)
+
+    def emit_ip(self, packet: bytes, from_client: bool) -> None:
+        """Appends one IP packet (or fragment), framed by the conversation's link."""
+        self.packets.append(Packet(self.ts, self.link.frame(packet, from_client), self.link.linktype))
+        self.ts += self.step
+
+
+@dataclass
+class UdpConversation(_Conversation):
+    """Datagrams between a client and a server port."""
+
+    def send(
+        self, data: bytes, from_client: bool = True, *, fragment_size: int | None = None
+    ) -> UdpConversation:
+        (cip, cport), (sip, sport) = self.client, self.server
+        sp, dp = (cport, sport) if from_client else (sport, cport)
+        datagram = udp(sp, dp, data)
+        if fragment_size is None:
+            self._emit(datagram, 17, from_client)
+        else:
+            src, dst = (cip, sip) if from_client else (sip, cip)
+            for frag in fragment(_ip(datagram, src, dst, 17), fragment_size):
+                self.emit_ip(frag, from_client)
+        return self
+
+
+@dataclass
+class TcpConversation(_Conversation):
+    """A TCP connection built step by step: handshake, data each way (with loss and reordering), close.
+
+    Sequence numbers follow real TCP (SYN and FIN take one), so the
+    analyzer's reassembly sees what a kernel would have sent.
+    """
+
+    isn: tuple[int, int] = (1000, 500000)
+    mss: int = 1460
+    ack_every: int = 0
+    """Send a pure ACK from the receiver after every N data segments (0: never)."""
+    _seq: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._seq = [self.isn[0], self.isn[1]]
+
+    def segment(
+        self, flags: int, payload: bytes = b"", from_client: bool = True, *, seq: int | None = None
+    ) -> TcpConversation:
+        """One raw segment at ``seq`` (default: the side's next sequence number), not advancing it."""
+        side = 0 if from_client else 1
+        (_, cport), (_, sport) = self.client, self.server
+        sp, dp = (cport, sport) if from_client else (sport, cport)
+        ack = self._seq[1 - side] if flags & ACK else 0
+        self._emit(
+            tcp(sp, dp, flags, payload, seq=self._seq[side] if seq is None else seq, ack=ack), 6, from_client
+        )
+        return self
+
+    def handshake(self) -> TcpConversation:
+        self.segment(SYN, from_client=True)
+        self._seq[0] += 1
+        self._seq[1] = self.isn[1]
+        self.segment(SYN | ACK, from_client=False)
+        self._seq[1] += 1
+        return self.segment(ACK, from_client=True)
+
+    def send(
+        self,
+        data: bytes,
+        from_client: bool = True,
+        *,
+        reorder: bool = False,
+        retransmit: Iterable[int] = (),
+        lose: Iterable[int] = (),
+        overlap: int = 0,
+    ) -> TcpConversation:
+        """Sends ``data`` in MSS-sized segments.
+
+        ``reorder`` swaps each pair of segments; ``retransmit`` resends the
+        segments with those indexes right after them (``overlap`` bytes of
+        the previous segment included); ``lose`` drops segments from the
+        capture (they were sent: later sequence numbers account for them).
+        """
+        side = 0 if from_client else 1
+        start = self._seq[side]
+        chunks = [(start + o, data[o : o + self.mss]) for o in range(0, len(data), self.mss)]
+        self._seq[side] = start + len(data)
+        order = list(range(len(chunks)))
+        if reorder:
+            for i in range(0, len(order) - 1, 2):
+                order[i], order[i + 1] = order[i + 1], order[i]
+        lost, again = set(lose), set(retransmit)
+        for sent, i in enumerate(order, 1):
+            seq, chunk = chunks[i]
+            if i not in lost:
+                self.segment(ACK | PSH, chunk, from_client, seq=seq)
+            if i in again:
+                back = min(overlap, seq - start)
+                self.segment(
+                    ACK | PSH,
+                    data[seq - start - back : seq - start + len(chunk)],
+                    from_client,
+                    seq=seq - back,
+                )
+            if self.ack_every and sent % self.ack_every == 0:
+                self.segment(ACK, from_client=not from_client)
+        return self
+
+    def close(self, *, rst: bool = False) -> TcpConversation:
+        if rst:
+            return self.segment(RST | ACK, from_client=True)
+        self.segment(FIN | ACK, from_client=True)
+        self._seq[0] += 1
+        self.segment(FIN | ACK, from_client=False)
+        self._seq[1] += 1
+        return self.segment(ACK, from_client=True)
+
+
+def interleave(*conversations: Sequence[Packet]) -> list[Packet]:
+    """Merges packet lists by timestamp (stable), as a capture of simultaneous flows would hold them."""
+    merged = [p for conv in conversations for p in conv]
+    merged.sort(key=lambda p: p.ts)
+    return merged
+
+
+def pcap_bytes(
+    packets: Sequence[Packet],
+    *,
+    nanosecond: bool = False,
+    big_endian: bool = False,
+    snaplen: int = 262144,
+    linktype: int | None = None,
+    compress: bool = False,
+) -> bytes:
+    """A classic pcap file; every packet must share the link type."""
+    order = ">" if big_endian else "<"
+    kind = linktype if linktype is not None else (packets[0].linktype if packets else lt.LINKTYPE_ETHERNET)
+    magic = 0xA1B23C4D if nanosecond else 0xA1B2C3D4
+    out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, snaplen, kind)]
+    scale = 1_000_000_000 if nanosecond else 1_000_000
+    for p in packets:
+        sec = int(p.ts)
+        frac = round((p.ts - sec) * scale)
+        if frac >= scale:
+            sec, frac = sec + 1, frac - scale
+        out.append(struct.pack(order + "IIII", sec, frac, len(p.data), p.orig_len or len(p.data)))
+        out.append(p.data)
+    data = b"".join(out)
+    return gzip.compress(data, mtime=0) if compress else data
+
+
+def _option(order: str, code: int, value: bytes) -> bytes:
+    return struct.pack(order + "HH", code, len(value)) + value + b"\x00" * (-len(value) % 4)
+
+
+def _block(order: str, btype: int, body: bytes) -> bytes:
+    length = 12 + len(body)
+    return struct.pack(order + "II", btype, length) + body + struct.pack(order + "I", length)
+
+
+def pcapng_bytes(
+    packets: Sequence[Packet],
+    *,
+    big_endian: bool = False,
+    comment: str | None = None,
+    tsresol: int = 6,
+    drops: dict[int, int] | None = None,
+    simple: bool = False,
+    compress: bool = False,
+) -> bytes:
+    """A pcapng file: one section, one interface per packet.interface (or per link type).
+
+    ``drops`` writes an Interface Statistics Block per interface with that
+    isb_ifdrop count; ``simple`` writes Simple Packet Blocks (no timestamps).
+    """
+    order = ">" if big_endian else "<"
+    shb_opts = (_option(order, 1, comment.encode()) if comment else b"") + (
+        _option(order, 0, b"") if comment else b""
+    )
+    out = [_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1) + shb_opts)]
+    interfaces: dict[int, int] = {}
+    for p in packets:
+        key = p.interface if p.interface is not None else p.linktype
+        if key not in interfaces:
+            interfaces[key] = len(interfaces)
+            opts = _option(order, 9, bytes([tsresol])) + _option(order, 0, b"") if tsresol != 6 else b""
+            out.append(_block(order, 1, struct.pack(order + "HHI", p.linktype, 0, 262144) + opts))
+    scale = 10**tsresol
+    for p in packets:
+        iface = interfaces[p.interface if p.interface is not None else p.linktype]
+        pad = b"\x00" * (-len(p.data) % 4)
+        if simple:
+            out.append(_block(order, 3, struct.pack(order + "I", p.orig_len or len(p.data)) + p.data + pad))
+            continue
+        t = round(p.ts * scale)
+        opts = _option(order, 1, p.comment.encode()) + _option(order, 0, b"") if p.comment else b""
+        body = struct.pack(
+            order + "IIIII", iface, t >> 32, t & 0xFFFFFFFF, len(p.data), p.orig_len or len(p.data)
+        )
+        out.append(_block(order, 6, body + p.data + pad + opts))
+    for iface, count in (drops or {}).items():
+        opts = _option(order, 5, struct.pack(order + "Q", count)) + _option(order, 0, b"")
+        out.append(_block(order, 5, struct.pack(order + "III", iface, 0, 0) + opts))
+    data = b"".join(out)
+    return gzip.compress(data, mtime=0) if compress else data

@@ -1,0 +1,282 @@
+"""Capture files: pcap (micro/nanosecond, either byte order) and pcapng, optionally gzip-compressed.
+
+The file is read in fixed-size chunks rather than parsed by a library or
+mapped whole: a chunk buffer keeps memory flat whatever the file's size (a
+mapping's touched pages count as resident memory), and ``struct`` on a bytes
+buffer is the fastest record walk Python has (see shared/notes/bench-facts.md:
+dpkt's reader is 3x slower).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from phonehome.traffic import pcapng
+
+CHUNK = 4 << 20
+MAX_RECORD = 16 << 20
+"""Largest record accepted (BIG TCP on veth can merge up to 512 KB); a larger length means damage."""
+MAX_COMMENTS = 1000
+
+PCAP_MAGICS = {
+    # magic as read little-endian -> (byte order, fraction scale, record header size)
+    0xA1B2C3D4: ("<", 1e-6, 16),
+    0xA1B23C4D: ("<", 1e-9, 16),
+    0xA1B2CD34: ("<", 1e-6, 24),  # Kuznetzov's "modified pcap": 8 more bytes per record
+    0xD4C3B2A1: (">", 1e-6, 16),
+    0x4D3CB2A1: (">", 1e-9, 16),
+    0x34CDB2A1: (">", 1e-6, 24),
+}
+GZIP_MAGIC = b"\x1f\x8b"
+
+Packet = tuple[float, int, bytes, int]
+"""(timestamp, link type, captured bytes, original length on the wire)."""
+
+
+class CaptureError(Exception):
+    """A file that cannot be analyzed at all: missing, unreadable, empty, or not a capture."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(slots=True)
+class CaptureFile:
+    """One capture file as read: where it came from, what it held, and whether it ended early."""
+
+    path: str
+    format: str = ""
+    """``pcap`` or ``pcapng``."""
+    compressed: bool = False
+    """The file was gzip-compressed."""
+    size: int = 0
+    """Bytes on disk."""
+    sha256: str | None = None
+    """SHA-256 of the file as on disk (compressed if it was), for evidence manifests."""
+    link_types: list[int] = field(default_factory=list)
+    """LINKTYPE_* values of its interfaces, in order of appearance."""
+    packets: int = 0
+    bytes: int = 0
+    """Captured bytes of all packets."""
+    first_frame: int = 1
+    """Frame number of its first packet in the analyzed sequence."""
+    truncated: bool = False
+    """The file ended inside a record or was damaged: packets after that point are lost."""
+    drops: int | None = None
+    """Packets the capturing host reported dropping (pcapng statistics), None when unknown."""
+    comments: list[tuple[int | None, str]] = field(default_factory=list)
+    """pcapng comments: (frame, text) for packet comments, (None, text) for section/interface ones."""
+
+
+def _open(path: str | os.PathLike[str]) -> tuple[io.BufferedIOBase, io.BufferedIOBase, bool, int]:
+    """Opens a capture for reading and says whether it is gzip-compressed; errors name the file."""
+    try:
+        raw = open(path, "rb")  # noqa: SIM115  (closed by the reader)
+    except IsADirectoryError:
+        raise CaptureError(path, "is a directory, not a capture file") from None
+    except FileNotFoundError:
+        raise CaptureError(path, "no such file") from None
+    except OSError as exc:
+        raise CaptureError(path, f"cannot be read: {exc.strerror or exc}") from None
+    try:
+        size = os.fstat(raw.fileno()).st_size
+        head = raw.read(2)
+        raw.seek(0)
+    except OSError as exc:
+        raw.close()
+        raise CaptureError(path, f"cannot be read: {exc.strerror or exc}") from None
+    if size == 0:
+        raw.close()
+        raise CaptureError(path, "is empty (0 bytes), not a capture")
+    if head == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb"), raw, True, size
+    return raw, raw, False, size
+
+
+def _describe(head: bytes) -> str:
+    """A short, safe description of a file's first bytes for the error line."""
+    if head and all(32 <= b < 127 or b in (9, 10, 13) for b in head):
+        text = head.decode("ascii").splitlines()[0][:40] if head.strip() else ""
+        return f"a text file starting {text!r}" if text else "a blank text file"
+    return f"data that starts with bytes {head[:8].hex()}"
+
+
+def _sha256(path: str | os.PathLike[str], out: list[str]) -> None:
+    # hashlib releases the GIL on large buffers, so this runs beside the parser on the other core.
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    out.append(digest.hexdigest())
+
+
+class CaptureReader:
+    """Streams the packets of one capture file; opening checks that it is one.
+
+    Raises CaptureError on open for a file that is not a capture. A file that
+    ends inside a record or is damaged further on yields what was read, then
+    sets ``info.truncated`` and says where in ``warnings``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, first_frame: int = 1, hash_file: bool = True) -> None:
+        self.path = str(path)
+        self.info = CaptureFile(path=self.path, first_frame=first_frame)
+        self.warnings: list[str] = []
+        self._file, self._raw, self.info.compressed, self.info.size = _open(path)
+        self._failed = False
+        self.consumed = 0
+        """Bytes of the (decompressed) file before the current chunk, for offsets in warnings."""
+        try:
+            self._head = self._read(64)
+        except CaptureError:
+            self.close()
+            raise
+        if len(self._head) < 4:
+            self.close()
+            raise CaptureError(path, f"is too short to be a capture ({len(self._head)} bytes)")
+        magic = struct.unpack_from("<I", self._head)[0]
+        if magic == pcapng.SHB_TYPE:
+            self.info.format = "pcapng"
+        elif magic in PCAP_MAGICS:
+            self.info.format = "pcap"
+            if len(self._head) < 24:
+                self.close()
+                raise CaptureError(path, "ends inside the pcap file header (24 bytes); not a usable capture")
+        else:
+            self.close()
+            what = "its gzip-compressed content is" if self.info.compressed else "it is"
+            raise CaptureError(path, f"is not a pcap or pcapng capture: {what} {_describe(self._head[:64])}")
+        self._hash: list[str] = []
+        self._hasher: threading.Thread | None = None
+        if hash_file:
+            self._hasher = threading.Thread(target=_sha256, args=(path, self._hash), daemon=True)
+            self._hasher.start()
+
+    def _read(self, n: int) -> bytes:
+        """Up to ``n`` bytes; a damaged or cut gzip stream gives what came before the damage, then b""."""
+        if self._failed:
+            return b""
+        if not self.info.compressed:
+            try:
+                return self._file.read(n)
+            except OSError as exc:
+                self._failed = True
+                self.damaged(f"read failed ({exc.strerror or exc})")
+                return b""
+        # GzipFile.read() discards what it decompressed when the stream turns out cut; read1() does not.
+        parts: list[bytes] = []
+        have = 0
+        while have < n:
+            try:
+                part = self._file.read1(n - have)
+            except (OSError, EOFError, zlib.error) as exc:
+                self._failed = True
+                if not hasattr(self, "_head"):
+                    raise CaptureError(self.path, f"cannot be decompressed: {exc}") from None
+                self.damaged(f"decompression failed ({exc})")
+                break
+            if not part:
+                break
+            parts.append(part)
+            have += len(part)
+        return b"".join(parts)
+
+    def damaged(self, what: str) -> None:
+        self.info.truncated = True
+        self.warnings.append(
+            f"{self.path}: {what}; the packets before that point were analyzed, the rest is lost"
+        )
+
+    def chunks(self) -> Iterator[bytes]:
+        """The file's bytes in large pieces, starting with the ones already read for the magic."""
+        head, self._head = self._head, b""
+        yield head
+        while block := self._read(CHUNK):
+            yield block
+
+    def packets(self) -> Iterator[Packet]:
+        """Every packet of the file, in file order."""
+        if self.info.format == "pcap":
+            yield from self._pcap()
+        else:
+            yield from pcapng.read(self)
+
+    def _pcap(self) -> Iterator[Packet]:
+        info = self.info
+        chunks = self.chunks()
+        buf = next(chunks)
+        while len(buf) < 24:  # a gzip stream may hand out a short first read
+            more = next(chunks, b"")
+            if not more:
+                break
+            buf += more
+        magic = struct.unpack_from("<I", buf)[0]
+        order, scale, rec_size = PCAP_MAGICS[magic]
+        linktype_field = struct.unpack_from(order + "I", buf, 20)[0]
+        linktype = linktype_field & 0x03FFFFFF  # upper bits carry FCS length flags
+        info.link_types.append(linktype)
+        header = struct.Struct(order + "IIII")
+        unpack = header.unpack_from
+        pos = 24
+        packets = 0
+        nbytes = 0
+        while True:
+            end = len(buf)
+            while pos + rec_size <= end:
+                sec, frac, incl, orig = unpack(buf, pos)
+                start = pos + rec_size
+                nxt = start + incl
+                if nxt > end:
+                    if incl > MAX_RECORD:
+                        info.packets, info.bytes = packets, nbytes
+                        self.damaged(f"record at offset {self.offset(buf, pos)} claims {incl} bytes")
+                        return
+                    break
+                packets += 1
+                nbytes += incl
+                yield sec + frac * scale, linktype, buf[start:nxt], orig
+                pos = nxt
+            more = next(chunks, b"")
+            if not more:
+                break
+            self.consumed += pos
+            buf = buf[pos:] + more
+            pos = 0
+        info.packets, info.bytes = packets, nbytes
+        if pos < len(buf):
+            self.damaged(f"file ends inside a record (offset {self.offset(buf, pos)})")
+
+    def offset(self, buf: bytes, pos: int) -> int:
+        """File offset (decompressed) of ``buf[pos]``."""
+        return self.consumed + pos
+
+    def finish(self) -> CaptureFile:
+        """Closes the file and completes ``info`` (waits for its SHA-256)."""
+        self.close()
+        if self._hasher is not None:
+            self._hasher.join()
+            self.info.sha256 = self._hash[0] if self._hash else None
+            self._hasher = None
+        return self.info
+
+    def close(self) -> None:
+        self._file.close()
+        self._raw.close()
+
+
+def open_capture(
+    path: str | os.PathLike[str] | Path, *, first_frame: int = 1, hash_file: bool = True
+) -> CaptureReader:
+    """Opens one capture file; raises CaptureError naming the file and the problem."""
+    return CaptureReader(path, first_frame=first_frame, hash_file=hash_file)

@@ -1,0 +1,185 @@
+"""pcapng blocks (draft-ietf-opsawg-pcapng): sections, interfaces, packets, statistics, comments.
+
+Walks the blocks with ``struct`` over a chunk buffer for the same reason as
+pcapfile does (speed, flat memory). Several sections with their own byte
+order and several interfaces with their own link type and timestamp
+resolution are handled; unknown blocks (name resolution, decryption secrets,
+custom) are skipped by their length.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from phonehome.traffic.pcapfile import CaptureReader, Packet
+
+SHB_TYPE = 0x0A0D0D0A
+BYTE_ORDER_MAGIC = 0x1A2B3C4D
+IDB, PB_OBSOLETE, SPB, ISB, EPB = 1, 2, 3, 5, 6
+OPT_COMMENT = 1
+IF_TSRESOL, IF_TSOFFSET = 9, 14
+EPB_DROPCOUNT = 4
+ISB_IFDROP, ISB_OSDROP = 5, 7
+MAX_BLOCK = 16 << 20
+
+
+class _Interface:
+    __slots__ = ("linktype", "offset", "scale")
+
+    def __init__(self, linktype: int, scale: float, offset: int) -> None:
+        self.linktype = linktype
+        self.scale = scale
+        self.offset = offset
+
+
+def _options(buf: bytes, pos: int, end: int, order: str) -> Iterator[tuple[int, bytes]]:
+    """(code, value) of each option in buf[pos:end], stopping at opt_endofopt or damage."""
+    unpack = struct.Struct(order + "HH").unpack_from
+    while pos + 4 <= end:
+        code, length = unpack(buf, pos)
+        if code == 0:
+            return
+        start = pos + 4
+        if start + length > end:
+            return
+        yield code, buf[start : start + length]
+        pos = start + ((length + 3) & ~3)
+
+
+def _resolution(value: bytes) -> float:
+    """if_tsresol: 10^-n, or 2^-n when the top bit is set."""
+    if not value:
+        return 1e-6
+    v = value[0]
+    return float(2 ** -(v & 0x7F)) if v & 0x80 else float(10**-v)
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "replace")
+
+
+def read(reader: CaptureReader) -> Iterator[Packet]:
+    """Every packet of a pcapng file; updates reader.info (link types, counts, drops, comments)."""
+    info = reader.info
+    chunks = reader.chunks()
+    buf = next(chunks)
+    pos = 0
+    order = "<"
+    block_head = struct.Struct("<II").unpack_from
+    epb_head = struct.Struct("<IIIII").unpack_from
+    interfaces: list[_Interface] = []
+    isb_drops: dict[tuple[int, int], int] = {}
+    epb_drops = 0
+    section = 0
+    packets = 0
+    nbytes = 0
+    last_ts = 0.0
+    unknown_iface = 0
+    while True:
+        end = len(buf)
+        while pos + 12 <= end:
+            btype, blen = block_head(buf, pos)
+            if btype == SHB_TYPE:
+                magic = struct.unpack_from("<I", buf, pos + 8)[0]
+                if magic == BYTE_ORDER_MAGIC:
+                    order = "<"
+                elif magic == 0x4D3C2B1A:
+                    order = ">"
+                else:
+                    info.packets, info.bytes = packets, nbytes
+                    reader.damaged(
+                        f"section header at offset {reader.offset(buf, pos)} has no byte-order magic"
+                    )
+                    return
+                block_head = struct.Struct(order + "II").unpack_from
+                epb_head = struct.Struct(order + "IIIII").unpack_from
+                btype, blen = block_head(buf, pos)
+            if blen < 12 or blen & 3 or blen > MAX_BLOCK:
+                info.packets, info.bytes = packets, nbytes
+                reader.damaged(f"block at offset {reader.offset(buf, pos)} has an impossible length {blen}")
+                return
+            nxt = pos + blen
+            if nxt > end:
+                break
+            if btype == EPB:
+                iface, hi, lo, caplen, orig = epb_head(buf, pos + 8)
+                data_end = pos + 28 + caplen
+                if data_end > nxt - 4:
+                    caplen = max(0, nxt - 4 - pos - 28)
+                    data_end = pos + 28 + caplen
+                if iface < len(interfaces):
+                    intf = interfaces[iface]
+                    packets += 1
+                    nbytes += caplen
+                    last_ts = ((hi << 32) | lo) * intf.scale + intf.offset
+                    yield last_ts, intf.linktype, buf[pos + 28 : data_end], orig
+                    opt_start = pos + 28 + ((caplen + 3) & ~3)
+                    if opt_start < nxt - 4:
+                        for code, value in _options(buf, opt_start, nxt - 4, order):
+                            if code == OPT_COMMENT and len(info.comments) < 1000:
+                                info.comments.append((info.first_frame + packets - 1, _text(value)))
+                            elif code == EPB_DROPCOUNT and len(value) == 8:
+                                epb_drops += struct.unpack(order + "Q", value)[0]
+                else:
+                    unknown_iface += 1
+            elif btype == IDB and blen >= 20:
+                linktype = struct.unpack_from(order + "H", buf, pos + 8)[0]
+                scale, offset = 1e-6, 0
+                for code, value in _options(buf, pos + 16, nxt - 4, order):
+                    if code == IF_TSRESOL:
+                        scale = _resolution(value)
+                    elif code == IF_TSOFFSET and len(value) == 8:
+                        offset = struct.unpack(order + "q", value)[0]
+                    elif code == OPT_COMMENT and len(info.comments) < 1000:
+                        info.comments.append((None, _text(value)))
+                interfaces.append(_Interface(linktype, scale, offset))
+                info.link_types.append(linktype)
+            elif btype == SHB_TYPE:
+                section += 1
+                interfaces = []
+                for code, value in _options(buf, pos + 24, nxt - 4, order):
+                    if code == OPT_COMMENT and len(info.comments) < 1000:
+                        info.comments.append((None, _text(value)))
+            elif btype == SPB and blen >= 16 and interfaces:
+                orig = struct.unpack_from(order + "I", buf, pos + 8)[0]
+                caplen = min(orig, blen - 16)
+                packets += 1
+                nbytes += caplen
+                intf = interfaces[0]
+                yield last_ts, intf.linktype, buf[pos + 12 : pos + 12 + caplen], orig
+            elif btype == PB_OBSOLETE and blen >= 32:
+                iface, _drops, hi, lo, caplen, orig = struct.unpack_from(order + "HHIIII", buf, pos + 8)
+                caplen = min(caplen, blen - 32)
+                if iface < len(interfaces):
+                    intf = interfaces[iface]
+                    packets += 1
+                    nbytes += caplen
+                    last_ts = ((hi << 32) | lo) * intf.scale + intf.offset
+                    yield last_ts, intf.linktype, buf[pos + 28 : pos + 28 + caplen], orig
+                else:
+                    unknown_iface += 1
+            elif btype == ISB and blen >= 24:
+                iface = struct.unpack_from(order + "I", buf, pos + 8)[0]
+                for code, value in _options(buf, pos + 20, nxt - 4, order):
+                    if code in (ISB_IFDROP, ISB_OSDROP) and len(value) == 8:
+                        # Counters are cumulative since the capture started: keep the latest.
+                        isb_drops[(section, iface * 16 + code)] = struct.unpack(order + "Q", value)[0]
+            pos = nxt
+        more = next(chunks, b"")
+        if not more:
+            break
+        reader.consumed += pos
+        buf = buf[pos:] + more
+        pos = 0
+    info.packets, info.bytes = packets, nbytes
+    if isb_drops or epb_drops:
+        info.drops = sum(isb_drops.values()) + epb_drops
+    if unknown_iface:
+        reader.warnings.append(
+            f"{reader.path}: {unknown_iface} packets name an interface that was never described; skipped"
+        )
+    if pos < len(buf):
+        reader.damaged(f"file ends inside a block (offset {reader.offset(buf, pos)})")

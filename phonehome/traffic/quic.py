@@ -1,0 +1,467 @@
+"""The ClientHello inside QUIC Initial packets (RFC 9000, RFC 9001, RFC 9369), and gQUIC's CHLO.
+
+QUIC encrypts even its first packets, but with keys anyone can derive from
+the client's first Destination Connection ID (RFC 9001 5.2): that is how a
+passive observer, Wireshark included, reads the server name a QUIC client
+asks for. :class:`QuicInitialTracker` follows one UDP flow, decrypts the
+client's Initial packets, reassembles their CRYPTO frames (split, out of
+order, duplicated, coalesced) and parses the ClientHello. Versions: QUIC v1,
+v2, IETF drafts 22-34, Facebook mvfst, Google T050/T051 (TLS) and
+Q050 (CHLO inside Initial encryption); older gQUIC (Q043, Q046...) sends its
+CHLO in clear and is read as such.
+
+AES-GCM and header protection come from ``cryptography``; HKDF is written out
+with ``hmac`` because an Initial needs only single-block expansions, and
+that is several times faster than building HKDF objects per key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import re
+import struct
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from phonehome.traffic.flow import TlsHello
+from phonehome.traffic.tls import (
+    CLIENT_HELLO,
+    HANDSHAKE_LIMIT,
+    build_client_hello_message,
+    parse_client_hello,
+)
+
+QUIC_V1 = 0x00000001
+QUIC_V2 = 0x6B3343CF
+Q050, T050, T051 = 0x51303530, 0x54303530, 0x54303531
+
+_SALT_DRAFT22 = bytes.fromhex("7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a")
+_SALT_DRAFT23 = bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502")
+_SALT_DRAFT29 = bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")
+_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
+_SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
+_SALT_Q050 = bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45")
+_SALT_T050 = bytes.fromhex("7ff579e5acd072915580304c43a2367c60488310")
+_SALT_T051 = bytes.fromhex("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d")
+_SALTS = (_SALT_V1, _SALT_DRAFT29, _SALT_DRAFT23, _SALT_DRAFT22)
+"""Tried in turn for versions whose salt we cannot be sure of (mvfst's experimental ones)."""
+
+_MAX_CID = 20
+_MAX_KEYS = 4
+_VARINT = struct.Struct("!Q")
+_NOT_ZERO = re.compile(rb"[^\x00]")
+
+
+def _salt(version: int) -> bytes | None:
+    """The Initial salt a version uses (Wireshark's packet-quic.c has the same table); None: unknown."""
+    if version in (QUIC_V1, 0xFF000021, 0xFF000022):
+        return _SALT_V1
+    if version == QUIC_V2:
+        return _SALT_V2
+    if version >> 8 == 0xFF0000 and 22 <= version & 0xFF <= 32:
+        draft = version & 0xFF
+        return _SALT_DRAFT22 if draft == 22 else _SALT_DRAFT23 if draft <= 28 else _SALT_DRAFT29
+    if version == 0xFACEB001:  # mvfst on draft 22
+        return _SALT_DRAFT22
+    if version in (0xFACEB002, 0xFACEB00E):  # mvfst on draft 27, and its experimental version
+        return _SALT_DRAFT23
+    if version >> 8 == 0xFACEB0:
+        return _SALT_V1  # later mvfst versions are v1 aliases; other salts are tried on failure
+    if (version & 0x0F0F0F0F) == 0x0A0A0A0A:  # RFC 9000 15 greased version: Wireshark assumes draft 29
+        return _SALT_DRAFT29
+    return {Q050: _SALT_Q050, T050: _SALT_T050, T051: _SALT_T051}.get(version)
+
+
+def _is_gquic_clear(datagram: bytes) -> bool:
+    """gQUIC before Q050: a version in clear (Q046: in a long header; older: after an 8-byte
+    connection ID in the public header), and the CHLO unencrypted."""
+    if len(datagram) < 13:
+        return False
+    flags = datagram[0]
+    if flags & 0xC0 == 0xC0:
+        version = datagram[1:5]
+    elif flags & 0x09 == 0x09 and not flags & 0x80:
+        version = datagram[9:13]
+    else:
+        return False
+    return version[:2] == b"Q0" and version[2:].isdigit() and version < b"Q050"
+
+
+def looks_like_quic(datagram: bytes) -> bool:
+    """The datagram starts with a QUIC long header of a version we know, or a gQUIC public header.
+
+    Decided from the first bytes; a flow's first datagram is normally the client's Initial.
+    """
+    if len(datagram) < 7:
+        return False
+    first = datagram[0]
+    if first & 0x80:
+        version = int.from_bytes(datagram[1:5], "big")
+        if datagram[5] <= _MAX_CID and (version == 0 or _salt(version) is not None):
+            return True
+    return _is_gquic_clear(datagram)
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    """RFC 9000 16 variable-length integer at ``pos``: (value, next position); IndexError when cut."""
+    first = data[pos]
+    size = 1 << (first >> 6)
+    if pos + size > len(data):
+        raise IndexError("varint cut")
+    value = int.from_bytes(data[pos : pos + size], "big") & ((1 << (8 * size - 2)) - 1)
+    return value, pos + size
+
+
+def _encode_varint(value: int) -> bytes:
+    if value < 0x40:
+        return bytes([value])
+    if value < 0x4000:
+        return struct.pack("!H", 0x4000 | value)
+    if value < 0x40000000:
+        return struct.pack("!I", 0x80000000 | value)
+    return _VARINT.pack(0xC000000000000000 | value)
+
+
+def _expand_label(secret: bytes, label: bytes, length: int) -> bytes:
+    """TLS 1.3 HKDF-Expand-Label (RFC 8446 7.1) with an empty context, for length <= 32."""
+    info = struct.pack("!HB", length, 6 + len(label)) + b"tls13 " + label + b"\x00"
+    return hmac.digest(secret, info + b"\x01", hashlib.sha256)[:length]
+
+
+class _Keys:
+    """Client Initial packet protection keys derived from one Destination Connection ID."""
+
+    __slots__ = ("aead", "hp", "iv")
+
+    def __init__(self, dcid: bytes, salt: bytes, v2: bool) -> None:
+        initial = hmac.digest(salt, dcid, hashlib.sha256)
+        secret = _expand_label(initial, b"client in", 32)
+        prefix = b"quicv2 " if v2 else b"quic "
+        self.aead = AESGCM(_expand_label(secret, prefix + b"key", 16))
+        self.iv = _expand_label(secret, prefix + b"iv", 12)
+        hp_key = _expand_label(secret, prefix + b"hp", 16)
+        self.hp: CipherContext = Cipher(algorithms.AES(hp_key), modes.ECB()).encryptor()  # noqa: S305 RFC 9001 5.4.3
+
+    def nonce(self, pn: int) -> bytes:
+        return (int.from_bytes(self.iv, "big") ^ pn).to_bytes(12, "big")
+
+
+def _decode_pn(truncated: int, length: int, largest: int) -> int:
+    """RFC 9000 appendix A.3."""
+    expected = largest + 1
+    window = 1 << (8 * length)
+    half = window // 2
+    candidate = (expected & ~(window - 1)) | truncated
+    if candidate <= expected - half and candidate < (1 << 62) - window:
+        return candidate + window
+    if candidate > expected + half and candidate >= window:
+        return candidate - window
+    return candidate
+
+
+class QuicInitialTracker:
+    """Follows one UDP flow until the client's ClientHello (or gQUIC CHLO) is complete.
+
+    Memory is bounded by ``limit`` bytes of CRYPTO data and a few key sets;
+    garbage never raises. After the hello was returned, further datagrams are
+    ignored.
+    """
+
+    def __init__(self, limit: int = HANDSHAKE_LIMIT) -> None:
+        self.limit = limit
+        self.version: int | None = None
+        """Version of the client's first long-header packet."""
+        self.hello: TlsHello | None = None
+        self.done = False
+        self.decrypted = 0
+        """Client Initial packets decrypted so far (0 on a flow we could not read)."""
+        self._keys: dict[bytes, _Keys] = {}
+        self._original_dcid: bytes | None = None
+        self._salt: bytes | None = None
+        self._largest_pn = -1
+        self._crypto = bytearray()
+        self._pending: dict[int, bytes] = {}
+        self._pending_bytes = 0
+
+    def feed(self, datagram: bytes, from_client: bool, frame: int) -> TlsHello | None:
+        """The ClientHello, on the datagram that completes it; None before and after."""
+        if self.done or not from_client:
+            return None
+        try:
+            hello = self._datagram(datagram)
+        except (IndexError, ValueError, struct.error):
+            return None
+        if hello is not None:
+            hello.frame = frame
+            self.hello = hello
+            self.done = True
+            self._crypto = bytearray()
+            self._pending = {}
+        return hello
+
+    def _datagram(self, datagram: bytes) -> TlsHello | None:
+        if _is_gquic_clear(datagram):
+            return _chlo_hello(datagram)
+        pos = 0
+        while pos + 7 <= len(datagram) and datagram[pos] & 0x80:
+            first = datagram[pos]
+            version = int.from_bytes(datagram[pos + 1 : pos + 5], "big")
+            if version == 0:
+                return None
+            if self.version is None:
+                self.version = version
+            v2 = version == QUIC_V2
+            dcid_len = datagram[pos + 5]
+            if dcid_len > _MAX_CID:
+                return None
+            dcid = datagram[pos + 6 : pos + 6 + dcid_len]
+            cur = pos + 6 + dcid_len
+            scid_len = datagram[cur]
+            cur += 1 + scid_len
+            packet_type = (first >> 4) & 3
+            if packet_type == (0 if v2 else 3):  # Retry: no length field, ends the datagram
+                return None
+            initial = packet_type == (1 if v2 else 0)
+            if initial:
+                token_len, cur = _varint(datagram, cur)
+                cur += token_len
+            length, cur = _varint(datagram, cur)
+            end = cur + length
+            if end > len(datagram):
+                return None
+            if initial:
+                payload = self._open(datagram, (pos, cur, end), dcid, version)
+                if payload is not None:
+                    hello = self._frames(payload, version)
+                    if hello is not None:
+                        return hello
+            pos = end
+        return None
+
+    def _open(self, datagram: bytes, span: tuple[int, int, int], dcid: bytes, version: int) -> bytes | None:
+        """The decrypted payload of the Initial packet at ``start``, None if no key fits."""
+        if self._original_dcid is None:
+            self._original_dcid = dcid
+        # Keys stay those of the client's first DCID even after it switches to the
+        # server's chosen ID (RFC 9001 5.2); a Retry makes new ones from the new DCID.
+        candidates = [self._original_dcid] if dcid == self._original_dcid else [self._original_dcid, dcid]
+        for cid in candidates:
+            for salt in self._salts(version):
+                keys = self._keys_for(cid, salt, version == QUIC_V2)
+                payload = self._unprotect(datagram, span, keys)
+                if payload is not None:
+                    self._salt = salt
+                    self.decrypted += 1
+                    return payload
+        return None
+
+    def _salts(self, version: int) -> tuple[bytes, ...]:
+        if self._salt is not None:
+            return (self._salt,)
+        salt = _salt(version)
+        if salt is None:
+            return ()
+        if version >> 8 == 0xFACEB0:
+            return (salt, *(s for s in _SALTS if s != salt))
+        return (salt,)
+
+    def _keys_for(self, dcid: bytes, salt: bytes, v2: bool) -> _Keys:
+        key = salt + dcid
+        keys = self._keys.get(key)
+        if keys is None:
+            if len(self._keys) >= _MAX_KEYS:
+                self._keys.pop(next(iter(self._keys)))
+            keys = self._keys[key] = _Keys(dcid, salt, v2)
+        return keys
+
+    def _unprotect(self, datagram: bytes, span: tuple[int, int, int], keys: _Keys) -> bytes | None:
+        start, pn_offset, end = span
+        sample = datagram[pn_offset + 4 : pn_offset + 20]
+        if len(sample) < 16:
+            return None
+        mask = keys.hp.update(sample)
+        first = datagram[start] ^ (mask[0] & 0x0F)
+        pn_len = (first & 3) + 1
+        pn_bytes = bytes(
+            b ^ m for b, m in zip(datagram[pn_offset : pn_offset + pn_len], mask[1:], strict=False)
+        )
+        pn = _decode_pn(int.from_bytes(pn_bytes, "big"), pn_len, self._largest_pn)
+        header = bytes([first]) + datagram[start + 1 : pn_offset] + pn_bytes
+        try:
+            payload = keys.aead.decrypt(keys.nonce(pn), datagram[pn_offset + pn_len : end], header)
+        except (InvalidTag, ValueError):
+            return None
+        self._largest_pn = max(self._largest_pn, pn)
+        return payload
+
+    def _frames(self, payload: bytes, version: int) -> TlsHello | None:
+        """Walks an Initial's frames, keeping CRYPTO data (RFC 9000 19); stops at a frame it cannot skip.
+
+        Google's Q050/T050/T051 number frames the gQUIC way: CRYPTO is 0x08, PING 0x07.
+        """
+        gquic = version in (Q050, T050, T051)
+        crypto_type, ping_type = (0x08, 0x07) if gquic else (0x06, 0x01)
+        pos = 0
+        n = len(payload)
+        while pos < n:
+            frame_type = payload[pos]
+            if frame_type == 0x00:  # PADDING: skip the run at C speed
+                match = _NOT_ZERO.search(payload, pos)
+                pos = match.start() if match else n
+            elif frame_type == ping_type:
+                pos += 1
+            elif frame_type in (0x02, 0x03) and not gquic:  # ACK, ACK with ECN counts
+                pos += 1
+                _, pos = _varint(payload, pos)
+                _, pos = _varint(payload, pos)
+                ranges, pos = _varint(payload, pos)
+                _, pos = _varint(payload, pos)
+                for _ in range(min(ranges, n) * 2 + (3 if frame_type == 0x03 else 0)):
+                    _, pos = _varint(payload, pos)
+            elif frame_type == crypto_type:
+                offset, pos = _varint(payload, pos + 1)
+                length, pos = _varint(payload, pos)
+                self._add_crypto(offset, payload[pos : pos + length])
+                pos += length
+            else:
+                break
+        return self._try_hello(version)
+
+    def _add_crypto(self, offset: int, data: bytes) -> None:
+        if offset + len(data) > self.limit:
+            return
+        have = len(self._crypto)
+        if offset > have:
+            if self._pending_bytes + len(data) <= self.limit and len(data) > len(
+                self._pending.get(offset, b"")
+            ):
+                self._pending_bytes += len(data) - len(self._pending.get(offset, b""))
+                self._pending[offset] = data
+            return
+        if offset + len(data) > have:
+            self._crypto += data[have - offset :]
+        while self._pending:
+            have = len(self._crypto)
+            ready = [o for o in self._pending if o <= have]
+            if not ready:
+                break
+            for o in ready:
+                piece = self._pending.pop(o)
+                self._pending_bytes -= len(piece)
+                if o + len(piece) > len(self._crypto):
+                    self._crypto += piece[len(self._crypto) - o :]
+
+    def _try_hello(self, version: int) -> TlsHello | None:
+        crypto = self._crypto
+        if len(crypto) < 4:
+            return None
+        if version == Q050 and crypto[:4] == b"CHLO":
+            return _chlo_hello(bytes(crypto))
+        if crypto[0] != CLIENT_HELLO:
+            self.done = True
+            return None
+        length = int.from_bytes(crypto[1:4], "big")
+        if len(crypto) < 4 + length:
+            return None
+        return parse_client_hello(bytes(crypto[4 : 4 + length]))
+
+
+def _chlo_hello(data: bytes) -> TlsHello | None:
+    """A gQUIC CHLO handshake message in ``data`` (tag-value map, little-endian; SNI tag) as a TlsHello.
+
+    Only the server name applies: gQUIC's crypto offers no TLS versions or suites.
+    """
+    start = data.find(b"CHLO")
+    if start < 0 or start + 8 > len(data):
+        return None
+    count = int.from_bytes(data[start + 4 : start + 6], "little")
+    if count > 128:
+        return None
+    table = start + 8
+    values = table + 8 * count
+    if values > len(data):
+        return None
+    previous = 0
+    for i in range(count):
+        tag = data[table + 8 * i : table + 8 * i + 4]
+        end = int.from_bytes(data[table + 8 * i + 4 : table + 8 * i + 8], "little")
+        if end < previous or values + end > len(data):
+            return None
+        if tag == b"SNI\x00":
+            name = data[values + previous : values + end].decode("ascii", "replace").lower().rstrip(".")
+            return TlsHello(sni=name or None)
+        previous = end
+    return TlsHello(sni=None)
+
+
+# -- builder (tests and benchmarks) ----------------------------------------------------------------------
+
+
+def build_initial(
+    sni: str | None,
+    version: int = 1,
+    dcid: bytes | None = None,
+    *,
+    scid: bytes = b"",
+    split: int = 1,
+    reorder: bool = False,
+    duplicate: bool = False,
+    alpn: tuple[str, ...] = ("h3",),
+    ech: bool = False,
+    first_pn: int = 0,
+) -> list[bytes]:
+    """A client's first flight: sealed Initial packets, one per datagram, padded to 1200 bytes.
+
+    The ClientHello is cut into ``split`` CRYPTO frames, one per packet;
+    ``reorder`` sends them last first, ``duplicate`` sends the first one twice.
+    ``version`` 1 and 2 mean QUIC v1 and v2; other values are sent as given.
+    """
+    version = {1: QUIC_V1, 2: QUIC_V2}.get(version, version)
+    salt = _salt(version)
+    if salt is None:
+        raise ValueError(f"no Initial salt known for QUIC version {version:#010x}")
+    dcid = os.urandom(8) if dcid is None else dcid
+    v2 = version == QUIC_V2
+    keys = _Keys(dcid, salt, v2)
+    params = b"\x04\x04\x80\x10\x00\x00\x01\x04\x80\x00\x75\x30"  # initial_max_data, max_idle_timeout
+    message = build_client_hello_message(sni, alpn, (0x0304,), ech=ech, extra_extensions=[(0x39, params)])
+    size = -(-len(message) // max(1, split))
+    pieces = [(i, message[i : i + size]) for i in range(0, len(message), size)]
+    packets = []
+    for number, (offset, piece) in enumerate(pieces, start=first_pn):
+        frames = b"\x06" + _encode_varint(offset) + _encode_varint(len(piece)) + piece
+        packets.append(_seal(keys, version, dcid, frames, scid=scid, pn=number))
+    if reorder:
+        packets.reverse()
+    if duplicate:
+        packets.insert(1, packets[0])
+    return packets
+
+
+def _seal(keys: _Keys, version: int, dcid: bytes, frames: bytes, *, scid: bytes, pn: int) -> bytes:
+    """One Initial packet (RFC 9001 5.3, 5.4) with a 2-byte packet number, padded to 1200 bytes."""
+    pn_len = 2
+    header_len = 1 + 4 + 1 + len(dcid) + 1 + len(scid) + 1 + 2 + pn_len
+    padding = max(0, 1200 - header_len - len(frames) - 16)
+    plaintext = frames + bytes(padding)
+    first = 0xC0 | ((1 if version == QUIC_V2 else 0) << 4) | (pn_len - 1)
+    header = (
+        bytes([first])
+        + struct.pack("!I", version)
+        + bytes([len(dcid)])
+        + dcid
+        + bytes([len(scid)])
+        + scid
+        + b"\x00"
+        + struct.pack("!H", 0x4000 | (pn_len + len(plaintext) + 16))
+    )
+    pn_bytes = pn.to_bytes(pn_len, "big")
+    sealed = keys.aead.encrypt(keys.nonce(pn), plaintext, header + pn_bytes)
+    mask = keys.hp.update(sealed[4 - pn_len : 20 - pn_len])
+    protected_first = bytes([first ^ (mask[0] & 0x0F)])
+    protected_pn = bytes(b ^ m for b, m in zip(pn_bytes, mask[1:], strict=False))
+    return protected_first + header[1:] + protected_pn + sealed
