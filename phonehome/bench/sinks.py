@@ -30,6 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from phonehome.traffic import tls
+from phonehome.traffic.flow import TlsHello
+
 IP_TRANSPARENT = 19
 IP_RECVORIGDSTADDR = 20
 IPV6_RECVORIGDSTADDR = 74
@@ -68,6 +71,20 @@ class SinkRecord:
     """Each HTTP request's request line and headers, as sent (latin-1)."""
     client_hello: bytes | None = None
     """The TLS records carrying the ClientHello, exactly as sent."""
+
+    @property
+    def hello(self) -> TlsHello | None:
+        """The ClientHello parsed by ``phonehome.traffic.tls`` (SNI, ALPN, versions...)."""
+        if not self.client_hello:
+            return None
+        reader = tls.HandshakeReader(from_client=True)
+        reader.feed(self.client_hello)
+        return reader.hello
+
+    @property
+    def sni(self) -> str | None:
+        hello = self.hello
+        return hello.sni if hello else None
 
     def to_json(self) -> str:
         obj: dict[str, Any] = {
@@ -256,6 +273,7 @@ def _chunks(conn: socket.socket, stop: threading.Event) -> Iterator[bytes]:
 
 def _converse(conn: socket.socket, record: SinkRecord, stop: threading.Event) -> None:
     buf = b""
+    reader = tls.HandshakeReader(from_client=True)
     for data in _chunks(conn, stop):
         record.bytes_received += len(data)
         if len(record.head) < KEEP_BYTES:
@@ -265,13 +283,11 @@ def _converse(conn: socket.socket, record: SinkRecord, stop: threading.Event) ->
                 record.kind = "tls"
             elif data.startswith(HTTP_METHODS):
                 record.kind = "http"
-        if record.kind == "tls":
-            hello = client_hello_records(record.head)
-            if hello is not None or len(record.head) >= KEEP_BYTES:
-                record.client_hello = hello
-                conn.sendall(TLS_ALERT)
-                return
-        elif record.kind == "http":
+        if record.kind == "tls" and reader.feed(data) is not tls.ReadState.NEED_MORE:
+            record.client_hello = record.head[: reader.consumed]
+            conn.sendall(TLS_ALERT)
+            return
+        if record.kind == "http":
             buf += data
             buf = _answer_http(conn, buf, record)
 
@@ -294,24 +310,6 @@ def _answer_http(conn: socket.socket, buf: bytes, record: SinkRecord) -> bytes:
         record.http_heads.append(head.decode("latin-1"))
         conn.sendall(NO_CONTENT)
         buf = buf[end + 4 + length :]
-
-
-def client_hello_records(data: bytes) -> bytes | None:
-    """The leading TLS records of ``data`` that carry one whole handshake message, or None if cut short.
-
-    Only framing (RFC 8446 5.1 records, 4 handshake headers); the ClientHello's
-    contents are parsed by ``phonehome.traffic.tls``.
-    """
-    pos, handshake = 0, b""
-    while pos + 5 <= len(data) and data[pos] == 0x16:
-        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
-        if pos + 5 + length > len(data):
-            return None
-        handshake += data[pos + 5 : pos + 5 + length]
-        pos += 5 + length
-        if len(handshake) >= 4 and len(handshake) >= 4 + int.from_bytes(handshake[1:4], "big"):
-            return data[:pos]
-    return None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -86,7 +86,9 @@ def test_handset_leases_resolves_and_every_flow_is_sunk_and_captured(make_bench:
     tls = by_dst[("tcp", ("198.51.100.7", 443))]
     assert tls.kind == "tls"
     assert tls.client_hello is not None
-    assert b"activation.example.com" in tls.client_hello
+    assert tls.sni == "activation.example.com"
+    assert tls.hello is not None
+    assert 0x0304 in tls.hello.versions
     quic = by_dst[("udp", ("203.0.113.5", 443))]
     assert quic.bytes_received == 1205
     assert by_dst[("udp", ("203.0.113.6", 9999))].head == b"ICCID=8986011234567890123"
