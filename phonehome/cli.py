@@ -14,6 +14,8 @@ from phonehome import __version__
 
 EXIT_OK = 0
 EXIT_USAGE = 2  # argparse's own
+EXIT_BAD_INPUT = 4
+"""A file given on the command line cannot be used at all (missing, unreadable, empty, not a capture)."""
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -26,6 +28,33 @@ def _bench(args: argparse.Namespace) -> int:
     from phonehome.bench.cli import run  # noqa: PLC0415  (keeps `phonehome --help` fast)
 
     return run(args)
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    # Imported here so that `phonehome --help` stays fast.
+    import json  # noqa: PLC0415
+
+    from phonehome.traffic import CaptureError, analyze  # noqa: PLC0415
+    from phonehome.traffic.table import render  # noqa: PLC0415
+
+    try:
+        analysis = analyze(args.captures)
+    except CaptureError as exc:
+        print(f"phonehome analyze: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    text = json.dumps(analysis.to_dict(), indent=1) + "\n" if args.format == "json" else render(analysis)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text)
+        except OSError as exc:
+            print(f"phonehome analyze: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+    else:
+        sys.stdout.write(text)
+    for warning in analysis.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +99,28 @@ def build_parser() -> argparse.ArgumentParser:
     clean = verbs.add_parser("clean", help="remove benches whose owner died")
     clean.add_argument("--all", action="store_true", help="also remove detached benches (bench up)")
     bench.set_defaults(func=_bench)
+
+    analyze = sub.add_parser(
+        "analyze",
+        help="list the endpoints a capture reached (or all its flows as JSON)",
+        description="Reads pcap or pcapng captures (gzip-compressed too; several files are one rotated "
+        "capture, in the order given) and lists the servers the traffic reached: by the name the client "
+        "used (TLS/QUIC SNI, HTTP Host, or its own earlier DNS answer) or, unnamed, by address. "
+        "Malformed packets are counted, never fatal; a truncated file is analyzed up to its end "
+        "with a warning on stderr.",
+        epilog=f"exit status: {EXIT_OK} analyzed; {EXIT_USAGE} usage error; "
+        f"{EXIT_BAD_INPUT} bad input (a file is missing, unreadable, empty or not a capture: one line "
+        "on stderr names it). JSON output follows phonehome/traffic/analysis.schema.json.",
+    )
+    analyze.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap/pcapng file(s), optionally .gz")
+    analyze.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="table: one line per endpoint (default); json: flows, endpoints, capture facts, stats",
+    )
+    analyze.add_argument("-o", "--output", metavar="FILE", help="write there instead of stdout")
+    analyze.set_defaults(func=_analyze)
     return parser
 
 

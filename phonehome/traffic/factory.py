@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from phonehome.traffic import link as lt
+from phonehome.traffic.flow import Flow, HttpRequest
 from phonehome.traffic.tcp import ACK, FIN, PSH, RST, SYN
 
 ETHERTYPE_VLAN = 0x8100
@@ -330,6 +331,36 @@ class TcpConversation(_Conversation):
         self.segment(FIN | ACK, from_client=False)
         self._seq[1] += 1
         return self.segment(ACK, from_client=True)
+
+
+class RecordingObserver:
+    """A FlowObserver that keeps every call, to check what the analyzer streams and in what order."""
+
+    def __init__(self) -> None:
+        self.payload: list[tuple[int, bool, int, bytes, int]] = []
+        """(flow id, from client, offset, bytes, frame) per on_payload call."""
+        self.requests: list[tuple[int, HttpRequest]] = []
+        self.ended: list[int] = []
+        """Flow ids in the order their on_flow_end came."""
+
+    def on_payload(self, flow: Flow, from_client: bool, offset: int, data: bytes, frame: int) -> None:
+        self.payload.append((flow.id, from_client, offset, data, frame))
+
+    def on_http_request(self, flow: Flow, request: HttpRequest) -> None:
+        self.requests.append((flow.id, request))
+
+    def on_flow_end(self, flow: Flow) -> None:
+        self.ended.append(flow.id)
+
+    def stream(self, flow_id: int, from_client: bool) -> bytes:
+        """One direction's bytes as delivered, gaps as zero bytes; raises if they ever went backwards."""
+        out = bytearray()
+        for fid, client, offset, data, _ in self.payload:
+            if fid == flow_id and client == from_client:
+                if offset < len(out):
+                    raise AssertionError(f"flow {fid}: payload at offset {offset} after {len(out)} bytes")
+                out += bytes(offset - len(out)) + data
+        return bytes(out)
 
 
 def interleave(*conversations: Sequence[Packet]) -> list[Packet]:

@@ -92,8 +92,9 @@ class HttpRequestParser:
     """HTTP/1.x requests of one client-to-server stream.
 
     ``offset`` in :meth:`feed` counts bytes of the stream; a jump forward is a
-    gap (lost bytes): a Content-Length body absorbs it and is flagged cut,
-    otherwise parsing resumes at the next piece that starts a request. Memory
+    gap (lost bytes): a body (Content-Length, or inside a chunk) absorbs it and
+    is flagged cut, otherwise parsing resumes at the next piece that starts a
+    request. Memory
     is bounded by ``head_limit`` plus ``body_limit`` whatever the stream.
     """
 
@@ -393,15 +394,17 @@ class HttpRequestParser:
     def _gap(self, offset: int, done: list[HttpRequest]) -> None:
         assert self._next is not None
         missing = offset - self._next
-        if self._state == _BODY and not self._buf and missing <= self._remaining:
-            # The framing survives a hole inside a Content-Length body.
+        if self._state in (_BODY, _CHUNK_DATA) and not self._buf and missing <= self._remaining:
+            # The framing survives a hole inside a Content-Length body or a chunk.
             assert self._request is not None
             self._request.body_truncated = True
             self._remaining -= missing
             self._buf_offset = offset
-            if self._remaining == 0:
+            if self._remaining == 0 and self._state == _BODY:
                 self._state = _HEAD
                 self._emit(done)
+            elif self._remaining == 0:
+                self._state = _CHUNK_END
             return
         if self._request is not None:
             self._emit(done, truncated=True)

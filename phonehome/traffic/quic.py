@@ -10,23 +10,31 @@ v2, IETF drafts 22-34, Facebook mvfst, Google T050/T051 (TLS) and
 Q050 (CHLO inside Initial encryption); older gQUIC (Q043, Q046...) sends its
 CHLO in clear and is read as such.
 
-AES-GCM and header protection come from ``cryptography``; HKDF is written out
-with ``hmac`` because an Initial needs only single-block expansions, and
-that is several times faster than building HKDF objects per key.
+Packet protection lives in ``_quic_crypto``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 import struct
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, CipherContext, algorithms, modes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from phonehome.traffic._quic_crypto import (
+    FALLBACK_SALTS,
+    Q050,
+    QUIC_V1,
+    QUIC_V2,
+    T050,
+    T051,
+    InitialKeys,
+    decode_packet_number,
+    encode_varint,
+    read_varint,
+    salt_for,
+    seal_initial,
+)
 from phonehome.traffic.flow import TlsHello
 from phonehome.traffic.tls import (
     CLIENT_HELLO,
@@ -35,45 +43,20 @@ from phonehome.traffic.tls import (
     parse_client_hello,
 )
 
-QUIC_V1 = 0x00000001
-QUIC_V2 = 0x6B3343CF
-Q050, T050, T051 = 0x51303530, 0x54303530, 0x54303531
-
-_SALT_DRAFT22 = bytes.fromhex("7fbcdb0e7c66bbe9193a96cd21519ebd7a02644a")
-_SALT_DRAFT23 = bytes.fromhex("c3eef712c72ebb5a11a7d2432bb46365bef9f502")
-_SALT_DRAFT29 = bytes.fromhex("afbfec289993d24c9e9786f19c6111e04390a899")
-_SALT_V1 = bytes.fromhex("38762cf7f55934b34d179ae6a4c80cadccbb7f0a")
-_SALT_V2 = bytes.fromhex("0dede3def700a6db819381be6e269dcbf9bd2ed9")
-_SALT_Q050 = bytes.fromhex("504574efd066fe2f9d945cfcdbd3a7f0d3b56b45")
-_SALT_T050 = bytes.fromhex("7ff579e5acd072915580304c43a2367c60488310")
-_SALT_T051 = bytes.fromhex("7a4edef4e7ccee5fa4506c19124fc8ccda6e033d")
-_SALTS = (_SALT_V1, _SALT_DRAFT29, _SALT_DRAFT23, _SALT_DRAFT22)
-"""Tried in turn for versions whose salt we cannot be sure of (mvfst's experimental ones)."""
+__all__ = [
+    "Q050",
+    "QUIC_V1",
+    "QUIC_V2",
+    "T050",
+    "T051",
+    "QuicInitialTracker",
+    "build_initial",
+    "looks_like_quic",
+]
 
 _MAX_CID = 20
 _MAX_KEYS = 4
-_VARINT = struct.Struct("!Q")
 _NOT_ZERO = re.compile(rb"[^\x00]")
-
-
-def _salt(version: int) -> bytes | None:
-    """The Initial salt a version uses (Wireshark's packet-quic.c has the same table); None: unknown."""
-    if version in (QUIC_V1, 0xFF000021, 0xFF000022):
-        return _SALT_V1
-    if version == QUIC_V2:
-        return _SALT_V2
-    if version >> 8 == 0xFF0000 and 22 <= version & 0xFF <= 32:
-        draft = version & 0xFF
-        return _SALT_DRAFT22 if draft == 22 else _SALT_DRAFT23 if draft <= 28 else _SALT_DRAFT29
-    if version == 0xFACEB001:  # mvfst on draft 22
-        return _SALT_DRAFT22
-    if version in (0xFACEB002, 0xFACEB00E):  # mvfst on draft 27, and its experimental version
-        return _SALT_DRAFT23
-    if version >> 8 == 0xFACEB0:
-        return _SALT_V1  # later mvfst versions are v1 aliases; other salts are tried on failure
-    if (version & 0x0F0F0F0F) == 0x0A0A0A0A:  # RFC 9000 15 greased version: Wireshark assumes draft 29
-        return _SALT_DRAFT29
-    return {Q050: _SALT_Q050, T050: _SALT_T050, T051: _SALT_T051}.get(version)
 
 
 def _is_gquic_clear(datagram: bytes) -> bool:
@@ -101,66 +84,9 @@ def looks_like_quic(datagram: bytes) -> bool:
     first = datagram[0]
     if first & 0x80:
         version = int.from_bytes(datagram[1:5], "big")
-        if datagram[5] <= _MAX_CID and (version == 0 or _salt(version) is not None):
+        if datagram[5] <= _MAX_CID and (version == 0 or salt_for(version) is not None):
             return True
     return _is_gquic_clear(datagram)
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    """RFC 9000 16 variable-length integer at ``pos``: (value, next position); IndexError when cut."""
-    first = data[pos]
-    size = 1 << (first >> 6)
-    if pos + size > len(data):
-        raise IndexError("varint cut")
-    value = int.from_bytes(data[pos : pos + size], "big") & ((1 << (8 * size - 2)) - 1)
-    return value, pos + size
-
-
-def _encode_varint(value: int) -> bytes:
-    if value < 0x40:
-        return bytes([value])
-    if value < 0x4000:
-        return struct.pack("!H", 0x4000 | value)
-    if value < 0x40000000:
-        return struct.pack("!I", 0x80000000 | value)
-    return _VARINT.pack(0xC000000000000000 | value)
-
-
-def _expand_label(secret: bytes, label: bytes, length: int) -> bytes:
-    """TLS 1.3 HKDF-Expand-Label (RFC 8446 7.1) with an empty context, for length <= 32."""
-    info = struct.pack("!HB", length, 6 + len(label)) + b"tls13 " + label + b"\x00"
-    return hmac.digest(secret, info + b"\x01", hashlib.sha256)[:length]
-
-
-class _Keys:
-    """Client Initial packet protection keys derived from one Destination Connection ID."""
-
-    __slots__ = ("aead", "hp", "iv")
-
-    def __init__(self, dcid: bytes, salt: bytes, v2: bool) -> None:
-        initial = hmac.digest(salt, dcid, hashlib.sha256)
-        secret = _expand_label(initial, b"client in", 32)
-        prefix = b"quicv2 " if v2 else b"quic "
-        self.aead = AESGCM(_expand_label(secret, prefix + b"key", 16))
-        self.iv = _expand_label(secret, prefix + b"iv", 12)
-        hp_key = _expand_label(secret, prefix + b"hp", 16)
-        self.hp: CipherContext = Cipher(algorithms.AES(hp_key), modes.ECB()).encryptor()  # noqa: S305 RFC 9001 5.4.3
-
-    def nonce(self, pn: int) -> bytes:
-        return (int.from_bytes(self.iv, "big") ^ pn).to_bytes(12, "big")
-
-
-def _decode_pn(truncated: int, length: int, largest: int) -> int:
-    """RFC 9000 appendix A.3."""
-    expected = largest + 1
-    window = 1 << (8 * length)
-    half = window // 2
-    candidate = (expected & ~(window - 1)) | truncated
-    if candidate <= expected - half and candidate < (1 << 62) - window:
-        return candidate + window
-    if candidate > expected + half and candidate >= window:
-        return candidate - window
-    return candidate
 
 
 class QuicInitialTracker:
@@ -179,7 +105,7 @@ class QuicInitialTracker:
         self.done = False
         self.decrypted = 0
         """Client Initial packets decrypted so far (0 on a flow we could not read)."""
-        self._keys: dict[bytes, _Keys] = {}
+        self._keys: dict[bytes, InitialKeys] = {}
         self._original_dcid: bytes | None = None
         self._salt: bytes | None = None
         self._largest_pn = -1
@@ -227,9 +153,9 @@ class QuicInitialTracker:
                 return None
             initial = packet_type == (1 if v2 else 0)
             if initial:
-                token_len, cur = _varint(datagram, cur)
+                token_len, cur = read_varint(datagram, cur)
                 cur += token_len
-            length, cur = _varint(datagram, cur)
+            length, cur = read_varint(datagram, cur)
             end = cur + length
             if end > len(datagram):
                 return None
@@ -262,23 +188,23 @@ class QuicInitialTracker:
     def _salts(self, version: int) -> tuple[bytes, ...]:
         if self._salt is not None:
             return (self._salt,)
-        salt = _salt(version)
+        salt = salt_for(version)
         if salt is None:
             return ()
         if version >> 8 == 0xFACEB0:
-            return (salt, *(s for s in _SALTS if s != salt))
+            return (salt, *(s for s in FALLBACK_SALTS if s != salt))
         return (salt,)
 
-    def _keys_for(self, dcid: bytes, salt: bytes, v2: bool) -> _Keys:
+    def _keys_for(self, dcid: bytes, salt: bytes, v2: bool) -> InitialKeys:
         key = salt + dcid
         keys = self._keys.get(key)
         if keys is None:
             if len(self._keys) >= _MAX_KEYS:
                 self._keys.pop(next(iter(self._keys)))
-            keys = self._keys[key] = _Keys(dcid, salt, v2)
+            keys = self._keys[key] = InitialKeys(dcid, salt, v2)
         return keys
 
-    def _unprotect(self, datagram: bytes, span: tuple[int, int, int], keys: _Keys) -> bytes | None:
+    def _unprotect(self, datagram: bytes, span: tuple[int, int, int], keys: InitialKeys) -> bytes | None:
         start, pn_offset, end = span
         sample = datagram[pn_offset + 4 : pn_offset + 20]
         if len(sample) < 16:
@@ -289,7 +215,7 @@ class QuicInitialTracker:
         pn_bytes = bytes(
             b ^ m for b, m in zip(datagram[pn_offset : pn_offset + pn_len], mask[1:], strict=False)
         )
-        pn = _decode_pn(int.from_bytes(pn_bytes, "big"), pn_len, self._largest_pn)
+        pn = decode_packet_number(int.from_bytes(pn_bytes, "big"), pn_len, self._largest_pn)
         header = bytes([first]) + datagram[start + 1 : pn_offset] + pn_bytes
         try:
             payload = keys.aead.decrypt(keys.nonce(pn), datagram[pn_offset + pn_len : end], header)
@@ -316,15 +242,15 @@ class QuicInitialTracker:
                 pos += 1
             elif frame_type in (0x02, 0x03) and not gquic:  # ACK, ACK with ECN counts
                 pos += 1
-                _, pos = _varint(payload, pos)
-                _, pos = _varint(payload, pos)
-                ranges, pos = _varint(payload, pos)
-                _, pos = _varint(payload, pos)
+                _, pos = read_varint(payload, pos)
+                _, pos = read_varint(payload, pos)
+                ranges, pos = read_varint(payload, pos)
+                _, pos = read_varint(payload, pos)
                 for _ in range(min(ranges, n) * 2 + (3 if frame_type == 0x03 else 0)):
-                    _, pos = _varint(payload, pos)
+                    _, pos = read_varint(payload, pos)
             elif frame_type == crypto_type:
-                offset, pos = _varint(payload, pos + 1)
-                length, pos = _varint(payload, pos)
+                offset, pos = read_varint(payload, pos + 1)
+                length, pos = read_varint(payload, pos)
                 self._add_crypto(offset, payload[pos : pos + length])
                 pos += length
             else:
@@ -421,47 +347,22 @@ def build_initial(
     ``version`` 1 and 2 mean QUIC v1 and v2; other values are sent as given.
     """
     version = {1: QUIC_V1, 2: QUIC_V2}.get(version, version)
-    salt = _salt(version)
+    salt = salt_for(version)
     if salt is None:
         raise ValueError(f"no Initial salt known for QUIC version {version:#010x}")
     dcid = os.urandom(8) if dcid is None else dcid
     v2 = version == QUIC_V2
-    keys = _Keys(dcid, salt, v2)
+    keys = InitialKeys(dcid, salt, v2)
     params = b"\x04\x04\x80\x10\x00\x00\x01\x04\x80\x00\x75\x30"  # initial_max_data, max_idle_timeout
     message = build_client_hello_message(sni, alpn, (0x0304,), ech=ech, extra_extensions=[(0x39, params)])
     size = -(-len(message) // max(1, split))
     pieces = [(i, message[i : i + size]) for i in range(0, len(message), size)]
     packets = []
     for number, (offset, piece) in enumerate(pieces, start=first_pn):
-        frames = b"\x06" + _encode_varint(offset) + _encode_varint(len(piece)) + piece
-        packets.append(_seal(keys, version, dcid, frames, scid=scid, pn=number))
+        frames = b"\x06" + encode_varint(offset) + encode_varint(len(piece)) + piece
+        packets.append(seal_initial(keys, version, dcid, frames, scid=scid, pn=number))
     if reorder:
         packets.reverse()
     if duplicate:
         packets.insert(1, packets[0])
     return packets
-
-
-def _seal(keys: _Keys, version: int, dcid: bytes, frames: bytes, *, scid: bytes, pn: int) -> bytes:
-    """One Initial packet (RFC 9001 5.3, 5.4) with a 2-byte packet number, padded to 1200 bytes."""
-    pn_len = 2
-    header_len = 1 + 4 + 1 + len(dcid) + 1 + len(scid) + 1 + 2 + pn_len
-    padding = max(0, 1200 - header_len - len(frames) - 16)
-    plaintext = frames + bytes(padding)
-    first = 0xC0 | ((1 if version == QUIC_V2 else 0) << 4) | (pn_len - 1)
-    header = (
-        bytes([first])
-        + struct.pack("!I", version)
-        + bytes([len(dcid)])
-        + dcid
-        + bytes([len(scid)])
-        + scid
-        + b"\x00"
-        + struct.pack("!H", 0x4000 | (pn_len + len(plaintext) + 16))
-    )
-    pn_bytes = pn.to_bytes(pn_len, "big")
-    sealed = keys.aead.encrypt(keys.nonce(pn), plaintext, header + pn_bytes)
-    mask = keys.hp.update(sealed[4 - pn_len : 20 - pn_len])
-    protected_first = bytes([first ^ (mask[0] & 0x0F)])
-    protected_pn = bytes(b ^ m for b, m in zip(pn_bytes, mask[1:], strict=False))
-    return protected_first + header[1:] + protected_pn + sealed

@@ -15,7 +15,6 @@ import enum
 import os
 import struct
 
-from phonehome.traffic._text import render, render_lower
 from phonehome.traffic.flow import TlsHello
 
 HANDSHAKE = 22
@@ -76,6 +75,13 @@ class HandshakeReader:
         """Adds in-order stream bytes; returns the state (DONE and NOT_TLS are final)."""
         if self.state is not ReadState.NEED_MORE:
             return self.state
+        fresh = not self._buf and not self.consumed
+        if (
+            fresh
+            and not (self.from_client and data[:1] in (b"P", b"\r"))
+            and not self._plausible_start(data[:6])
+        ):
+            return self._finish(ReadState.NOT_TLS)  # decided before copying anything
         buf = self._buf
         buf += data
         if self.from_client and not self.consumed and buf and buf[0] in (0x50, 0x0D):
@@ -85,7 +91,7 @@ class HandshakeReader:
             if skipped:
                 del buf[:skipped]
                 self.consumed = self.proxy_header = skipped
-        if self.consumed == self.proxy_header and not self._message and not self._plausible_start():
+        if self.consumed == self.proxy_header and not self._message and not self._plausible_start(buf[:6]):
             return self._finish(ReadState.NOT_TLS)
         if self.from_client and self.consumed == self.proxy_header and buf and buf[0] & 0x80:
             return self._sslv2()
@@ -109,9 +115,8 @@ class HandshakeReader:
         del buf[:pos]
         return ReadState.NEED_MORE
 
-    def _plausible_start(self) -> bool:
-        """The first bytes can begin the expected handshake (decided from 1 to 6 bytes)."""
-        buf = self._buf
+    def _plausible_start(self, buf: bytes | bytearray) -> bool:
+        """``buf``, the stream's first bytes, can begin the expected handshake (decided from 1 to 6 bytes)."""
         if not buf:
             return True
         if self.from_client and buf[0] & 0x80:
@@ -228,7 +233,7 @@ def parse_client_hello(body: bytes) -> TlsHello | None:
         if ext_type == EXT_SERVER_NAME:
             hello.sni = _server_name(data)
         elif ext_type == EXT_ALPN:
-            hello.alpn = [render(proto) for proto in _vector_items(data[2:], 1)]
+            hello.alpn = [proto.decode("ascii", "replace") for proto in _vector_items(data[2:], 1)]
         elif ext_type == EXT_SUPPORTED_VERSIONS and data:
             listed = data[1 : 1 + data[0]]
             versions = struct.unpack_from(f"!{len(listed) // 2}H", listed)
@@ -250,13 +255,17 @@ def _vector_items(data: bytes, size_len: int) -> list[bytes]:
 
 
 def _server_name(data: bytes) -> str | None:
-    """The host_name entry of a server_name extension (RFC 6066 3), as tshark shows it."""
+    """The host_name entry of a server_name extension (RFC 6066 3), lower case, without trailing dot.
+
+    Rendered as tshark 4.0 shows it (ASCII; each byte over 0x7f becomes U+FFFD), so that names
+    compare with Wireshark's; names are ASCII by RFC 6066 (IDNs travel as A-labels).
+    """
     pos = 2
     while pos + 3 <= len(data):
         name_type = data[pos]
         length = (data[pos + 1] << 8) | data[pos + 2]
         if name_type == 0:
-            name = render_lower(data[pos + 3 : pos + 3 + length]).rstrip(".")
+            name = data[pos + 3 : pos + 3 + length].decode("ascii", "replace").lower().rstrip(".")
             return name or None
         pos += 3 + length
     return None

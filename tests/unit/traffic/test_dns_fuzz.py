@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from phonehome.traffic import dns
 from phonehome.traffic.dns import DnsRecord, TcpDnsStream, build_query, build_response, parse_message
 
-FUZZ = settings(max_examples=300, deadline=500, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
 labels = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=20)
 names = st.lists(labels, min_size=1, max_size=5).map(".".join)

@@ -175,6 +175,18 @@ def test_gap_inside_a_content_length_body_keeps_the_framing() -> None:
     assert requests[0].body == b"01" + b"6789"
 
 
+def test_gap_inside_a_chunk_keeps_the_framing() -> None:
+    first = build_request("POST", "/c", {}, b"A" * 40 + b"B" * 40, chunked=True, chunk_size=40)
+    second = build_request("GET", "/d", {})
+    hole = first.index(b"A" * 40) + 10
+    parser = HttpRequestParser()
+    requests = parser.feed(first[:hole], 0, 1)
+    requests += parser.feed(first[hole + 20 :] + second, hole + 20, 2)
+    assert [r.target for r in requests] == ["/c", "/d"]
+    assert requests[0].body == b"A" * 20 + b"B" * 40
+    assert requests[0].body_truncated
+
+
 def test_gap_inside_a_head_resumes_at_the_next_request() -> None:
     first = build_request("GET", "/lost", {"Host": "a"})
     second = build_request("GET", "/found", {"Host": "b"})

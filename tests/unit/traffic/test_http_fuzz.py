@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from phonehome.traffic.http import HttpRequestParser, build_request, looks_like_request
 
-FUZZ = settings(max_examples=300, deadline=500, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
 tokens = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=8)
 paths = st.text(alphabet="abc/?=&%0123456789", min_size=1, max_size=30).map(lambda p: "/" + p)

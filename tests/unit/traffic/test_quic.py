@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import struct
 
 import pytest
@@ -11,8 +13,9 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.quic.crypto import CryptoPair
 from aioquic.quic.packet import QuicProtocolVersion, pull_quic_header
 
-from phonehome.traffic import quic
+from phonehome.traffic import _quic_crypto, quic
 from phonehome.traffic.quic import QuicInitialTracker, build_initial, looks_like_quic
+from phonehome.traffic.tls import build_client_hello_message
 
 
 def aioquic_client_flight(server_name: str, version: int, big: bool = False) -> list[bytes]:
@@ -67,6 +70,41 @@ def test_our_initials_decrypt_with_aioquic(version: int) -> None:
         assert payload[0] == 0x06  # CRYPTO
 
 
+@pytest.mark.parametrize(
+    ("salt", "prefix", "key", "iv", "hp"),
+    [
+        (
+            _quic_crypto.SALT_V1,
+            b"quic ",
+            "1f369613dd76d5467730efcbe3b1a22d",
+            "fa044b2f42a3fd3b46fb255c",
+            "9f50449e04a0e810283a1e9933adedd2",
+        ),
+        (
+            _quic_crypto.SALT_V2,
+            b"quicv2 ",
+            "8b1a0bc121284290a29e0971b5cd045d",
+            "91f73e2351d8fa91660e909f",
+            "45b95e15235d6f45a6b19cbcb0294ba9",
+        ),
+    ],
+)
+def test_client_initial_keys_match_the_rfc_test_vectors(
+    salt: bytes, prefix: bytes, key: str, iv: str, hp: str
+) -> None:
+    # RFC 9001 appendix A.1 (v1) and RFC 9369 appendix A.1 (v2), DCID 0x8394c8f03e515708.
+    initial = hmac.digest(salt, bytes.fromhex("8394c8f03e515708"), hashlib.sha256)
+    secret = _quic_crypto._expand_label(initial, b"client in", 32)
+    assert _quic_crypto._expand_label(secret, prefix + b"key", 16).hex() == key
+    assert _quic_crypto._expand_label(secret, prefix + b"iv", 12).hex() == iv
+    assert _quic_crypto._expand_label(secret, prefix + b"hp", 16).hex() == hp
+
+
+def test_header_protection_mask_matches_the_rfc_9001_sample() -> None:
+    keys = _quic_crypto.InitialKeys(bytes.fromhex("8394c8f03e515708"), _quic_crypto.SALT_V1, v2=False)
+    assert keys.hp.update(bytes.fromhex("d1b1c98dd7689fb8ec11d242b123dc9b"))[:5].hex() == "437b9aec36"
+
+
 def test_client_hello_split_reordered_and_duplicated_is_reassembled() -> None:
     datagrams = build_initial("split.example", split=4, reorder=True, duplicate=True)
     results = track(datagrams)
@@ -99,10 +137,10 @@ def test_draft_and_mvfst_versions_use_their_salts(version: int) -> None:
 def test_google_t05x_initials_use_their_salts_and_gquic_frame_numbers(version: int) -> None:
     # T050/T051 number CRYPTO 0x08 (gQUIC frames); default__quic_t50.pcap is read the same way.
     dcid = bytes(range(8))
-    message = quic.build_client_hello_message("fonts.googleapis.com", ("h3-t050",), (0x0304,))
-    frames = b"\x08" + quic._encode_varint(0) + quic._encode_varint(len(message)) + message
-    keys = quic._Keys(dcid, quic._salt(version) or b"", v2=False)
-    datagram = quic._seal(keys, version, dcid, frames, scid=b"", pn=1)
+    message = build_client_hello_message("fonts.googleapis.com", ("h3-t050",), (0x0304,))
+    frames = b"\x08" + _quic_crypto.encode_varint(0) + _quic_crypto.encode_varint(len(message)) + message
+    keys = _quic_crypto.InitialKeys(dcid, _quic_crypto.salt_for(version) or b"", v2=False)
+    datagram = _quic_crypto.seal_initial(keys, version, dcid, frames, scid=b"", pn=1)
     hello = QuicInitialTracker().feed(datagram, True, 3)
     assert hello is not None
     assert hello.sni == "fonts.googleapis.com"
@@ -113,16 +151,26 @@ def test_client_switching_to_the_server_cid_keeps_the_original_keys() -> None:
     # still protected with keys from the first DCID.
     original = bytes.fromhex("0011223344556677")
     first = build_initial("cdnjs.cloudflare.com", dcid=original, split=2)
-    keys = quic._Keys(original, quic._SALT_V1, v2=False)
-    message = quic.build_client_hello_message("cdnjs.cloudflare.com", ("h3",), (0x0304,))
+    keys = _quic_crypto.InitialKeys(original, _quic_crypto.SALT_V1, v2=False)
+    message = build_client_hello_message("cdnjs.cloudflare.com", ("h3",), (0x0304,))
     half = len(message) // 2
-    frames = b"\x06" + quic._encode_varint(half) + quic._encode_varint(len(message) - half) + message[half:]
-    second = quic._seal(
+    frames = (
+        b"\x06"
+        + _quic_crypto.encode_varint(half)
+        + _quic_crypto.encode_varint(len(message) - half)
+        + message[half:]
+    )
+    second = _quic_crypto.seal_initial(
         keys, quic.QUIC_V1, bytes.fromhex("aabbccdd"), b"\x02\x00\x00\x00\x00" + frames, scid=b"", pn=1
     )
     tracker = QuicInitialTracker()
-    first_half = b"\x06\x00" + quic._encode_varint(half) + message[:half]
-    assert tracker.feed(quic._seal(keys, quic.QUIC_V1, original, first_half, scid=b"", pn=0), True, 1) is None
+    first_half = b"\x06\x00" + _quic_crypto.encode_varint(half) + message[:half]
+    assert (
+        tracker.feed(
+            _quic_crypto.seal_initial(keys, quic.QUIC_V1, original, first_half, scid=b"", pn=0), True, 1
+        )
+        is None
+    )
     hello = tracker.feed(second, True, 4)
     assert hello is not None
     assert hello.sni == "cdnjs.cloudflare.com"
@@ -148,11 +196,13 @@ def test_coalesced_initial_and_handshake_packets_in_one_datagram() -> None:
 
 def test_padding_ping_and_ack_frames_around_crypto_are_skipped() -> None:
     dcid = bytes(8)
-    keys = quic._Keys(dcid, quic._SALT_V1, v2=False)
-    message = quic.build_client_hello_message("frames.example", (), (0x0304,))
-    crypto = b"\x06\x00" + quic._encode_varint(len(message)) + message
+    keys = _quic_crypto.InitialKeys(dcid, _quic_crypto.SALT_V1, v2=False)
+    message = build_client_hello_message("frames.example", (), (0x0304,))
+    crypto = b"\x06\x00" + _quic_crypto.encode_varint(len(message)) + message
     ack = b"\x03\x05\x00\x01\x00\x01\x01\x00\x00\x00"  # two ranges and ECN counts
-    datagram = quic._seal(keys, quic.QUIC_V1, dcid, b"\x00\x00\x01" + ack + crypto, scid=b"", pn=0)
+    datagram = _quic_crypto.seal_initial(
+        keys, quic.QUIC_V1, dcid, b"\x00\x00\x01" + ack + crypto, scid=b"", pn=0
+    )
     hello = QuicInitialTracker().feed(datagram, True, 1)
     assert hello is not None
     assert hello.sni == "frames.example"

@@ -41,6 +41,17 @@ def test_client_hello_gives_sni_alpn_versions_and_suites() -> None:
     assert not hello.ech
 
 
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [(b"a\xc3\xa9b.com", "a\ufffd\ufffdb.com"), (b"x\x01y.com", "x\x01y.com"), (b"UPPER.com.", "upper.com")],
+)
+def test_sni_bytes_render_as_tshark_4_shows_them(raw: bytes, shown: str) -> None:
+    # Checked against tshark 4.0.17 on crafted ClientHellos: ASCII, each high byte one U+FFFD.
+    hello = read(build_client_hello(raw)).hello
+    assert hello is not None
+    assert hello.sni == shown
+
+
 def test_grease_values_are_removed_from_suites_and_versions() -> None:
     hello = read(build_client_hello("g.example", grease=True)).hello
     assert hello is not None

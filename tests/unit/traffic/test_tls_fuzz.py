@@ -16,7 +16,7 @@ from phonehome.traffic.tls import (
     parse_server_hello,
 )
 
-FUZZ = settings(max_examples=300, deadline=500, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow])
 
 hosts = st.lists(
     st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-", min_size=1, max_size=15), min_size=1, max_size=4

@@ -1,0 +1,99 @@
+"""The result of analyzing a capture: flows, the files read, counts and warnings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from phonehome.traffic.endpoints import Endpoint, endpoints
+from phonehome.traffic.flow import Flow
+from phonehome.traffic.pcapfile import CaptureFile
+
+
+@dataclass(slots=True)
+class OtherTraffic:
+    """IP packets that are neither TCP nor UDP (ICMP, ESP, GRE we could not open...), per kind and address pair."""
+
+    proto: int
+    """IP protocol number (1 ICMP, 58 ICMPv6, 50 ESP...)."""
+    src: str
+    dst: str
+    icmp_type: int | None
+    """ICMP/ICMPv6 message type (8 echo request, 128 IPv6 echo request...), else None."""
+    packets: int
+    bytes: int
+    first_frame: int
+    first_ts: float
+
+
+@dataclass(slots=True)
+class Stats:
+    """What the analyzer saw besides flows: counts per layer and malformed packets by reason."""
+
+    frames: int = 0
+    ip_packets: int = 0
+    tcp_packets: int = 0
+    udp_packets: int = 0
+    other_ip_packets: int = 0
+    non_ip_frames: int = 0
+    """Frames without IP (ARP, LLDP...) or of a link type the analyzer does not read."""
+    fragments_reassembled: int = 0
+    tcp_gap_bytes: int = 0
+    """Bytes missing from TCP streams (lost before capture, or cut by the snap length)."""
+    snaplen_cut_packets: int = 0
+    """Packets captured shorter than they were on the wire."""
+    malformed: dict[str, int] = field(default_factory=dict)
+    """Packets (or messages) that did not decode, by reason; none is fatal."""
+    unsupported_link_types: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Analysis:
+    """A capture (one file or a rotated sequence) turned into flows."""
+
+    flows: list[Flow]
+    """Every TCP connection and UDP conversation, in order of first packet (``Flow.id`` is the index)."""
+    files: list[CaptureFile]
+    stats: Stats
+    warnings: list[str]
+    """Human-readable problems: truncated files, drops, unsupported link types."""
+    other: list[OtherTraffic] = field(default_factory=list)
+
+    @property
+    def packets(self) -> int:
+        return sum(f.packets for f in self.files)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.files)
+
+    @property
+    def truncated(self) -> bool:
+        return any(f.truncated for f in self.files)
+
+    @property
+    def link_types(self) -> list[int]:
+        seen: dict[int, None] = {}
+        for f in self.files:
+            seen.update(dict.fromkeys(f.link_types))
+        return list(seen)
+
+    @property
+    def drops(self) -> int | None:
+        """Packets the capturing host said it dropped, summed over files; None when no file said."""
+        known = [f.drops for f in self.files if f.drops is not None]
+        return sum(known) if known else None
+
+    def endpoints(self) -> list[Endpoint]:
+        """Flows grouped by the server they reached (see ``endpoints.endpoints``)."""
+        return endpoints(self.flows)
+
+    def __iter__(self) -> Iterator[Flow]:
+        return iter(self.flows)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (``analysis.schema.json``)."""
+        from phonehome.traffic.export import to_dict  # noqa: PLC0415  (export imports this module)
+
+        return to_dict(self)

@@ -1,0 +1,175 @@
+"""The JSON form of an analysis: what ``phonehome analyze --format json`` writes and labs script against.
+
+Its shape is fixed by ``analysis.schema.json`` (shipped in this package);
+``SCHEMA_VERSION`` changes when a field changes meaning or goes away.
+HTTP bodies are not exported (they may hold personal data and can be large):
+their length and whether they were cut are.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from phonehome.traffic.analysis import Analysis
+from phonehome.traffic.endpoints import Endpoint
+from phonehome.traffic.flow import Flow, HttpRequest, TlsHello
+from phonehome.traffic.pcapfile import CaptureFile
+
+SCHEMA_VERSION = 1
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of :func:`to_dict`'s output."""
+    text = resources.files("phonehome.traffic").joinpath("analysis.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def _hello(hello: TlsHello | None) -> dict[str, Any] | None:
+    if hello is None:
+        return None
+    return {
+        "sni": hello.sni,
+        "alpn": list(hello.alpn),
+        "legacy_version": hello.legacy_version,
+        "versions": list(hello.versions),
+        "cipher_suites": list(hello.cipher_suites),
+        "ech": hello.ech,
+        "frame": hello.frame,
+    }
+
+
+def _request(request: HttpRequest) -> dict[str, Any]:
+    return {
+        "method": request.method,
+        "target": request.target,
+        "version": request.version,
+        "host": request.host,
+        "headers": [[name, value] for name, value in request.headers],
+        "body_length": len(request.body),
+        "body_truncated": request.body_truncated,
+        "offset": request.offset,
+        "first_frame": request.first_frame,
+        "last_frame": request.last_frame,
+    }
+
+
+def flow_dict(flow: Flow) -> dict[str, Any]:
+    names: dict[str, None] = dict.fromkeys(q.name for q in flow.dns_queries)
+    return {
+        "id": flow.id,
+        "proto": flow.proto,
+        "src": flow.src,
+        "sport": flow.sport,
+        "dst": flow.dst,
+        "dport": flow.dport,
+        "src_mac": flow.src_mac,
+        "transport": flow.transport,
+        "app": flow.app,
+        "server_name": flow.server_name,
+        "name_source": flow.name_source,
+        "sni": flow.sni,
+        "http_host": flow.http_host,
+        "dns_queries": list(names),
+        "first_frame": flow.first_frame,
+        "last_frame": flow.last_frame,
+        "first_ts": flow.first_ts,
+        "last_ts": flow.last_ts,
+        "packets_c2s": flow.packets_c2s,
+        "packets_s2c": flow.packets_s2c,
+        "bytes_c2s": flow.bytes_c2s,
+        "bytes_s2c": flow.bytes_s2c,
+        "gaps_c2s": flow.gaps_c2s,
+        "gaps_s2c": flow.gaps_s2c,
+        "closed": flow.closed,
+        "tls": _hello(flow.tls),
+        "tls_server_version": flow.tls_server_version,
+        "http_requests": [_request(r) for r in flow.http_requests],
+    }
+
+
+def endpoint_dict(ep: Endpoint) -> dict[str, Any]:
+    return {
+        "name": ep.name,
+        "named": ep.named,
+        "name_sources": ep.name_sources,
+        "addresses": ep.addresses,
+        "ports": ep.ports,
+        "transports": ep.transports,
+        "apps": ep.apps,
+        "flows": ep.flows,
+        "bytes_c2s": ep.bytes_c2s,
+        "bytes_s2c": ep.bytes_s2c,
+        "first_frame": ep.first_frame,
+        "first_ts": ep.first_ts,
+        "clients": ep.clients,
+    }
+
+
+def _file(info: CaptureFile) -> dict[str, Any]:
+    return {
+        "path": info.path,
+        "sha256": info.sha256,
+        "format": info.format,
+        "compressed": info.compressed,
+        "size": info.size,
+        "link_types": info.link_types,
+        "packets": info.packets,
+        "bytes": info.bytes,
+        "first_frame": info.first_frame,
+        "truncated": info.truncated,
+        "drops": info.drops,
+        "comments": [{"frame": frame, "text": text} for frame, text in info.comments],
+    }
+
+
+def to_dict(analysis: Analysis) -> dict[str, Any]:
+    """The analysis as plain JSON-ready data (see ``analysis.schema.json``)."""
+    files = [_file(f) for f in analysis.files]
+    formats = list(dict.fromkeys(f.format for f in analysis.files))
+    stats = analysis.stats
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "capture": {
+            "paths": [f.path for f in analysis.files],
+            "sha256": [f.sha256 for f in analysis.files],
+            "format": formats[0] if len(formats) == 1 else "mixed",
+            "link_types": analysis.link_types,
+            "packets": analysis.packets,
+            "bytes": analysis.bytes,
+            "truncated": analysis.truncated,
+            "drops": analysis.drops,
+            "files": files,
+        },
+        "stats": {
+            "frames": stats.frames,
+            "ip_packets": stats.ip_packets,
+            "tcp_packets": stats.tcp_packets,
+            "udp_packets": stats.udp_packets,
+            "other_ip_packets": stats.other_ip_packets,
+            "non_ip_frames": stats.non_ip_frames,
+            "fragments_reassembled": stats.fragments_reassembled,
+            "tcp_gap_bytes": stats.tcp_gap_bytes,
+            "snaplen_cut_packets": stats.snaplen_cut_packets,
+            "malformed": dict(stats.malformed),
+            "unsupported_link_types": stats.unsupported_link_types,
+        },
+        "warnings": list(analysis.warnings),
+        "flows": [flow_dict(f) for f in analysis.flows],
+        "endpoints": [endpoint_dict(e) for e in analysis.endpoints()],
+        "other": [
+            {
+                "proto": o.proto,
+                "src": o.src,
+                "dst": o.dst,
+                "icmp_type": o.icmp_type,
+                "packets": o.packets,
+                "bytes": o.bytes,
+                "first_frame": o.first_frame,
+                "first_ts": o.first_ts,
+            }
+            for o in analysis.other
+        ],
+    }

@@ -1,0 +1,162 @@
+"""Server names: what each flow's client believed it was talking to, and how we know.
+
+The best evidence is what the client itself put on the wire for that flow
+(TLS or QUIC SNI, HTTP Host). Otherwise the client's own earlier DNS answer
+for the server's address names it: the name the client *asked for*, not the
+CNAME target a CDN answered with. A flow with none of these went to an IP
+literal. Encrypted DNS (DoT, DoH, DoQ) is recognised here because it hides
+every later name from this analysis, which a policy must know.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from phonehome.traffic.dns import AAAA, CNAME, DNAME, A, DnsMessage
+from phonehome.traffic.flow import Flow
+
+MAX_ANSWERS = 1_000_000
+"""Addresses remembered per capture; beyond it the oldest are forgotten first."""
+
+DOT_PORT = 853
+DOH_RESOLVERS = frozenset(
+    {
+        "dns.google",
+        "dns.google.com",
+        "dns64.dns.google",
+        "8888.google",
+        "cloudflare-dns.com",
+        "one.one.one.one",
+        "1dot1dot1dot1.cloudflare-dns.com",
+        "dns.cloudflare.com",
+        "dns.quad9.net",
+        "dns9.quad9.net",
+        "dns10.quad9.net",
+        "dns11.quad9.net",
+        "doh.opendns.com",
+        "doh.familyshield.opendns.com",
+        "dns.adguard.com",
+        "dns.adguard-dns.com",
+        "dns-unfiltered.adguard.com",
+        "family.adguard-dns.com",
+        "doh.cleanbrowsing.org",
+        "doh.dns.sb",
+        "dns.alidns.com",
+        "doh.pub",
+        "dns.pub",
+        "doh.360.cn",
+        "dns.twnic.tw",
+        "ordns.he.net",
+        "doh.mullvad.net",
+        "dns.mullvad.net",
+        "dns.nextdns.io",
+        "doh.libredns.gr",
+        "dns.controld.com",
+        "freedns.controld.com",
+        "private.canadianshield.cira.ca",
+        "doh.xfinity.com",
+        "dns.switch.ch",
+        "doh.ffmuc.net",
+        "dns.digitale-gesellschaft.ch",
+        "odvr.nic.cz",
+        "doh.applied-privacy.net",
+        "dns.brahma.world",
+        "doh.tiar.app",
+        "dns.rabbitdns.org",
+    }
+)
+"""Public DNS-over-HTTPS resolvers (their published endpoint names)."""
+DOH_SUFFIXES = (".cloudflare-dns.com", ".dns.nextdns.io", ".dns.controld.com", ".quad9.net", ".mozilla.net")
+
+
+def is_doh_resolver(name: str | None) -> bool:
+    if not name:
+        return False
+    if name in DOH_RESOLVERS:
+        return True
+    return name.endswith(DOH_SUFFIXES) and (
+        name.startswith(("dns", "doh", "mozilla.", "chrome.", "security.", "family."))
+    )
+
+
+def is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _canonical(address: str) -> str | None:
+    try:
+        return ipaddress.ip_address(address).compressed
+    except ValueError:
+        return None
+
+
+class DnsBook:
+    """Addresses each client learned from DNS answers, mapped to the name it asked for."""
+
+    def __init__(self, max_answers: int = MAX_ANSWERS) -> None:
+        self._names: dict[tuple[str, str], str] = {}
+        self.max_answers = max_answers
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def learn(self, client: str, message: DnsMessage) -> None:
+        """Records the answers of a response that ``client`` received (CNAME chains followed)."""
+        if not message.response or not message.answers:
+            return
+        asked = [name for name, _ in message.questions]
+        # Who each name was reached from: a CNAME/DNAME target inherits the name that led to it.
+        origin: dict[str, str] = {name: name for name in asked}
+        for _ in range(8):  # chains come in order, but a hostile answer may not; a few passes settle it
+            changed = False
+            for record in message.answers:
+                if record.rtype in (CNAME, DNAME) and record.name in origin and record.value not in origin:
+                    origin[record.value] = origin[record.name]
+                    changed = True
+            if not changed:
+                break
+        for record in message.answers:
+            if record.rtype not in (A, AAAA) or not record.value:
+                continue
+            address = _canonical(record.value)
+            if address is None:
+                continue
+            name = origin.get(record.name) or (asked[0] if len(asked) == 1 else record.name)
+            key = (client, address)
+            self._names.pop(key, None)  # re-insert: the latest answer wins and is the last forgotten
+            self._names[key] = name
+            if len(self._names) > self.max_answers:
+                del self._names[next(iter(self._names))]
+
+    def name_for(self, client: str, server: str) -> str | None:
+        """The name ``client`` last resolved to ``server``, if it did."""
+        return self._names.get((client, server))
+
+
+def assign(flow: Flow, dns_name: str | None) -> None:
+    """Sets flow.server_name and name_source from the best evidence available now.
+
+    Called when the flow starts (DNS) and again whenever its client names the
+    server itself (SNI, Host), which wins. IP literals in SNI or Host do not
+    name a server.
+    """
+    hello_name = flow.tls.sni if flow.tls is not None else None
+    if hello_name and not is_ip_literal(hello_name):
+        flow.server_name = hello_name
+        flow.name_source = "quic-sni" if flow.transport == "quic" else "sni"
+        return
+    host = flow.http_host
+    if host and not is_ip_literal(host):
+        flow.server_name = host
+        flow.name_source = "http-host"
+        return
+    if dns_name:
+        flow.server_name = dns_name
+        flow.name_source = "dns"
+        return
+    flow.server_name = None
+    flow.name_source = "none"
