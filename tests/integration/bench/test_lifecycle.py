@@ -216,3 +216,69 @@ def test_ipv6_blocked_reaches_nothing_and_names_have_no_aaaa(make_bench: BenchFa
     assert done.stdout.split("\n")[:2] == ["unreachable", "no aaaa"], done.stdout + done.stderr
     assert bench.sink_records() == []
     assert os.path.exists(bench.workdir / "dnsmasq.log")
+
+
+def test_bench_clean_removes_what_a_sigkilled_owner_left(tmp_path: Path) -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(tmp_path / "killed")], stdout=subprocess.PIPE, text=True, cwd=REPO
+    ) as owner:
+        try:
+            assert owner.stdout is not None
+            run_id = owner.stdout.readline().strip()
+        finally:
+            owner.send_signal(signal.SIGKILL)
+            owner.wait(10)
+    assert run_id
+    assert leftovers(run_id) != []
+    clean = subprocess.run(
+        [sys.executable, "-m", "phonehome.cli", "bench", "clean"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert f"({run_id}): its owner is gone" in clean.stdout
+    assert leftovers(run_id) == []
+
+
+def test_a_physical_port_is_borrowed_from_the_host_and_given_back(
+    tmp_path: Path, make_bench: BenchFactory
+) -> None:
+    from dataclasses import replace
+
+    from pyroute2 import IPRoute, netns
+
+    from tests.integration.bench.conftest import unique
+
+    access_point, cable = unique("phtest-ap-"), unique("phtp")
+    netns.create(access_point)
+    try:
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=cable, kind="veth", peer={"ifname": "eth0", "net_ns_fd": access_point})
+        with IPRoute(netns=access_point) as ipr:
+            ipr.link("set", index=ipr.link_lookup(ifname="eth0")[0], state="up")
+        bench = make_bench(
+            f"name: test-physical\nports:\n  - name: ap1\n    kind: physical\n    interface: {cable}\n"
+        )
+        port = bench.port()
+        with IPRoute() as ipr:
+            assert ipr.link_lookup(ifname=cable) == []  # the router namespace has it now
+        handset_side = replace(port, netns=access_point, handset_ifname="eth0")
+        Path(f"/etc/netns/{access_point}").mkdir(parents=True, exist_ok=True)
+        lease = obtain_lease(handset_side, tmp_path, hostname="behind-the-ap")
+        assert lease.router == port.router_ip
+        assert [x.hostname for x in bench.leases()] == ["behind-the-ap"]
+        capture = bench.down()["ap1"]
+        assert capture.lossless, capture.problems
+        assert capture.handset_ip == lease.ip
+        with IPRoute() as ipr:
+            assert ipr.link_lookup(ifname=cable) != []  # back in the host, under its own name
+    finally:
+        netns.remove(access_point)
+        with IPRoute() as ipr:
+            for index in ipr.link_lookup(ifname=cable):
+                ipr.link("del", index=index)
+        import shutil
+
+        shutil.rmtree(f"/etc/netns/{access_point}", ignore_errors=True)

@@ -13,6 +13,7 @@ import pytest
 from phonehome.bench import Bench
 from phonehome.bench.dhcp_client import obtain_lease
 from phonehome.bench.sinks import SinkRecord
+from phonehome.traffic import analyze
 from tests.integration.bench.conftest import BenchFactory, in_handset
 
 pytestmark = pytest.mark.root
@@ -131,6 +132,18 @@ def test_handset_leases_resolves_and_every_flow_is_sunk_and_captured(make_bench:
     for record in records:
         if record.proto == "tcp":
             assert payload[(record.dst[0], str(record.dst[1]))] == record.bytes_received
+    # The analyzer reads the bench's capture back with the same endpoints.
+    analysis = analyze([f.path for f in capture.files])
+    flows = {(f.proto, f.dst, f.dport): f for f in analysis.flows if f.src == lease.ip}
+    assert flows[("tcp", "203.0.113.1", 80)].http_host == "zzhc.vnet.cn"
+    assert flows[("tcp", "203.0.113.1", 80)].src_mac == port.handset_mac
+    assert flows[("tcp", "198.51.100.7", 443)].sni == "activation.example.com"
+    assert ("udp", "203.0.113.5", 443) in flows
+    assert ("udp", "203.0.113.6", 9999) in flows
+    dns = flows[("udp", port.router_ip, 53)]
+    assert "zzhc.vnet.cn" in {q.name for q in dns.dns_queries}
+    assert {(r.proto, *r.dst) for r in records} <= set(flows)
+
     sni = tshark(pcap, "tls.handshake.type == 1", "tls.handshake.extensions_server_name")
     assert sni == [["activation.example.com"]]
     assert tshark(pcap, "dhcp.option.hostname", "dhcp.option.hostname")[0] == ["android-7plus"]
