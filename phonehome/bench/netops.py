@@ -7,6 +7,7 @@ twice, or one half built, is safe. ``None`` as a namespace means the host's.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -238,13 +239,22 @@ def spawn(
             pass_fds=pass_fds,
             **popen,
         )
+    reap_children()
     _CHILDREN[proc.pid] = proc
     return proc
+
+
+@atexit.register
+def reap_children() -> None:
+    """Collects children that ended, whoever stopped them (``phonehome bench down`` from another process)."""
+    for pid in list(_CHILDREN):
+        _reap(pid)
 
 
 def stop_process(proc: ProcessId, sig: int = signal.SIGTERM, grace: float = KILL_GRACE_S) -> bool:
     """Signals ``proc`` and waits for it to end, then kills it; True when it had still been running."""
     if not proc.alive():
+        _reap(proc.pid)  # a zombie child of ours: collect it
         return False
     with contextlib.suppress(ProcessLookupError):
         os.kill(proc.pid, sig)
