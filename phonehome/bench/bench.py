@@ -90,7 +90,7 @@ class Bench:
         bench.detached = state.owner is None
         bench.source = state.data.get("source")
         bench.state = state
-        bench.topology = _topology_from(state.data)
+        bench.topology = Topology.from_dict(state.data["topology"])
         for port, data in state.data.get("captures", {}).items():
             bench._captures[port] = Capture.from_dict(data)
         bench._stopped = bool(state.data.get("capture_stopped"))
@@ -209,7 +209,7 @@ class Bench:
                 "workdir": str(self._workdir),
                 "source": self.source,
                 "created": time.time(),
-                "topology": _topology_to(self.topology),
+                "topology": self.topology.to_dict(),
                 "python": sys.executable,
             }
         )
@@ -389,38 +389,3 @@ def _read(path: Path) -> str:
         return path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-
-
-def _topology_to(topo: Topology) -> dict[str, Any]:
-    return {
-        "run_id": topo.run_id,
-        "slot": topo.slot,
-        "router_ns": topo.router_ns,
-        "ports": [p.to_dict() for p in topo.ports],
-        "lans": [lan.__dict__ if hasattr(lan, "__dict__") else _slots(lan) for lan in topo.lans],
-        "uplink_host": topo.uplink_host,
-        "uplink_router": topo.uplink_router,
-        "transfer": topo.transfer,
-        "host_table": topo.host_table,
-    }
-
-
-def _slots(obj: Any) -> dict[str, Any]:
-    return {name: getattr(obj, name) for name in obj.__slots__}
-
-
-def _topology_from(data: dict[str, Any]) -> Topology:
-    from phonehome.bench.dnsmasq import LanPlan  # noqa: PLC0415
-
-    topo = data["topology"]
-    return Topology(
-        run_id=topo["run_id"],
-        slot=topo["slot"],
-        router_ns=topo["router_ns"],
-        ports=tuple(Port.from_dict(p) for p in topo["ports"]),
-        lans=tuple(LanPlan(**lan) for lan in topo["lans"]),
-        uplink_host=topo["uplink_host"],
-        uplink_router=topo["uplink_router"],
-        transfer=topo["transfer"],
-        host_table=topo["host_table"],
-    )

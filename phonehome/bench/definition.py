@@ -162,7 +162,9 @@ class BenchDef(StrictModel):
         if self.mode != "nat" and self.nat is not None:
             raise ValueError(f"`nat:` is only for mode nat (this bench is {self.mode})")
         if self.mode == "nat" and self.ipv6 == "offer":
-            raise ValueError("IPv6 cannot be offered in nat mode yet (the uplink is IPv4 only): use `ipv6: block`")
+            raise ValueError(
+                "IPv6 cannot be offered in nat mode yet (the uplink is IPv4 only): use `ipv6: block`"
+            )
         if ipaddress.ip_address(self.sink_ipv4).version != 4:
             raise ValueError("sink_ipv4 must be an IPv4 address")
         if ipaddress.ip_address(self.sink_ipv6).version != 6:

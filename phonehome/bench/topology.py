@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from phonehome.bench.definition import BenchDef
 from phonehome.bench.dnsmasq import LanPlan
@@ -65,8 +66,33 @@ class Topology:
     """nat: the /30 between host and router: host .1, router .2."""
     host_table: str | None = None
 
-    def lan_of(self, group_bridge: str) -> LanPlan:
-        return next(lan for lan in self.lans if lan.bridge == group_bridge)
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in the bench's state file (``Bench.attach`` reads it back)."""
+        return {
+            "run_id": self.run_id,
+            "slot": self.slot,
+            "router_ns": self.router_ns,
+            "ports": [p.to_dict() for p in self.ports],
+            "lans": [{name: getattr(lan, name) for name in lan.__slots__} for lan in self.lans],
+            "uplink_host": self.uplink_host,
+            "uplink_router": self.uplink_router,
+            "transfer": self.transfer,
+            "host_table": self.host_table,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Topology:
+        return cls(
+            run_id=data["run_id"],
+            slot=data["slot"],
+            router_ns=data["router_ns"],
+            ports=tuple(Port.from_dict(p) for p in data["ports"]),
+            lans=tuple(LanPlan(**lan) for lan in data["lans"]),
+            uplink_host=data["uplink_host"],
+            uplink_router=data["uplink_router"],
+            transfer=data["transfer"],
+            host_table=data["host_table"],
+        )
 
 
 def ifname(run_id: str, role: str) -> str:

@@ -79,3 +79,12 @@ def test_run_ids_are_read_back_from_names_and_nothing_else_matches(name: str, ru
 def test_a_name_too_long_for_the_kernel_is_refused() -> None:
     with pytest.raises(ValueError, match="longer than 15"):
         ifname("3f2a1c", "toolong")
+
+
+def test_a_topology_survives_its_state_file_form() -> None:
+    import json
+
+    from phonehome.bench.topology import Topology
+
+    topo = plan(parse_bench("mode: nat\nnat:\n  interface: eth0\nipv6: block\n" + TWO_GROUPS), "abcdef", 3)
+    assert Topology.from_dict(json.loads(json.dumps(topo.to_dict()))) == topo
