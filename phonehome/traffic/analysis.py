@@ -43,6 +43,8 @@ class Stats:
     """Bytes missing from TCP streams (lost before capture, or cut by the snap length)."""
     snaplen_cut_packets: int = 0
     """Packets captured shorter than they were on the wire."""
+    http_bodies_dropped: int = 0
+    """HTTP request bodies not kept in the flows (the analysis' body budget was spent); observers saw them."""
     malformed: dict[str, int] = field(default_factory=dict)
     """Packets (or messages) that did not decode, by reason; none is fatal."""
     unsupported_link_types: list[int] = field(default_factory=list)

@@ -153,6 +153,7 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
             "fragments_reassembled": stats.fragments_reassembled,
             "tcp_gap_bytes": stats.tcp_gap_bytes,
             "snaplen_cut_packets": stats.snaplen_cut_packets,
+            "http_bodies_dropped": stats.http_bodies_dropped,
             "malformed": dict(stats.malformed),
             "unsupported_link_types": stats.unsupported_link_types,
         },

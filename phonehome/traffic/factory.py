@@ -12,7 +12,6 @@ veth capture with offload; the analyzer never checks them.
 
 from __future__ import annotations
 
-import gzip
 import socket
 import struct
 from collections.abc import Iterable, Sequence
@@ -20,24 +19,33 @@ from dataclasses import dataclass, field
 
 from phonehome.traffic import link as lt
 from phonehome.traffic.flow import Flow, HttpRequest
+from phonehome.traffic.writers import Packet, pcap_bytes, pcap_stream, pcapng_bytes, pcapng_stream
+
+__all__ = [
+    "ETHERNET",
+    "RAW",
+    "SLL",
+    "SLL2",
+    "Link",
+    "Packet",
+    "RecordingObserver",
+    "TcpConversation",
+    "UdpConversation",
+    "fragment",
+    "interleave",
+    "ipv4",
+    "ipv6",
+    "pcap_bytes",
+    "pcap_stream",
+    "pcapng_bytes",
+    "pcapng_stream",
+    "tcp",
+    "udp",
+]
 from phonehome.traffic.tcp import ACK, FIN, PSH, RST, SYN
 
 ETHERTYPE_VLAN = 0x8100
 ETHERTYPE_QINQ = 0x88A8
-
-
-@dataclass(slots=True)
-class Packet:
-    """One captured frame, as a capture file stores it."""
-
-    ts: float
-    data: bytes
-    linktype: int = lt.LINKTYPE_ETHERNET
-    interface: int | None = None
-    """pcapng interface index; None: one interface per distinct link type."""
-    comment: str | None = None
-    orig_len: int | None = None
-    """Length on the wire when the frame was cut by a snap length (default: len(data))."""
 
 
 def mac(text: str) -> bytes:
@@ -368,85 +376,3 @@ def interleave(*conversations: Sequence[Packet]) -> list[Packet]:
     merged = [p for conv in conversations for p in conv]
     merged.sort(key=lambda p: p.ts)
     return merged
-
-
-def pcap_bytes(
-    packets: Sequence[Packet],
-    *,
-    nanosecond: bool = False,
-    big_endian: bool = False,
-    snaplen: int = 262144,
-    linktype: int | None = None,
-    compress: bool = False,
-) -> bytes:
-    """A classic pcap file; every packet must share the link type."""
-    order = ">" if big_endian else "<"
-    kind = linktype if linktype is not None else (packets[0].linktype if packets else lt.LINKTYPE_ETHERNET)
-    magic = 0xA1B23C4D if nanosecond else 0xA1B2C3D4
-    out = [struct.pack(order + "IHHiIII", magic, 2, 4, 0, 0, snaplen, kind)]
-    scale = 1_000_000_000 if nanosecond else 1_000_000
-    for p in packets:
-        sec = int(p.ts)
-        frac = round((p.ts - sec) * scale)
-        if frac >= scale:
-            sec, frac = sec + 1, frac - scale
-        out.append(struct.pack(order + "IIII", sec, frac, len(p.data), p.orig_len or len(p.data)))
-        out.append(p.data)
-    data = b"".join(out)
-    return gzip.compress(data, mtime=0) if compress else data
-
-
-def _option(order: str, code: int, value: bytes) -> bytes:
-    return struct.pack(order + "HH", code, len(value)) + value + b"\x00" * (-len(value) % 4)
-
-
-def _block(order: str, btype: int, body: bytes) -> bytes:
-    length = 12 + len(body)
-    return struct.pack(order + "II", btype, length) + body + struct.pack(order + "I", length)
-
-
-def pcapng_bytes(
-    packets: Sequence[Packet],
-    *,
-    big_endian: bool = False,
-    comment: str | None = None,
-    tsresol: int = 6,
-    drops: dict[int, int] | None = None,
-    simple: bool = False,
-    compress: bool = False,
-) -> bytes:
-    """A pcapng file: one section, one interface per packet.interface (or per link type).
-
-    ``drops`` writes an Interface Statistics Block per interface with that
-    isb_ifdrop count; ``simple`` writes Simple Packet Blocks (no timestamps).
-    """
-    order = ">" if big_endian else "<"
-    shb_opts = (_option(order, 1, comment.encode()) if comment else b"") + (
-        _option(order, 0, b"") if comment else b""
-    )
-    out = [_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1) + shb_opts)]
-    interfaces: dict[int, int] = {}
-    for p in packets:
-        key = p.interface if p.interface is not None else p.linktype
-        if key not in interfaces:
-            interfaces[key] = len(interfaces)
-            opts = _option(order, 9, bytes([tsresol])) + _option(order, 0, b"") if tsresol != 6 else b""
-            out.append(_block(order, 1, struct.pack(order + "HHI", p.linktype, 0, 262144) + opts))
-    scale = 10**tsresol
-    for p in packets:
-        iface = interfaces[p.interface if p.interface is not None else p.linktype]
-        pad = b"\x00" * (-len(p.data) % 4)
-        if simple:
-            out.append(_block(order, 3, struct.pack(order + "I", p.orig_len or len(p.data)) + p.data + pad))
-            continue
-        t = round(p.ts * scale)
-        opts = _option(order, 1, p.comment.encode()) + _option(order, 0, b"") if p.comment else b""
-        body = struct.pack(
-            order + "IIIII", iface, t >> 32, t & 0xFFFFFFFF, len(p.data), p.orig_len or len(p.data)
-        )
-        out.append(_block(order, 6, body + p.data + pad + opts))
-    for iface, count in (drops or {}).items():
-        opts = _option(order, 5, struct.pack(order + "Q", count)) + _option(order, 0, b"")
-        out.append(_block(order, 5, struct.pack(order + "III", iface, 0, 0) + opts))
-    data = b"".join(out)
-    return gzip.compress(data, mtime=0) if compress else data

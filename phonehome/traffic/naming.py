@@ -104,8 +104,12 @@ class DnsBook:
     def __len__(self) -> int:
         return len(self._names)
 
-    def learn(self, client: str, message: DnsMessage) -> None:
-        """Records the answers of a response that ``client`` received (CNAME chains followed)."""
+    def learn(self, client: str, message: DnsMessage, client_mac: str | None = None) -> None:
+        """Records the answers of a response that ``client`` received (CNAME chains followed).
+
+        With the client's hardware address, the answers also name flows from
+        its other addresses (a dual-stack handset asks over IPv6, connects over IPv4).
+        """
         if not message.response or not message.answers:
             return
         asked = [name for name, _ in message.questions]
@@ -126,15 +130,20 @@ class DnsBook:
             if address is None:
                 continue
             name = origin.get(record.name) or (asked[0] if len(asked) == 1 else record.name)
-            key = (client, address)
-            self._names.pop(key, None)  # re-insert: the latest answer wins and is the last forgotten
-            self._names[key] = name
-            if len(self._names) > self.max_answers:
+            for key in (
+                ((client, address), (f"mac:{client_mac}", address)) if client_mac else ((client, address),)
+            ):
+                self._names.pop(key, None)  # re-insert: the latest answer wins and is the last forgotten
+                self._names[key] = name
+            while len(self._names) > self.max_answers:
                 del self._names[next(iter(self._names))]
 
-    def name_for(self, client: str, server: str) -> str | None:
-        """The name ``client`` last resolved to ``server``, if it did."""
-        return self._names.get((client, server))
+    def name_for(self, client: str, server: str, client_mac: str | None = None) -> str | None:
+        """The name ``client`` (or, failing that, the host with ``client_mac``) last resolved to ``server``."""
+        name = self._names.get((client, server))
+        if name is None and client_mac:
+            name = self._names.get((f"mac:{client_mac}", server))
+        return name
 
 
 def assign(flow: Flow, dns_name: str | None) -> None:

@@ -14,11 +14,11 @@ import hashlib
 import io
 import os
 import struct
-import threading
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from phonehome.traffic import pcapng
 
@@ -26,6 +26,7 @@ CHUNK = 4 << 20
 MAX_RECORD = 16 << 20
 """Largest record accepted (BIG TCP on veth can merge up to 512 KB); a larger length means damage."""
 MAX_COMMENTS = 1000
+HASH_BLOCK = 8 << 20
 
 PCAP_MAGICS = {
     # magic as read little-endian -> (byte order, fraction scale, record header size)
@@ -79,7 +80,39 @@ class CaptureFile:
     """pcapng comments: (frame, text) for packet comments, (None, text) for section/interface ones."""
 
 
-def _open(path: str | os.PathLike[str]) -> tuple[io.BufferedIOBase, io.BufferedIOBase, bool, int]:
+class _HashingFile:
+    """Reads a file and hashes exactly the bytes read, so the digest costs no second pass over the file.
+
+    (A hashing thread beside the parser measured slower here: the second core
+    is not free, and every GIL hand-over stalls the parser.)
+    """
+
+    mode = "rb"
+
+    def __init__(self, raw: io.BufferedReader, digest: Any) -> None:
+        self.raw = raw
+        self.digest = digest
+
+    def read(self, n: int = -1, /) -> bytes:
+        data = self.raw.read(n)
+        if self.digest is not None:
+            self.digest.update(data)
+        return data
+
+    def seek(self, n: int, /) -> object:
+        raise io.UnsupportedOperation("a capture is read once, front to back")
+
+    def drain(self) -> None:
+        """Hashes what was never read (the parser stopped early)."""
+        if self.digest is not None:
+            while self.read(HASH_BLOCK):
+                pass
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+def _open(path: str | os.PathLike[str]) -> tuple[io.BufferedReader, bool, int]:
     """Opens a capture for reading and says whether it is gzip-compressed; errors name the file."""
     try:
         raw = open(path, "rb")  # noqa: SIM115  (closed by the reader)
@@ -99,9 +132,7 @@ def _open(path: str | os.PathLike[str]) -> tuple[io.BufferedIOBase, io.BufferedI
     if size == 0:
         raw.close()
         raise CaptureError(path, "is empty (0 bytes), not a capture")
-    if head == GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb"), raw, True, size
-    return raw, raw, False, size
+    return raw, head == GZIP_MAGIC, size
 
 
 def _describe(head: bytes) -> str:
@@ -110,15 +141,6 @@ def _describe(head: bytes) -> str:
         text = head.decode("ascii").splitlines()[0][:40] if head.strip() else ""
         return f"a text file starting {text!r}" if text else "a blank text file"
     return f"data that starts with bytes {head[:8].hex()}"
-
-
-def _sha256(path: str | os.PathLike[str], out: list[str]) -> None:
-    # hashlib releases the GIL on large buffers, so this runs beside the parser on the other core.
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    out.append(digest.hexdigest())
 
 
 class CaptureReader:
@@ -133,7 +155,9 @@ class CaptureReader:
         self.path = str(path)
         self.info = CaptureFile(path=self.path, first_frame=first_frame)
         self.warnings: list[str] = []
-        self._file, self._raw, self.info.compressed, self.info.size = _open(path)
+        raw, self.info.compressed, self.info.size = _open(path)
+        self._hashing = _HashingFile(raw, hashlib.sha256() if hash_file else None)
+        self._gzip = gzip.GzipFile(fileobj=self._hashing, mode="rb") if self.info.compressed else None
         self._failed = False
         self.consumed = 0
         """Bytes of the (decompressed) file before the current chunk, for offsets in warnings."""
@@ -157,19 +181,14 @@ class CaptureReader:
             self.close()
             what = "its gzip-compressed content is" if self.info.compressed else "it is"
             raise CaptureError(path, f"is not a pcap or pcapng capture: {what} {_describe(self._head[:64])}")
-        self._hash: list[str] = []
-        self._hasher: threading.Thread | None = None
-        if hash_file:
-            self._hasher = threading.Thread(target=_sha256, args=(path, self._hash), daemon=True)
-            self._hasher.start()
 
     def _read(self, n: int) -> bytes:
         """Up to ``n`` bytes; a damaged or cut gzip stream gives what came before the damage, then b""."""
         if self._failed:
             return b""
-        if not self.info.compressed:
+        if self._gzip is None:
             try:
-                return self._file.read(n)
+                return self._hashing.read(n)
             except OSError as exc:
                 self._failed = True
                 self.damaged(f"read failed ({exc.strerror or exc})")
@@ -179,7 +198,7 @@ class CaptureReader:
         have = 0
         while have < n:
             try:
-                part = self._file.read1(n - have)
+                part = self._gzip.read1(n - have)
             except (OSError, EOFError, zlib.error) as exc:
                 self._failed = True
                 if not hasattr(self, "_head"):
@@ -262,17 +281,22 @@ class CaptureReader:
         return self.consumed + pos
 
     def finish(self) -> CaptureFile:
-        """Closes the file and completes ``info`` (waits for its SHA-256)."""
+        """Completes ``info`` (the file's SHA-256 over all its bytes, read or not) and closes the file."""
+        if self._hashing.digest is not None and not self._hashing.raw.closed:
+            try:
+                self._hashing.drain()
+                self.info.sha256 = self._hashing.digest.hexdigest()
+            except OSError as exc:
+                self.warnings.append(
+                    f"{self.path}: could not be read to its end for its SHA-256 ({exc.strerror or exc})"
+                )
         self.close()
-        if self._hasher is not None:
-            self._hasher.join()
-            self.info.sha256 = self._hash[0] if self._hash else None
-            self._hasher = None
         return self.info
 
     def close(self) -> None:
-        self._file.close()
-        self._raw.close()
+        if self._gzip is not None:
+            self._gzip.close()
+        self._hashing.close()
 
 
 def open_capture(

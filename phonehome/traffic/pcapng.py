@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from phonehome.traffic.pcapfile import CaptureReader, Packet
+    from phonehome.traffic.pcapfile import CaptureFile, CaptureReader, Packet
 
 SHB_TYPE = 0x0A0D0D0A
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
@@ -24,15 +24,6 @@ IF_TSRESOL, IF_TSOFFSET = 9, 14
 EPB_DROPCOUNT = 4
 ISB_IFDROP, ISB_OSDROP = 5, 7
 MAX_BLOCK = 16 << 20
-
-
-class _Interface:
-    __slots__ = ("linktype", "offset", "scale")
-
-    def __init__(self, linktype: int, scale: float, offset: int) -> None:
-        self.linktype = linktype
-        self.scale = scale
-        self.offset = offset
 
 
 def _options(buf: bytes, pos: int, end: int, order: str) -> Iterator[tuple[int, bytes]]:
@@ -61,6 +52,17 @@ def _text(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
+def _epb_options(info: CaptureFile, buf: bytes, start: int, end: int, *, order: str, packets: int) -> int:
+    """Keeps a packet's comments; returns the drops it reports (epb_dropcount)."""
+    drops = 0
+    for code, value in _options(buf, start, end, order):
+        if code == OPT_COMMENT and len(info.comments) < 1000:
+            info.comments.append((info.first_frame + packets - 1, _text(value)))
+        elif code == EPB_DROPCOUNT and len(value) == 8:
+            drops += struct.unpack(order + "Q", value)[0]
+    return drops
+
+
 def read(reader: CaptureReader) -> Iterator[Packet]:
     """Every packet of a pcapng file; updates reader.info (link types, counts, drops, comments)."""
     info = reader.info
@@ -70,7 +72,10 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
     order = "<"
     block_head = struct.Struct("<II").unpack_from
     epb_head = struct.Struct("<IIIII").unpack_from
-    interfaces: list[_Interface] = []
+    epb_whole = struct.Struct("<7I").unpack_from
+    clocks: list[tuple[int, float, int]] = []
+    nclocks = 0
+    """(link type, timestamp unit, offset) per interface, for the hot path."""
     isb_drops: dict[tuple[int, int], int] = {}
     epb_drops = 0
     section = 0
@@ -81,6 +86,22 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
     while True:
         end = len(buf)
         while pos + 12 <= end:
+            if pos + 28 <= end:
+                # Hot path: an Enhanced Packet Block without surprises, decoded in one unpack.
+                btype, blen, iface, hi, lo, caplen, orig = epb_whole(buf, pos)
+                nxt = pos + blen
+                # (A block that fits in the buffer is under MAX_BLOCK: the buffer is smaller.)
+                if btype == EPB and nxt <= end and caplen + 32 <= blen and not blen & 3 and iface < nclocks:
+                    linktype, unit, offset = clocks[iface]
+                    packets += 1
+                    nbytes += caplen
+                    last_ts = ((hi << 32) | lo) * unit + offset
+                    yield last_ts, linktype, buf[pos + 28 : pos + 28 + caplen], orig
+                    if blen - caplen > 35:  # 4 or more bytes past the padded data: options
+                        opt_start = pos + 28 + ((caplen + 3) & ~3)
+                        epb_drops += _epb_options(info, buf, opt_start, nxt - 4, order=order, packets=packets)
+                    pos = nxt
+                    continue
             btype, blen = block_head(buf, pos)
             if btype == SHB_TYPE:
                 magic = struct.unpack_from("<I", buf, pos + 8)[0]
@@ -96,6 +117,7 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
                     return
                 block_head = struct.Struct(order + "II").unpack_from
                 epb_head = struct.Struct(order + "IIIII").unpack_from
+                epb_whole = struct.Struct(order + "7I").unpack_from
                 btype, blen = block_head(buf, pos)
             if blen < 12 or blen & 3 or blen > MAX_BLOCK:
                 info.packets, info.bytes = packets, nbytes
@@ -104,25 +126,22 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
             nxt = pos + blen
             if nxt > end:
                 break
-            if btype == EPB:
-                iface, hi, lo, caplen, orig = epb_head(buf, pos + 8)
-                data_end = pos + 28 + caplen
-                if data_end > nxt - 4:
-                    caplen = max(0, nxt - 4 - pos - 28)
-                    data_end = pos + 28 + caplen
-                if iface < len(interfaces):
-                    intf = interfaces[iface]
+            if btype in (EPB, PB_OBSOLETE) and blen >= 32:
+                # The packet blocks the hot path left: cut short, odd interface, or the obsolete kind.
+                if btype == EPB:
+                    iface, hi, lo, caplen, orig = epb_head(buf, pos + 8)
+                else:
+                    iface, _drops, hi, lo, caplen, orig = struct.unpack_from(order + "HHIIII", buf, pos + 8)
+                caplen = min(caplen, blen - 32)
+                if iface < len(clocks):
+                    linktype, unit, offset = clocks[iface]
                     packets += 1
                     nbytes += caplen
-                    last_ts = ((hi << 32) | lo) * intf.scale + intf.offset
-                    yield last_ts, intf.linktype, buf[pos + 28 : data_end], orig
+                    last_ts = ((hi << 32) | lo) * unit + offset
+                    yield last_ts, linktype, buf[pos + 28 : pos + 28 + caplen], orig
                     opt_start = pos + 28 + ((caplen + 3) & ~3)
-                    if opt_start < nxt - 4:
-                        for code, value in _options(buf, opt_start, nxt - 4, order):
-                            if code == OPT_COMMENT and len(info.comments) < 1000:
-                                info.comments.append((info.first_frame + packets - 1, _text(value)))
-                            elif code == EPB_DROPCOUNT and len(value) == 8:
-                                epb_drops += struct.unpack(order + "Q", value)[0]
+                    if btype == EPB and opt_start < nxt - 4:
+                        epb_drops += _epb_options(info, buf, opt_start, nxt - 4, order=order, packets=packets)
                 else:
                     unknown_iface += 1
             elif btype == IDB and blen >= 20:
@@ -135,32 +154,22 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
                         offset = struct.unpack(order + "q", value)[0]
                     elif code == OPT_COMMENT and len(info.comments) < 1000:
                         info.comments.append((None, _text(value)))
-                interfaces.append(_Interface(linktype, scale, offset))
+                clocks.append((linktype, scale, offset))
+                nclocks = len(clocks)
                 info.link_types.append(linktype)
             elif btype == SHB_TYPE:
                 section += 1
-                interfaces = []
+                clocks = []
+                nclocks = 0
                 for code, value in _options(buf, pos + 24, nxt - 4, order):
                     if code == OPT_COMMENT and len(info.comments) < 1000:
                         info.comments.append((None, _text(value)))
-            elif btype == SPB and blen >= 16 and interfaces:
+            elif btype == SPB and blen >= 16 and clocks:
                 orig = struct.unpack_from(order + "I", buf, pos + 8)[0]
                 caplen = min(orig, blen - 16)
                 packets += 1
                 nbytes += caplen
-                intf = interfaces[0]
-                yield last_ts, intf.linktype, buf[pos + 12 : pos + 12 + caplen], orig
-            elif btype == PB_OBSOLETE and blen >= 32:
-                iface, _drops, hi, lo, caplen, orig = struct.unpack_from(order + "HHIIII", buf, pos + 8)
-                caplen = min(caplen, blen - 32)
-                if iface < len(interfaces):
-                    intf = interfaces[iface]
-                    packets += 1
-                    nbytes += caplen
-                    last_ts = ((hi << 32) | lo) * intf.scale + intf.offset
-                    yield last_ts, intf.linktype, buf[pos + 28 : pos + 28 + caplen], orig
-                else:
-                    unknown_iface += 1
+                yield last_ts, clocks[0][0], buf[pos + 12 : pos + 12 + caplen], orig
             elif btype == ISB and blen >= 24:
                 iface = struct.unpack_from(order + "I", buf, pos + 8)[0]
                 for code, value in _options(buf, pos + 20, nxt - 4, order):

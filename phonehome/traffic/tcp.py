@@ -28,6 +28,16 @@ Deliver = Callable[[int, bytes, int], None]
 """Receives (offset in the stream, bytes, frame number) in stream order."""
 
 
+class Budget:
+    """An allowance of bytes shared by all streams of an analysis (out-of-order data held at once)."""
+
+    __slots__ = ("limit", "used")
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.used = 0
+
+
 class TcpStream:
     """One direction of a TCP connection.
 
@@ -37,9 +47,21 @@ class TcpStream:
     ``deliver`` None (counting only), just the extent of the stream is kept.
     """
 
-    __slots__ = ("base", "deliver", "gaps", "high", "max_pending", "next", "pending", "pending_bytes")
+    __slots__ = (
+        "base",
+        "budget",
+        "deliver",
+        "gaps",
+        "high",
+        "max_pending",
+        "next",
+        "pending",
+        "pending_bytes",
+    )
 
-    def __init__(self, base: int, deliver: Deliver | None, max_pending: int = MAX_PENDING) -> None:
+    def __init__(
+        self, base: int, deliver: Deliver | None, max_pending: int = MAX_PENDING, budget: Budget | None = None
+    ) -> None:
         self.base = base & MASK
         self.deliver = deliver
         self.next = 0
@@ -51,6 +73,8 @@ class TcpStream:
         self.pending: list[tuple[int, int, bytes]] = []
         self.pending_bytes = 0
         self.max_pending = max_pending
+        self.budget = budget if budget is not None else Budget(max_pending)
+        """Shared with the analysis' other streams: out-of-order bytes held by all of them at once."""
 
     def add(self, seq: int, data: bytes, frame: int, cut: int = 0) -> None:
         """One segment's payload; ``cut`` more bytes followed it on the wire but not in the capture."""
@@ -81,11 +105,13 @@ class TcpStream:
         if data:
             heapq.heappush(self.pending, (self.next + delta, frame, data))
             self.pending_bytes += len(data)
+            self.budget.used += len(data)
         if cut and delta + len(data) >= 0:
             # Bytes the snap length cut are lost for good: queue them as an empty marker past the data.
             heapq.heappush(self.pending, (self.next + delta + len(data) + cut, frame, b""))
         self._drain()
-        while self.pending_bytes > self.max_pending and self.pending:
+        budget = self.budget
+        while (self.pending_bytes > self.max_pending or budget.used > budget.limit) and self.pending:
             self._skip()
 
     def _drain(self) -> None:
@@ -102,6 +128,7 @@ class TcpStream:
                 continue
             heapq.heappop(pending)
             self.pending_bytes -= len(data)
+            self.budget.used -= len(data)
             skip = self.next - offset
             if skip >= len(data):
                 continue
@@ -110,8 +137,12 @@ class TcpStream:
             self.next += len(data)
             self.deliver(self.next - len(data), data, frame)
         if self.deliver is None:
-            self.pending.clear()
-            self.pending_bytes = 0
+            self._clear()
+
+    def _clear(self) -> None:
+        self.pending.clear()
+        self.budget.used -= self.pending_bytes
+        self.pending_bytes = 0
 
     def _skip(self) -> None:
         """Gives up on the hole before the earliest queued byte."""
@@ -125,11 +156,9 @@ class TcpStream:
         """At the stream's end: delivers what is queued, past any holes (counted as gaps)."""
         while self.pending and self.deliver is not None:
             self._skip()
-        self.pending.clear()
-        self.pending_bytes = 0
+        self._clear()
 
     def stop(self) -> None:
         """Counting only from now on: payload is no longer needed."""
         self.deliver = None
-        self.pending.clear()
-        self.pending_bytes = 0
+        self._clear()

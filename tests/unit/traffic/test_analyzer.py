@@ -294,3 +294,38 @@ def test_damaged_captures_never_crash_the_analyzer(tmp_path: Path, data: bytes) 
         return
     for flow in analysis.flows:
         assert flow.first_frame <= flow.last_frame
+
+
+def test_capture_starting_inside_tls_application_data_is_tls(run: Analyze) -> None:
+    conv = TcpConversation(CLIENT, ("203.0.113.7", 443)).handshake()
+    conv.send(tls.build_client_hello("x.example")).send(
+        b"\x17\x03\x03\x10\x00" + b"e" * 4096, from_client=False
+    )
+    conv.send(b"\x17\x03\x03\x10\x00" + b"f" * 4096, from_client=False)
+    (flow,) = run(conv.packets[-3:]).flows  # the last record, from its header on
+    assert (flow.transport, flow.app, flow.src) == ("tls", "tls", "10.0.0.2")
+    assert flow.bytes_s2c == 4101
+
+
+def test_dns_over_tcp_queries_carry_their_own_timestamps(run: Analyze) -> None:
+    query = dns.build_query("late.example")
+    conv = (
+        TcpConversation(CLIENT, ("10.0.0.1", 53), step=1.0)
+        .handshake()
+        .send(len(query).to_bytes(2, "big") + query)
+    )
+    (flow,) = run(conv.packets).flows
+    assert flow.dns_queries[0].ts == conv.packets[-1].ts
+
+
+def test_offloaded_64k_frames_without_ip_length_are_read_whole(run: Analyze) -> None:
+    body = b"x" * 60000
+    request = http.build_request("POST", "/big", {"Host": "gro.example"}, body)
+    conv = web(mss=65000).handshake().send(request)
+    last = conv.packets[-1]
+    frame = bytearray(last.data)
+    frame[16:18] = b"\x00\x00"  # a GRO/TSO frame as captured on veth: IPv4 total length 0
+    conv.packets[-1] = Packet(last.ts, bytes(frame))
+    (flow,) = run(conv.packets).flows
+    assert flow.http_requests[0].body == body
+    assert flow.bytes_c2s == len(request)

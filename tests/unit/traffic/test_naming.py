@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from phonehome.traffic import Analysis, dns, http, quic, tls
 from phonehome.traffic.dns import AAAA, CNAME, A, DnsRecord
-from phonehome.traffic.factory import TcpConversation, UdpConversation, interleave
+from phonehome.traffic.factory import ETHERNET, Link, TcpConversation, UdpConversation, interleave
 from phonehome.traffic.naming import DnsBook, is_doh_resolver
 
 Analyze = Callable[..., Analysis]
@@ -23,8 +23,9 @@ def lookup(
     port: int = 33000,
     ts: float = T0,
     qtype: int = A,
+    link: Link = ETHERNET,
 ) -> UdpConversation:
-    conv = UdpConversation((client, port), RESOLVER, ts=ts)
+    conv = UdpConversation((client, port), RESOLVER, ts=ts, link=link)
     return conv.send(dns.build_query(name, qtype)).send(
         dns.build_response(name, records, qtype=qtype), from_client=False
     )
@@ -66,9 +67,9 @@ def test_ipv6_answers_name_ipv6_flows(run: Analyze) -> None:
 
 
 def test_only_the_clients_own_answers_name_its_flows(run: Analyze) -> None:
-    other = lookup(
-        "someone-else.example", [DnsRecord("someone-else.example", A, 60, "198.51.100.45")], client="10.0.0.3"
-    )
+    other_host = Link(client_mac="02:00:00:00:00:33")
+    record = DnsRecord("someone-else.example", A, 60, "198.51.100.45")
+    other = lookup("someone-else.example", [record], client="10.0.0.3", link=other_host)
     conn = connect("198.51.100.45").send(b"\x01\x02")
     flows = run(other.packets + conn.packets).flows
     assert (flows[1].server_name, flows[1].name_source) == (None, "none")
@@ -215,3 +216,22 @@ def test_dns_book_is_bounded() -> None:
     assert len(book) == 3
     assert book.name_for("10.0.0.2", "192.0.2.9") == "n9.example"
     assert book.name_for("10.0.0.2", "192.0.2.0") is None
+
+
+def test_an_answer_received_over_ipv6_names_the_same_handsets_ipv4_flow(run: Analyze) -> None:
+    answer = UdpConversation(("2001:db8::2", 33000), ("2001:db8::1", 53), ts=T0)
+    answer.send(dns.build_query("dual.example")).send(
+        dns.build_response("dual.example", [DnsRecord("dual.example", A, 60, "198.51.100.90")]),
+        from_client=False,
+    )
+    conn = connect("198.51.100.90").send(b"\x01")
+    other_host = (
+        TcpConversation(
+            ("10.0.0.3", 41000), ("198.51.100.90", 443), ts=T0 + 2, link=Link(client_mac="02:00:00:00:00:33")
+        )
+        .handshake()
+        .send(b"\x01")
+    )
+    flows = run(answer.packets + conn.packets + other_host.packets).flows
+    assert (flows[1].server_name, flows[1].name_source) == ("dual.example", "dns")
+    assert flows[2].name_source == "none"  # another host (another MAC) did not ask

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from phonehome.traffic import Analysis, dns, factory, http, quic, tls
+import pytest
+
+from phonehome.traffic import Analysis, dns, factory, http, quic, sessions, tls
 from phonehome.traffic.analyzer import Engine
 from phonehome.traffic.factory import RecordingObserver, TcpConversation, UdpConversation, interleave
+from phonehome.traffic.flow import Flow, HttpRequest
 from phonehome.traffic.pcapfile import open_capture
 
 Analyze = Callable[..., Analysis]
@@ -124,7 +127,7 @@ def test_without_an_observer_unrecognised_payload_is_only_counted(tmp_path: Path
         .send(b"r" * 10, from_client=False)
     )
     engine = _engine_after(tmp_path, conv, None)
-    (state,) = engine.active.values()
+    (state,) = engine.table.active.values()
     assert state.c2s.stream is not None
     assert state.c2s.stream.deliver is None
     assert state.s2c.stream is not None
@@ -136,7 +139,7 @@ def test_without_an_observer_unrecognised_payload_is_only_counted(tmp_path: Path
 def test_with_an_observer_unrecognised_payload_keeps_flowing(tmp_path: Path) -> None:
     conv = TcpConversation(HANDSET, ("198.51.100.11", 7000)).handshake().send(b"\x00binary" * 1000)
     engine = _engine_after(tmp_path, conv, RecordingObserver())
-    (state,) = engine.active.values()
+    (state,) = engine.table.active.values()
     assert state.c2s.stream is not None
     assert state.c2s.stream.deliver is not None
 
@@ -147,7 +150,7 @@ def test_tls_flows_stop_reassembling_after_both_hellos(tmp_path: Path) -> None:
     )
     conv.send(tls.build_server_hello(0x0303) + b"\x16\x03\x03" + b"c" * 3000, from_client=False)
     engine = _engine_after(tmp_path, conv, RecordingObserver())
-    (state,) = engine.active.values()
+    (state,) = engine.table.active.values()
     assert state.c2s.stream is not None
     assert state.c2s.stream.deliver is None
     assert state.s2c.stream is not None
@@ -170,7 +173,32 @@ def test_flow_state_is_released_when_flows_end(tmp_path: Path) -> None:
     reader = open_capture(path)
     engine.run(reader)
     reader.finish()
-    assert len(engine.active) <= 2  # closed flows were swept as the capture went on
-    assert len(engine.tcp) <= 4
+    assert len(engine.table.active) <= 2  # closed flows were swept as the capture went on
+    assert len(engine.table.tcp) <= 4
     engine.finish()
     assert [f.sni for f in engine.flows] == [f"n{i}.example" for i in range(50)]
+
+
+class BodySeer(RecordingObserver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.bodies: list[bytes] = []
+
+    def on_http_request(self, flow: Flow, request: HttpRequest) -> None:
+        self.bodies.append(request.body)
+
+
+def test_request_bodies_beyond_the_budget_reach_the_observer_but_are_not_kept(
+    run: Analyze, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "BODY_BUDGET", 1500)
+    conv = TcpConversation(HANDSET, ("198.51.100.13", 80)).handshake()
+    for i in range(3):
+        conv.send(http.build_request("POST", f"/{i}", {"Host": "b.example"}, bytes([65 + i]) * 1000))
+    seer = BodySeer()
+    analysis = run(conv.packets, observer=seer)
+    assert seer.bodies == [b"A" * 1000, b"B" * 1000, b"C" * 1000]
+    assert [r.body for r in analysis.flows[0].http_requests] == [b"A" * 1000, b"", b""]
+    assert [r.body_truncated for r in analysis.flows[0].http_requests] == [False, True, True]
+    assert analysis.stats.http_bodies_dropped == 2
+    assert any("not kept" in w for w in analysis.warnings)

@@ -157,3 +157,12 @@ def test_hashing_can_be_skipped(tmp_path: Path) -> None:
     reader = open_capture(write(tmp_path, factory.pcap_bytes(PACKETS)), hash_file=False)
     list(reader.packets())
     assert reader.finish().sha256 is None
+
+
+def test_sha256_covers_the_whole_file_even_when_parsing_stopped_at_damage(tmp_path: Path) -> None:
+    data = bytearray(factory.pcap_bytes(PACKETS * 100))
+    struct.pack_into("<I", data, 24 + 8, 0x7FFFFFFF)  # the first record claims 2 GB
+    path = write(tmp_path, bytes(data))
+    reader, packets = read_all(path)
+    assert (packets, reader.info.truncated) == ([], True)
+    assert reader.info.sha256 == hashlib.sha256(data).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -11,10 +12,17 @@ from phonehome.traffic import factory, ip, link
 from phonehome.traffic.factory import Packet
 from phonehome.traffic.pcapfile import CaptureError, open_capture
 
-FUZZ = settings(max_examples=150, deadline=1000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150,
+    deadline=1000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 SAMPLE = [
-    Packet(1.0, factory.ETHERNET.frame(factory.ipv4(factory.udp(1, 53, b"abc"), "10.0.0.1", "10.0.0.2", 17), True)),
+    Packet(
+        1.0,
+        factory.ETHERNET.frame(factory.ipv4(factory.udp(1, 53, b"abc"), "10.0.0.1", "10.0.0.2", 17), True),
+    ),
     Packet(2.0, b"\x45" + b"\x00" * 39, linktype=101, comment="note"),
     Packet(3.0, b"x" * 70, linktype=113),
 ]
@@ -75,7 +83,9 @@ def test_damaged_gzip(tmp_path: Path, data: bytes) -> None:
 
 @FUZZ
 @given(st.sampled_from(sorted(link.SUPPORTED | {147})), st.binary(max_size=120))
-def test_link_decode_of_any_bytes_returns_an_offset_inside_the_frame_or_a_code(linktype: int, frame: bytes) -> None:
+def test_link_decode_of_any_bytes_returns_an_offset_inside_the_frame_or_a_code(
+    linktype: int, frame: bytes
+) -> None:
     etype, off = link.decode(linktype, frame)
     if etype >= 0:
         assert 0 <= off <= len(frame)
@@ -88,19 +98,21 @@ def test_ip_parse_of_any_bytes_returns_a_packet_a_fragment_or_malformed(etype: i
     try:
         result = ip.parse(data, 0, etype)
     except ip.Malformed as exc:
-        assert exc.reason
+        reason = exc.reason
+        assert reason
         return
     if isinstance(result, tuple):
         _, src, dst, buf, start, end, cut = result
-        assert len(src) in (4, 16) and len(dst) == len(src)
-        assert 0 <= start and end <= len(buf) and cut >= 0
+        assert len(src) in (4, 16)
+        assert len(dst) == len(src)
+        assert start >= 0
+        assert end <= len(buf)
+        assert cut >= 0
 
 
 @FUZZ
 @given(st.binary(min_size=20, max_size=200))
 def test_ip_parse_of_valid_headers_with_garbage_bodies(body: bytes) -> None:
     for packet in (factory.ipv4(body, "10.0.0.1", "10.0.0.2", 47), factory.ipv6(body, "::1", "::2", 0)):
-        try:
+        with contextlib.suppress(ip.Malformed):
             ip.parse(packet, 0, link.ETHERTYPE_IPV4 if packet[0] >> 4 == 4 else link.ETHERTYPE_IPV6)
-        except ip.Malformed:
-            pass

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phonehome.traffic.tcp import TcpStream
+from phonehome.traffic.tcp import Budget, TcpStream
 
 
 class Sink:
@@ -187,3 +187,16 @@ def test_hostile_segments_never_raise_and_offsets_only_grow(segments: list[tuple
         b[0] >= a[0] + len(a[1]) for a, b in zip(sink.chunks, sink.chunks[1:], strict=False)
     )
     assert s.pending_bytes == 0
+
+
+def test_streams_sharing_a_budget_give_up_holes_when_it_is_spent() -> None:
+    budget = Budget(1000)
+    a_sink, b_sink = Sink(), Sink()
+    a, b = TcpStream(0, a_sink, budget=budget), TcpStream(0, b_sink, budget=budget)
+    a.add(100, b"a" * 600, 1)  # a hole at 0..100
+    assert budget.used == 600
+    b.add(100, b"b" * 600, 2)  # over the shared limit: b gives up its hole
+    assert budget.used == 600
+    assert (b.gaps, b_sink.data) == (100, b"b" * 600)
+    a.stop()
+    assert budget.used == 0
