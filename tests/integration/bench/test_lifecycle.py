@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -278,10 +279,8 @@ def test_a_physical_port_is_borrowed_from_the_host_and_given_back(
         with IPRoute() as ipr:
             assert ipr.link_lookup(ifname=cable) != []  # back in the host, under its own name
     finally:
+        shutil.rmtree(f"/etc/netns/{access_point}", ignore_errors=True)
         netns.remove(access_point)
         with IPRoute() as ipr, contextlib.suppress(NetlinkError):  # it may go with the namespace
             for index in ipr.link_lookup(ifname=cable):
                 ipr.link("del", index=index)
-        import shutil
-
-        shutil.rmtree(f"/etc/netns/{access_point}", ignore_errors=True)
