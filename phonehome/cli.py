@@ -65,6 +65,12 @@ def _policy_inputs(args: argparse.Namespace) -> dict[str, object] | str:
     return out
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from phonehome.bench.cli import run  # noqa: PLC0415  (keeps `phonehome --help` fast)
+
+    return run(args)
+
+
 def _analyze(args: argparse.Namespace) -> int:
     # Imported here so that `phonehome --help` stays fast.
     import json  # noqa: PLC0415
@@ -190,6 +196,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--quiet", action="store_true", help="print only what is missing")
     doctor.set_defaults(func=_doctor)
+
+    bench = sub.add_parser(
+        "bench",
+        help="bring a bench up, show it, bring it down, clean what killed runs left",
+        description="up: builds a bench from a definition and leaves it running (its dnsmasq, sinks and "
+        "capture are detached processes); status: lists benches and their problems; down: stops the "
+        "capture (printing its files, SHA-256 and drops) and removes the bench; clean: removes benches "
+        "whose owner died (--all: detached ones too). Exit 0 on success, 1 on a bench error.",
+    )
+    verbs = bench.add_subparsers(dest="verb", metavar="VERB", required=True)
+    up = verbs.add_parser("up", help="build a bench and leave it running")
+    up.add_argument("definition", help="bench definition (benches/virtual.yaml)")
+    up.add_argument("--workdir", help="folder for captures and logs (default: results/NAME-RUNID)")
+    status = verbs.add_parser("status", help="list running benches")
+    status.add_argument("name", nargs="?", help="run id or bench name")
+    down = verbs.add_parser("down", help="stop the capture and remove a bench")
+    down.add_argument("name", help="run id or bench name")
+    clean = verbs.add_parser("clean", help="remove benches whose owner died")
+    clean.add_argument("--all", action="store_true", help="also remove detached benches (bench up)")
+    bench.set_defaults(func=_bench)
 
     analyze = sub.add_parser(
         "analyze",

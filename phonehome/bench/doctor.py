@@ -39,6 +39,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(("dumpcap", "tcpdump"), "tcpdump", "lossless packet capture on bench ports"),
     Tool(("busybox",), "busybox", "udhcpc, the DHCP client of the virtual handset"),
     Tool(("tshark",), "tshark", "benchmarks compare the analyzer with it", required=False),
+    Tool(("iperf3",), "iperf3", "capture benchmarks load a bench port at line rate", required=False),
 )
 
 

@@ -1,0 +1,283 @@
+"""The steps that bring a bench up, each recorded (``undo``) the moment its object exists.
+
+Order matters: namespaces and links, then rules, then the services, then the
+capture, and only then the handset's link comes up, so that the capture
+holds the handset's very first frame.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from pyroute2 import IPRoute
+
+from phonehome.bench import dnsmasq, netops, nft, recorder, sinks, undo
+from phonehome.bench.definition import BenchDef
+from phonehome.bench.netops import BenchError, poll
+from phonehome.bench.runtime import ProcessId
+from phonehome.bench.topology import Port, Topology
+
+START_TIMEOUT_S = 10.0
+T = TypeVar("T")
+
+
+class Builder:
+    def __init__(
+        self, defn: BenchDef, topo: Topology, workdir: Path, record: Callable[[undo.Record], None]
+    ) -> None:
+        self.defn = defn
+        self.topo = topo
+        self.workdir = workdir
+        self.record = record
+        self.captures: dict[str, dict[str, object]] = {}
+        """Per port: when its capture started and the interface's frame count then."""
+
+    def build(self) -> None:
+        router = self.topo.router_ns
+        netops.create_netns(router)
+        self.record(undo.netns_record(router))
+        self._router_sysctls()
+        with IPRoute(netns=router) as ipr:
+            for lan in self.topo.lans:
+                self._bridge(ipr, lan)
+        for port in self.topo.ports:
+            self._port(port)
+        if self.defn.mode == "nat":
+            self._uplink()
+        ports = self._sinks() if self.defn.mode == "sinkhole" else (0, 0)
+        self._rules(*ports)
+        self._dnsmasq()
+        for port in self.topo.ports:
+            self._capture(port)
+        for port in self.topo.ports:
+            self._handset_link_up(port)
+
+    # --- router ------------------------------------------------------------------------------------
+
+    def _router_sysctls(self) -> None:
+        router = self.topo.router_ns
+        # Bridge netfilter is on by default in a new namespace and silently breaks TPROXY.
+        for key in ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables", "bridge-nf-call-arptables"):
+            if netops.read_sysctl(router, f"net/bridge/{key}") is not None:
+                netops.write_sysctl(router, f"net/bridge/{key}", "0")
+        netops.write_sysctl(router, "net/ipv4/ip_forward", "1" if self.defn.mode == "nat" else "0")
+        if self.defn.ipv6 == "block":
+            # No IPv6 address of the router's own: the handset finds no router, and what it tries is dropped.
+            netops.write_sysctl(router, "net/ipv6/conf/default/disable_ipv6", "1")
+
+    def _bridge(self, ipr: IPRoute, lan: dnsmasq.LanPlan) -> None:
+        ipr.link("add", ifname=lan.bridge, kind="bridge", br_stp_state=0, br_forward_delay=0)
+        self.record(undo.link_record(self.topo.router_ns, lan.bridge))
+        index = poll(f"bridge {lan.bridge}", lambda: netops.link_index(ipr, lan.bridge))
+        prefix = ipaddress.ip_network(f"{lan.router}/{lan.netmask}", strict=False).prefixlen
+        ipr.addr("add", index=index, address=lan.router, prefixlen=prefix)
+        if lan.ipv6_prefix:
+            net = ipaddress.ip_network(lan.ipv6_prefix)
+            ipr.addr("add", index=index, address=str(net.network_address + 1), prefixlen=net.prefixlen)
+        ipr.link("set", index=index, state="up")
+
+    def _port(self, port: Port) -> None:
+        router = self.topo.router_ns
+        if port.kind == "veth":
+            netns, handset_if = _need(port.netns, "netns"), _need(port.handset_ifname, "handset_ifname")
+            netops.create_netns(netns)
+            self.record(undo.netns_record(netns))
+            self._resolv_conf(port)
+            with IPRoute(netns=router) as ipr:
+                ipr.link(
+                    "add",
+                    ifname=port.interface,
+                    kind="veth",
+                    peer={
+                        "ifname": handset_if,
+                        "net_ns_fd": netns,
+                        "address": port.handset_mac,
+                    },
+                )
+                self.record(undo.link_record(router, port.interface))
+        elif port.kind == "physical":
+            host_if = _need(port.host_interface, "interface")
+            with IPRoute() as host:
+                index = netops.link_index(host, host_if)
+                if index is None:
+                    raise BenchError(f"port {port.name}: host interface {host_if} does not exist")
+                host.link("set", index=index, state="down")
+                host.link("set", index=index, net_ns_fd=router)
+            self.record(undo.moved_record(router, port.interface, host_if))
+        else:
+            host_if, vlan = _need(port.host_interface, "interface"), _need(port.vlan, "vlan")
+            with IPRoute() as host:
+                parent = netops.link_index(host, host_if)
+                if parent is None:
+                    raise BenchError(f"port {port.name}: host interface {host_if} does not exist")
+                host.link(
+                    "add",
+                    ifname=port.interface,
+                    kind="vlan",
+                    link=parent,
+                    vlan_id=vlan,
+                    net_ns_fd=router,
+                )
+            self.record(undo.link_record(router, port.interface))
+        with IPRoute(netns=router) as ipr:
+            index = poll(f"link {port.interface}", lambda: netops.link_index(ipr, port.interface))
+            bridge = netops.link_index(ipr, port.bridge)
+            ipr.link("set", index=index, master=bridge, state="up")
+
+    def _resolv_conf(self, port: Port) -> None:
+        """``ip netns exec`` shows this file as /etc/resolv.conf; the host's own is never touched."""
+        folder = Path("/etc/netns") / _need(port.netns, "netns")
+        folder.mkdir(parents=True, exist_ok=True)
+        self.record(undo.path_record(folder))
+        (folder / "resolv.conf").write_text(f"nameserver {port.router_ip}\n")
+
+    def _handset_link_up(self, port: Port) -> None:
+        if port.kind != "veth":
+            return
+        netns, handset_if = _need(port.netns, "netns"), _need(port.handset_ifname, "handset_ifname")
+        with IPRoute(netns=netns) as ipr:
+            index = netops.wait_link(netns, handset_if)
+            ipr.link("set", index=index, state="up")
+
+    def _uplink(self) -> None:
+        """nat: a veth from the router to the host, masqueraded out of the named host interface."""
+        nat, uplink_host = _need(self.defn.nat, "nat"), _need(self.topo.uplink_host, "uplink")
+        transfer_net, host_table = _need(self.topo.transfer, "transfer"), _need(self.topo.host_table, "table")
+        router, host_if = self.topo.router_ns, nat.interface
+        transfer = ipaddress.ip_network(transfer_net)
+        host_ip, router_ip = str(transfer.network_address + 1), str(transfer.network_address + 2)
+        with IPRoute() as host:
+            if netops.link_index(host, host_if) is None:
+                raise BenchError(
+                    f"nat: host interface {host_if} does not exist (nat.interface in the definition)"
+                )
+            host.link(
+                "add",
+                ifname=uplink_host,
+                kind="veth",
+                peer={"ifname": self.topo.uplink_router, "net_ns_fd": router},
+            )
+            self.record(undo.link_record(None, uplink_host))
+            index = poll("the uplink", lambda: netops.link_index(host, uplink_host))
+            host.addr("add", index=index, address=host_ip, prefixlen=transfer.prefixlen)
+            host.link("set", index=index, state="up")
+        with IPRoute(netns=router) as ipr:
+            index = netops.wait_link(router, self.topo.uplink_router)
+            ipr.addr("add", index=index, address=router_ip, prefixlen=transfer.prefixlen)
+            ipr.link("set", index=index, state="up")
+            ipr.route("add", dst="0.0.0.0/0", gateway=host_ip)
+        for ifname in (uplink_host, host_if):
+            key = f"net/ipv4/conf/{ifname}/forwarding"
+            self.record(undo.sysctl_record(None, key, netops.read_sysctl(None, key)))
+            netops.write_sysctl(None, key, "1")
+        netops.nft_apply(None, nft.host_ruleset(host_table, uplink_host, host_if, str(transfer)))
+        self.record(undo.nft_record(None, "inet", host_table))
+
+    def _sinks(self) -> tuple[int, int]:
+        router = self.topo.router_ns
+        with netops.inside(router):
+            socks = sinks.open_sockets(ipv6=self.defn.ipv6 == "offer")
+        with IPRoute(netns=router) as ipr:
+            lo = netops.link_index(ipr, "lo")
+            ipr.rule("add", fwmark=nft.TPROXY_MARK, table=nft.TPROXY_TABLE)
+            ipr.route("add", dst="0.0.0.0/0", type="local", table=nft.TPROXY_TABLE, oif=lo, scope=254)
+            if self.defn.ipv6 == "offer":
+                ipr.rule("add", family=10, fwmark=nft.TPROXY_MARK, table=nft.TPROXY_TABLE)
+                ipr.route(
+                    "add", dst="::/0", family=10, type="local", table=nft.TPROXY_TABLE, oif=lo, scope=254
+                )
+        fds = tuple(s.fileno() for s in socks)
+        port: int = socks[0].getsockname()[1]
+        argv = [sys.executable, "-m", "phonehome.bench.sinks"]
+        argv += [arg for fd in fds for arg in ("--fd", str(fd))]
+        argv += ["--out", str(self.workdir / "sinks.jsonl")]
+        try:
+            proc = netops.spawn(router, argv, self.workdir / "sinks.log", pass_fds=fds)
+        finally:
+            for sock in socks:
+                sock.close()
+        self._record_process("sinks", proc.pid)
+        return port, port
+
+    def _rules(self, tcp_port: int, udp_port: int) -> None:
+        nat = self.defn.nat
+        router_plan = nft.RouterPlan(
+            lans=tuple(lan.bridge for lan in self.topo.lans),
+            mode=self.defn.mode,
+            tcp_sink_port=tcp_port,
+            udp_sink_port=udp_port,
+            block_quic=self.defn.block_quic,
+            dot=self.defn.dot,
+            ipv6=self.defn.ipv6,
+            uplink=self.topo.uplink_router if self.defn.mode == "nat" else None,
+            enforce=bool(nat and nat.enforce),
+            allow=tuple(nat.allow) if nat else (),
+        )
+        netops.nft_apply(self.topo.router_ns, nft.router_ruleset(router_plan))
+        self.record(undo.nft_record(self.topo.router_ns, "inet", nft.ROUTER_TABLE))
+
+    def _dnsmasq(self) -> None:
+        argv = dnsmasq.dnsmasq_argv(
+            list(self.topo.lans),
+            self.workdir,
+            mode=self.defn.mode,
+            sink_ipv4=self.defn.sink_ipv4,
+            sink_ipv6=self.defn.sink_ipv6 if self.defn.ipv6 == "offer" else None,
+            upstream=self.defn.nat.dns if self.defn.nat else [],
+            lease_seconds=self.defn.lease_seconds,
+        )
+        proc = netops.spawn(self.topo.router_ns, argv, self.workdir / "dnsmasq.out")
+        self._record_process("dnsmasq", proc.pid)
+        self._wait_started(
+            "dnsmasq", proc, lambda: dnsmasq.started(self.workdir), self.workdir / "dnsmasq.out"
+        )
+
+    def _capture(self, port: Port) -> None:
+        suffix = ".pcapng" if self.defn.capture.format == "pcapng" else ".pcap"
+        argv = recorder.capture_argv(self.defn.capture, port.interface, self.workdir / f"{port.name}{suffix}")
+        log = self.workdir / f"capture-{port.name}.log"
+        proc = netops.spawn(self.topo.router_ns, argv, log)
+        self._record_process(f"capture:{port.name}", proc.pid)
+        ifindex = netops.wait_link(self.topo.router_ns, port.interface)
+        self._wait_started(
+            f"{self.defn.capture.tool} on {port.interface}",
+            proc,
+            lambda: recorder.listening(proc.pid, ifindex),
+            log,
+        )
+        self.captures[port.name] = {
+            "started": time.time(),
+            "link_packets": netops.link_packets(self.topo.router_ns, port.interface),
+        }
+
+    def _record_process(self, role: str, pid: int) -> None:
+        proc = ProcessId.of(pid)
+        if proc is None:
+            raise BenchError(f"{role} ended as soon as it started (pid {pid})")
+        self.record(undo.process_record(role, proc))
+
+    def _wait_started(
+        self, what: str, proc: subprocess.Popen[bytes], check: Callable[[], bool], log: Path
+    ) -> None:
+        def ready() -> bool:
+            if check():
+                return True
+            if proc.poll() is not None:
+                tail = log.read_text(errors="replace")[-600:] if log.exists() else ""
+                raise BenchError(f"{what} exited at start: {tail.strip()}")
+            return False
+
+        poll(f"{what} to start (see {log})", ready, START_TIMEOUT_S)
+
+
+def _need(value: T | None, what: str) -> T:
+    """A field the topology always sets for this kind of port (a bug in ``plan`` otherwise)."""
+    if value is None:
+        raise BenchError(f"internal: the bench plan lacks {what}")
+    return value

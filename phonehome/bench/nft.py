@@ -1,0 +1,161 @@
+"""The nftables rulesets of a bench, as text built from a plan (no I/O: unit-tested as strings).
+
+Router namespace: TPROXY every TCP and UDP flow from the handset ports to the
+sinks (sinkhole), answer DNS to any resolver with the bench's dnsmasq, refuse
+QUIC and DoT when asked, drop IPv6 when blocked, and forward nothing except,
+in nat mode, to the uplink (only to ``allow`` when enforcing). Host namespace
+(nat only): the bench's uplink reaches the named interface and nothing else
+of the host, masqueraded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from phonehome.bench.definition import AllowRule
+
+ROUTER_TABLE = "phonehome"
+TPROXY_MARK = 1
+TPROXY_TABLE = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RouterPlan:
+    """What the router namespace's ruleset needs to know."""
+
+    lans: tuple[str, ...]
+    """Bridge interfaces the handsets are on."""
+    mode: str
+    tcp_sink_port: int = 0
+    udp_sink_port: int = 0
+    block_quic: bool = False
+    dot: str = "capture"
+    ipv6: str = "block"
+    uplink: str | None = None
+    enforce: bool = False
+    allow: tuple[AllowRule, ...] = field(default_factory=tuple)
+
+
+def _set(names: tuple[str, ...]) -> str:
+    return "{ " + ", ".join(f'"{n}"' for n in names) + " }"
+
+
+def router_ruleset(plan: RouterPlan) -> str:
+    lans = _set(plan.lans)
+    mangle = [f"iifname != {lans} return"]
+    if plan.ipv6 == "block":
+        mangle.append("meta nfproto ipv6 counter drop")
+    mangle += [
+        "udp dport { 67, 547 } return",
+        "meta l4proto { tcp, udp } th dport 53 return",
+    ]
+    dstnat = [f"iifname != {lans} return", "meta l4proto { tcp, udp } th dport 53 redirect"]
+    refused = []
+    if plan.block_quic:
+        mangle.append("udp dport 443 return")
+        dstnat.append("udp dport 443 redirect")
+        refused.append("udp dport 443 reject")
+    if plan.dot == "refuse":
+        mangle.append("tcp dport 853 return")
+        dstnat.append("tcp dport 853 redirect")
+        refused.append("tcp dport 853 reject with tcp reset")
+    if plan.mode == "sinkhole":
+        mangle += [
+            f"meta nfproto ipv4 meta l4proto tcp tproxy ip to :{plan.tcp_sink_port} meta mark set {TPROXY_MARK} accept",
+            f"meta nfproto ipv4 meta l4proto udp tproxy ip to :{plan.udp_sink_port} meta mark set {TPROXY_MARK} accept",
+        ]
+        if plan.ipv6 == "offer":
+            mangle += [
+                f"meta nfproto ipv6 meta l4proto tcp tproxy ip6 to :{plan.tcp_sink_port} meta mark set {TPROXY_MARK} accept",
+                f"meta nfproto ipv6 meta l4proto udp tproxy ip6 to :{plan.udp_sink_port} meta mark set {TPROXY_MARK} accept",
+            ]
+
+    input_rules = []
+    if plan.uplink:
+        input_rules += [
+            f'iifname "{plan.uplink}" ct state established,related accept',
+            f'iifname "{plan.uplink}" drop',
+        ]
+    input_rules += [
+        f"iifname != {lans} accept",
+        "ct state established,related accept",
+        f"meta mark {TPROXY_MARK} accept",
+        *refused,
+        "udp dport { 67, 547 } accept",
+        "meta l4proto { tcp, udp } th dport 53 accept",
+        "meta l4proto icmp accept",
+        "meta l4proto ipv6-icmp accept",
+        "meta l4proto tcp reject with tcp reset",
+        "reject",
+    ]
+
+    forward = ["ct state established,related accept"]
+    if plan.mode == "nat" and plan.uplink:
+        leave = f'iifname {lans} oifname "{plan.uplink}"'
+        forward += [f"{leave} {r}" for r in refused]
+        if plan.enforce:
+            forward += [f"{leave} {allow_rule(rule)} accept" for rule in plan.allow]
+            forward.append(f'{leave} log prefix "phonehome-enforce " counter drop')
+        else:
+            forward.append(f"{leave} accept")
+    forward.append("counter drop")
+
+    chains = [
+        _chain("mangle", "filter hook prerouting priority mangle; policy accept;", mangle),
+        _chain("dstnat", "nat hook prerouting priority dstnat; policy accept;", dstnat),
+        _chain("input", "filter hook input priority filter; policy accept;", input_rules),
+        _chain("forward", "filter hook forward priority filter; policy drop;", forward),
+    ]
+    if plan.mode == "nat" and plan.uplink:
+        chains.append(
+            _chain(
+                "srcnat",
+                "nat hook postrouting priority srcnat; policy accept;",
+                [f'oifname "{plan.uplink}" masquerade'],
+            )
+        )
+    return f"table inet {ROUTER_TABLE} {{\n" + "".join(chains) + "}\n"
+
+
+def allow_rule(rule: AllowRule) -> str:
+    net = ipaddress.ip_network(rule.cidr)
+    family = "ip" if net.version == 4 else "ip6"
+    parts = [f"{family} daddr {net}"]
+    ports = "{ " + ", ".join(str(p) for p in rule.ports) + " }" if rule.ports else ""
+    if rule.proto == "any":
+        if ports:
+            parts.append(f"meta l4proto {{ tcp, udp }} th dport {ports}")
+    else:
+        parts.append(f"{rule.proto} dport {ports}" if ports else f"meta l4proto {rule.proto}")
+    return " ".join(parts)
+
+
+def host_ruleset(table: str, uplink: str, host_interface: str, transfer: str) -> str:
+    """nat mode, host namespace: the bench's uplink reaches ``host_interface`` only, masqueraded."""
+    up, out = f'"{uplink}"', f'"{host_interface}"'
+    return (
+        f"table inet {table} {{\n"
+        + _chain("input", "filter hook input priority filter - 10; policy accept;", [f"iifname {up} drop"])
+        + _chain(
+            "forward",
+            "filter hook forward priority filter - 10; policy accept;",
+            [
+                f"iifname {up} oifname {out} accept",
+                f"iifname {up} drop",
+                f"iifname {out} oifname {up} ct state established,related accept",
+                f"oifname {up} drop",
+            ],
+        )
+        + _chain(
+            "srcnat",
+            "nat hook postrouting priority srcnat; policy accept;",
+            [f"oifname {out} ip saddr {transfer} masquerade"],
+        )
+        + "}\n"
+    )
+
+
+def _chain(name: str, hook: str, rules: list[str]) -> str:
+    body = "".join(f"    {rule}\n" for rule in rules)
+    return f"  chain {name} {{\n    type {hook}\n{body}  }}\n"

@@ -1,0 +1,138 @@
+"""Capture on a bench port with dumpcap or tcpdump, and what they said they lost.
+
+The tool runs in the router namespace on the port's router-side interface,
+so it sees the handset's frames with their original destinations, before any
+TPROXY or NAT. Its statistics at exit are the only honest drop count there
+is; a tool that died before printing them leaves ``None`` counters, which the
+policy reads as a capture of unknown completeness.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from phonehome.bench.definition import CaptureDef
+from phonehome.bench.netops import tool
+from phonehome.traffic.capture import CaptureDrops
+
+SETTLE_S = {"dumpcap": 0.35, "tcpdump": 1.1}
+"""How long a tool may sit on frames the kernel already gave it: libpcap hands them over in blocks,
+after its read timeout (dumpcap 250 ms, tcpdump 1000 ms). Stopping sooner loses the last block
+without the tool counting it as dropped."""
+
+
+def capture_argv(spec: CaptureDef, interface: str, base: Path) -> list[str]:
+    """The capture command writing ``base`` (with a rotation number when rotating)."""
+    if spec.tool == "dumpcap":
+        argv = [tool("dumpcap"), "-i", interface, "-w", str(base), "-B", str(spec.buffer_mb), "-q"]
+        if spec.format == "pcap":
+            argv.append("-P")
+        if spec.rotate_mb:
+            argv += ["-b", f"filesize:{spec.rotate_mb * 1000}"]
+        if spec.rotate_seconds:
+            argv += ["-b", f"duration:{spec.rotate_seconds}"]
+        return argv
+    argv = [
+        tool("tcpdump"),
+        "-i",
+        interface,
+        "-w",
+        str(base),
+        "-n",
+        "-U",  # write each packet as it comes: a killed tcpdump leaves a usable partial file
+        "-s",
+        "0",
+        "-B",
+        str(spec.buffer_mb * 1024),
+        "-Z",
+        "root",  # tcpdump drops to its own user after the first file; later rotated files would fail
+    ]
+    if spec.rotate_mb:
+        argv += ["-C", str(spec.rotate_mb)]
+    if spec.rotate_seconds:
+        # -G names files by strftime; a counter keeps their order when -C also applies.
+        argv[argv.index(str(base))] = str(base.with_name(f"{base.stem}-%Y%m%d%H%M%S{base.suffix}"))
+        argv += ["-G", str(spec.rotate_seconds)]
+    return argv
+
+
+def capture_files(base: Path) -> list[Path]:
+    """The files a capture into ``base`` wrote, in capture order."""
+    stem, suffix = base.stem, base.suffix
+    found = [p for p in base.parent.glob(f"{stem}*{suffix}*") if p.is_file() and p.name != base.name + ".log"]
+    found += [base] if base.is_file() and base not in found else []
+
+    def order(path: Path) -> tuple[int, str]:
+        # dumpcap: stem_00001_DATE.ext; tcpdump -C: base, base1, base2...; tcpdump -G: stem-DATE.ext
+        rest = path.name[len(stem) :]
+        if match := re.match(r"^_(\d+)_", rest):
+            return int(match[1]), path.name
+        if match := re.match(rf"^{re.escape(suffix)}(\d+)$", rest):
+            return int(match[1]), path.name
+        return 0, path.name
+
+    return sorted(set(found), key=order)
+
+
+def listening(pid: int, ifindex: int) -> bool:
+    """``pid`` holds a packet socket that receives every protocol (ETH_P_ALL) on interface ``ifindex``.
+
+    dumpcap prints "Capturing on" about 10 ms before libpcap rebinds its socket
+    from protocol 0 (nothing) to ETH_P_ALL; frames sent in between are lost
+    without being counted as dropped. This asks the kernel instead.
+    """
+    try:
+        rows = Path(f"/proc/{pid}/net/packet").read_text().splitlines()[1:]
+        fds = Path(f"/proc/{pid}/fd")
+        sockets = set()
+        for fd in fds.iterdir():
+            try:
+                sockets.add(os.readlink(fd))
+            except OSError:
+                continue
+    except OSError:
+        return False
+    for row in rows:
+        cols = row.split()
+        # sk RefCnt Type Proto Iface R Rmem User Inode
+        if (
+            len(cols) >= 9
+            and cols[3] == "0003"
+            and int(cols[4]) == ifindex
+            and f"socket:[{cols[8]}]" in sockets
+        ):
+            return True
+    return False
+
+
+_DUMPCAP = re.compile(
+    r"Packets received/dropped on interface '[^']*': (\d+)/(\d+) \(pcap:(\d+)/dumpcap:(\d+)/flushed:(\d+)/ps_ifdrop:(\d+)\)"
+)
+_DUMPCAP_CAPTURED = re.compile(r"^Packets captured: (\d+)", re.M)
+_TCPDUMP = {
+    "captured": re.compile(r"^(\d+) packets? captured", re.M),
+    "received": re.compile(r"^(\d+) packets? received by filter", re.M),
+    "dropped": re.compile(r"^(\d+) packets? dropped by kernel", re.M),
+    "if_dropped": re.compile(r"^(\d+) packets? dropped by interface", re.M),
+}
+
+
+def parse_drops(tool_name: str, interface: str, log_text: str) -> CaptureDrops:
+    """The tool's exit statistics; counters it did not print stay None."""
+    if tool_name == "dumpcap":
+        captured = _DUMPCAP_CAPTURED.search(log_text)
+        stats = _DUMPCAP.search(log_text)
+        if not stats:
+            return CaptureDrops(tool_name, interface, _int(captured), None, None)
+        received, dropped, _pcap, _dumpcap, _flushed, ifdrop = (int(x) for x in stats.groups())
+        return CaptureDrops(tool_name, interface, _int(captured), received, dropped, ifdrop)
+    found = {key: _int(rx.search(log_text)) for key, rx in _TCPDUMP.items()}
+    return CaptureDrops(
+        tool_name, interface, found["captured"], found["received"], found["dropped"], found["if_dropped"]
+    )
+
+
+def _int(match: re.Match[str] | None) -> int | None:
+    return int(match[1]) if match else None

@@ -1,0 +1,199 @@
+"""Names and addresses of one bench, derived from its definition, run id and slot (pure).
+
+Names carry the run id (``ph3f2a1c-br0``, ``phonehome-3f2a1c-router``) so a
+bench left by a killed run is found by name; addresses carry the slot, so two
+benches never share a subnet, even where they meet (the host, in nat mode).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from phonehome.bench.definition import BenchDef
+from phonehome.bench.dnsmasq import LanPlan
+from phonehome.bench.runtime import IF_PREFIX, NS_PREFIX
+
+
+@dataclass(frozen=True, slots=True)
+class Port:
+    """A port of a running bench: where a handset connects, and what it finds there.
+
+    A virtual handset lives in ``netns`` and uses ``handset_ifname`` there; a
+    physical or VLAN port has no namespace (the handset is across the cable).
+    """
+
+    name: str
+    kind: str
+    """``veth``, ``physical`` or ``vlan``."""
+    group: str
+    interface: str
+    """The router-side interface, where the capture runs."""
+    bridge: str
+    router_ip: str
+    """The handset's gateway and DNS server."""
+    subnet: str
+    netns: str | None = None
+    """veth: the handset's namespace (``ip netns exec NAME ...``, pyroute2 ``netns.pushns(NAME)``)."""
+    handset_ifname: str | None = None
+    handset_mac: str | None = None
+    host_interface: str | None = None
+    """physical/vlan: the host interface it came from (physical: it goes back there at the end)."""
+    vlan: int | None = None
+    ipv6_prefix: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Port:
+        return cls(**data)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Topology:
+    run_id: str
+    slot: int
+    router_ns: str
+    ports: tuple[Port, ...]
+    lans: tuple[LanPlan, ...]
+    uplink_host: str | None = None
+    """nat: the uplink's end in the host namespace."""
+    uplink_router: str = "uplink"
+    transfer: str | None = None
+    """nat: the /30 between host and router: host .1, router .2."""
+    host_table: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form kept in the bench's state file (``Bench.attach`` reads it back)."""
+        return {
+            "run_id": self.run_id,
+            "slot": self.slot,
+            "router_ns": self.router_ns,
+            "ports": [p.to_dict() for p in self.ports],
+            "lans": [{name: getattr(lan, name) for name in lan.__slots__} for lan in self.lans],
+            "uplink_host": self.uplink_host,
+            "uplink_router": self.uplink_router,
+            "transfer": self.transfer,
+            "host_table": self.host_table,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Topology:
+        return cls(
+            run_id=data["run_id"],
+            slot=data["slot"],
+            router_ns=data["router_ns"],
+            ports=tuple(Port.from_dict(p) for p in data["ports"]),
+            lans=tuple(LanPlan(**lan) for lan in data["lans"]),
+            uplink_host=data["uplink_host"],
+            uplink_router=data["uplink_router"],
+            transfer=data["transfer"],
+            host_table=data["host_table"],
+        )
+
+
+def ifname(run_id: str, role: str) -> str:
+    name = f"{IF_PREFIX}{run_id}-{role}"
+    if len(name) > 15:
+        raise ValueError(f"interface name {name!r} is longer than 15 characters")
+    return name
+
+
+def router_ns_name(run_id: str) -> str:
+    return f"{NS_PREFIX}{run_id}-router"
+
+
+def handset_ns_name(run_id: str, port: str) -> str:
+    return f"{NS_PREFIX}{run_id}-{port}"
+
+
+def run_id_of(name: str) -> str | None:
+    """The run id in a bench namespace, interface or nft table name; None for other names."""
+    for prefix in (NS_PREFIX, "phonehome_", IF_PREFIX):
+        if name.startswith(prefix):
+            rest = name[len(prefix) :]
+            candidate = rest[:6]
+            hexdigits = len(candidate) == 6 and all(c in "0123456789abcdef" for c in candidate)
+            if hexdigits and (len(rest) == 6 or rest[6] == "-"):
+                return candidate
+    return None
+
+
+def ula_prefix(slot: int, group: int) -> str:
+    """A unique-local /64 per bench slot and port group (RFC 4193; the global id spells "phone")."""
+    return str(ipaddress.ip_network(f"fd70:686f:6e65:{slot:02x}{group:02x}::/64"))
+
+
+def random_mac() -> str:
+    """A unicast, locally administered MAC (02:...)."""
+    return "02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
+
+
+def plan(defn: BenchDef, run_id: str, slot: int) -> Topology:
+    lans = []
+    bridges = {}
+    for g, group in enumerate(defn.groups()):
+        net = ipaddress.ip_network(f"172.{16 + g}.{slot}.0/24")
+        bridge = ifname(run_id, f"br{g}")
+        bridges[group] = (bridge, net)
+        prefix = ula_prefix(slot, g) if defn.ipv6 == "offer" else None
+        lans.append(
+            LanPlan(
+                bridge=bridge,
+                router=str(net.network_address + 1),
+                first=str(net.network_address + 10),
+                last=str(net.network_address + 250),
+                netmask=str(net.netmask),
+                ipv6_prefix=prefix,
+            )
+        )
+    ports = []
+    for p in defn.ports:
+        bridge, net = bridges[p.group]
+        common = {
+            "name": p.name,
+            "kind": p.kind,
+            "group": p.group,
+            "bridge": bridge,
+            "router_ip": str(net.network_address + 1),
+            "subnet": str(net),
+            "ipv6_prefix": ula_prefix(slot, defn.groups().index(p.group)) if defn.ipv6 == "offer" else None,
+        }
+        if p.kind == "veth":
+            ports.append(
+                Port(
+                    interface=ifname(run_id, p.name),
+                    netns=handset_ns_name(run_id, p.name),
+                    handset_ifname=p.handset_ifname,
+                    handset_mac=p.handset_mac or random_mac(),
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+        elif p.kind == "physical":
+            assert p.interface
+            ports.append(Port(interface=p.interface, host_interface=p.interface, **common))  # type: ignore[arg-type]
+        else:
+            ports.append(
+                Port(
+                    interface=ifname(run_id, p.name),
+                    host_interface=p.interface,
+                    vlan=p.vlan,
+                    **common,  # type: ignore[arg-type]
+                )
+            )
+    topo = Topology(run_id, slot, router_ns_name(run_id), tuple(ports), tuple(lans))
+    if defn.mode == "nat":
+        return Topology(
+            run_id,
+            slot,
+            topo.router_ns,
+            topo.ports,
+            topo.lans,
+            uplink_host=ifname(run_id, "up"),
+            transfer=f"100.64.{slot}.0/30",
+            host_table=f"phonehome_{run_id}",
+        )
+    return topo

@@ -1,0 +1,176 @@
+"""The ``Capture`` record: what a bench hands the analyzer and the policy about one capture.
+
+It lives here, not in ``bench``, because ``traffic`` and ``policy`` read it and
+must not import the bench. Plain data with a JSON form (``capture.json`` beside
+the files), so a capture taken by ``phonehome bench up`` in one process is
+judged in another. The only I/O is what a record needs: hashing its files and
+reading or writing its own JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from phonehome.traffic.timeline import PhaseMarker
+
+CaptureFormat = Literal["pcapng", "pcap"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileDigest:
+    """One file of a capture (several when the capture rotated), in capture order."""
+
+    path: Path
+    sha256: str
+    """Hex SHA-256 of the file's bytes when the capture stopped."""
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureDrops:
+    """What a capture tool itself said it lost (parsed from its exit statistics).
+
+    ``None`` means the tool did not say (it was killed before printing); the
+    policy must then treat the capture as of unknown completeness.
+    """
+
+    tool: str
+    """``dumpcap`` or ``tcpdump``."""
+    interface: str
+    captured: int | None
+    """Packets written to the files."""
+    received: int | None
+    """Packets the kernel handed the capture (before the tool's own buffer)."""
+    dropped: int | None
+    """Packets lost in the kernel or the tool's buffer."""
+    if_dropped: int | None = None
+    """Packets the interface itself dropped, when the tool reports it."""
+    link_packets: int | None = None
+    """Frames the interface's own kernel counters saw (rx + tx) while the tool ran: a cross-check that
+    does not trust the tool. Fewer ``captured`` than this means frames are missing from the files."""
+
+    @property
+    def counted(self) -> bool:
+        return self.dropped is not None
+
+    @property
+    def missed(self) -> int | None:
+        """Frames the interface saw that the files lack, when both counts are known."""
+        if self.captured is None or self.link_packets is None:
+            return None
+        return max(0, self.link_packets - self.captured)
+
+    @property
+    def lossless(self) -> bool:
+        return self.dropped == 0 and not self.if_dropped and self.missed == 0
+
+
+@dataclass(slots=True)
+class Capture:
+    """A capture of one bench port: its files, who the handset was, when, the phases and the losses."""
+
+    files: list[FileDigest]
+    """In capture order (rotation numbers ascending)."""
+    interface: str
+    """The interface captured on (router side of the port)."""
+    port: str
+    """The bench port's name."""
+    format: CaptureFormat
+    tool: str
+    started: float
+    """Seconds since the epoch when the capture tool reported it was capturing."""
+    ended: float | None = None
+    """When the capture stopped; None while it runs."""
+    handset_mac: str | None = None
+    """The handset's MAC (lower case, colons) from its DHCP lease, when it took one."""
+    handset_ip: str | None = None
+    markers: list[PhaseMarker] = field(default_factory=list)
+    drops: list[CaptureDrops] = field(default_factory=list)
+    """One entry per capture tool that ran on this port."""
+    timeline: Path | None = None
+    """The ``timeline.jsonl`` that holds the markers."""
+    problems: list[str] = field(default_factory=list)
+    """What went wrong (a capture process that died, statistics missing); empty when all went well."""
+
+    @property
+    def lossless(self) -> bool:
+        """True only when every tool reported its counters, none lost a packet, the interface's own
+        counters agree, and nothing went wrong."""
+        return not self.problems and bool(self.drops) and all(d.lossless for d in self.drops)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "files": [{"path": str(f.path), "sha256": f.sha256, "size": f.size} for f in self.files],
+            "interface": self.interface,
+            "port": self.port,
+            "format": self.format,
+            "tool": self.tool,
+            "started": self.started,
+            "ended": self.ended,
+            "handset_mac": self.handset_mac,
+            "handset_ip": self.handset_ip,
+            "markers": [{"ts": m.ts, "phase": m.phase, "detail": m.detail} for m in self.markers],
+            "drops": [
+                {
+                    "tool": d.tool,
+                    "interface": d.interface,
+                    "captured": d.captured,
+                    "received": d.received,
+                    "dropped": d.dropped,
+                    "if_dropped": d.if_dropped,
+                    "link_packets": d.link_packets,
+                }
+                for d in self.drops
+            ],
+            "timeline": str(self.timeline) if self.timeline else None,
+            "problems": list(self.problems),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Capture:
+        return cls(
+            files=[FileDigest(Path(f["path"]), f["sha256"], int(f["size"])) for f in data["files"]],
+            interface=data["interface"],
+            port=data["port"],
+            format=data["format"],
+            tool=data["tool"],
+            started=float(data["started"]),
+            ended=None if data.get("ended") is None else float(data["ended"]),
+            handset_mac=data.get("handset_mac"),
+            handset_ip=data.get("handset_ip"),
+            markers=[PhaseMarker(float(m["ts"]), m["phase"], m.get("detail", {})) for m in data["markers"]],
+            drops=[CaptureDrops(**d) for d in data["drops"]],
+            timeline=Path(data["timeline"]) if data.get("timeline") else None,
+            problems=list(data.get("problems", [])),
+        )
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> Capture:
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+    def verify(self) -> list[str]:
+        """Files that are missing or whose bytes no longer match their recorded SHA-256."""
+        bad = []
+        for f in self.files:
+            if not f.path.is_file():
+                bad.append(f"{f.path}: missing")
+            elif file_sha256(f.path) != f.sha256:
+                bad.append(f"{f.path}: SHA-256 differs from the one recorded at capture end")
+        return bad
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def file_digest(path: Path) -> FileDigest:
+    """Describes one finished capture file (hash and size)."""
+    return FileDigest(path, file_sha256(path), path.stat().st_size)

@@ -1,0 +1,59 @@
+"""Bench definitions: the shipped files load, and mistakes name their file, line and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from phonehome.bench.definition import load_bench, parse_bench
+from phonehome.yamlconf import ConfigError
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.parametrize("name", ["virtual.yaml", "lab-example.yaml"])
+def test_shipped_definitions_are_valid(name: str) -> None:
+    bench = load_bench(REPO / "benches" / name)
+    assert bench.ports
+
+
+def test_defaults_are_a_sinkhole_that_blocks_ipv6_and_captures_pcapng() -> None:
+    bench = parse_bench("ports:\n  - name: wlan\n")
+    assert (bench.mode, bench.ipv6, bench.dot, bench.block_quic) == ("sinkhole", "block", "capture", False)
+    assert (bench.capture.tool, bench.capture.format) == ("dumpcap", "pcapng")
+    assert bench.sink_ipv4 == "203.0.113.1"
+
+
+def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "bench.yaml"
+    path.write_text("name: lab\nports:\n  - name: wlan\n    knd: veth\n")
+    with pytest.raises(ConfigError) as info:
+        load_bench(path)
+    assert str(info.value).startswith(f"{path}:4: ports.0.knd: unknown key")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("ports:\n  - name: wlan\n    kind: physical\n", "needs `interface:`"),
+        ("ports:\n  - name: wlan\n    kind: vlan\n    interface: eth1\n", "needs `vlan:`"),
+        ("ports:\n  - name: wlan\n    vlan: 5\n", "only for ports of kind vlan"),
+        ("ports:\n  - name: WLAN\n", "port name"),
+        ("ports:\n  - name: wlan0123\n", "port name"),
+        ("ports:\n  - name: wlan\n  - name: wlan\n", "unique"),
+        ("mode: nat\nports:\n  - name: wlan\n", "needs a `nat:` section"),
+        ("nat:\n  interface: eth0\nports:\n  - name: wlan\n", "only for mode nat"),
+        ("ports: []\n", "at least one port"),
+        ("capture:\n  tool: tcpdump\nports:\n  - name: wlan\n", "tcpdump writes pcap only"),
+        ("mode: nat\nipv6: offer\nnat:\n  interface: eth0\nports:\n  - name: wlan\n", "IPv6"),
+        ("ports:\n  - name: wlan\n    handset_mac: 02:00:00:00:00\n", "handset_mac"),
+        (
+            "mode: nat\nnat:\n  interface: eth0\n  allow:\n    - cidr: 10.0.0.0/8\n      ports: [0]\nports:\n  - name: w\n",
+            "outside",
+        ),
+    ],
+)
+def test_inconsistent_definitions_are_refused_with_a_reason(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_bench(text)

@@ -1,0 +1,85 @@
+"""The rulesets as text: what each mode and option puts in, and leaves out."""
+
+from __future__ import annotations
+
+from phonehome.bench.definition import AllowRule
+from phonehome.bench.nft import RouterPlan, allow_rule, host_ruleset, router_ruleset
+
+
+def test_sinkhole_tproxies_tcp_and_udp_to_the_sink_ports_and_forwards_nothing() -> None:
+    rules = router_ruleset(RouterPlan(("br0",), "sinkhole", 4100, 4100))
+    assert "meta l4proto tcp tproxy ip to :4100 meta mark set 1 accept" in rules
+    assert "meta l4proto udp tproxy ip to :4100 meta mark set 1 accept" in rules
+    assert "tproxy ip6" not in rules
+    assert "meta nfproto ipv6 counter drop" in rules
+    forward = rules.split("chain forward")[1].split("}")[0].split("\n")
+    body = [line.strip() for line in forward[2:] if line.strip()]
+    assert body == ["ct state established,related accept", "counter drop"]
+    assert "masquerade" not in rules
+
+
+def test_dns_to_any_resolver_is_answered_by_the_bench() -> None:
+    rules = router_ruleset(RouterPlan(("br0",), "sinkhole", 1, 1))
+    assert "meta l4proto { tcp, udp } th dport 53 redirect" in rules
+    assert rules.index("th dport 53 return") < rules.index("tproxy")
+
+
+def test_ipv6_offered_is_tproxied_too_and_not_dropped() -> None:
+    rules = router_ruleset(RouterPlan(("br0",), "sinkhole", 7, 7, ipv6="offer"))
+    assert "meta nfproto ipv6 meta l4proto tcp tproxy ip6 to :7" in rules
+    assert "meta nfproto ipv6 counter drop" not in rules
+
+
+def test_blocked_quic_and_refused_dot_are_rejected_before_any_sink() -> None:
+    rules = router_ruleset(RouterPlan(("br0",), "sinkhole", 7, 7, block_quic=True, dot="refuse"))
+    assert rules.index("udp dport 443 return") < rules.index("tproxy")
+    assert rules.index("tcp dport 853 return") < rules.index("tproxy")
+    assert "udp dport 443 reject" in rules
+    assert "tcp dport 853 reject with tcp reset" in rules
+
+
+def test_offline_has_no_sinks_and_no_way_out() -> None:
+    rules = router_ruleset(RouterPlan(("br0", "br1"), "offline"))
+    assert "tproxy" not in rules
+    assert 'iifname != { "br0", "br1" } return' in rules
+    assert "masquerade" not in rules
+
+
+def test_nat_enforce_accepts_only_the_allowed_and_drops_the_rest_with_a_log() -> None:
+    plan = RouterPlan(
+        ("br0",),
+        "nat",
+        uplink="uplink",
+        enforce=True,
+        allow=(AllowRule(cidr="198.51.100.0/24", proto="tcp", ports=[443]),),
+    )
+    rules = router_ruleset(plan)
+    leave = 'iifname { "br0" } oifname "uplink"'
+    assert f"{leave} ip daddr 198.51.100.0/24 tcp dport {{ 443 }} accept" in rules
+    assert f'{leave} log prefix "phonehome-enforce " counter drop' in rules
+    assert f"{leave} accept" not in rules
+    assert 'oifname "uplink" masquerade' in rules
+    assert 'iifname "uplink" drop' in rules
+
+
+def test_nat_without_enforce_forwards_everything_to_the_uplink() -> None:
+    rules = router_ruleset(RouterPlan(("br0",), "nat", uplink="uplink"))
+    assert 'iifname { "br0" } oifname "uplink" accept' in rules
+
+
+def test_allow_rules_cover_protocols_ports_and_ipv6() -> None:
+    assert allow_rule(AllowRule(cidr="10.1.2.3")) == "ip daddr 10.1.2.3/32"
+    assert allow_rule(AllowRule(cidr="2001:db8::/32", ports=[53])) == (
+        "ip6 daddr 2001:db8::/32 meta l4proto { tcp, udp } th dport { 53 }"
+    )
+    assert allow_rule(AllowRule(cidr="10.0.0.0/8", proto="udp")) == "ip daddr 10.0.0.0/8 meta l4proto udp"
+
+
+def test_the_host_table_keeps_the_uplink_off_the_hosts_own_services_and_other_interfaces() -> None:
+    rules = host_ruleset("phonehome_abc123", "phabc123-up", "eth0", "100.64.3.0/30")
+    assert 'iifname "phabc123-up" drop' in rules.split("chain input")[1].split("}")[0]
+    forward = rules.split("chain forward")[1].split("}")[0]
+    assert forward.index('iifname "phabc123-up" oifname "eth0" accept') < forward.index(
+        'iifname "phabc123-up" drop'
+    )
+    assert 'oifname "eth0" ip saddr 100.64.3.0/30 masquerade' in rules

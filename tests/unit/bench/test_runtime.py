@@ -1,0 +1,80 @@
+"""State files, slots and staleness across processes, in a private run folder."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from phonehome.bench import runtime
+from phonehome.bench.runtime import ProcessId, claim, host_lock, read_states
+
+
+@pytest.fixture(autouse=True)
+def private_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("PHONEHOME_RUN_DIR", str(tmp_path / "run"))
+    return tmp_path / "run"
+
+
+def dead_process() -> ProcessId:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    found = ProcessId.of(proc.pid)
+    assert found is not None
+    proc.wait()
+    return found
+
+
+def test_each_claim_gets_its_own_slot_and_run_id() -> None:
+    me = ProcessId.of(os.getpid())
+    with host_lock():
+        first = claim("a", me, {})
+        second = claim("b", me, {})
+    assert (first.slot, second.slot) == (0, 1)
+    assert first.run_id != second.run_id
+    assert {s.run_id for s in read_states()} == {first.run_id, second.run_id}
+
+
+def test_a_freed_slot_is_reused() -> None:
+    with host_lock():
+        first = claim("a", None, {})
+        claim("b", None, {})
+    first.path.unlink()
+    with host_lock():
+        assert claim("c", None, {}).slot == 0
+
+
+def test_a_bench_whose_owner_died_is_stale_and_a_detached_one_is_not() -> None:
+    with host_lock():
+        orphan = claim("a", dead_process(), {})
+        detached = claim("b", None, {})
+        mine = claim("c", ProcessId.of(os.getpid()), {})
+    assert orphan.stale()
+    assert not detached.stale()
+    assert not mine.stale()
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_owner() -> None:
+    me = ProcessId.of(os.getpid())
+    assert me is not None
+    assert me.alive()
+    assert not ProcessId(me.pid, me.start + 1).alive()
+
+
+def test_all_slots_taken_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "SLOTS", 1)
+    with host_lock():
+        claim("a", None, {})
+        with pytest.raises(RuntimeError, match="phonehome bench clean"):
+            claim("b", None, {})
+
+
+def test_state_files_are_replaced_whole(private_run_dir: Path) -> None:
+    with host_lock():
+        state = claim("a", None, {"undo": []})
+    state.data["undo"].append({"kind": "path", "path": "/nonexistent"})
+    state.save()
+    assert read_states()[0].data["undo"] == [{"kind": "path", "path": "/nonexistent"}]
+    assert [p.name for p in (private_run_dir / "benches").iterdir()] == [state.path.name]
