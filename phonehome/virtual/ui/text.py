@@ -28,8 +28,12 @@ def text_width(text: str, px: int) -> int:
     return round(font(px).getlength(text))
 
 
-def wrap(text: str, px: int, width: int) -> list[str]:
-    """Greedy word wrap to ``width`` pixels; words wider than a line are split by character."""
+@functools.lru_cache(maxsize=4096)
+def wrap(text: str, px: int, width: int) -> tuple[str, ...]:
+    """Greedy word wrap to ``width`` pixels; words wider than a line are split by character.
+
+    Cached: the same texts are laid out every time the window is looked at.
+    """
     lines: list[str] = []
     for paragraph in text.split("\n"):
         line = ""
@@ -47,7 +51,7 @@ def wrap(text: str, px: int, width: int) -> list[str]:
                     line = ""
                 line += ch
         lines.append(line)
-    return lines
+    return tuple(lines)
 
 
 def text_height(text: str, px: int, width: int) -> int:
