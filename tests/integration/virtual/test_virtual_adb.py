@@ -153,3 +153,36 @@ def test_reverse_opens_a_stream_from_the_device_to_the_host(connected: Connected
         assert device.reverse_list() == []
     finally:
         server.close()
+
+
+def test_interactive_shell_and_stdin_reach_the_device(adb_server: AdbServer, connected: Connected) -> None:
+    import subprocess
+
+    handset, _ = connected
+    argv = [str(adb_server.binary), "-P", str(adb_server.port), "-s", handset.adb_serial, "shell"]
+    typed = subprocess.run(argv, input="cd /sdcard\npwd\nexit\n", capture_output=True, text=True,
+                           env=adb_server.env, timeout=20, check=False)  # fmt: skip
+    assert "/sdcard\n" in typed.stdout
+    assert typed.stdout.startswith("B2N_sprout:/ $ ")
+    piped = subprocess.run([*argv, "cat > /data/local/tmp/in.txt; toybox md5sum /data/local/tmp/in.txt"],
+                           input="piped data\n", capture_output=True, text=True, env=adb_server.env,
+                           timeout=20, check=False)  # fmt: skip
+    assert piped.stdout.split()[0] == md5(b"piped data\n")
+
+
+def test_exec_out_screencap_is_a_png(adb_server: AdbServer, connected: Connected) -> None:
+    import subprocess
+
+    handset, _ = connected
+    argv = [
+        str(adb_server.binary),
+        "-P",
+        str(adb_server.port),
+        "-s",
+        handset.adb_serial,
+        "exec-out",
+        "screencap",
+        "-p",
+    ]
+    png = subprocess.run(argv, capture_output=True, env=adb_server.env, timeout=20, check=True).stdout
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
