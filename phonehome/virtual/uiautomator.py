@@ -75,9 +75,11 @@ class UiAutomatorServer:
         self.automation = Automation(screen, device)
         self.idle_timeout_s = idle_timeout_s
         self.max_body = max_body
+        self._writers: set[asyncio.StreamWriter] = set()
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Answers requests on one stream until the client closes it, goes idle, or sends garbage."""
+        self._writers.add(writer)
         try:
             while True:
                 try:
@@ -96,9 +98,15 @@ class UiAutomatorServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self._writers.discard(writer)
             writer.close()
             with contextlib.suppress(ConnectionError, OSError):
                 await writer.wait_closed()
+
+    def close_connections(self) -> None:
+        """Hangs up every stream being served (their `serve` calls then return), as a stopping server does."""
+        for writer in list(self._writers):
+            writer.close()
 
     async def listen(self, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
         """A TCP listener serving this handset (tests, benchmarks; a handset itself is reached through adbd)."""
@@ -215,10 +223,12 @@ def serving(server: UiAutomatorServer, host: str = "127.0.0.1", port: int = 0) -
         ready.set_result(listener.sockets[0].getsockname()[:2])
         async with listener:
             await stop.wait()
-        tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+            server.close_connections()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            _, pending = await asyncio.wait(tasks, timeout=5) if tasks else (set(), set())
+            for task in pending:  # an RPC still running (a long waitForExists)
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     thread = threading.Thread(
         target=loop.run_until_complete, args=(main(),), name="uiautomator-server", daemon=True
