@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from phonehome.virtual.shell import builtins
+from phonehome.virtual.shell import builtins, toybox
 from phonehome.virtual.shell.apps import AppCommands
 from phonehome.virtual.shell.dumpsys import Dumpsys
 from phonehome.virtual.shell.interpreter import CommandFn, Invocation, Io, ShellSession
@@ -31,6 +31,7 @@ def build_commands(state: HandsetState) -> dict[str, CommandFn]:
     """The command table of one handset (shared by all its shell sessions)."""
     table: dict[str, CommandFn] = {}
     builtins.register(table)
+    toybox.register(table)
     SystemCommands(state).register(table)
     table["dumpsys"] = Dumpsys(state)
     AppCommands(state, table).register()

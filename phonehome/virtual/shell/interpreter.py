@@ -375,10 +375,8 @@ class ShellSession:
                 return " ".join(await self.expand(part.default, io, split=False))
             return value or ""
         out = BufferOutput()
-        saved = self.status
-        await self.run_script(part.body, Io(BytesInput(b""), out, io.stderr))
-        sub_status = self.status
-        self.status = saved if sub_status == saved else sub_status
+        # $? becomes the substitution's status, as in sh (visible when no command follows).
+        self.status = await self.run_script(part.body, Io(BytesInput(b""), out, io.stderr))
         return bytes(out.data).decode("utf-8", "replace").rstrip("\n")
 
     def _glob(self, pattern: str) -> list[str]:
