@@ -146,7 +146,7 @@ class UiAutomatorServer:
         """One HTTP request -> (status, body, content type)."""
         path = request.path.split("?", 1)[0]
         if path == "/ping":
-            if request.method not in ("GET", "HEAD"):
+            if request.method != "GET":
                 return HTTPStatus.METHOD_NOT_ALLOWED, b"use GET", "text/plain"
             return HTTPStatus.OK, b"pong", "text/plain"
         if path == "/jsonrpc/0":

@@ -119,7 +119,7 @@ class SetupWizard:
             self._tick()
             if code == keys.BACK:
                 self._back()
-            elif code == keys.HOME and self._state.completed:
+            elif code == keys.HOME and self._state.completed and self._state.screen != LAUNCHER:
                 self._go(LAUNCHER, push=False)
                 self._state.history.clear()
             elif code == keys.DEL and self._state.focus:
@@ -185,8 +185,8 @@ class SetupWizard:
         with self._lock:
             self._tick()
             s = self._state
-            snapshot = WizardState(s.screen, s.language, s.connected, {k: dict(v) for k, v in s.consents.items()},
-                                   dict(s.fields), s.completed)  # fmt: skip
+            consents = {name: dict(detail) for name, detail in s.consents.items()}
+            snapshot = WizardState(s.screen, s.language, s.connected, consents, dict(s.fields), s.completed)
         self._flush()
         return snapshot
 
@@ -302,11 +302,13 @@ class SetupWizard:
             self._run(screen.primary.action)
 
     def _connect(self) -> bool:
+        """Joins the network picked on the list with the password typed on this screen (if it has a field)."""
         s = self._state
         network = next((n for n in self.networks if n.ssid == s.selected), None)
         if network is None:
             return False
-        typed = s.fields.pop("wifi_password", "")
+        field = next((i.key for i in self._current().items if i.kind == "edit" and i.password), "")
+        typed = s.fields.pop(field, "")
         if network.password is not None and network.ssid != s.connected and typed != network.password:
             s.errors[network.ssid] = AUTH_FAILED_SUMMARY
             return False

@@ -204,12 +204,14 @@ def test_home_does_nothing_during_setup_and_opens_the_launcher_after() -> None:
     w, _ = wizard()
     w.press_key("home")
     assert w.screen_name == "welcome"
-    w, _ = wizard(start="done")
+    w, events = wizard(start="done")
     tap(w, text="Done")
     tap(w, text="Chrome")
     assert w.focused_activity() == ("com.android.chrome", "com.google.android.apps.chrome.Main")
     w.press_key("home")
+    w.press_key("home")
     assert w.screen_name == LAUNCHER
+    assert screens(events)[-2:] == ["app:com.android.chrome", LAUNCHER]
 
 
 def test_no_sim_skips_the_sim_screen_and_skipping_wifi_skips_the_update_check() -> None:
