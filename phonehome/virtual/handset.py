@@ -346,9 +346,11 @@ class VirtualHandset:
                 self._adbd = Adbd(state, self.new_shell, self.auth, self._adb_host, self._adb_port)
             await self._adbd.listen()
             self._adb_port = self._adbd.port
-        except BaseException as exc:
+        except Exception as exc:
             if ready is not None:
                 ready.set_exception(exc)
+            else:  # a reboot that cannot listen again leaves the handset off, as a bricked phone
+                log.error("%r: ADB cannot listen again after reboot: %s", self, exc)
             return
         self._online.set()
         if ready is not None:

@@ -127,13 +127,17 @@ class AdbConnection:
         parser = MessageReader(MAX_PAYLOAD)
         try:
             while not self._closing:
-                data = await self._reader.read(256 * 1024)
+                # A peer that never says CNXN is not an adb host; do not hold its socket forever.
+                timeout = None if self.host.version else HANDSHAKE_TIMEOUT_S
+                data = await asyncio.wait_for(self._reader.read(256 * 1024), timeout)
                 if not data:
                     break
                 for msg in parser.feed(data):
                     await self._handle(msg)
         except ProtocolError as exc:
             log.warning("adbd %s: dropping connection: %s", self.name, exc)
+        except TimeoutError:
+            log.warning("adbd %s: no CNXN within %.0f s; dropping connection", self.name, HANDSHAKE_TIMEOUT_S)
         except (ConnectionError, OSError):
             pass
         finally:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import socket
 
+import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, utils
 
@@ -200,5 +201,23 @@ def test_an_unknown_key_stays_unauthorized() -> None:
         assert not conn.online
         assert policy.offered_keys
         await conn.finish()
+
+    asyncio.run(go())
+
+
+def test_a_peer_that_never_sends_cnxn_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    from phonehome.virtual.adb import transport
+
+    monkeypatch.setattr(transport, "HANDSHAKE_TIMEOUT_S", 0.2)
+
+    async def go() -> None:
+        a, b = socket.socketpair()
+        reader, writer = await asyncio.open_connection(sock=a)
+        conn = AdbConnection(reader, writer, Resolver(), name="silent")
+        peer_reader, peer_writer = await asyncio.open_connection(sock=b)
+        await asyncio.wait_for(conn.serve(), 5)
+        assert await asyncio.wait_for(peer_reader.read(), 5) == b""
+        peer_writer.close()
+        await peer_writer.wait_closed()
 
     asyncio.run(go())
