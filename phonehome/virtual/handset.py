@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import ipaddress
 import logging
 import secrets
 import shutil
@@ -45,6 +46,15 @@ BOOT_STARTED = "boot-started"
 BOOT_COMPLETED = "boot-completed"
 SHUTDOWN = "shutdown"
 START_TIMEOUT_S = 30.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class HandsetError(RuntimeError):
@@ -90,6 +100,11 @@ class VirtualHandset:
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         if time_scale < 0:
             raise ValueError(f"time_scale must be >= 0, got {time_scale}")
+        if not _is_loopback(adb_host):
+            raise ValueError(
+                f"adb_host {adb_host!r} is not a loopback address: ADB is out of band (like USB) and must "
+                "never be reachable from the bench, where it would show in the capture"
+            )
         self.seed = seed or self.profile.identity.seed or secrets.token_hex(8)
         self.identity: HandsetIdentity = generate_identity(self.seed, self.profile.identity_spec())
         self.name = name or f"{self.profile.name}-{self.identity.serial[-6:].lower()}"
@@ -203,7 +218,8 @@ class VirtualHandset:
     @property
     def adb_serial(self) -> str:
         """What ``adb connect`` takes and ``adb devices`` lists: ``127.0.0.1:PORT``."""
-        return f"{self._adb_host}:{self.adb_port}"
+        host = f"[{self._adb_host}]" if ":" in self._adb_host else self._adb_host
+        return f"{host}:{self.adb_port}"
 
     @property
     def screen(self) -> Screen:

@@ -100,3 +100,11 @@ def test_an_emulator_port_is_refused_with_the_reason() -> None:
     handset = VirtualHandset("aosp-clean", adb_port=5555, screen=RecordingScreen())
     with pytest.raises(HandsetError, match="probes as emulators"):
         handset.start()
+
+
+def test_adb_never_listens_beyond_loopback() -> None:
+    with pytest.raises(ValueError, match="out of band"):
+        VirtualHandset("aosp-clean", adb_host="0.0.0.0", screen=RecordingScreen())
+    assert VirtualHandset("aosp-clean", adb_host="::1", screen=RecordingScreen()).adb_serial.startswith(
+        "::1:"
+    )
