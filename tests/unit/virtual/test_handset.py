@@ -106,5 +106,5 @@ def test_adb_never_listens_beyond_loopback() -> None:
     with pytest.raises(ValueError, match="out of band"):
         VirtualHandset("aosp-clean", adb_host="0.0.0.0", screen=RecordingScreen())
     assert VirtualHandset("aosp-clean", adb_host="::1", screen=RecordingScreen()).adb_serial.startswith(
-        "::1:"
+        "[::1]:"
     )
