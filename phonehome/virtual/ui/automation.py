@@ -34,6 +34,13 @@ from phonehome.virtual.ui.rpcvalues import (
     as_selector,
     obj_info,
 )
+from phonehome.virtual.ui.uiobjects import (
+    Locator,
+    UiObjects,
+    child_locator,
+    instance_locator,
+    selector_locator,
+)
 
 MAX_WAIT_S = 600.0
 MAX_SWIPES = 100
@@ -63,6 +70,7 @@ class Automation:
         self.clipboard: str | None = None
         self.screen_on = True
         self._touch: tuple[int, int] | None = None
+        self.objects = UiObjects()
         self.methods: dict[str, Method] = {name: getattr(self, name) for name in RPC_METHODS}
 
     async def call(self, name: str, params: list[Any]) -> Any:
@@ -82,11 +90,21 @@ class Automation:
     def _tree(self) -> Node | None:
         return parse_xml(self.screen.hierarchy_xml())
 
-    def _find(self, raw: object) -> Node:
+    def _locate(self, raw: object) -> tuple[Locator, str]:
+        """A selector dict, or the name of a UiObject handed out earlier -> (locator, its description)."""
+        if isinstance(raw, str):
+            locator = self.objects.get(raw)
+            if locator is None:
+                raise JavaError(UI_OBJECT_NOT_FOUND, f"UiObject {raw} not found!")
+            return locator, f"UiObject {raw}"
         selector = as_selector(raw)
-        node = sel.find(self._tree(), selector)
+        return selector_locator(selector), selector.text
+
+    def _find(self, raw: object) -> Node:
+        locator, description = self._locate(raw)
+        node = locator(self._tree())
         if node is None:
-            raise JavaError(UI_OBJECT_NOT_FOUND, selector.text)
+            raise JavaError(UI_OBJECT_NOT_FOUND, description)
         return node
 
     def _tap_node(self, node: Node) -> None:
@@ -179,7 +197,7 @@ class Automation:
     # -- input -----------------------------------------------------------------------------------------
 
     def click(self, first: object, second: object = None, third: object = None) -> bool:
-        if isinstance(first, dict):  # click(selector[, corner])
+        if isinstance(first, dict) or (isinstance(first, str) and second is None):  # click(selector or name)
             self._tap_node(self._find(first))
             return True
         x, y = as_int(first, "x"), as_int(second, "y")
@@ -263,7 +281,7 @@ class Automation:
     # -- objects ---------------------------------------------------------------------------------------
 
     def exist(self, target: object) -> bool:
-        return sel.find(self._tree(), as_selector(target)) is not None
+        return self._locate(target)[0](self._tree()) is not None
 
     def count(self, target: object) -> int:
         return len(sel.find_all(self._tree(), as_selector(target)))
@@ -275,14 +293,45 @@ class Automation:
         return [obj_info(n) for n in sel.find_all(self._tree(), as_selector(target))]
 
     async def waitForExists(self, target: object, timeout: object = 0) -> bool:
-        selector = as_selector(target)
-        return await self._until(
-            lambda: sel.find(self._tree(), selector) is not None, as_int(timeout, "timeout")
-        )
+        locator = self._locate(target)[0]
+        return await self._until(lambda: locator(self._tree()) is not None, as_int(timeout, "timeout"))
 
     async def waitUntilGone(self, target: object, timeout: object = 0) -> bool:
-        selector = as_selector(target)
-        return await self._until(lambda: sel.find(self._tree(), selector) is None, as_int(timeout, "timeout"))
+        locator = self._locate(target)[0]
+        return await self._until(lambda: locator(self._tree()) is None, as_int(timeout, "timeout"))
+
+    def childByText(self, collection: object, child: object, text: object, scroll: object = False) -> str:
+        wanted = str(text)
+        return self._child_by(collection, child, lambda n: n.text == wanted, scroll, f"for text= {wanted!r}")
+
+    def childByDescription(
+        self, collection: object, child: object, text: object, scroll: object = False
+    ) -> str:
+        wanted = str(text)
+
+        def described(node: Node) -> bool:
+            return node.content_desc == wanted
+
+        return self._child_by(collection, child, described, scroll, f"for description= {wanted!r}")
+
+    def childByInstance(self, collection: object, child: object, instance: object) -> str:
+        locator = instance_locator(as_selector(collection), as_selector(child), as_int(instance, "instance"))
+        if locator(self._tree()) is None:
+            raise JavaError(UI_OBJECT_NOT_FOUND, f"for instance= {instance}")
+        return self.objects.add(locator)
+
+    def _child_by(
+        self, collection: object, child: object, test: Callable[[Node], bool], scroll: object, what: str
+    ) -> str:
+        """``UiCollection.getChildBy*``; with ``scroll`` (``UiScrollable``), scrolls the collection to find it."""
+        locator = child_locator(as_selector(collection), as_selector(child), test)
+        if as_bool(scroll, "allowScrollSearch"):
+            for _ in range(MAX_SWIPES):
+                if locator(self._tree()) is not None or not self._scroll(collection, True, True):
+                    break
+        if locator(self._tree()) is None:
+            raise JavaError(UI_OBJECT_NOT_FOUND, what)
+        return self.objects.add(locator)
 
     async def _until(self, condition: Callable[[], bool], timeout_ms: int) -> bool:
         deadline = time.monotonic() + min(max(timeout_ms, 0) / 1000, MAX_WAIT_S)
@@ -405,54 +454,17 @@ class Automation:
         return False
 
 
+# The methods uiautomator2 3.7 calls (grep "jsonrpc." in its sources), by their Java names.
+# fmt: off
 RPC_METHODS = (
-    "ping",
-    "deviceInfo",
-    "dumpWindowHierarchy",
-    "takeScreenshot",
-    "wakeUp",
-    "sleep",
-    "isScreenOn",
-    "freezeRotation",
-    "setOrientation",
-    "waitForIdle",
-    "waitForWindowUpdate",
-    "openNotification",
-    "openQuickSettings",
-    "getLastToast",
-    "clearLastToast",
-    "makeToast",
-    "getLastTraversedText",
-    "clearLastTraversedText",
-    "click",
-    "longClick",
-    "swipe",
-    "drag",
-    "dragTo",
-    "swipePoints",
-    "injectInputEvent",
-    "pressKey",
-    "pressKeyCode",
-    "exist",
-    "count",
-    "objInfo",
-    "objInfoOfAllInstances",
-    "waitForExists",
-    "waitUntilGone",
-    "getText",
-    "setText",
-    "clearTextField",
-    "clearInputText",
-    "setClipboard",
-    "getClipboard",
-    "pasteClipboard",
-    "scrollForward",
-    "scrollBackward",
-    "flingForward",
-    "flingBackward",
-    "scrollToEnd",
-    "scrollToBeginning",
-    "flingToEnd",
-    "flingToBeginning",
-    "scrollTo",
+    "ping", "deviceInfo", "dumpWindowHierarchy", "takeScreenshot", "wakeUp", "sleep", "isScreenOn",
+    "freezeRotation", "setOrientation", "waitForIdle", "waitForWindowUpdate", "openNotification",
+    "openQuickSettings", "getLastToast", "clearLastToast", "makeToast", "getLastTraversedText",
+    "clearLastTraversedText", "click", "longClick", "swipe", "drag", "dragTo", "swipePoints",
+    "injectInputEvent", "pressKey", "pressKeyCode", "exist", "count", "objInfo", "objInfoOfAllInstances",
+    "waitForExists", "waitUntilGone", "getText", "setText", "clearTextField", "clearInputText",
+    "setClipboard", "getClipboard", "pasteClipboard", "scrollForward", "scrollBackward", "flingForward",
+    "flingBackward", "scrollToEnd", "scrollToBeginning", "flingToEnd", "flingToBeginning", "scrollTo",
+    "childByText", "childByDescription", "childByInstance",
 )
+# fmt: on

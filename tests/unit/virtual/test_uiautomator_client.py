@@ -219,3 +219,16 @@ def test_press_and_swipe_ext_reach_the_screen(oem: Handset) -> None:
     d.swipe_ext("up", scale=0.8)
     d.swipe_ext("up", scale=0.8)
     assert d(text="Accept").exists
+
+
+def test_child_by_text_finds_a_settings_row_by_its_title() -> None:
+    for d, _, _ in handset("aosp", start="google_services"):
+        row = d(scrollable=True).child_by_text(
+            "Send usage and diagnostic data",
+            allow_scroll_search=True,
+            className="android.widget.LinearLayout",
+            clickable=True,
+        )
+        row.click()
+        d(scrollable=True).scroll.to(resourceId="com.google.android.gms:id/usage_reporting_toggle")
+        assert d(resourceId="com.google.android.gms:id/usage_reporting_toggle").info["checked"] is False

@@ -213,3 +213,51 @@ def test_power_toggles_screen_on() -> None:
     assert call(auto, "deviceInfo")["screenOn"] is False
     call(auto, "wakeUp")
     assert call(auto, "isScreenOn") is True
+
+
+def test_child_by_text_names_the_row_holding_the_text_and_stays_usable() -> None:
+    w, auto = setup(start="google_services")
+    rows = Selector(clickable=True, className="android.widget.LinearLayout")
+    name = call(auto, "childByText", Selector(scrollable=True), rows, "Allow scanning")
+    assert isinstance(name, str)
+    assert call(auto, "objInfo", name)["className"] == "android.widget.LinearLayout"
+    assert call(auto, "click", name)
+    assert not w.state().fields  # a toggle, not a field
+    assert (
+        call(auto, "objInfo", Selector(resourceId="com.google.android.gms:id/scanning_toggle"))["checked"]
+        is False
+    )
+
+
+def test_child_by_text_scrolls_when_allowed_and_fails_when_not() -> None:
+    _, auto = setup("oem", start="services")
+    buttons = Selector(className="android.widget.Button")
+    with pytest.raises(JavaError, match="UiObjectNotFoundException"):
+        call(auto, "childByText", Selector(scrollable=True), buttons, "Accept", False)
+    name = call(auto, "childByText", Selector(scrollable=True), buttons, "Accept", True)
+    assert call(auto, "getText", name) == "Accept"
+
+
+def test_child_by_instance_and_description() -> None:
+    _, auto = setup(start="wifi")
+    rows = Selector(clickable=True, className="android.widget.LinearLayout")
+    second = call(
+        auto, "childByInstance", Selector(resourceId="com.android.settings:id/sud_layout_content"), rows, 0
+    )
+    assert call(auto, "getText", second) is None  # the row itself carries no text
+    icon = call(
+        auto,
+        "childByDescription",
+        Selector(scrollable=False, className="android.widget.ScrollView"),
+        rows,
+        "Wi-Fi signal full. Secured network.",
+    )
+    assert call(auto, "exist", icon)
+
+
+def test_an_unknown_object_name_is_not_found() -> None:
+    _, auto = setup()
+    with pytest.raises(JavaError, match="UiObject nope not found"):
+        call(auto, "objInfo", "nope")
+    with pytest.raises(JavaError, match="UiObjectNotFoundException"):
+        call(auto, "exist", "nope")
