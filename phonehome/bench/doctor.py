@@ -40,6 +40,10 @@ TOOLS: tuple[Tool, ...] = (
     Tool(("busybox",), "busybox", "udhcpc, the DHCP client of the virtual handset"),
     Tool(("tshark",), "tshark", "benchmarks compare the analyzer with it", required=False),
     Tool(("iperf3",), "iperf3", "capture benchmarks load a bench port at line rate", required=False),
+    # Debian's adb 29 (/usr/lib/android-sdk/platform-tools/adb): the virtual handset's tests also run
+    # against it (its push/pull use STA2/LST2). Once installed it is first on PATH, which adbutils
+    # prefers over its bundled adb: pin ADBUTILS_ADB_PATH where the release matters.
+    Tool(("adb",), "adb", "virtual handset tests also run against Debian's adb 29", required=False),
 )
 
 

@@ -1,0 +1,1 @@
+"""Device-side ADB: the transport (messages, streams, AUTH) and the sync and shell services."""

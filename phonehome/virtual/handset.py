@@ -1,0 +1,445 @@
+"""`VirtualHandset`: a phone that the real adb server, adbutils and uiautomator2 talk to.
+
+One instance is one handset: its identity (from a seed), build properties,
+settings, a file system in a private temporary folder, packages, a `Screen`,
+device-local TCP services and a boot state. It runs its own asyncio loop in a
+thread, so a plain script or a pytest test uses it with ``start()``/``stop()``
+or ``with VirtualHandset(...) as handset:``. A reboot drops ADB, stays away
+for the profile's boot time and comes back with ``sys.boot_completed`` going
+0 then 1, as a phone does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import ipaddress
+import logging
+import secrets
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from phonehome.virtual.adb.auth import AuthPolicy
+from phonehome.virtual.adbd import Adbd
+from phonehome.virtual.fs import DeviceFs
+from phonehome.virtual.identity import HandsetIdentity, generate_identity
+from phonehome.virtual.logs import LogBuffer
+from phonehome.virtual.packages import PackageTable
+from phonehome.virtual.profile import Profile, load_profile
+from phonehome.virtual.properties import PropertyStore, build_properties, default_settings
+from phonehome.virtual.screen import Screen, UiEvent
+from phonehome.virtual.services import LocalServices, TcpHandler
+from phonehome.virtual.shell import ShellSession, build_commands, new_session
+from phonehome.virtual.state import HandsetState
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+BOOT_STARTED = "boot-started"
+BOOT_COMPLETED = "boot-completed"
+SHUTDOWN = "shutdown"
+START_TIMEOUT_S = 30.0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class HandsetError(RuntimeError):
+    """A virtual handset that cannot do what was asked; the message names it and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandsetEvent:
+    """A lifecycle step, for firmware behaviour: ``boot-started``, ``boot-completed``, ``shutdown``."""
+
+    kind: str
+    at: float
+    detail: str = ""
+
+
+class VirtualHandset:
+    """A virtual Android handset reachable over ADB at ``adb_serial`` (``127.0.0.1:PORT``).
+
+    ``profile``: a `Profile`, a profile name (``aosp-clean``) or a YAML path.
+    ``seed``: the identity seed (default: the profile's, else a random one).
+    ``netns``: the handset's network namespace, if it has one (``tcp:`` streams
+    with no device-local service go to 127.0.0.1 there; ``ip addr`` reads it).
+    ``adb_port``: 0 picks a free port; never in 5554-5585. ``auth``: an
+    `AuthPolicy` to require ADB authentication. ``time_scale`` multiplies
+    boot delays (0.1 boots ten times faster). ``screen``: the UI; by default
+    the Setup Wizard of the profile's flavour.
+    """
+
+    def __init__(
+        self,
+        profile: Profile | str | Path,
+        *,
+        seed: str | None = None,
+        name: str | None = None,
+        netns: str | None = None,
+        adb_host: str = "127.0.0.1",
+        adb_port: int = 0,
+        screen: Screen | None = None,
+        auth: AuthPolicy | None = None,
+        time_scale: float = 1.0,
+        workdir: Path | None = None,
+    ) -> None:
+        self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
+        if time_scale < 0:
+            raise ValueError(f"time_scale must be >= 0, got {time_scale}")
+        if not _is_loopback(adb_host):
+            raise ValueError(
+                f"adb_host {adb_host!r} is not a loopback address: ADB is out of band (like USB) and must "
+                "never be reachable from the bench, where it would show in the capture"
+            )
+        self.seed = seed or self.profile.identity.seed or secrets.token_hex(8)
+        self.identity: HandsetIdentity = generate_identity(self.seed, self.profile.identity_spec())
+        self.name = name or f"{self.profile.name}-{self.identity.serial[-6:].lower()}"
+        self.netns = netns
+        self.time_scale = time_scale
+        self.auth = auth
+        self._adb_host = adb_host
+        self._adb_port = adb_port
+        self._screen = screen
+        self._workdir = workdir
+        self._own_workdir = workdir is None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._state: HandsetState | None = None
+        self._adbd: Adbd | None = None
+        self._booted = threading.Event()
+        self._online = threading.Event()
+        self._listeners: list[Callable[[HandsetEvent], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._rebooting: asyncio.Task[None] | None = None
+        self._commands: dict[str, Any] = {}
+        self._boot_count = 0
+
+    def __repr__(self) -> str:
+        return f"<VirtualHandset {self.name} {self.identity.serial} adb={self.adb_serial}>"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self, timeout: float = START_TIMEOUT_S) -> VirtualHandset:
+        """Powers on: ADB listening when this returns; ``sys.boot_completed`` follows shortly."""
+        if self._thread is not None:
+            raise HandsetError(f"<VirtualHandset {self.name}> is already started")
+        self._state = self._build_state()
+        ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=self._run_loop, args=(ready,), name=f"handset-{self.name}", daemon=True
+        )
+        self._thread.start()
+        try:
+            ready.result(timeout)
+        except BaseException as exc:
+            self.stop()
+            raise HandsetError(f"<VirtualHandset {self.name}> did not start: {exc}") from exc
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Powers off and removes the handset's files (unless a ``workdir`` was given)."""
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None and thread.is_alive():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout)
+        self._thread = None
+        self._loop = None
+        self._booted.clear()
+        self._online.clear()
+        if self._own_workdir and self._state is not None:
+            shutil.rmtree(self._state.fs.root, ignore_errors=True)
+
+    def __enter__(self) -> VirtualHandset:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def reboot(self, reason: str = "", wait: bool = False, timeout: float = 60.0) -> None:
+        """Reboots (``adb reboot`` does the same): ADB drops now and returns after the boot time.
+
+        With ``wait``, returns once the new boot has completed.
+        """
+        before = self._boot_count
+        self.loop.call_soon_threadsafe(self._reboot_from_loop, reason)
+        if not wait:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._boot_count > before and self._booted.is_set():
+                return
+            time.sleep(0.02)
+        raise HandsetError(
+            f"<VirtualHandset {self.name}> did not come back from reboot within {timeout:.0f} s"
+        )
+
+    def wait_boot_completed(self, timeout: float = 30.0) -> None:
+        if not self._booted.wait(timeout):
+            raise HandsetError(f"<VirtualHandset {self.name}> did not complete boot within {timeout:.0f} s")
+
+    @property
+    def boot_completed(self) -> bool:
+        return self._booted.is_set()
+
+    @property
+    def adb_online(self) -> bool:
+        """Whether ADB is listening (False while rebooting or stopped)."""
+        return self._online.is_set()
+
+    # -- what the handset is -------------------------------------------------------------------
+    @property
+    def serial(self) -> str:
+        """``ro.serialno`` (the hardware serial, not the ADB address)."""
+        return self.identity.serial
+
+    @property
+    def adb_port(self) -> int:
+        return self._adbd.port if self._adbd is not None else self._adb_port
+
+    @property
+    def adb_address(self) -> tuple[str, int]:
+        return self._adb_host, self.adb_port
+
+    @property
+    def adb_serial(self) -> str:
+        """What ``adb connect`` takes and ``adb devices`` lists: ``127.0.0.1:PORT``."""
+        host = f"[{self._adb_host}]" if ":" in self._adb_host else self._adb_host
+        return f"{host}:{self.adb_port}"
+
+    @property
+    def screen(self) -> Screen:
+        return self.state.screen
+
+    @property
+    def state(self) -> HandsetState:
+        """Everything the handset knows (properties, settings, files, packages, services)."""
+        if self._state is None:
+            raise HandsetError(f"<VirtualHandset {self.name}> is not started")
+        return self._state
+
+    @property
+    def wifi_mac(self) -> str:
+        """The MAC its Wi-Fi interface uses (randomized on Android 10+ when the profile says so)."""
+        if self.profile.uses_randomized_mac:
+            return self.identity.wifi_mac_randomized
+        return self.identity.wifi_mac
+
+    def getprop(self, name: str, default: str = "") -> str:
+        return self.state.props.get(name, default)
+
+    def set_wifi(self, ssid: str | None, bssid: str | None = None, frequency_mhz: int = 2437) -> None:
+        """The access point the handset is associated with (``dumpsys wifi``); None: disconnected."""
+        wifi = self.state.wifi
+        wifi.ssid, wifi.bssid, wifi.frequency_mhz = ssid, bssid, frequency_mhz
+
+    def subscribe(self, callback: Callable[[HandsetEvent], None]) -> None:
+        """Calls ``callback`` for each `HandsetEvent`, in the handset's loop thread."""
+        self._listeners.append(callback)
+
+    # -- device-local services and code running "on" the handset ----------------------------------
+    def register_service(self, port: int, handler: TcpHandler, owner: str = "") -> None:
+        """Listens on the handset's 127.0.0.1:``port``: ``tcp:PORT`` streams reach ``handler``."""
+        self.state.services.register(port, handler, owner)
+
+    def unregister_service(self, port: int) -> None:
+        self.state.services.unregister(port)
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Runs ``coro`` on the handset's loop (from any thread); its result comes through the future."""
+        if self._loop is None:
+            coro.close()
+            raise HandsetError(f"<VirtualHandset {self.name}> is not started")
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            raise HandsetError(f"<VirtualHandset {self.name}> is not started")
+        return self._loop
+
+    def new_shell(self) -> ShellSession:
+        """A shell session on the handset, as ``adb shell`` gets (run it on the handset's loop)."""
+        return new_session(self.state, self._commands)
+
+    # -- internals -------------------------------------------------------------------------------
+    def _build_state(self) -> HandsetState:
+        root = self._workdir or Path(tempfile.mkdtemp(prefix=f"phonehome-{self.name}-"))
+        fs = DeviceFs(root)
+        props = PropertyStore(build_properties(self.profile, self.identity))
+        settings = default_settings(self.profile, self.identity)
+        screen = self._screen or self._default_screen()
+        state = HandsetState(
+            profile=self.profile,
+            identity=self.identity,
+            props=props,
+            settings=settings,
+            fs=fs,
+            packages=PackageTable(self.profile.packages, float(self.profile.build.date_utc)),
+            screen=screen,
+            services=LocalServices(self.netns),
+            logs=LogBuffer(),
+            netns=self.netns,
+            reboot=self._reboot_from_loop,
+            spawn=self._spawn,
+        )
+        fs.install_file("/system/build.prop", "".join(f"{k}={v}\n" for k, v in props.items()))
+        fs.install_file(f"/sys/class/net/{self.profile.wifi_interface}/address", self.wifi_mac + "\n")
+        fs.install_file(
+            "/proc/version", f"Linux version 4.4.153 (android-build@{self.profile.build.device})\n"
+        )
+        self._commands = build_commands(state)
+        screen.subscribe(self._on_ui_event)
+        return state
+
+    def _default_screen(self) -> Screen:
+        """The Setup Wizard of the profile's flavour, in the profile's locale when the wizard offers it."""
+        from phonehome.virtual.ui import SetupWizard, load_flavour  # noqa: PLC0415  (sibling sub-package)
+
+        flavour = load_flavour(self.profile.wizard)
+        locale = self.profile.region.locale
+        offered = {language.code for language in flavour.languages}
+        sim = self.identity.sim
+        return SetupWizard(
+            flavour,
+            locale=locale if locale in offered else None,
+            carrier=sim.carrier.name if sim else None,
+            device_name=self.profile.build.model,
+            time_scale=self.time_scale,
+        )
+
+    def _on_ui_event(self, event: UiEvent) -> None:
+        """Keeps settings in step with what the user did in the wizard."""
+        state = self._state
+        if state is None:
+            return
+        if event.kind == "setup-complete":
+            state.settings.put("secure", "user_setup_complete", "1")
+            state.settings.put("global", "device_provisioned", "1")
+        elif event.kind == "consent" and "location" in event.detail:
+            state.settings.put("secure", "location_mode", "3" if event.detail["location"] else "0")
+
+    def _run_loop(self, ready: concurrent.futures.Future[None]) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        boot = loop.create_task(self._power_on(ready))
+        try:
+            loop.run_forever()
+        finally:
+            with contextlib.suppress(Exception):
+                pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+                pending.append(boot)
+                for task in pending:
+                    task.cancel()
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    async def _power_on(self, ready: concurrent.futures.Future[None] | None) -> None:
+        state = self.state
+        state.props.update(
+            {"sys.boot_completed": "0", "dev.bootcomplete": "0", "init.svc.bootanim": "running"}
+        )
+        state.booted_at = time.monotonic()
+        state.logs.log("I", "init", "init first stage started!", pid=1)
+        self._emit(BOOT_STARTED)
+        try:
+            if self._adbd is None:
+                self._adbd = Adbd(state, self.new_shell, self.auth, self._adb_host, self._adb_port)
+            await self._adbd.listen()
+            self._adb_port = self._adbd.port
+        except Exception as exc:
+            if ready is not None:
+                ready.set_exception(exc)
+            else:  # a reboot that cannot listen again leaves the handset off, as a bricked phone
+                log.error("%r: ADB cannot listen again after reboot: %s", self, exc)
+            return
+        self._online.set()
+        if ready is not None:
+            ready.set_result(None)
+        state.props.set("init.svc.adbd", "running")
+        self._spawn(self._complete_boot())
+
+    async def _complete_boot(self) -> None:
+        await asyncio.sleep(self.profile.boot.complete_s * self.time_scale)
+        state = self.state
+        state.props.update(
+            {
+                "sys.boot_completed": "1",
+                "dev.bootcomplete": "1",
+                "init.svc.bootanim": "stopped",
+                "service.bootanim.exit": "1",
+            }
+        )
+        state.logs.log("I", "ActivityManager", "System now ready", pid=1024)
+        state.logs.log("I", "BootReceiver", "Copying audit failures to DropBox", pid=1024)
+        self._boot_count += 1
+        self._booted.set()
+        self._emit(BOOT_COMPLETED)
+
+    def _reboot_from_loop(self, reason: str) -> None:
+        if self._rebooting is None or self._rebooting.done():
+            self._rebooting = self._spawn_untracked(self._async_reboot(reason))
+
+    async def _async_reboot(self, reason: str) -> None:
+        state = self.state
+        self._booted.clear()
+        self._emit(SHUTDOWN, reason)
+        state.logs.log("I", "ShutdownThread", f"Rebooting, reason: {reason or 'null'}", pid=1024)
+        await self._power_off()
+        await asyncio.sleep(self.profile.boot.offline_s * self.time_scale)
+        state.props.set("sys.boot.reason", f"reboot,{reason}" if reason else "reboot")
+        await self._power_on(None)
+
+    async def _power_off(self) -> None:
+        self._online.clear()
+        state = self.state
+        state.props.update({"sys.boot_completed": "0", "dev.bootcomplete": "0", "init.svc.adbd": "stopped"})
+        state.services.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._adbd is not None:
+            await self._adbd.shutdown()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+
+    async def _shutdown(self) -> None:
+        if self._rebooting is not None:
+            self._rebooting.cancel()
+            with contextlib.suppress(BaseException):
+                await self._rebooting
+        self._emit(SHUTDOWN, "stop")
+        await self._power_off()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """A task that dies with this boot (background jobs, the boot sequence)."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _spawn_untracked(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        return asyncio.ensure_future(coro)
+
+    def _emit(self, kind: str, detail: str = "") -> None:
+        event = HandsetEvent(kind, time.time(), detail)
+        for callback in list(self._listeners):
+            try:
+                callback(event)
+            except Exception:
+                log.exception("%r: handset event listener failed on %s", self, kind)
