@@ -1,7 +1,8 @@
-"""JSON Schemas of the identity and manifest files, exported from the pydantic models.
+"""JSON Schemas of the identity and manifest files, and of the judged analysis output.
 
 Shipped in the package (``phonehome/policy/schemas/``) so editors can
-validate a lab's YAML; a unit test fails when a model changes and the shipped
+validate a lab's YAML and scripts can validate ``phonehome analyze --identity
+... --format json``; a unit test fails when a model changes and the shipped
 file was not regenerated (``python -m phonehome.policy.schema``).
 """
 
@@ -12,16 +13,58 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
+from phonehome.policy.findings import Finding, Verdict
 from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
+from phonehome.traffic.export import schema as analysis_schema
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {"identity": Identity, "manifest": Manifest}
+JUDGED = "judged-analysis"
+NAMES = (*MODELS, JUDGED)
+_RESULT = {"enum": ["PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE"]}
+
+
+def judged_schema() -> dict[str, Any]:
+    """The traffic analysis schema plus the keys the policy adds when judging (``Evaluation.to_json``)."""
+    doc = analysis_schema()
+    doc["$id"] = f"https://phonehome.invalid/schemas/{JUDGED}.schema.json"
+    doc["title"] = "phonehome judged analysis"
+    doc["description"] = (
+        "Output of `phonehome analyze --identity ... [--manifest ...] --format json`: the traffic analysis "
+        "(flows, endpoints, capture facts) with the handset judged, its findings and one verdict per assertion."
+    )
+    defs = doc.setdefault("$defs", {})
+    for name, kind in (("Finding", Finding), ("Verdict", Verdict)):
+        sub = TypeAdapter(kind).json_schema(ref_template="#/$defs/{model}")
+        defs.update(sub.pop("$defs", {}))
+        defs[name] = sub
+    added = {
+        "result": {
+            **_RESULT,
+            "description": "The worst verdict: FAIL > INCONCLUSIVE > PASS > NOT_APPLICABLE.",
+        },
+        "handset": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["addresses", "how"],
+            "properties": {"addresses": {"type": "string"}, "how": {"type": "string"}},
+        },
+        "geo_database": {"type": ["string", "null"]},
+        "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
+        "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},
+        "policy_warnings": {"type": "array", "items": {"type": "string"}},
+    }
+    doc["properties"].update(added)
+    doc["required"] = [*doc["required"], *added]
+    return doc
 
 
 def schema(name: str) -> dict[str, Any]:
+    if name == JUDGED:
+        return judged_schema()
     model = MODELS[name]
     out: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -42,7 +85,7 @@ def shipped_path(name: str) -> Path:
 def main() -> int:
     """Rewrites the shipped schemas from the models."""
     SCHEMA_DIR.mkdir(exist_ok=True)
-    for name in MODELS:
+    for name in NAMES:
         shipped_path(name).write_text(render(name), encoding="utf-8")
         print(f"wrote {shipped_path(name)}", file=sys.stderr)
     return 0

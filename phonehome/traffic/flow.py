@@ -25,7 +25,8 @@ class DnsQuery:
     """One question the client asked, in a DNS message it sent."""
 
     name: str
-    """Query name, lower case, no trailing dot; undecodable bytes escaped as ``\\xNN``."""
+    """Query name, lower case, no trailing dot, rendered as Wireshark does (control bytes as ``\\NNN``
+    octal, invalid UTF-8 as U+FFFD): the raw bytes still reach observers through ``on_payload``."""
     qtype: int
     """Query type (1 A, 28 AAAA, 65 HTTPS...)."""
     frame: int

@@ -46,6 +46,23 @@ def test_analyze_json_carries_findings_and_verdicts_and_exits_fail(
     assert "flows" in doc  # the analyzer's own output is still there
 
 
+def test_judged_json_follows_the_shipped_judged_analysis_schema(
+    tmp_path: Path, identity: str, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    import jsonschema
+
+    from phonehome.policy import schema
+
+    capture = captures.write(tmp_path / "n.pcapng", captures.nokia_2019_packets())
+    main(["analyze", str(capture), "--identity", identity, "--manifest", NOKIA, "--format", "json"])
+    doc = json.loads(capsys.readouterr().out)
+    shipped = json.loads(schema.shipped_path(schema.JUDGED).read_text(encoding="utf-8"))
+    jsonschema.validate(doc, shipped)
+    doc["verdicts"][0]["result"] = "MAYBE"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, shipped)
+
+
 def test_analyze_table_shows_the_verdicts(tmp_path: Path, identity: str, capsys) -> None:  # type: ignore[no-untyped-def]
     capture = captures.write(tmp_path / "n.pcapng", captures.nokia_2019_packets())
     assert main(["analyze", str(capture), "--identity", identity, "--manifest", NOKIA]) == EXIT_FAIL
