@@ -11,7 +11,7 @@ its findings with the flows.
 """
 
 from phonehome.policy.decode import Limits
-from phonehome.policy.evaluate import Evaluation, analyze_capture, evaluate
+from phonehome.policy.evaluate import Evaluation, analyze_capture, evaluate, evaluate_capture
 from phonehome.policy.findings import ASSERTIONS, Finding, FlowRef, Verdict
 from phonehome.policy.geo import GeoDatabase, Place, default_database
 from phonehome.policy.handset import Handset, infer, parse_handset
@@ -39,6 +39,7 @@ __all__ = [
     "analyze_capture",
     "default_database",
     "evaluate",
+    "evaluate_capture",
     "infer",
     "load_identity",
     "load_manifest",

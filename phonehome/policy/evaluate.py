@@ -17,12 +17,13 @@ from typing import Any
 from phonehome.policy.decode import Limits
 from phonehome.policy.findings import Finding, Result, Verdict
 from phonehome.policy.geo import GeoDatabase, default_database
-from phonehome.policy.handset import Handset, infer, resolve
+from phonehome.policy.handset import Handset, infer, parse_handset, resolve
 from phonehome.policy.identity import Identity
 from phonehome.policy.leaks import LeakDetector, client_sends
 from phonehome.policy.manifest import Manifest
 from phonehome.policy.verdicts import Context, judge, overall
 from phonehome.traffic import Analysis, analyze
+from phonehome.traffic.capture import Capture
 from phonehome.traffic.flow import Flow
 from phonehome.traffic.timeline import PhaseMarker, Timeline
 
@@ -66,12 +67,15 @@ def evaluate(
     drops: int | None = 0,
     truncated: bool = False,
     geo: GeoDatabase | None = None,
+    problems: Sequence[str] = (),
 ) -> Evaluation:
     """Judges every assertion over the handset's flows.
 
     ``drops`` is the capture's dropped-packet count (None: the capture format
     does not say; treated as unknown, not as zero), ``truncated`` whether the
-    capture file ended early. Either makes every would-be PASS INCONCLUSIVE.
+    capture file ended early, ``problems`` what else undermines the run (a
+    capture tool that died, a bench that was not isolated). Any of them makes
+    every would-be PASS INCONCLUSIVE.
     """
     warnings = identity.warnings()
     if handset is None:
@@ -97,6 +101,7 @@ def evaluate(
         degraded.append(f"the capture dropped {drops} packets: what the handset sent may be missing")
     if truncated:
         degraded.append("the capture file is truncated: the end of the run is missing")
+    degraded += problems
     line = timeline if isinstance(timeline, Timeline) or timeline is None else Timeline(timeline)
     if line is not None:
         for finding in findings:
@@ -137,6 +142,7 @@ def analyze_capture(
     drops: int | None = None,
     geo: GeoDatabase | None = None,
     limits: Limits | None = None,
+    problems: Sequence[str] = (),
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
 
@@ -151,8 +157,46 @@ def analyze_capture(
     recorded = analysis.drops
     total = (recorded or 0) + (drops or 0)
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
-                          timeline=line, drops=total, truncated=analysis.truncated, geo=geo)  # fmt: skip
+                          timeline=line, drops=total, truncated=analysis.truncated, geo=geo,
+                          problems=problems)  # fmt: skip
     if recorded is None and drops is None:
         evaluation.warnings.append("the capture does not record dropped packets (pcap, or pcapng without "
                                    "interface statistics); pass the bench's drop count to be sure none were lost")  # fmt: skip
     return analysis, evaluation
+
+
+def evaluate_capture(
+    capture: Capture,
+    *,
+    identity: Identity,
+    manifest: Manifest | None = None,
+    problems: Sequence[str] = (),
+    geo: GeoDatabase | None = None,
+    limits: Limits | None = None,
+) -> tuple[Analysis, Evaluation]:
+    """Judges a bench's `Capture`: its files, its handset (from the DHCP lease), its phase markers, its losses.
+
+    A capture that is not lossless (a tool dropped or missed frames, its counters are missing, or it
+    reported a problem) can only give INCONCLUSIVE where it would have passed.
+    """
+    handset = None
+    if capture.handset_mac or capture.handset_ip:
+        handset = parse_handset(capture.handset_mac or capture.handset_ip or "")
+        if capture.handset_ip:
+            handset.addresses.add(capture.handset_ip)
+        handset.how = "the bench's DHCP lease"
+    counted = [d.dropped or 0 for d in capture.drops] + [d.missed or 0 for d in capture.drops]
+    doubts = [*capture.problems, *problems]
+    if not capture.lossless and not sum(counted) and not capture.problems:
+        doubts.append("the capture tool's counters do not show the capture was lossless")
+    return analyze_capture(
+        [f.path for f in capture.files],
+        identity=identity,
+        manifest=manifest,
+        handset=handset,
+        timeline=capture.markers,
+        drops=sum(counted),
+        geo=geo,
+        limits=limits,
+        problems=doubts,
+    )
