@@ -81,7 +81,11 @@ def parse_head(data: bytes) -> tuple[int, str, list[tuple[str, str]]]:
     """Status, reason and header fields of a response head (without the blank line)."""
     lines = data.split(b"\r\n")
     parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+    if (
+        len(parts) < 2
+        or not parts[0].startswith(b"HTTP/1.")
+        or not (parts[1].isdigit() and len(parts[1]) == 3)
+    ):
         raise HttpError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
     reason = parts[2].decode("latin-1") if len(parts) > 2 else ""
     headers = []

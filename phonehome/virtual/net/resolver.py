@@ -61,18 +61,28 @@ async def query(
                     data = await asyncio.wait_for(loop.sock_recv(sock, MAX_REPLY), left)
                 except TimeoutError:
                     break
-                try:
-                    reply = dns.message.from_wire(data)
-                except dns.exception.DNSException:
-                    continue  # garbage from the network is not an answer
-                if not message.is_response(reply):
-                    continue
-                return _answer(name, rdtype, reply, time.monotonic() - started)
+                answer = parse_reply(message, data, time.monotonic() - started)
+                if answer is not None:
+                    return answer
     except ConnectionRefusedError as exc:
         raise ResolveError(f"{server}:53 refused the lookup of {name} ({exc})") from exc
     finally:
         close_quietly(sock)
     raise ResolveError(f"no answer from {server}:53 for {name} {rdtype} within {timeout:g} s")
+
+
+def parse_reply(query: dns.message.Message, data: bytes, elapsed: float = 0.0) -> Answer | None:
+    """The answer to ``query`` in datagram ``data``; None for garbage or a reply to something else."""
+    try:
+        reply = dns.message.from_wire(data)
+        if not query.is_response(reply):
+            return None
+        question = query.question[0]
+        return _answer(
+            question.name.to_text(omit_final_dot=True), dns.rdatatype.to_text(question.rdtype), reply, elapsed
+        )
+    except (dns.exception.DNSException, ValueError, TypeError, IndexError, UnicodeError):
+        return None  # hostile or broken bytes from the network are not an answer
 
 
 def _answer(name: str, rdtype: str, reply: dns.message.Message, elapsed: float) -> Answer:

@@ -215,3 +215,26 @@ def test_attach_needs_a_namespace(handset: VirtualHandset) -> None:
     handset.start()
     with pytest.raises(FirmwareError, match="no network namespace"):
         firmware.attach_network()
+
+
+def test_declining_consent_starts_the_declined_phase_and_marks_it(tmp_path: Path) -> None:
+    from phonehome.virtual.ui import SetupWizard
+
+    wizard = SetupWizard("oem", start="improve", time_scale=0)
+    device = VirtualHandset(
+        "nokia-7-plus-2019", seed="decline", screen=wizard, time_scale=0, workdir=tmp_path
+    )
+    markers = Markers()
+    firmware = Firmware(
+        device,
+        behaviour(**{"consent-accepted": [lookup("stats")], "consent-declined": [lookup("opt-out")]}),
+        on_marker=markers,
+    )
+    with device as handset:
+        firmware.wait_phase("boot", 5)
+        tap(handset, text="Not now")
+        assert [o.label for o in firmware.wait_phase("consent-declined", 5)] == ["opt-out"]
+    consent = dict(markers.seen)["consent"]
+    assert consent["accepted"] is False
+    assert consent["screen"] == "improve"
+    assert not [r for r in firmware.runs if r.phase == "consent-accepted"]

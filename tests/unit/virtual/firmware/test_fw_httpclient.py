@@ -95,7 +95,9 @@ def test_no_content_has_no_body_and_close_delimited_bodies_are_bounded() -> None
     assert len(big.body) <= httpclient.MAX_BODY
 
 
-@pytest.mark.parametrize("data", [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 abc\r\n\r\n", b"HTTP/1.1 200"])
+@pytest.mark.parametrize(
+    "data", [b"SSH-2.0-OpenSSH\r\n\r\n", b"HTTP/1.1 abc\r\n\r\n", b"HTTP/1.1 200", b"HTTP/1.1 2000 X\r\n\r\n"]
+)
 def test_a_reply_that_is_not_http_is_an_http_error(data: bytes) -> None:
     with pytest.raises(HttpError):
         _read(data)
@@ -104,3 +106,14 @@ def test_a_reply_that_is_not_http_is_an_http_error(data: bytes) -> None:
 def test_a_head_longer_than_the_bound_is_refused() -> None:
     with pytest.raises(HttpError, match="longer than"):
         _read(b"HTTP/1.1 200 OK\r\nX: " + b"a" * (httpclient.MAX_HEAD + 10) + b"\r\n\r\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000), st.sampled_from(["GET", "HEAD", "POST"]))
+def test_any_reply_is_a_response_or_an_http_error(data: bytes, method: str) -> None:
+    try:
+        response = _read(data, method)
+    except HttpError:
+        return
+    assert 100 <= response.status <= 999, "a status code is three digits (RFC 9112 4)"
+    assert len(response.body) <= httpclient.MAX_BODY
