@@ -16,7 +16,9 @@ from typing import Literal
 
 import pydantic
 
-from phonehome.virtual.identity import Carrier, IdentitySpec
+from phonehome.virtual.firmware import template
+from phonehome.virtual.firmware.model import Behaviour
+from phonehome.virtual.identity import Carrier, IdentitySpec, generate_identity
 from phonehome.yamlconf import ConfigError, StrictModel, load_model
 
 PROFILE_DIR_ENV = "PHONEHOME_DEVICES"  # a devices/ folder; its virtual/ subfolder holds the profiles
@@ -158,6 +160,39 @@ class Profile(StrictModel):
     mac_randomization: bool = True  # Android 10+ per-network MAC; ignored below SDK 29
     wifi_interface: str = "wlan0"
     boot: BootSpec = BootSpec()
+    behaviour: Behaviour = Behaviour()
+    """What the firmware sends over the network, per phase (`phonehome.virtual.firmware`)."""
+
+    @pydantic.field_validator("behaviour")
+    @classmethod
+    def _behaviour_fits(cls, behaviour: Behaviour, info: pydantic.ValidationInfo) -> Behaviour:
+        """Templates name only what this handset has; screens exist in its wizard flavour.
+
+        Checked on the field (so errors point at ``behaviour:``) from the fields
+        declared above it; when one of those failed, its own error says so.
+        """
+        from phonehome.virtual.ui import load_flavour  # noqa: PLC0415  (the UI package is heavy)
+
+        identity, region, wizard = (info.data.get(k) for k in ("identity", "region", "wizard"))
+        problems = []
+        if isinstance(identity, IdentityModel) and isinstance(region, RegionSpec):
+            sample = generate_identity("profile-check", _identity_spec(identity, region))
+            available = set(sample.as_dict()) | template.BUILD_NAMES
+            problems += template.check_all(behaviour.templates(), available)
+        if isinstance(wizard, str):
+            screens = [s.name for s in load_flavour(wizard).screens] + ["launcher"]
+            problems += [
+                f"behaviour.screens.{name}: the {wizard} wizard has no such screen (it has: {', '.join(screens)})"
+                for name in behaviour.screens
+                if name not in screens
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return behaviour
+
+    def dhcp_hostname_template(self) -> str | None:
+        """DHCP option 12 of this firmware (see `DhcpSpec.hostname_template`)."""
+        return self.behaviour.dhcp.hostname_template(self.build.sdk)
 
     @property
     def shell_reads_identifiers(self) -> bool:
@@ -171,21 +206,24 @@ class Profile(StrictModel):
         return self.mac_randomization and self.build.sdk >= 29
 
     def identity_spec(self) -> IdentitySpec:
-        ident, region = self.identity, self.region
-        return IdentitySpec(
-            tac=ident.tac,
-            svn=ident.svn,
-            serial_prefix=ident.serial_prefix,
-            serial_length=ident.serial_length,
-            wifi_oui=ident.wifi_oui.lower(),
-            bt_oui=ident.bt_oui.lower(),
-            carriers=tuple(c.carrier() for c in region.sims),
-            imei_slots=ident.imei_slots,
-            latitude=region.location.latitude,
-            longitude=region.location.longitude,
-            radius_km=region.location.radius_km,
-            earfcn=region.earfcn,
-        )
+        return _identity_spec(self.identity, self.region)
+
+
+def _identity_spec(ident: IdentityModel, region: RegionSpec) -> IdentitySpec:
+    return IdentitySpec(
+        tac=ident.tac,
+        svn=ident.svn,
+        serial_prefix=ident.serial_prefix,
+        serial_length=ident.serial_length,
+        wifi_oui=ident.wifi_oui.lower(),
+        bt_oui=ident.bt_oui.lower(),
+        carriers=tuple(c.carrier() for c in region.sims),
+        imei_slots=ident.imei_slots,
+        latitude=region.location.latitude,
+        longitude=region.location.longitude,
+        radius_km=region.location.radius_km,
+        earfcn=region.earfcn,
+    )
 
 
 def profile_dirs() -> list[Path]:
