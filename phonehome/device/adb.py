@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import adbutils
+from adbutils.errors import AdbConnectionError
 
 from phonehome.device.deadline import Deadline
 
@@ -28,6 +29,7 @@ ADB_PATH_ENV = "ADBUTILS_ADB_PATH"
 PORT_ENV = "ANDROID_ADB_SERVER_PORT"
 DEFAULT_PORT = 5037
 START_SERVER_TIMEOUT_S = 20.0
+CONNECT_TIMEOUT_S = 3.0  # to the adb server on this host: it answers at once or not at all
 NO_DELAY = 1
 
 
@@ -65,6 +67,33 @@ def _default_port() -> int:
     return int(text) if text.isdigit() else DEFAULT_PORT
 
 
+class _Connection(adbutils.AdbConnection):  # type: ignore[misc]
+    """adbutils' connection, connected here: TCP_NODELAY on, and no ``adb start-server`` fallback.
+
+    adbutils' fallback on a failed connect runs whatever adb is first on PATH
+    on its default port (5037), whichever port the client was given, and its
+    socket is left open when the connect fails; `AdbServer.ensure_running`
+    starts the pinned binary on the right port instead.
+    """
+
+    def __init__(self, host: str, port: int, connect_timeout: float) -> None:
+        self._address = (host, port)
+        self._connect_timeout = connect_timeout
+        super().__init__(host, port)
+
+    def _safe_connect(self) -> socket.socket:
+        try:
+            sock = socket.create_connection(self._address, timeout=self._connect_timeout)
+        except TimeoutError as exc:
+            raise adbutils.AdbTimeout(f"connect to adb server {self._address} timed out") from exc
+        except OSError as exc:
+            raise AdbConnectionError(f"connect to adb server {self._address} failed: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, NO_DELAY)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.settimeout(None)
+        return sock
+
+
 class NoDelayClient(adbutils.AdbClient):  # type: ignore[misc]
     """An adbutils client whose sockets to the adb server send at once (TCP_NODELAY).
 
@@ -72,12 +101,13 @@ class NoDelayClient(adbutils.AdbClient):  # type: ignore[misc]
     request's headers and body in two sends, so every uiautomator2 RPC
     through ``tcp:9008`` waits for the server's delayed ACK: ~56 ms per RPC
     instead of ~13 ms. Only the devices made from this client are affected;
-    adbutils itself is not patched.
+    adbutils itself is not patched. It never starts an adb server by itself.
     """
 
     def make_connection(self, timeout: float | None = None) -> adbutils.AdbConnection:
-        conn = super().make_connection(timeout)
-        conn.conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, NO_DELAY)
+        conn = _Connection(self.host, self.port, min(timeout or CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S))
+        if timeout:
+            conn.conn.settimeout(timeout)
         return conn
 
 

@@ -64,7 +64,7 @@ class WifiDump:
 
 
 _WIFI_INFO = re.compile(
-    r"(?:mWifiInfo|WifiInfo:?)\s+SSID:\s*(?P<ssid>\"(?:[^\"\\]|\\.)*\"|<unknown ssid>|[^,]*),\s*"
+    r"(?:mWifiInfo|WifiInfo:?)\s+SSID:\s*(?P<ssid>[^\n]*?),\s*"  # SSIDs may hold commas and quotes
     r"BSSID:\s*(?P<bssid>" + _MAC + r"|<none>|null)?,\s*MAC:\s*(?P<mac>" + _MAC + r")"
     r"(?P<rest>[^\n]*)"
 )
@@ -83,9 +83,11 @@ def wifi(text: str) -> WifiDump:
             continue  # SSID/BSSID only of a live association, not of a history entry or a scan
         ssid = m.group("ssid").strip()
         if ssid.startswith('"') and ssid.endswith('"') and len(ssid) >= 2:
-            ssid = ssid[1:-1]
-            if ssid and ssid not in ssids:
-                ssids.append(ssid)
+            ssid = ssid[1:-1]  # Android 5+ quotes UTF-8 SSIDs; 4.x printed them bare
+        elif ssid.startswith(("<", "0x")):
+            ssid = ""  # <unknown ssid>, <none>, or a non-UTF-8 SSID as hex
+        if ssid and ssid not in ssids:
+            ssids.append(ssid)
         bssid = real_mac(m.group("bssid") or "")
         if bssid and bssid not in bssids:
             bssids.append(bssid)
@@ -109,11 +111,19 @@ _FIX = re.compile(r"Location\[(\w+)\s+(-?\d{1,3}[.,]\d+),(-?\d{1,3}[.,]\d+)\s")
 _FIX_COMMA = re.compile(r"Location\[(\w+)\s+(-?\d{1,3},\d{6}),(-?\d{1,3},\d{6})\s")
 
 
+_PROVIDER_RANK = {"gps": 0, "fused": 1, "network": 2, "passive": 3}
+
+
 def locations(text: str) -> list[Fix]:
-    """Last known fixes in ``dumpsys location``, precise ones first (coarse fixes are obfuscated)."""
+    """Last known fixes in ``dumpsys location``: precise before coarse (coarse fixes are obfuscated),
+    then gps, fused, network, passive."""
     precise: list[Fix] = []
     coarse: list[Fix] = []
+    in_coarse_section = False
     for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.endswith(":") and "[" not in stripped:  # a section header
+            in_coarse_section = "coarse" in stripped.lower()
         m = _FIX_COMMA.search(line) or _FIX.search(line)
         if not m:
             continue
@@ -125,8 +135,14 @@ def locations(text: str) -> list[Fix]:
         if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
             continue
         fix = Fix(m.group(1), lat, lon)
-        (coarse if "coarse" in line.lower() else precise).append(fix)
-    return precise + coarse
+        target = coarse if in_coarse_section or "coarse" in line.lower() else precise
+        if fix not in target:
+            target.append(fix)
+    return sorted(precise, key=_rank) + sorted(coarse, key=_rank)
+
+
+def _rank(fix: Fix) -> int:
+    return _PROVIDER_RANK.get(fix.provider, len(_PROVIDER_RANK))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +181,10 @@ def _number(text: str) -> int | None:
 
 def _cell(kind: str, body: str) -> CellDump:
     fields = {m.group(1): m.group(2) for m in _FIELD.finditer(body.strip())}
-    redacted = tuple(k for k, v in fields.items() if v.startswith("[") or v == "***")
     cid_key = _CID_KEYS[kind]
+    redacted = tuple(
+        k for k in (cid_key, "Lac", "Tac") if fields.get(k, "").startswith("[") or fields.get(k) == "***"
+    )
     return CellDump(
         kind=kind,
         mcc=_number(fields.get("Mcc", "")),

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import adbutils
+from adbutils.errors import AdbConnectionError
 
 from phonehome.device import transport
 from phonehome.device.adb import AdbServer, DeviceEntry
@@ -296,7 +297,7 @@ class Handset:
             raise AdbTimeoutError(
                 self.serial, step, f"{what} timed out after {timeout:g} s", CHECK_CONNECTED
             ) from exc
-        except adbutils.AdbConnectionError as exc:
+        except AdbConnectionError as exc:
             raise AdbServerError(
                 self.serial,
                 step,

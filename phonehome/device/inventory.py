@@ -9,15 +9,12 @@ reported (`phonehome.device.identity`). Errors name file, line and key.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pydantic
 
 from phonehome.policy.identity import Identity
 from phonehome.yamlconf import ConfigError, StrictModel, load_model
-
-SCHEMA_PATH = Path(__file__).with_name("inventory.schema.json")
 
 
 class InventoryEntry(StrictModel):
@@ -91,12 +88,3 @@ def load_inventory(path: Path | str) -> Inventory:
         raise ConfigError(path, typos)
     inventory._path = str(path)
     return inventory
-
-
-def render_schema() -> str:
-    """The JSON Schema of inventory files (shipped beside this module for editors)."""
-    return json.dumps(Inventory.model_json_schema(), indent=2, sort_keys=True) + "\n"
-
-
-if __name__ == "__main__":  # python -m phonehome.device.inventory regenerates the shipped schema
-    SCHEMA_PATH.write_text(render_schema(), encoding="utf-8")
