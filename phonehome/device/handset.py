@@ -3,10 +3,13 @@
 It speaks only ADB (through adbutils), so it cannot tell a phone on USB from
 the virtual handset: both are a serial on an adb server. Every call has a
 deadline and every failure names the serial and the step
-(`phonehome.device.errors`). The transport id is pinned at connect; a device
-that reconnects (reboot, replug) gets a new one, which is an error outside
-`Handset.handle_reboot`, never silently followed: a firmware that restarts
-during a scenario must show.
+(`phonehome.device.errors`). The transport id is pinned at connect, so no
+call pays for finding the device again. A device that drops (replug, reboot,
+crash) fails the step that was running with an error naming it; only
+`Handset.wait_for_device` and `Handset.handle_reboot` re-pin, so a restart
+during a scenario shows instead of being followed silently. (Over ``adb
+connect`` the server may revive the same transport once the device is back:
+a step that runs after the restart then succeeds.)
 """
 
 from __future__ import annotations

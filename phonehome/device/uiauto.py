@@ -86,7 +86,7 @@ class UiSession:
                 self._device = u2.connect(self.handset.adb_device(), port=self.port)
             else:
                 self._device.start_uiautomator()
-            self._device.jsonrpc_call("deviceInfo", timeout=timeout)
+            self._device.jsonrpc_call("deviceInfo", {}, timeout=timeout)  # what d.info sends
         except DeviceError:
             raise
         except Exception as exc:  # uiautomator2 raises its own hierarchy, adbutils', and requests'
