@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
+import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import adbutils
@@ -49,7 +52,18 @@ CONNECT_TIMEOUT_S = 30.0
 REBOOT_TIMEOUT_S = 180.0
 POLL_S = 0.2
 RECONNECT_EVERY_S = 1.0
+BOOT_MARKER = "debug.phonehome.boot"
 _HOST_PORT = re.compile(r"(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):\d{1,5}")
+
+
+@dataclass
+class _Cycle:
+    """One reboot being waited for: the old boot's transport and tag, and the deadline."""
+
+    transport_id: int
+    marker: str | None
+    deadline: float
+    gone: bool = False
 
 
 def is_network_serial(serial: str) -> bool:
@@ -103,7 +117,7 @@ class Handset:
         step = "connect"
         try:
             server.ensure_running()
-        except (OSError, TimeoutError, ValueError) as exc:
+        except (OSError, subprocess.SubprocessError) as exc:
             raise AdbServerError(
                 serial,
                 step,
@@ -214,27 +228,19 @@ class Handset:
         """Around a step that restarts the device (a reboot, a factory reset, an OTA).
 
         Stops the uiautomator2 sessions first; after the block, waits for the
-        device to go away, come back online and report ``sys.boot_completed=1``,
-        re-pins the transport and restarts the sessions that ran (Mobly's
-        ``handle_reboot``). If the block raises, nothing is waited for.
+        old boot to end, the device to come back online and report
+        ``sys.boot_completed=1``, re-pins the transport and restarts the
+        sessions that ran (Mobly's ``handle_reboot``). If the block raises,
+        nothing is waited for.
         """
-        live = [s for s in self._sessions if s.running]
-        for session in live:
-            session.stop()
-        before = self.transport_id
-        yield
-        deadline = time.monotonic() + timeout
-        self._wait_gone(before, deadline)
-        self.wait_for_device(max(deadline - time.monotonic(), 1.0), step="reboot")
-        self.wait_boot_completed(max(deadline - time.monotonic(), 1.0), step="reboot")
-        for session in live:
-            session.start()
+        with self._rebooting(timeout):
+            yield
 
     @contextlib.contextmanager
     def reboot(self, timeout: float = REBOOT_TIMEOUT_S, reason: str = "") -> Iterator[None]:
         """Reboots: the block runs once the old boot is gone (start a capture there); leaving it
         waits for the new boot to complete. ``with handset.reboot(): pass`` just reboots."""
-        with self.handle_reboot(timeout):
+        with self._rebooting(timeout) as cycle:
             with (
                 self._guard("reboot", "adb reboot", DEFAULT_TIMEOUT_S),
                 contextlib.suppress(ConnectionError, EOFError),  # the device may drop the stream at once
@@ -242,8 +248,30 @@ class Handset:
                 transport.exchange(
                     self._client, self.transport_id, f"reboot:{reason}", Deadline(DEFAULT_TIMEOUT_S)
                 )
-            self._wait_gone(self.transport_id, time.monotonic() + timeout)
+            self._wait_gone(cycle)
             yield
+
+    @contextlib.contextmanager
+    def _rebooting(self, timeout: float) -> Iterator[_Cycle]:
+        live = [s for s in self._sessions if s.running]
+        for session in live:
+            session.stop()
+        cycle = _Cycle(self.transport_id, self._mark_boot(), time.monotonic() + timeout)
+        yield cycle
+        self._wait_gone(cycle)
+        self.wait_for_device(max(cycle.deadline - time.monotonic(), 1.0), step="reboot")
+        self.wait_boot_completed(max(cycle.deadline - time.monotonic(), 1.0), step="reboot")
+        for session in live:
+            session.start()
+
+    def _mark_boot(self) -> str | None:
+        """Tags this boot with a volatile property (debug.* is shell-settable and gone after a reboot)."""
+        token = secrets.token_hex(6)
+        try:
+            done = self.shell(["setprop", BOOT_MARKER, token], check=False, step="reboot")
+        except DeviceError:
+            return None  # already on its way down
+        return token if done.ok else None
 
     def wait_boot_completed(self, timeout: float = REBOOT_TIMEOUT_S, step: str = "wait for boot") -> None:
         """Until ``sys.boot_completed`` is 1 (the framework is up; Setup Wizard or launcher shows)."""
@@ -263,13 +291,21 @@ class Handset:
                 )
             time.sleep(min(POLL_S, max(left, 0.0)))
 
-    def _wait_gone(self, transport_id: int, deadline: float) -> None:
-        """Until the old boot's transport is no longer online (the serial may be back with a new id)."""
-        while True:
+    def _wait_gone(self, cycle: _Cycle) -> None:
+        """Until the tagged boot is over: its transport is gone or offline, or the tag is (a TCP
+        device that came back fast can be revived on the same transport by the adb server)."""
+        while not cycle.gone:
             entry = self.entry(step="reboot")
-            if entry is None or entry.state != "device" or entry.transport_id != transport_id:
+            if entry is None or entry.state != "device" or entry.transport_id != cycle.transport_id:
+                cycle.gone = True
+            elif cycle.marker is not None:
+                try:
+                    cycle.gone = self.getprop(BOOT_MARKER, timeout=2.0, step="reboot") != cycle.marker
+                except DeviceError:
+                    cycle.gone = True
+            if cycle.gone:
                 return
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= cycle.deadline:
                 raise AdbTimeoutError(
                     self.serial,
                     "reboot",
