@@ -122,7 +122,7 @@ class Handset:
                 serial,
                 step,
                 f"no adb server at {server.host}:{server.port}: {exc}",
-                f"{server.binary} start-server",
+                f"{server.binary} -P {server.port} start-server",
             ) from exc
         handset = cls(serial, server, transport_id=0, features=frozenset(), timeout=command_timeout)
         handset.wait_for_device(timeout, step=step)
@@ -152,7 +152,12 @@ class Handset:
                 return
             if left <= 0:
                 break
-            if is_network_serial(self.serial) and time.monotonic() - last_connect >= RECONNECT_EVERY_S:
+            dropped = entry is None or entry.state == "offline"  # not 'unauthorized': a prompt may be up
+            if (
+                dropped
+                and is_network_serial(self.serial)
+                and time.monotonic() - last_connect >= RECONNECT_EVERY_S
+            ):
                 # adb retries a dropped TCP device only every ~10 s; a fresh connect is immediate.
                 last_connect = time.monotonic()
                 with self._guard(step, f"adb connect {self.serial}", 10.0):
