@@ -1,0 +1,214 @@
+"""The adb server a handset is reached through: which binary, which port, and adbutils clients for it.
+
+Two adb binaries on one machine fight: a client of another version kills the
+server ("adb server version (41) doesn't match this client (39); killing...").
+Debian ships adb 29 first on PATH, adbutils ships its own; adbutils picks PATH
+first. `pin_adb_binary` makes every adbutils and uiautomator2 call in this
+process use one binary (``ADBUTILS_ADB_PATH``, adbutils' bundled adb unless
+the user set it). `AdbServer` carries the server's host and port, so a lab or
+a test can run a private server (``adb -P PORT``) and nothing falls back to 5037.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import adbutils
+from adbutils.errors import AdbConnectionError
+
+from phonehome.device.deadline import Deadline
+
+ADB_PATH_ENV = "ADBUTILS_ADB_PATH"
+PORT_ENV = "ANDROID_ADB_SERVER_PORT"
+DEFAULT_PORT = 5037
+START_SERVER_TIMEOUT_S = 20.0
+CONNECT_TIMEOUT_S = 3.0  # to the adb server on this host: it answers at once or not at all
+NO_DELAY = 1
+
+
+def bundled_adb() -> Path | None:
+    """The adb binary inside the adbutils package, if this platform's wheel has one."""
+    path = Path(adbutils.__file__).resolve().parent / "binaries" / "adb"
+    return path if path.is_file() else None
+
+
+def adb_binary() -> Path:
+    """``$ADBUTILS_ADB_PATH`` if set, else adbutils' bundled adb, else ``adb`` on PATH."""
+    chosen = os.environ.get(ADB_PATH_ENV)
+    if chosen:
+        return Path(chosen)
+    bundled = bundled_adb()
+    if bundled is not None:
+        return bundled
+    found = shutil.which("adb")
+    if found is None:
+        raise FileNotFoundError(
+            "no adb binary: set ADBUTILS_ADB_PATH, or reinstall adbutils (its wheel ships adb)"
+        )
+    return Path(found)
+
+
+def pin_adb_binary() -> Path:
+    """Sets ``ADBUTILS_ADB_PATH`` for this process unless the user did, so adbutils starts one adb."""
+    binary = adb_binary()
+    os.environ.setdefault(ADB_PATH_ENV, str(binary))
+    return binary
+
+
+def _default_port() -> int:
+    text = os.environ.get(PORT_ENV, "")
+    return int(text) if text.isdigit() else DEFAULT_PORT
+
+
+class _Connection(adbutils.AdbConnection):  # type: ignore[misc]
+    """adbutils' connection, connected here: TCP_NODELAY on, and no ``adb start-server`` fallback.
+
+    adbutils' fallback on a failed connect runs whatever adb is first on PATH
+    on its default port (5037), whichever port the client was given, and its
+    socket is left open when the connect fails; `AdbServer.ensure_running`
+    starts the pinned binary on the right port instead.
+    """
+
+    def __init__(self, host: str, port: int, connect_timeout: float) -> None:
+        self._address = (host, port)
+        self._connect_timeout = connect_timeout
+        super().__init__(host, port)
+
+    def _safe_connect(self) -> socket.socket:
+        try:
+            sock = socket.create_connection(self._address, timeout=self._connect_timeout)
+        except TimeoutError as exc:
+            raise adbutils.AdbTimeout(f"connect to adb server {self._address} timed out") from exc
+        except OSError as exc:
+            raise AdbConnectionError(f"connect to adb server {self._address} failed: {exc}") from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, NO_DELAY)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.settimeout(None)
+        return sock
+
+
+class NoDelayClient(adbutils.AdbClient):  # type: ignore[misc]
+    """An adbutils client whose sockets to the adb server send at once (TCP_NODELAY).
+
+    adbutils leaves Nagle's algorithm on. Python's HTTP client writes a
+    request's headers and body in two sends, so every uiautomator2 RPC
+    through ``tcp:9008`` waits for the server's delayed ACK: ~56 ms per RPC
+    instead of ~13 ms. Only the devices made from this client are affected;
+    adbutils itself is not patched. It never starts an adb server by itself.
+    """
+
+    def make_connection(self, timeout: float | None = None) -> adbutils.AdbConnection:
+        conn = _Connection(self.host, self.port, min(timeout or CONNECT_TIMEOUT_S, CONNECT_TIMEOUT_S))
+        if timeout:
+            conn.conn.settimeout(timeout)
+        return conn
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntry:
+    """One line of ``adb devices -l``."""
+
+    serial: str
+    state: str
+    transport_id: int | None = None
+    model: str = ""
+    product: str = ""
+    device: str = ""
+
+
+def parse_devices_l(text: str) -> list[DeviceEntry]:
+    """``host:devices-l`` output: serial, state (may hold spaces: 'no permissions (...)'), key:value tags."""
+    out = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 2:
+            continue
+        tags = dict(p.split(":", 1) for p in parts[1:] if ":" in p and not p.startswith("("))
+        words = [p for p in parts[1:] if ":" not in p]
+        state = " ".join(words) if words else parts[1]
+        tid = tags.get("transport_id", "")
+        out.append(
+            DeviceEntry(
+                serial=parts[0],
+                state=state,
+                transport_id=int(tid) if tid.isdigit() else None,
+                model=tags.get("model", ""),
+                product=tags.get("product", ""),
+                device=tags.get("device", ""),
+            )
+        )
+    return out
+
+
+@dataclass
+class AdbServer:
+    """Where the adb server listens and which binary starts it (labs: default port; tests: a private one)."""
+
+    host: str = "127.0.0.1"
+    port: int = field(default_factory=_default_port)
+    binary: Path = field(default_factory=pin_adb_binary)
+
+    def client(self) -> adbutils.AdbClient:
+        """An adbutils client for this server, with TCP_NODELAY on its sockets."""
+        return NoDelayClient(host=self.host, port=self.port)
+
+    def running(self, timeout: float = 1.0) -> bool:
+        try:
+            with socket.create_connection((self.host, self.port), timeout=timeout):
+                return True
+        except OSError:
+            return False
+
+    def ensure_running(self, timeout: float = START_SERVER_TIMEOUT_S) -> None:
+        """Starts the server with `binary` on `port` when nothing answers there (adbutils would use 5037)."""
+        if self.running():
+            return
+        done = subprocess.run(
+            [str(self.binary), "-P", str(self.port), "start-server"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if done.returncode != 0 or not self.running():
+            raise ConnectionError(
+                f"{self.binary} -P {self.port} start-server failed ({done.returncode}): {done.stderr.strip()}"
+            )
+
+    @contextmanager
+    def _host_request(self, request: str, deadline: Deadline) -> Iterator[adbutils.AdbConnection]:
+        conn = self.client().make_connection(timeout=deadline.remaining())
+        try:
+            conn.send_command(request)
+            conn.check_okay()
+            yield conn
+        finally:
+            conn.conn.close()  # the server answered whole; no half-close needed
+
+    def devices(self, timeout: float = 5.0) -> list[DeviceEntry]:
+        """``adb devices -l``, including offline and unauthorized devices."""
+        deadline = Deadline(timeout)
+        with self._host_request("host:devices-l", deadline) as conn:
+            return parse_devices_l(conn.read_string_block())
+
+    def connect(self, address: str, timeout: float = 10.0) -> str:
+        """``adb connect HOST:PORT``; the server's answer ('connected to ...', 'failed to ...')."""
+        deadline = Deadline(timeout)
+        with self._host_request(f"host:connect:{address}", deadline) as conn:
+            return str(conn.read_string_block())
+
+    def disconnect(self, address: str, timeout: float = 10.0) -> str:
+        deadline = Deadline(timeout)
+        try:
+            with self._host_request(f"host:disconnect:{address}", deadline) as conn:
+                return str(conn.read_string_block())
+        except adbutils.AdbError as exc:  # "no such device": already gone
+            return str(exc)
