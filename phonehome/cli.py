@@ -174,62 +174,28 @@ def _policy_options(parser: argparse.ArgumentParser, *, judging: bool = True) ->
         parser.set_defaults(manifest=None, timeline=None, drops=None)
 
 
-def _virtual_start(args: argparse.Namespace) -> int:
-    from phonehome.virtual.daemon import DaemonError, start_detached  # noqa: PLC0415
-    from phonehome.yamlconf import ConfigError  # noqa: PLC0415
+def _run(args: argparse.Namespace) -> int:
+    from phonehome.run import run  # noqa: PLC0415
 
-    try:
-        instance = start_detached(
-            args.profile,
-            name=args.name,
-            netns=args.netns,
-            adb_port=args.adb_port,
-            seed=args.seed,
-            time_scale=args.time_scale,
-            auth=args.auth,
-        )
-    except (DaemonError, ConfigError) as exc:
-        print(f"phonehome virtual start: {exc}", file=sys.stderr)
-        return EXIT_FAIL
-    print(f"{instance.name}\t{instance.adb_serial}\tserial {instance.serial}\tpid {instance.pid}")
-    print(f"connect with: adb connect {instance.adb_serial}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _virtual_list(args: argparse.Namespace) -> int:
-    import json  # noqa: PLC0415
-    from dataclasses import asdict  # noqa: PLC0415
-
-    from phonehome.virtual.daemon import list_instances  # noqa: PLC0415
-
-    instances = list_instances()
-    if args.json:
-        print(json.dumps([{**asdict(i), "alive": i.alive} for i in instances], indent=2))
-        return EXIT_OK
-    for i in instances:
-        state = "running" if i.alive else "stale"
-        netns = i.netns or "-"
+    suite = Path(args.suite)
+    if not suite.exists():
         print(
-            f"{i.name}\t{state}\t{i.adb_serial}\t{i.profile}\tserial {i.serial}\tnetns {netns}\tpid {i.pid}"
+            f"phonehome run: no compliance suite at {suite} (run from the checkout, or pass --suite)",
+            file=sys.stderr,
         )
-    return EXIT_OK
-
-
-def _virtual_stop(args: argparse.Namespace) -> int:
-    from phonehome.virtual.daemon import list_instances, stop_instance  # noqa: PLC0415
-
-    names = [i.name for i in list_instances()] if args.all else args.names
-    if not names and not args.all:
-        print("phonehome virtual stop: name a handset (phonehome virtual list) or use --all", file=sys.stderr)
         return EXIT_USAGE
-    status = EXIT_OK
-    for name in names:
-        if stop_instance(name):
-            print(f"stopped {name}")
-        else:
-            print(f"phonehome virtual stop: no virtual handset named {name!r}", file=sys.stderr)
-            status = EXIT_FAIL
-    return status
+    options = [f"--bench={args.bench}", f"--time-scale={args.time_scale}"]
+    if args.manifest:
+        options.append(f"--manifest={args.manifest}")
+    if args.inventory:
+        options.append(f"--inventory={args.inventory}")
+    return run(args.device, suite=suite, results=Path(args.results), options=options + list(args.pytest_args))
+
+
+def _virtual(args: argparse.Namespace) -> int:
+    from phonehome.virtual.cli import run  # noqa: PLC0415  (keeps `phonehome --help` fast)
+
+    return run(args)
 
 
 def _add_virtual(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -255,14 +221,14 @@ def _add_virtual(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     start.add_argument(
         "--auth", action="store_true", help="require ADB authentication (shows 'unauthorized')"
     )
-    start.set_defaults(func=_virtual_start)
+    start.set_defaults(func=_virtual)
     listing = verbs.add_parser("list", help="list handsets: name, state, ADB address, profile, serial")
     listing.add_argument("--json", action="store_true", help="print JSON")
-    listing.set_defaults(func=_virtual_list)
+    listing.set_defaults(func=_virtual)
     stop = verbs.add_parser("stop", help="stop handsets by name")
     stop.add_argument("names", nargs="*", metavar="NAME")
     stop.add_argument("--all", action="store_true", help="stop every handset")
-    stop.set_defaults(func=_virtual_stop)
+    stop.set_defaults(func=_virtual)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,7 +318,42 @@ def build_parser() -> argparse.ArgumentParser:
     _policy_options(suggest, judging=False)
     suggest.set_defaults(func=_manifest_suggest)
     _add_virtual(sub)
+    _add_run(sub)
     return parser
+
+
+def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = sub.add_parser(
+        "run",
+        help="the compliance suite on one or more handsets: verdicts and a results folder",
+        description="Runs the compliance suite (pytest tests/compliance) once per --device, each on a "
+        "fresh bench, and prints every assertion's verdict per handset and the results folder "
+        "(captures, identity with provenance, analysis, verdicts and findings, JUnit XML, allure "
+        "results). Needs root. Extra pytest options go after '--'.",
+        epilog="exit status: 0 every verdict PASS or NOT_APPLICABLE; 1 a verdict is FAIL; 2 usage; "
+        "3 no FAIL but a verdict is INCONCLUSIVE; 5 a run gave no verdicts (bench or device error: "
+        "its log in the results folder says why).",
+    )
+    run.add_argument(
+        "--device",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="virtual:PROFILE (devices/virtual/PROFILE.yaml) or adb:SERIAL; repeat for several",
+    )
+    run.add_argument("--bench", default="benches/virtual.yaml", help="bench definition")
+    run.add_argument("--manifest", help="declared endpoints (default: each virtual profile's own)")
+    run.add_argument("--inventory", help="declared identifiers of real handsets")
+    run.add_argument("--results", default="results", help="parent folder of the run's results")
+    run.add_argument("--suite", default="tests/compliance", help="the compliance suite to run")
+    run.add_argument(
+        "--time-scale",
+        type=float,
+        default=1e-4,
+        help="virtual handsets' firmware time scale (1e-4: an hour in 0.36 s)",
+    )
+    run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed to pytest")
+    run.set_defaults(func=_run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -68,6 +68,7 @@ def evaluate(
     truncated: bool = False,
     geo: GeoDatabase | None = None,
     problems: Sequence[str] = (),
+    phases: Sequence[str] | None = None,
 ) -> Evaluation:
     """Judges every assertion over the handset's flows.
 
@@ -75,7 +76,8 @@ def evaluate(
     does not say; treated as unknown, not as zero), ``truncated`` whether the
     capture file ended early, ``problems`` what else undermines the run (a
     capture tool that died, a bench that was not isolated). Any of them makes
-    every would-be PASS INCONCLUSIVE.
+    every would-be PASS INCONCLUSIVE. ``phases`` are those the run's scenario
+    set out to cover (consent is NOT_APPLICABLE when they leave it out).
     """
     warnings = identity.warnings()
     if handset is None:
@@ -117,6 +119,7 @@ def evaluate(
         geo_db,
         capture_start=min((f.first_ts for f in flows), default=None),
         degraded=degraded,
+        phases=phases,
     )
     verdicts, judged = judge(ctx)
     judged_regions = any(v.assertion == "regions" and v.result != "NOT_APPLICABLE" for v in verdicts)
@@ -143,6 +146,7 @@ def analyze_capture(
     geo: GeoDatabase | None = None,
     limits: Limits | None = None,
     problems: Sequence[str] = (),
+    phases: Sequence[str] | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
 
@@ -158,7 +162,7 @@ def analyze_capture(
     total = (recorded or 0) + (drops or 0)
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
                           timeline=line, drops=total, truncated=analysis.truncated, geo=geo,
-                          problems=problems)  # fmt: skip
+                          problems=problems, phases=phases)  # fmt: skip
     if recorded is None and drops is None:
         evaluation.warnings.append("the capture does not record dropped packets (pcap, or pcapng without "
                                    "interface statistics); pass the bench's drop count to be sure none were lost")  # fmt: skip
@@ -171,6 +175,7 @@ def evaluate_capture(
     identity: Identity,
     manifest: Manifest | None = None,
     problems: Sequence[str] = (),
+    phases: Sequence[str] | None = None,
     geo: GeoDatabase | None = None,
     limits: Limits | None = None,
 ) -> tuple[Analysis, Evaluation]:
@@ -199,4 +204,5 @@ def evaluate_capture(
         geo=geo,
         limits=limits,
         problems=doubts,
+        phases=phases,
     )

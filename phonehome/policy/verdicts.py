@@ -79,6 +79,9 @@ class Context:
     capture_start: float | None = None
     degraded: list[str] = field(default_factory=list)
     """Why no PASS can be trusted at all (capture drops, truncation), empty when none."""
+    phases: Sequence[str] | None = None
+    """The phases the run's scenario set out to cover (None: not said); consent is judged only when
+    they include it, since a first-boot window that never shows the wizard cannot be judged on it."""
 
 
 def infrastructure(flow: Flow) -> bool:
@@ -335,6 +338,11 @@ def consent(ctx: Context) -> tuple[Verdict, list[Finding]]:
             CONSENT,
             "no timeline given (--timeline): this run did not mark when consent "
             "happened, so consent was not part of it",
+        ), []
+    if ctx.phases is not None and CONSENT_PHASE not in ctx.phases:
+        return _not_applicable(
+            CONSENT,
+            f"this run's scenario covers {', '.join(ctx.phases) or 'no phase'}, not consent",
         ), []
     marker = ctx.timeline.first(CONSENT_PHASE)
     if marker is None:

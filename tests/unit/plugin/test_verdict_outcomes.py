@@ -1,0 +1,73 @@
+"""How a verdict becomes a test outcome: only PASS passes; INCONCLUSIVE fails; NOT_APPLICABLE skips."""
+
+from __future__ import annotations
+
+import pytest
+
+from phonehome.policy import Evaluation, Finding, FlowRef, Verdict
+from phonehome.pytest_plugin import DeviceSpec, Verdicts
+
+
+def _evaluation(result: str, findings: list[Finding] | None = None) -> Evaluation:
+    verdict = Verdict(
+        "declared-endpoints", result, f"because {result}", len(findings or []), ["EN 18031 GEC-4"]
+    )  # type: ignore[arg-type]
+    return Evaluation([verdict], findings or [], result, "10.0.0.2", "given", None)  # type: ignore[arg-type]
+
+
+def test_pass_passes() -> None:
+    Verdicts(_evaluation("PASS")).require("declared-endpoints")
+
+
+def test_inconclusive_fails_with_its_reason() -> None:
+    with pytest.raises(pytest.fail.Exception, match="INCONCLUSIVE: because INCONCLUSIVE"):
+        Verdicts(_evaluation("INCONCLUSIVE")).require("declared-endpoints")
+
+
+def test_not_applicable_skips_with_its_reason() -> None:
+    with pytest.raises(pytest.skip.Exception, match="NOT_APPLICABLE: because NOT_APPLICABLE"):
+        Verdicts(_evaluation("NOT_APPLICABLE")).require("declared-endpoints")
+
+
+def test_fail_prints_the_offending_flow_and_the_clauses() -> None:
+    flow = FlowRef(
+        3, "tcp", "10.0.0.2", 40000, "203.0.113.5", 80, "zzhc.vnet.cn", "http-host", "cleartext", "http"
+    )
+    finding = Finding(
+        "undeclared-endpoint",
+        "declared-endpoints",
+        "zzhc.vnet.cn:80/tcp is not in the manifest",
+        flow,
+        frames=[7, 9],
+    )
+    with pytest.raises(pytest.fail.Exception) as info:
+        Verdicts(_evaluation("FAIL", [finding])).require("declared-endpoints")
+    text = str(info.value)
+    assert "declared-endpoints: FAIL" in text
+    assert "tcp 10.0.0.2:40000 -> 203.0.113.5:80 zzhc.vnet.cn" in text
+    assert "frames 7,9" in text
+    assert "EN 18031 GEC-4" in text
+
+
+def test_an_unknown_assertion_fails_rather_than_passing() -> None:
+    with pytest.raises(pytest.fail.Exception, match="no such assertion"):
+        Verdicts(_evaluation("PASS")).require("declared-endpoint")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "name"),
+    [
+        ("virtual:aosp-clean", "virtual", "aosp-clean"),
+        ("adb:0123ABC", "adb", "0123ABC"),
+        ("127.0.0.1:5555", "adb", "127.0.0.1:5555"),
+        ("adb:127.0.0.1:5555", "adb", "127.0.0.1:5555"),
+    ],
+)
+def test_device_specs(text: str, kind: str, name: str) -> None:
+    assert DeviceSpec.parse(text) == DeviceSpec(kind, name)
+
+
+@pytest.mark.parametrize("text", ["", "virtual:", "virtual"])
+def test_bad_device_spec_is_a_usage_error(text: str) -> None:
+    with pytest.raises(pytest.UsageError, match="virtual:PROFILE or adb:SERIAL"):
+        DeviceSpec.parse(text)
