@@ -155,8 +155,13 @@ def stop_instance(name: str, timeout: float = STOP_TIMEOUT_S) -> bool:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """The detached process: runs one handset until SIGTERM or SIGINT."""
+    """The detached process: runs one handset until SIGTERM or SIGINT.
+
+    Given a network namespace (a bench port's), the handset's firmware joins it:
+    a DHCP lease on the profile's Wi-Fi interface, then the profile's behaviour.
+    """
     from phonehome.virtual import AuthPolicy, VirtualHandset  # noqa: PLC0415  (heavy; only in the daemon)
+    from phonehome.virtual.firmware import Firmware  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -171,7 +176,11 @@ def _serve(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
         auth=AuthPolicy(required=True) if args.auth else None,
     )
+    firmware = Firmware(handset) if args.netns else None
     handset.start()
+    if firmware is not None:
+        lease = firmware.attach_network(args.netns)
+        logging.info("joined %s: %s", args.netns, lease)
     path = _record(args.name)
     instance = Instance(
         name=args.name,
@@ -191,6 +200,8 @@ def _serve(args: argparse.Namespace) -> int:
         while not stop.wait(1.0):
             pass
     finally:
+        if firmware is not None:
+            firmware.stop()
         handset.stop()
         with contextlib.suppress(OSError):
             current = read_instance(path)

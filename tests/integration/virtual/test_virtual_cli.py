@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from phonehome.virtual.testing import PrivateAdbServer
 
 
@@ -59,3 +61,27 @@ def test_bad_requests_fail_with_the_reason(tmp_path: Path) -> None:
     assert no_ns.returncode == 1
     assert "'ph-missing-ns' does not exist" in no_ns.stderr
     assert phonehome("virtual", "stop", "ghost", run_dir=tmp_path).returncode == 1
+
+
+@pytest.mark.root
+def test_started_on_a_bench_port_the_handset_takes_a_lease_and_runs_its_firmware(tmp_path: Path) -> None:
+    from phonehome.bench import Bench
+
+    repo = Path(__file__).resolve().parents[3]
+    with Bench.from_file(repo / "benches" / "virtual.yaml", workdir=tmp_path / "bench") as bench:
+        port = bench.port()
+        assert port.netns is not None
+        started = phonehome("virtual", "start", "--profile", "nokia-7-plus-2019", "--name", "on-bench",
+                            "--netns", port.netns, "--time-scale", "0.0001", run_dir=tmp_path)  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                posts = [r for r in bench.sink_records() if any("zzhc.vnet.cn" in h for h in r.http_heads)]
+                if posts:
+                    break
+                time.sleep(0.1)
+            assert bench.leases(), "the detached handset took no DHCP lease on the bench port"
+            assert posts, "the firmware's self-registration POST never reached the bench's sinks"
+        finally:
+            assert phonehome("virtual", "stop", "on-bench", run_dir=tmp_path).returncode == 0
