@@ -284,3 +284,61 @@ def test_a_physical_port_is_borrowed_from_the_host_and_given_back(
         with IPRoute() as ipr, contextlib.suppress(NetlinkError):  # it may go with the namespace
             for index in ipr.link_lookup(ifname=cable):
                 ipr.link("del", index=index)
+
+
+def _kernel_has_vlans() -> bool:
+    """802.1Q sub-interfaces need the kernel's 8021q support (absent on some CI kernels)."""
+    from pyroute2 import IPRoute, NetlinkError, netns
+
+    from tests.integration.bench.conftest import unique
+
+    probe = unique("phtest-vlan-")
+    netns.create(probe)
+    try:
+        with IPRoute(netns=probe) as ipr:
+            ipr.link("add", ifname="p0", kind="veth", peer={"ifname": "p1"})
+            try:
+                ipr.link("add", ifname="p0.7", kind="vlan", link=ipr.link_lookup(ifname="p0")[0], vlan_id=7)
+            except NetlinkError:
+                return False
+        return True
+    finally:
+        netns.remove(probe)
+
+
+def test_a_vlan_port_serves_a_handset_behind_a_tagged_trunk(tmp_path: Path, make_bench: BenchFactory) -> None:
+    from dataclasses import replace
+
+    from pyroute2 import IPRoute, NetlinkError, netns
+
+    from tests.integration.bench.conftest import unique
+
+    if not _kernel_has_vlans():
+        pytest.skip("this kernel has no 802.1Q VLAN support (8021q): a vlan port cannot be built here")
+    access_point, trunk = unique("phtest-ap-"), unique("phtv")
+    netns.create(access_point)
+    try:
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=trunk, kind="veth", peer={"ifname": "eth0", "net_ns_fd": access_point})
+        with IPRoute(netns=access_point) as ipr:
+            parent = ipr.link_lookup(ifname="eth0")[0]
+            ipr.link("set", index=parent, state="up")
+            ipr.link("add", ifname="eth0.42", kind="vlan", link=parent, vlan_id=42)
+            ipr.link("set", index=ipr.link_lookup(ifname="eth0.42")[0], state="up")
+        bench = make_bench(
+            f"name: test-vlan\nports:\n  - name: lab\n    kind: vlan\n    interface: {trunk}\n    vlan: 42\n"
+        )
+        port = bench.port()
+        handset_side = replace(port, netns=access_point, handset_ifname="eth0.42")
+        Path(f"/etc/netns/{access_point}").mkdir(parents=True, exist_ok=True)
+        lease = obtain_lease(handset_side, tmp_path, hostname="on-vlan-42")
+        assert lease.router == port.router_ip
+        assert [x.hostname for x in bench.leases()] == ["on-vlan-42"]
+        capture = bench.down()["lab"]
+        assert capture.lossless, capture.problems
+    finally:
+        shutil.rmtree(f"/etc/netns/{access_point}", ignore_errors=True)
+        netns.remove(access_point)
+        with IPRoute() as ipr, contextlib.suppress(NetlinkError):
+            for index in ipr.link_lookup(ifname=trunk):
+                ipr.link("del", index=index)
