@@ -17,47 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DEADLINE_S = 1800.0
-TSHARK_FIELDS = ("dns.qry.name", "tls.handshake.extensions_server_name", "http.host")
-
-
-@dataclass
-class Run:
-    seconds: float
-    peak_rss_mb: float
-
-
-def measure(argv: list[str], stdout_path: Path) -> Run:
-    """Runs argv to completion (or the deadline); wall time and the child's peak RSS from wait4()."""
-    with open(stdout_path, "wb") as out:
-        started = time.perf_counter()
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.DEVNULL)
-        deadline = started + DEADLINE_S
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() > deadline:
-                proc.send_signal(signal.SIGKILL)
-                os.wait4(proc.pid, 0)
-                raise RuntimeError(f"{argv[0]} did not finish within {DEADLINE_S:.0f} s")
-            time.sleep(0.005)
-        elapsed = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}")
-    return Run(elapsed, usage.ru_maxrss / 1024)
+from _common import Measured, analyze_json, generated_capture, measure, tshark_fields, tshark_or_exit
 
 
 def tshark_names(path: Path) -> set[str]:
@@ -84,36 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", default="500M", help="size of the generated capture (default 500M)")
     parser.add_argument("--runs", type=int, default=1, help="runs per tool; medians are reported")
     args = parser.parse_args(argv)
-    tshark = shutil.which("tshark")
-    if tshark is None:
-        print("tshark is not installed: phonehome doctor --install adds it", file=sys.stderr)
-        return 1
-    capture = args.capture or HERE / "data" / f"handset-{args.size.upper()}.pcapng"
-    if not capture.exists():
-        subprocess.run(
-            [sys.executable, str(HERE / "gen_capture.py"), "--size", args.size, "-o", str(capture)],
-            check=True,
-            timeout=DEADLINE_S,
-        )
+    tshark = tshark_or_exit()
+    capture = generated_capture(args.size, args.capture)
     size_mb = capture.stat().st_size / 1e6
     with tempfile.TemporaryDirectory() as tmp:
         ours_json, theirs_txt = Path(tmp) / "ours.json", Path(tmp) / "tshark.txt"
-        ours_cmd = [
-            sys.executable,
-            "-m",
-            "phonehome.cli",
-            "analyze",
-            "--format",
-            "json",
-            "-o",
-            str(ours_json),
-            str(capture),
-        ]
-        theirs_cmd = [tshark, "-n", "-r", str(capture), "-T", "fields"] + [
-            a for f in TSHARK_FIELDS for a in ("-e", f)
-        ]
-        ours: list[Run] = []
-        theirs: list[Run] = []
+        ours_cmd = analyze_json(capture, ours_json)
+        theirs_cmd = tshark_fields(tshark, capture)
+        ours: list[Measured] = []
+        theirs: list[Measured] = []
         for i in range(args.runs):
             order = [(ours, ours_cmd, Path(os.devnull)), (theirs, theirs_cmd, theirs_txt)]
             for runs, cmd, out in order if i % 2 == 0 else reversed(order):
@@ -123,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         missing = tshark_names(theirs_txt) - our_names(data)
     rows = []
     for name, runs in (("phonehome analyze", ours), ("tshark -T fields", theirs)):
-        seconds = statistics.median(r.seconds for r in runs)
+        seconds = statistics.median(r.wall for r in runs)
         rss = max(r.peak_rss_mb for r in runs)
         rows.append((name, seconds, size_mb / seconds, packets / seconds, rss))
     print(f"capture: {capture} ({size_mb:.0f} MB, {packets} packets), {args.runs} run(s) each, medians")

@@ -14,19 +14,13 @@ noisy, so compare the ratios of one run. Exit 0 when both targets hold.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-DEADLINE_S = 1800.0
-TSHARK_FIELDS = ("dns.qry.name", "tls.handshake.extensions_server_name", "http.host")
+from _common import Measured, analyze_json, generated_capture, measure, tshark_fields, tshark_or_exit
+
 # Every identifier kind, so that every form and transform is compiled and matched.
 IDENTITY = """\
 imei: [352099001761481, 352099001761499]
@@ -46,83 +40,37 @@ cell: {mcc: 242, mnc: 1, lac: 2301, tac: 2301, cid: 219769363}
 """
 
 
-def measure(argv: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of argv run to completion, from wait4()."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() - started > DEADLINE_S:
-            proc.send_signal(signal.SIGKILL)
-            os.wait4(proc.pid, 0)
-            raise RuntimeError(f"{argv[0]} did not finish within {DEADLINE_S:.0f} s")
-        time.sleep(0.005)
-    code = os.waitstatus_to_exitcode(status)
-    if code not in (0, 1, 3):  # analyze exits 1/3 for FAIL/INCONCLUSIVE verdicts: still a complete run
-        raise RuntimeError(f"{' '.join(argv)} exited {code}")
-    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--capture", type=Path, help="capture to use (default: the generated one for --size)")
     parser.add_argument("--size", default="500M", help="size of the generated capture (default 500M)")
     parser.add_argument("--runs", type=int, default=5, help="runs per command; medians are reported")
     args = parser.parse_args(argv)
-    tshark = shutil.which("tshark")
-    if tshark is None:
-        print("tshark is not installed: phonehome doctor --install adds it", file=sys.stderr)
-        return 1
-    capture = args.capture or HERE / "data" / f"handset-{args.size.upper()}.pcapng"
-    if not capture.exists():
-        generator = HERE / "gen_capture.py"
-        subprocess.run(
-            [sys.executable, str(generator), "--size", args.size, "-o", str(capture)],
-            check=True,
-            timeout=DEADLINE_S,
-        )
+    tshark = tshark_or_exit()
+    capture = generated_capture(args.size, args.capture)
     size_mb = capture.stat().st_size / 1e6
     with tempfile.TemporaryDirectory() as tmp:
         identity = Path(tmp) / "identity.yaml"
         identity.write_text(IDENTITY, encoding="utf-8")
-        base = [
-            sys.executable,
-            "-m",
-            "phonehome.cli",
-            "analyze",
-            "--format",
-            "json",
-            "-o",
-            os.devnull,
-            str(capture),
-        ]
+        base = analyze_json(capture)
         commands = {
             "endpoints only": base,
             "leak detection": [*base, "--identity", str(identity)],
-            "tshark -T fields": [
-                tshark,
-                "-n",
-                "-r",
-                str(capture),
-                "-T",
-                "fields",
-                *[a for f in TSHARK_FIELDS for a in ("-e", f)],
-            ],
+            "tshark -T fields": tshark_fields(tshark, capture),
         }
-        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in commands}
+        results: dict[str, list[Measured]] = {name: [] for name in commands}
         names = list(commands)
         for i in range(args.runs):
             for name in names[i % 3 :] + names[: i % 3]:
-                results[name].append(measure(commands[name]))
+                # analyze exits 1/3 for FAIL/INCONCLUSIVE verdicts: still a complete run
+                results[name].append(measure(commands[name], ok=(0, 1, 3)))
     print(f"capture: {capture} ({size_mb:.0f} MB), {args.runs} run(s) each, medians")
     print(f"{'command':<20}{'wall s':>9}{'CPU s':>9}{'MB/s (CPU)':>12}{'peak RSS MB':>13}")
     cpu = {}
     for name, runs in results.items():
-        wall = statistics.median(r[0] for r in runs)
-        cpu[name] = statistics.median(r[1] for r in runs)
-        rss = max(r[2] for r in runs)
+        wall = statistics.median(r.wall for r in runs)
+        cpu[name] = statistics.median(r.cpu for r in runs)
+        rss = max(r.peak_rss_mb for r in runs)
         print(f"{name:<20}{wall:>9.2f}{cpu[name]:>9.2f}{size_mb / cpu[name]:>12.1f}{rss:>13.0f}")
     # CPU time, not wall time, decides: on this noisy 2-core machine wall times of one command vary by
     # 10-25% between runs, CPU time by a few percent. Both are printed.
