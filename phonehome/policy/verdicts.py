@@ -30,39 +30,11 @@ from phonehome.policy.geo import GeoDatabase, is_private
 from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
 from phonehome.traffic.flow import Flow
+from phonehome.traffic.naming import is_doh_resolver
 from phonehome.traffic.timeline import CONSENT as CONSENT_PHASE
 from phonehome.traffic.timeline import Timeline
 
 TLS_1_2 = 0x0303
-DOH_RESOLVERS = frozenset(
-    {
-        "dns.google",
-        "dns.google.com",
-        "8888.google",
-        "cloudflare-dns.com",
-        "mozilla.cloudflare-dns.com",
-        "chrome.cloudflare-dns.com",
-        "one.one.one.one",
-        "1dot1dot1dot1.cloudflare-dns.com",
-        "security.cloudflare-dns.com",
-        "family.cloudflare-dns.com",
-        "dns.quad9.net",
-        "dns9.quad9.net",
-        "dns10.quad9.net",
-        "dns11.quad9.net",
-        "doh.opendns.com",
-        "doh.familyshield.opendns.com",
-        "dns.adguard.com",
-        "dns.adguard-dns.com",
-        "dns.nextdns.io",
-        "doh.cleanbrowsing.org",
-        "dns.alidns.com",
-        "doh.pub",
-        "doh.dns.sb",
-        "dns.twnic.tw",
-    }
-)
-"""Well-known public DoH resolvers (their own documentation); a flow to one of them on 443 is DoH."""
 
 
 @dataclass(slots=True)
@@ -485,7 +457,7 @@ def visible_dns(ctx: Context) -> tuple[Verdict, list[Finding]]:
                         f"{kind} to {_name(flow)}:853, which the policy does not allow (dot_allowed: false)",
                     )
                 )
-        elif flow.app == "doh" or (flow.server_name in DOH_RESOLVERS and flow.dport == 443):
+        elif flow.app == "doh" or (is_doh_resolver(flow.server_name) and flow.dport == 443):
             declared = ctx.manifest.endpoint_for(flow) is not None
             if not policy.doh_allowed or not declared:
                 why = "doh_allowed: false" if not policy.doh_allowed else "the resolver is not declared"
