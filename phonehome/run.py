@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ EXIT_NO_VERDICT = 5
 _WORST = ("FAIL", "INCONCLUSIVE", "PASS", "NOT_APPLICABLE")
 _EXIT = {"FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE, "PASS": EXIT_PASS, "NOT_APPLICABLE": EXIT_PASS}
 RUN_TIMEOUT_S = 1800
+_SHOWN = 12  # distinct findings printed per handset; all of them are in evaluation.json
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +127,14 @@ def _table(outcomes: Sequence[DeviceResult]) -> list[str]:
             if verdict:
                 lines.append(f"  {assertion:<26} {verdict}")
         if o.evaluation:
-            for finding in o.evaluation.get("findings", [])[:8]:
-                lines.append(f"    {finding['rule']}: {finding['detail']}")
-            more = len(o.evaluation.get("findings", [])) - 8
-            if more > 0:
-                lines.append(f"    ... {more} more findings in {o.results}/evaluation.json")
+            # A firmware that retries sends the same finding on every flow: one line each, with a count.
+            counts = Counter(f"{f['rule']}: {f['detail']}" for f in o.evaluation.get("findings", []))
+            for text, count in list(counts.items())[:_SHOWN]:
+                lines.append(f"    {text}" + (f" (x{count})" if count > 1 else ""))
+            if len(counts) > _SHOWN:
+                lines.append(
+                    f"    ... {len(counts) - _SHOWN} more kinds of finding in {o.results}/evaluation.json"
+                )
         lines.append(f"  results: {o.results}")
     return lines
 
