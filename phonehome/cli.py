@@ -184,7 +184,9 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    options = [f"--bench={args.bench}", f"--time-scale={args.time_scale}"]
+    options = [f"--bench={args.bench}"]
+    if args.time_scale is not None:
+        options.append(f"--time-scale={args.time_scale}")
     if args.manifest:
         options.append(f"--manifest={args.manifest}")
     if args.inventory:
@@ -349,8 +351,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument(
         "--time-scale",
         type=float,
-        default=1e-4,
-        help="virtual handsets' firmware time scale (1e-4: an hour in 0.36 s)",
+        help="virtual handsets' firmware time scale (default: the plugin's, 1e-4: an hour in 0.36 s)",
     )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed to pytest")
     run.set_defaults(func=_run)
