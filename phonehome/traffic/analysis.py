@@ -27,6 +27,28 @@ class OtherTraffic:
     first_ts: float
 
 
+@dataclass(frozen=True, slots=True)
+class DnsAnswer:
+    """One address a DNS response gave for a name, with who sent it to whom: the policy trusts only
+    answers from the bench's resolver that the handset received, never ones the handset sent."""
+
+    name: str
+    """The name the client asked (a CNAME chain followed back to the question)."""
+    address: str
+    client: str
+    """The address the response was sent to."""
+    server: str
+    """The address the response came from."""
+    client_mac: str | None
+    """Destination hardware address of the response's frame, when the link layer has one."""
+    server_mac: str | None
+    """Source hardware address of the response's frame: a response the handset forged itself
+    carries the handset's own."""
+    frame: int
+    ts: float
+    flow_id: int
+
+
 @dataclass(slots=True)
 class Stats:
     """What the analyzer saw besides flows: counts per layer and malformed packets by reason."""
@@ -46,8 +68,15 @@ class Stats:
     http_bodies_dropped: int = 0
     """HTTP request bodies not kept in the flows (the analysis' body budget was spent); observers saw them."""
     malformed: dict[str, int] = field(default_factory=dict)
-    """Packets (or messages) that did not decode, by reason; none is fatal."""
+    """Packets (or messages) that did not decode, by reason; none is fatal, every one is doubt."""
     unsupported_link_types: list[int] = field(default_factory=list)
+    clock_steps: int = 0
+    """Times the capture's clock went backwards by more than ``CLOCK_STEP_S`` between frames: packets
+    after a step may sit in the wrong scenario phase."""
+    largest_clock_step: float = 0.0
+    """The largest backward step, in seconds."""
+    truncated_fragments: int = 0
+    """IP fragments cut by the snap length, or fragment sets whose first fragment never completed."""
 
 
 @dataclass(slots=True)
@@ -61,6 +90,10 @@ class Analysis:
     warnings: list[str]
     """Human-readable problems: truncated files, drops, unsupported link types."""
     other: list[OtherTraffic] = field(default_factory=list)
+    dns_answers: list[DnsAnswer] = field(default_factory=list)
+    """Every A/AAAA answer seen in a DNS response (plain DNS over UDP or TCP), in capture order."""
+    macs: dict[str, int] = field(default_factory=dict)
+    """Source hardware addresses of the capture's frames, with their frame counts (bounded)."""
 
     @property
     def packets(self) -> int:

@@ -95,6 +95,19 @@ class Capture:
     """The ``timeline.jsonl`` that holds the markers."""
     problems: list[str] = field(default_factory=list)
     """What went wrong (a capture process that died, statistics missing); empty when all went well."""
+    router_addresses: list[str] = field(default_factory=list)
+    """The bench router's own addresses on this port: its DHCP and DNS service, the only
+    infrastructure a handset may reach without the manifest declaring it."""
+    router_macs: list[str] = field(default_factory=list)
+    """Hardware addresses the router's side of this port sends from (lower case, colons)."""
+    subnets: list[str] = field(default_factory=list)
+    """The port's networks (``172.16.3.0/24``...): their broadcast addresses are the router's too."""
+    resolver_log: Path | None = None
+    """The bench resolver's own record of every answer it gave (JSON Lines: ts, client, name,
+    qtype, answers): the authority on which name an address stood for."""
+    isolated: bool = True
+    """The port holds one handset and the router and nothing else: any other hardware address
+    seen on it means the capture is not of one handset's world."""
 
     @property
     def lossless(self) -> bool:
@@ -128,6 +141,11 @@ class Capture:
             ],
             "timeline": str(self.timeline) if self.timeline else None,
             "problems": list(self.problems),
+            "router_addresses": list(self.router_addresses),
+            "router_macs": list(self.router_macs),
+            "subnets": list(self.subnets),
+            "resolver_log": str(self.resolver_log) if self.resolver_log else None,
+            "isolated": self.isolated,
         }
 
     @classmethod
@@ -146,6 +164,11 @@ class Capture:
             drops=[CaptureDrops(**d) for d in data["drops"]],
             timeline=Path(data["timeline"]) if data.get("timeline") else None,
             problems=list(data.get("problems", [])),
+            router_addresses=list(data.get("router_addresses", [])),
+            router_macs=list(data.get("router_macs", [])),
+            subnets=list(data.get("subnets", [])),
+            resolver_log=Path(data["resolver_log"]) if data.get("resolver_log") else None,
+            isolated=bool(data.get("isolated", True)),
         )
 
     def save(self, path: Path) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from phonehome.traffic import link as lt
-from phonehome.traffic.flow import Flow, HttpRequest
+from phonehome.traffic.flow import Content, Flow, HttpRequest
 from phonehome.traffic.writers import Packet, pcap_bytes, pcap_stream, pcapng_bytes, pcapng_stream
 
 __all__ = [
@@ -350,6 +350,8 @@ class RecordingObserver:
         self.requests: list[tuple[int, HttpRequest]] = []
         self.ended: list[int] = []
         """Flow ids in the order their on_flow_end came."""
+        self.contents: list[tuple[int, bool, Content]] = []
+        """(flow id, from client, content) per on_content call."""
 
     def on_payload(self, flow: Flow, from_client: bool, offset: int, data: bytes, frame: int) -> None:
         self.payload.append((flow.id, from_client, offset, data, frame))
@@ -359,6 +361,9 @@ class RecordingObserver:
 
     def on_flow_end(self, flow: Flow) -> None:
         self.ended.append(flow.id)
+
+    def on_content(self, flow: Flow, from_client: bool, content: Content) -> None:
+        self.contents.append((flow.id, from_client, content))
 
     def stream(self, flow_id: int, from_client: bool) -> bytes:
         """One direction's bytes as delivered, gaps as zero bytes; raises if they ever went backwards."""

@@ -10,7 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-Proto = Literal["tcp", "udp"]
+Proto = str
+"""``tcp`` or ``udp``; another IP protocol by its name (``icmp``, ``icmpv6``, ``esp``, ``ah``, ``gre``,
+``ipip``, ``ipv6`` for 6in4, ``sctp``...) or ``ip-N`` for protocol number N; a frame without IP as
+``link-0xNNNN`` (its EtherType). Every packet the capture holds belongs to a flow: nothing is judged
+only by what a classifier expected to see."""
+IP_PROTOCOL_NAMES = {
+    1: "icmp",
+    2: "igmp",
+    4: "ipip",
+    41: "ipv6",
+    47: "gre",
+    50: "esp",
+    51: "ah",
+    58: "icmpv6",
+    103: "pim",
+    112: "vrrp",
+    132: "sctp",
+    136: "udplite",
+}
+"""Names of IP protocols a flow's ``proto`` uses; any other number is ``ip-N``."""
 Transport = Literal["tls", "quic", "cleartext", "unknown"]
 """How a flow's payload travels: TLS or QUIC (encrypted after the handshake),
 cleartext (a protocol we parsed and know to be unencrypted: HTTP, DNS...), or
@@ -18,6 +37,96 @@ unknown (payload we could not classify; scanned as if it were cleartext)."""
 
 NameSource = Literal["sni", "quic-sni", "http-host", "dns", "none"]
 """Where a flow's server name came from; ``none`` means an IP literal."""
+
+ClaimSource = Literal[
+    "sni", "quic-sni", "ech-outer", "http-host", "http-uri", "connect", "socks", "h2-authority", "starttls"
+]
+"""Where in the client's bytes a claimed name sat: a TLS or QUIC SNI (``ech-outer``: the public name
+of an ECH ClientHello, not the real one), an HTTP Host header, an absolute request URI, a CONNECT
+target, a SOCKS request, an HTTP/2 ``:authority``, an XMPP/SMTP greeting's domain."""
+
+
+@dataclass(frozen=True, slots=True)
+class NameClaim:
+    """A server name a client wrote into its bytes: where it *says* it is going.
+
+    A claim is not a destination (DESIGN.md rule 7): the packets went to the
+    flow's address, and the policy checks claims against what the bench's
+    resolver answered for that address.
+    """
+
+    name: str
+    """Lower case, no trailing dot, port removed; an IP literal stays as written (compressed IPv6)."""
+    source: ClaimSource
+    frame: int
+    """Frame that completed the message holding the claim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    """The carrier of a flow found inside a tunnel: the packets that carried it went there, not to
+    the inner addresses (which the sender may have chosen at will)."""
+
+    kind: str
+    """``ipip``, ``6in4``, ``gre``, ``gtp-u``, ``vxlan``, ``geneve``, ``teredo``."""
+    src: str
+    """Outer source address of the first carrier packet (the outermost, when tunnels nest)."""
+    dst: str
+    flow_id: int | None = None
+    """The carrier's own flow (its outer packets are a flow too), when there is one."""
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpMessage:
+    """A DHCPv4 (RFC 2131) or DHCPv6 (RFC 8415) message a flow carried, as far as it decoded."""
+
+    version: int
+    """4 or 6."""
+    from_client: bool
+    """Sent by the flow's client (its opener)."""
+    message_type: int
+    """DHCPv4 option 53 (1 DISCOVER ... 8 INFORM; 0 for plain BOOTP) or the DHCPv6 msg-type."""
+    frame: int
+    offset: int
+    """Offset of the datagram in its direction's stream (as ``FlowObserver.on_payload`` counts)."""
+    link_spans: tuple[tuple[int, int], ...] = ()
+    """Spans (relative to the datagram) of fields that carry the sender's link-layer address by
+    protocol: chaddr, a client identifier of hardware type 1, a DUID-LL/LLT's address."""
+    client_mac: str | None = None
+    """The link-layer address those fields hold (lower case, colons)."""
+    server_id: str | None = None
+    """DHCPv4 option 54 / DHCPv6 server identifier's address, when it holds one."""
+    your_address: str | None = None
+    routers: tuple[str, ...] = ()
+    """DHCPv4 option 3."""
+    dns_servers: tuple[str, ...] = ()
+    """DHCPv4 option 6 / DHCPv6 option 23."""
+    hostname: str | None = None
+    """DHCPv4 option 12 / DHCPv6 client FQDN, as the client sent it (an identifier worth checking)."""
+    vendor_class: str | None = None
+    """DHCPv4 option 60 (``android-dhcp-14``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Content:
+    """Bytes a protocol layer recovered from a flow that ``on_payload`` did not show as they are.
+
+    Decrypted QUIC Initial CRYPTO data (the whole ClientHello), unmasked
+    WebSocket payloads, HTTP/2 DATA, the other version of bytes a TCP
+    retransmission overlapped with different data: the leak detector decodes
+    and matches them like any payload, with ``chain`` as the root of the decode chain.
+    """
+
+    chain: str
+    """``quic-clienthello``, ``websocket:text``, ``websocket:binary``, ``h2-data``, ``tcp-overlap``..."""
+    data: bytes
+    offset: int
+    """Offset in the direction's stream of the first byte that carried it (for reports)."""
+    frame: int
+    exact: bool = False
+    """``data`` is a verbatim slice of the stream at ``offset`` (offsets inside it are exact)."""
+    key: str | None = None
+    """A field name the bytes sit under, when the protocol names one."""
 
 
 @dataclass(slots=True)
@@ -110,6 +219,8 @@ class Flow:
     last_frame: int
     src_mac: str | None = None
     """Client's Ethernet source address of its first frame, when the link layer has one."""
+    dst_mac: str | None = None
+    """Server's hardware address as the first frame addressed it (on a routed port: the router's)."""
     packets_c2s: int = 0
     packets_s2c: int = 0
     bytes_c2s: int = 0
@@ -134,6 +245,20 @@ class Flow:
     gaps_s2c: int = 0
     closed: bool = False
     """A FIN or RST was seen (TCP)."""
+    claims: list[NameClaim] = field(default_factory=list)
+    """Every server name the client wrote into this flow (each request's Host, each SNI...), in order."""
+    tunnel: Tunnel | None = None
+    """Set when this flow was found inside a tunnel: where its carrier packets went."""
+    dhcp: list[DhcpMessage] = field(default_factory=list)
+    """DHCP messages this flow carried (UDP 67/68, 546/547 or any port where they parse)."""
+    icmp_types: list[int] = field(default_factory=list)
+    """ICMP/ICMPv6 flows: the message types seen, in order of first appearance."""
+    cleartext_in_tls: int = 0
+    """Client bytes of a flow classified TLS that were not TLS records, or application data records
+    that read as text: encryption was claimed by the framing, not delivered."""
+    anomalies: list[str] = field(default_factory=list)
+    """What the analyzer could not read as the protocol said (at most a few, each one line): an
+    overlapping retransmission with other bytes, a parser that stopped, a truncated message."""
 
     @property
     def sni(self) -> str | None:
@@ -156,11 +281,12 @@ class FlowObserver(Protocol):
     """
 
     def on_payload(self, flow: Flow, from_client: bool, offset: int, data: bytes, frame: int) -> None:
-        """In-order bytes of one direction: reassembled TCP, or one whole UDP datagram.
+        """In-order bytes of one direction: reassembled TCP, or one whole datagram (UDP, or the
+        payload of one packet of another IP protocol: ICMP, ESP, GRE...; a frame without IP).
 
-        Delivered for payload the analyzer does not know to be encrypted:
-        cleartext and unknown transports, and the TLS ClientHello records.
-        ``offset`` counts bytes of that direction from the flow's start.
+        Every byte either side sent is delivered, encrypted or not (TLS records after the
+        handshake too: framing is not encryption, and a scan of ciphertext costs little and
+        finds nothing). ``offset`` counts bytes of that direction from the flow's start.
         """
 
     def on_http_request(self, flow: Flow, request: HttpRequest) -> None:
@@ -168,6 +294,10 @@ class FlowObserver(Protocol):
 
     def on_flow_end(self, flow: Flow) -> None:
         """The flow closed, timed out or the capture ended: release per-flow state."""
+
+    # Optional (the analyzer calls it when the observer has it):
+    # def on_content(self, flow: Flow, from_client: bool, content: Content) -> None:
+    #     """Bytes recovered by a protocol layer (decrypted QUIC Initial, unmasked WebSocket...)."""
 
 
 def host_without_port(value: str) -> str | None:

@@ -124,7 +124,7 @@ class FlowTable:
         src_mac, dst_mac = link.macs(linktype, frame_data)
         flow = Flow(
             id=len(self.flows),
-            proto=proto,  # type: ignore[arg-type]
+            proto=proto,
             src=ip.address(src),
             sport=sport,
             dst=ip.address(dst),
