@@ -7,12 +7,21 @@
 
 Streaming use (one pass over a capture, beside other observers):
 ``LeakDetector`` is a ``phonehome.traffic.FlowObserver``; ``evaluate`` judges
-its findings with the flows.
+its findings with the flows. The assertions are registered in
+``phonehome.policy.assertions`` (``registry()``), one module each.
 """
 
+from phonehome.policy.assertions import Assertion, get, registry
 from phonehome.policy.decode import Limits
-from phonehome.policy.evaluate import Evaluation, analyze_capture, evaluate, evaluate_capture
-from phonehome.policy.findings import ASSERTIONS, Finding, FlowRef, Verdict
+from phonehome.policy.evaluate import (
+    BenchFacts,
+    Evaluation,
+    analyze_capture,
+    bench_facts,
+    evaluate,
+    evaluate_capture,
+)
+from phonehome.policy.findings import RESULTS, Finding, FlowRef, Verdict, worst
 from phonehome.policy.geo import GeoDatabase, Place, default_database
 from phonehome.policy.handset import Handset, infer, parse_handset
 from phonehome.policy.identity import Identity, load_identity
@@ -21,7 +30,9 @@ from phonehome.policy.manifest import Endpoint, Manifest, Policy, load_manifest
 from phonehome.yamlconf import ConfigError
 
 __all__ = [
-    "ASSERTIONS",
+    "RESULTS",
+    "Assertion",
+    "BenchFacts",
     "ConfigError",
     "Endpoint",
     "Evaluation",
@@ -37,11 +48,15 @@ __all__ = [
     "Policy",
     "Verdict",
     "analyze_capture",
+    "bench_facts",
     "default_database",
     "evaluate",
     "evaluate_capture",
+    "get",
     "infer",
     "load_identity",
     "load_manifest",
     "parse_handset",
+    "registry",
+    "worst",
 ]

@@ -1,10 +1,11 @@
 """The policy's entry point: flows (+ leak findings) + identity + manifest + timeline -> verdicts.
 
-    detector = LeakDetector(identity, sends=handset.sent if handset else client_sends)
+    detector = LeakDetector(identity)
     analysis = phonehome.traffic.analyze(paths, observer=detector)
-    result = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, ...)
+    result = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, analysis=analysis, ...)
 
-or, for captures on disk, :func:`phonehome.policy.analyze_capture` does both.
+or, for captures on disk, :func:`phonehome.policy.analyze_capture` does both, and
+:func:`evaluate_capture` judges a bench's `Capture` with everything the bench knows.
 """
 
 from __future__ import annotations
@@ -14,14 +15,18 @@ from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any
 
+from phonehome.policy import assertions
+from phonehome.policy.context import Context, Lookup, contact, destine
 from phonehome.policy.decode import Limits
-from phonehome.policy.findings import Finding, Result, Verdict
+from phonehome.policy.destination import Names
+from phonehome.policy.findings import Finding, Result, Verdict, worst
 from phonehome.policy.geo import GeoDatabase, default_database
 from phonehome.policy.handset import Handset, infer, parse_handset, resolve
 from phonehome.policy.identity import Identity
-from phonehome.policy.leaks import LeakDetector, client_sends
+from phonehome.policy.infrastructure import BenchFacts, Infrastructure, infrastructure, read_resolver_log
+from phonehome.policy.integrity import capture_doubts, foreign_macs
+from phonehome.policy.leaks import LINK_ADDRESS_CHAIN, LeakDetector
 from phonehome.policy.manifest import Manifest
-from phonehome.policy.verdicts import Context, judge, overall
 from phonehome.traffic import Analysis, analyze
 from phonehome.traffic.capture import Capture
 from phonehome.traffic.flow import Flow
@@ -43,15 +48,24 @@ class Evaluation:
     """The country/ASN database and version, when regions were judged."""
     warnings: list[str] = field(default_factory=list)
     handset_flows: list[int] = field(default_factory=list)
-    """Ids of the flows the handset opened (the ones judged)."""
+    """Ids of the flows the handset took part in (the ones judged)."""
+    infrastructure: str = ""
+    """How the bench's own DHCP/DNS service was known."""
+    doubts: list[str] = field(default_factory=list)
+    """What made every would-be PASS INCONCLUSIVE (drops, undecoded packets, a foreign MAC...)."""
+    phases: list[str] | None = None
+    """The phases the run's scenario covered, when it said."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "result": self.result,
             "handset": {"addresses": self.handset, "how": self.handset_how},
+            "infrastructure": self.infrastructure,
             "geo_database": self.geo_database,
             "verdicts": [v.to_json() for v in self.verdicts],
             "findings": [f.to_json() for f in self.findings],
+            "doubts": list(self.doubts),
+            "phases": self.phases,
             "policy_warnings": list(self.warnings),
         }
 
@@ -69,70 +83,97 @@ def evaluate(
     geo: GeoDatabase | None = None,
     problems: Sequence[str] = (),
     phases: Sequence[str] | None = None,
+    analysis: Analysis | None = None,
+    bench: BenchFacts | None = None,
 ) -> Evaluation:
-    """Judges every assertion over the handset's flows.
+    """Judges every assertion over every flow the handset took part in.
 
     ``drops`` is the capture's dropped-packet count (None: the capture format
-    does not say; treated as unknown, not as zero), ``truncated`` whether the
-    capture file ended early, ``problems`` what else undermines the run (a
-    capture tool that died, a bench that was not isolated). Any of them makes
-    every would-be PASS INCONCLUSIVE. ``phases`` are those the run's scenario
-    set out to cover (consent is NOT_APPLICABLE when they leave it out).
+    does not say, which is doubt, not zero), ``truncated`` whether the capture
+    file ended early, ``problems`` what else undermines the run (a capture tool
+    that died, a bench that was not isolated). ``analysis`` adds what the
+    analyzer saw besides flows (DNS answers with their senders, undecodable
+    packets, hardware addresses); ``bench`` what the bench knows of its port (its
+    router's addresses, its resolver's log). Any doubt turns every would-be PASS
+    INCONCLUSIVE. ``phases`` are those the run's scenario set out to cover.
     """
     warnings = identity.warnings()
+    router_macs = bench.router_macs if bench else []
     if handset is None:
         handset = infer(flows) or Handset(how="no flows in the capture: no handset to infer")
-    else:
-        handset = resolve(handset, flows)
-    own = [f for f in flows if handset.owns(f)]
-    own_ids = {f.id for f in own}
-    found = leaks.finish(flows) if isinstance(leaks, LeakDetector) else list(leaks)
-    findings = []
-    for finding in found:
-        if finding.flow is None or finding.flow.id not in own_ids:
-            continue
-        if (
-            finding.flow.proto == "udp"
-            and {finding.flow.sport, finding.flow.dport} & {67, 68}
-            and finding.identifier in ("wifi_mac", "bt_mac")
-        ):
-            continue  # DHCP carries the MAC by design (RFC 2131 chaddr): the link already shows it
-        findings.append(finding)
+    handset = resolve(handset, flows, router_macs)
+    infra = infrastructure(flows, handset, bench)
+    names = Names.build(
+        analysis.dns_answers if analysis else (), handset, infra, bench.resolver_answers if bench else ()
+    )
+    contacts = [contact(f, handset, infra, names) for f in flows if handset.owns(f)]
+    for found in contacts:
+        destine(found, manifest)
+    by_id = {c.flow.id: c for c in contacts}
+    found_leaks = leaks.finish(flows) if isinstance(leaks, LeakDetector) else list(leaks)
+    judged_leaks = [f for f in found_leaks if _handset_sent(f, by_id, handset)]
     degraded = []
-    if drops:
+    if drops is None:
+        degraded.append(
+            "the capture does not record dropped packets (a pcap, or a pcapng without interface "
+            "statistics): unknown losses are not zero losses (pass the bench's drop count)"
+        )
+    elif drops:
         degraded.append(f"the capture dropped {drops} packets: what the handset sent may be missing")
     if truncated:
         degraded.append("the capture file is truncated: the end of the run is missing")
+    if analysis is not None:
+        degraded += capture_doubts(analysis)
+        if bench is not None and bench.isolated:
+            degraded += foreign_macs(analysis, handset, bench.router_macs)
     degraded += problems
     line = timeline if isinstance(timeline, Timeline) or timeline is None else Timeline(timeline)
     if line is not None:
-        for finding in findings:
+        for finding in judged_leaks:
             if finding.phase is None and finding.ts is not None:
                 finding.phase = line.phase_at(finding.ts)
+    lookups = [Lookup(q, c) for c in contacts for q in c.flow.dns_queries]
     geo_db = geo or default_database()
     ctx = Context(
-        own,
-        findings,
+        contacts,
+        judged_leaks,
         identity,
         manifest,
         line,
         geo_db,
+        infra,
+        lookups,
+        degraded,
         capture_start=min((f.first_ts for f in flows), default=None),
-        degraded=degraded,
         phases=phases,
+        names_from=names.sources,
     )
-    verdicts, judged = judge(ctx)
+    verdicts, judged = assertions.judge(ctx)
     judged_regions = any(v.assertion == "regions" and v.result != "NOT_APPLICABLE" for v in verdicts)
     return Evaluation(
         verdicts,
         judged,
-        overall(verdicts),
+        worst(v.result for v in verdicts),
         handset.label(),
         handset.how,
         geo_db.version if judged_regions else None,
         warnings,
-        sorted(own_ids),
+        sorted(by_id),
+        infra.how,
+        degraded,
+        list(phases) if phases is not None else None,
     )
+
+
+def _handset_sent(finding: Finding, contacts: dict[int, Any], handset: Handset) -> bool:
+    """The finding is about bytes the handset sent, in a flow it took part in, and is not the link
+    address that DHCP carries by design to the bench's own DHCP server."""
+    if finding.flow is None or finding.flow.id not in contacts:
+        return False
+    found = contacts[finding.flow.id]
+    if finding.from_client is not None and not handset.sent(found.flow, finding.from_client):
+        return False
+    return not (found.infrastructure and finding.decode == LINK_ADDRESS_CHAIN)
 
 
 def analyze_capture(
@@ -147,26 +188,38 @@ def analyze_capture(
     limits: Limits | None = None,
     problems: Sequence[str] = (),
     phases: Sequence[str] | None = None,
+    bench: BenchFacts | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
 
-    ``drops`` adds packets the bench knows were lost (e.g. kernel counters)
-    to what the capture file itself records. Raises
+    ``drops`` adds packets the bench knows were lost (e.g. kernel counters) to
+    what the capture file itself records; when neither says, losses are unknown
+    and every would-be PASS is INCONCLUSIVE. Raises
     ``phonehome.traffic.CaptureError`` for a file that is not a capture.
     """
     line = timeline if isinstance(timeline, Timeline) or timeline is None else Timeline(timeline)
-    detector = LeakDetector(identity, sends=handset.sent if handset else client_sends, limits=limits,
+    detector = LeakDetector(identity, sends=handset.sent if handset else None, limits=limits,
                             phase_at=line.phase_at if line else None)  # fmt: skip
     analysis = analyze(captures, observer=detector)
     recorded = analysis.drops
-    total = (recorded or 0) + (drops or 0)
+    total = None if recorded is None and drops is None else (recorded or 0) + (drops or 0)
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
                           timeline=line, drops=total, truncated=analysis.truncated, geo=geo,
-                          problems=problems, phases=phases)  # fmt: skip
-    if recorded is None and drops is None:
-        evaluation.warnings.append("the capture does not record dropped packets (pcap, or pcapng without "
-                                   "interface statistics); pass the bench's drop count to be sure none were lost")  # fmt: skip
+                          problems=problems, phases=phases, analysis=analysis, bench=bench)  # fmt: skip
     return analysis, evaluation
+
+
+def bench_facts(capture: Capture) -> BenchFacts:
+    """What a bench's Capture says about its port, its router and its resolver."""
+    answers = read_resolver_log(capture.resolver_log) if capture.resolver_log else []
+    return BenchFacts(
+        router_addresses=list(capture.router_addresses),
+        router_macs=list(capture.router_macs),
+        subnets=list(capture.subnets),
+        resolver_answers=answers,
+        isolated=capture.isolated,
+        resolver_log=str(capture.resolver_log) if capture.resolver_log else None,
+    )
 
 
 def evaluate_capture(
@@ -179,7 +232,8 @@ def evaluate_capture(
     geo: GeoDatabase | None = None,
     limits: Limits | None = None,
 ) -> tuple[Analysis, Evaluation]:
-    """Judges a bench's `Capture`: its files, its handset (from the DHCP lease), its phase markers, its losses.
+    """Judges a bench's `Capture`: its files, its handset (from the DHCP lease), its phase markers, its
+    losses, its router and resolver.
 
     A capture that is not lossless (a tool dropped or missed frames, its counters are missing, or it
     reported a problem) can only give INCONCLUSIVE where it would have passed.
@@ -205,4 +259,16 @@ def evaluate_capture(
         limits=limits,
         problems=doubts,
         phases=phases,
+        bench=bench_facts(capture),
     )
+
+
+__all__ = [
+    "BenchFacts",
+    "Evaluation",
+    "Infrastructure",
+    "analyze_capture",
+    "bench_facts",
+    "evaluate",
+    "evaluate_capture",
+]

@@ -7,6 +7,7 @@ of ``phonehome analyze``. Strings taken from traffic are escaped here, once
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -14,8 +15,18 @@ from phonehome.traffic.flow import Flow
 
 Result = Literal["PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE"]
 
-# Assertions (DESIGN.md, "Verdict assertions") and the requirement clauses each traces to
-# (REQUIREMENTS.md). Reports quote the clause ids, never the paywalled text.
+RESULTS: tuple[Result, ...] = ("FAIL", "INCONCLUSIVE", "PASS", "NOT_APPLICABLE")
+"""Every result, worst first: the one ordering the policy, the plugin and ``phonehome run`` use."""
+
+
+def worst(results: Iterable[Result]) -> Result:
+    """FAIL if any FAIL; else INCONCLUSIVE if any; else PASS if any PASS; else NOT_APPLICABLE."""
+    seen = set(results)
+    return next((r for r in RESULTS if r in seen), "NOT_APPLICABLE")
+
+
+# Assertion names (DESIGN.md, "Verdict assertions"). What each judges and the clauses it traces to live
+# in its own module under ``phonehome.policy.assertions``; these names are what findings carry.
 DECLARED_ENDPOINTS = "declared-endpoints"
 NO_CLEARTEXT_IDENTIFIERS = "no-cleartext-identifiers"
 IDENTIFIER_RECIPIENTS = "identifier-recipients"
@@ -23,55 +34,18 @@ TRANSPORT = "transport"
 CONSENT = "consent"
 REGIONS = "regions"
 VISIBLE_DNS = "visible-dns"
-ASSERTIONS = (
-    DECLARED_ENDPOINTS,
-    NO_CLEARTEXT_IDENTIFIERS,
-    IDENTIFIER_RECIPIENTS,
-    TRANSPORT,
-    CONSENT,
-    REGIONS,
-    VISIBLE_DNS,
-)
 
-CLAUSES: dict[str, tuple[str, ...]] = {
-    DECLARED_ENDPOINTS: (
-        "EN 18031 GEC-4",
-        "EN 303 645 6-1",
-        "EN 303 645 6-5",
-        "Android CDD 9.8.2",
-        "RFC 8520",
-    ),
-    NO_CLEARTEXT_IDENTIFIERS: (
-        "EN 18031-2 SCM-1",
-        "EN 18031-2 SCM-3",
-        "EN 18031-2 CRY-1",
-        "EN 303 645 5.8-1",
-        "EN 303 645 5.8-2",
-        "GDPR Art. 32",
-    ),
-    IDENTIFIER_RECIPIENTS: ("GDPR Art. 5(1)(c)", "GDPR Art. 25", "EN 303 645 6-4", "Android CDD 9.8.5"),
-    TRANSPORT: ("EN 18031-2 SCM-1", "EN 18031-2 CRY-1", "EN 303 645 5.8-2", "GDPR Art. 32"),
-    CONSENT: (
-        "ePrivacy Art. 5(3)",
-        "EDPB Guidelines 2/2023",
-        "GDPR Art. 7",
-        "GDPR Art. 25(2)",
-        "EN 303 645 6-2",
-    ),
-    REGIONS: ("GDPR Art. 44-49", "FCC Covered List"),
-    VISIBLE_DNS: ("EN 18031 GEC-4", "EN 303 645 6-1", "RFC 8520"),
-}
 # Identifiers with clauses of their own (Android CDD 9.8.5: device identifiers; 9.8.8: location).
-_RESTRICTED = {"imei", "imeisv", "meid", "serial", "imsi", "iccid"}
-_LOCATION = {"location", "cell", "bssid", "ssid"}
+RESTRICTED_IDENTIFIERS = frozenset({"imei", "imeisv", "meid", "serial", "imsi", "iccid"})
+LOCATION_IDENTIFIERS = frozenset({"location", "cell", "bssid", "ssid"})
 
 
-def clauses_for(assertion: str, identifier: str | None = None) -> list[str]:
-    """The clauses a finding of ``assertion`` about ``identifier`` traces to."""
-    out = list(CLAUSES[assertion])
-    if identifier in _RESTRICTED and "Android CDD 9.8.5" not in out:
+def clauses_with(clauses: Iterable[str], identifier: str | None = None) -> list[str]:
+    """An assertion's clauses plus those an identifier of this kind adds (CDD 9.8.5, 9.8.8)."""
+    out = list(clauses)
+    if identifier in RESTRICTED_IDENTIFIERS and "Android CDD 9.8.5" not in out:
         out.append("Android CDD 9.8.5")
-    if identifier in _LOCATION:
+    if identifier in LOCATION_IDENTIFIERS and "Android CDD 9.8.8" not in out:
         out.append("Android CDD 9.8.8")
     return out
 
@@ -160,6 +134,8 @@ class Finding:
     ts: float | None = None
     occurrences: int = 1
     clauses: list[str] = field(default_factory=list)
+    from_client: bool | None = None
+    """Which side of the flow sent the bytes: its client (opener) or its server; None when not about bytes."""
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)

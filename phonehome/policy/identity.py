@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from phonehome.yamlconf import load_model
 
@@ -197,14 +197,27 @@ class Identity(BaseModel):
     sources: dict[str, str] = Field(
         default_factory=dict, description="where each key's values came from: inventory, adb, bench"
     )
+    unread: dict[str, str] = Field(
+        default_factory=dict,
+        description="identifiers the handset has that could not be obtained, with why (e.g. imei: Android "
+        "10+ denies it to the shell); assertions that look for identifiers are INCONCLUSIVE until they "
+        "are declared",
+    )
 
-    @field_validator("sources")
+    @field_validator("sources", "unread")
     @classmethod
     def _sources_name_keys(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = set(value) - set(IDENTIFIER_KEYS)
         if unknown:
-            raise ValueError(f"sources names keys that are not identifiers: {sorted(unknown)}")
+            raise ValueError(f"names keys that are not identifiers: {sorted(unknown)[:5]}")
         return value
+
+    @model_validator(mode="after")
+    def _unread_is_still_unknown(self) -> Identity:
+        """A key with a value is known: drop it from ``unread`` (the inventory supplied what ADB could not)."""
+        for key in [k for k in self.unread if getattr(self, k)]:
+            del self.unread[key]
+        return self
 
     def warnings(self) -> list[str]:
         """Values that look wrong but are kept (a lab's file is ground truth; firmware leaks what it reads)."""

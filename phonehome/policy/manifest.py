@@ -10,16 +10,22 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from functools import cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+from publicsuffixlist import PublicSuffixList
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from phonehome.policy.identity import IDENTIFIER_KEYS
-from phonehome.traffic.flow import Flow
+from phonehome.traffic.flow import IP_PROTOCOL_NAMES, Flow
 from phonehome.yamlconf import load_model
 
 TransportName = Literal["tls", "quic", "cleartext"]
+_PROTOCOL = re.compile(r"(tcp|udp|" + "|".join(sorted(set(IP_PROTOCOL_NAMES.values()))) + r"|ip-\d{1,3})")
+MIN_PREFIX = {4: 8, 6: 19}
+"""The broadest network a manifest may declare (a /8; an IPv6 /19, the size of the largest RIR
+allocations): anything wider declares a good part of the Internet, not an endpoint."""
 LegalBasis = Literal[
     "consent",
     "contract",
@@ -76,8 +82,9 @@ class Endpoint(BaseModel):
     ports: Annotated[list[Annotated[tuple[int, int], BeforeValidator(_port_range)]], Listed] = Field(
         default_factory=list, description="numbers or ranges (8000-8999); empty means any"
     )
-    protocol: Annotated[list[Literal["tcp", "udp"]], Listed] = Field(
-        default_factory=list, description="empty: any"
+    protocol: Annotated[list[str], Listed] = Field(
+        default_factory=list,
+        description="tcp, udp, icmp, icmpv6, esp, gre... (or ip-N for protocol number N); empty: any",
     )
     transport: Annotated[list[TransportName], Listed] = Field(
         default_factory=_encrypted, description="how it must be reached (tls, quic, cleartext)"
@@ -107,15 +114,47 @@ class Endpoint(BaseModel):
             out.append(name)
         return out
 
+    @field_validator("hosts")
+    @classmethod
+    def _hosts_are_not_public_suffixes(cls, hosts: list[str]) -> list[str]:
+        for host in hosts:
+            base = host[2:] if host.startswith("*.") else host
+            if _public_suffixes().is_public(base):
+                what = "a wildcard on the public suffix" if host.startswith("*.") else "the public suffix"
+                raise ValueError(
+                    f"{host!r} is {what} {base!r}: anyone can register names under it, so it declares "
+                    "other people's servers; list the hosts (or a wildcard under a name its owner controls)"
+                )
+        return hosts
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocols_known(cls, protocols: list[str]) -> list[str]:
+        out = []
+        for proto in protocols:
+            name = str(proto).strip().lower()
+            if not _PROTOCOL.fullmatch(name):
+                raise ValueError(
+                    f"{proto!r} is not a protocol: use tcp, udp, icmp, icmpv6, esp, gre... or ip-N"
+                )
+            out.append(name)
+        return out
+
     @field_validator("cidrs")
     @classmethod
     def _cidrs_parse(cls, cidrs: list[str]) -> list[str]:
         out = []
         for cidr in cidrs:
             try:
-                out.append(str(ipaddress.ip_network(str(cidr).strip(), strict=False)))
+                net = ipaddress.ip_network(str(cidr).strip(), strict=False)
             except ValueError as exc:
                 raise ValueError(f"{cidr!r} is not an address or network ({exc})") from exc
+            if net.prefixlen < MIN_PREFIX[net.version] and not net.is_private:
+                raise ValueError(
+                    f"{cidr!r} spans {net.num_addresses:.3g} addresses: a manifest declares endpoints, "
+                    f"not the Internet (at most a /{MIN_PREFIX[net.version]})"
+                )
+            out.append(str(net))
         return out
 
     @field_validator("identifiers")
@@ -165,6 +204,13 @@ class Endpoint(BaseModel):
         return not self.ports or any(low <= port <= high for low, high in self.ports)
 
 
+@cache
+def _public_suffixes() -> PublicSuffixList:
+    """The Public Suffix List (ICANN and private sections) shipped in the publicsuffixlist package: offline,
+    pinned by the package version."""
+    return PublicSuffixList()
+
+
 def _country(value: str) -> str:
     code = str(value).strip().upper()
     if not re.fullmatch(r"[A-Z]{2}", code):
@@ -211,23 +257,33 @@ class Manifest(BaseModel):
     endpoints: list[Endpoint] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
 
-    def endpoint_for(self, flow: Flow) -> Endpoint | None:
-        """The declared endpoint a flow reached: by name first (SNI, Host, DNS), else by address.
+    def lookup(
+        self, proto: str, port: int, *, name: str | None = None, address: str | None = None
+    ) -> Endpoint | None:
+        """The declared endpoint for a destination: the most specific name match, else an address match.
 
-        The most specific name wins (an exact host over ``*.googleapis.com``, a longer wildcard over a
-        shorter one), whatever the order in the file: a broad wildcard must not lend its terms (say,
-        allowed before consent) to a telemetry host declared on its own.
+        An exact host beats any wildcard, a longer wildcard a shorter one, whatever the order in the
+        file: a broad wildcard must not lend its terms (say, allowed before consent) to a host declared
+        on its own.
         """
-        name = flow.server_name
-        candidates = [e for e in self.endpoints if e.matches_port(flow.proto, flow.dport)]
+        candidates = [e for e in self.endpoints if e.matches_port(proto, port)]
         if name:
             ranked = [(e.specificity(name), i, e) for i, e in enumerate(candidates) if e.matches_name(name)]
             if ranked:
                 return max(ranked, key=lambda r: (r[0], -r[1]))[2]
-        for endpoint in candidates:
-            if endpoint.matches_address(flow.dst):
-                return endpoint
+        if address:
+            for endpoint in candidates:
+                if endpoint.matches_address(address):
+                    return endpoint
         return None
+
+    def endpoint_for(self, flow: Flow) -> Endpoint | None:
+        """The endpoint a flow's *claimed* name (or address) would be: for drafting manifests and tables.
+
+        Verdicts never use this: a name is a claim until the bench's resolver confirms it
+        (``phonehome.policy.context``).
+        """
+        return self.lookup(flow.proto, flow.dport, name=flow.server_name, address=flow.dst)
 
     def endpoint_for_name(self, name: str) -> Endpoint | None:
         """The endpoint a DNS name belongs to, whatever the port (a lookup says nothing of ports)."""

@@ -52,6 +52,20 @@ def judged_schema() -> dict[str, Any]:
             "required": ["addresses", "how"],
             "properties": {"addresses": {"type": "string"}, "how": {"type": "string"}},
         },
+        "infrastructure": {
+            "type": "string",
+            "description": "How the bench's own DHCP/DNS service was known (the bench, a DHCP offer, a guess).",
+        },
+        "doubts": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What made every would-be PASS INCONCLUSIVE (drops, undecoded packets, a foreign MAC).",
+        },
+        "phases": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "description": "The phases the run's scenario covered, when it said.",
+        },
         "geo_database": {"type": ["string", "null"]},
         "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
         "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},

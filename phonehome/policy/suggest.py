@@ -17,7 +17,6 @@ from ruamel.yaml import YAML
 
 from phonehome.policy.findings import Finding
 from phonehome.policy.manifest import Manifest
-from phonehome.policy.verdicts import infrastructure
 from phonehome.traffic.flow import Flow
 
 TODO = "TODO: what is it for, and is it needed before consent?"
@@ -31,7 +30,7 @@ def suggest(flows: Sequence[Flow], *, firmware: str, leaks: Sequence[Finding] = 
         if leak.rule == "cleartext-identifier" and leak.flow and leak.identifier:
             received.setdefault(leak.flow.id, set()).add(leak.identifier)
     for flow in flows:
-        if infrastructure(flow) and flow.dport != 853:
+        if _service(flow):
             continue
         by_name = bool(flow.server_name)
         key = (flow.server_name or _network(flow.dst), by_name)
@@ -68,6 +67,11 @@ def suggest(flows: Sequence[Flow], *, firmware: str, leaks: Sequence[Finding] = 
     }
     Manifest.model_validate(data)  # a draft that does not load would only move the problem to its user
     return data
+
+
+def _service(flow: Flow) -> bool:
+    """DHCP and plain DNS: the network's own service, which a firmware manifest does not declare."""
+    return flow.app in ("dns", "dhcp", "dhcpv6") or bool({flow.sport, flow.dport} & {53, 67, 68, 546, 547})
 
 
 def _network(address: str) -> str:

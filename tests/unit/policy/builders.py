@@ -6,7 +6,8 @@ import itertools
 from collections.abc import Sequence
 
 from phonehome.policy.leaks import LeakDetector
-from phonehome.traffic.flow import Flow, HttpRequest
+from phonehome.traffic.analysis import Analysis, DnsAnswer, Stats
+from phonehome.traffic.flow import Flow, HttpRequest, NameClaim
 
 IDENTITY = {
     "imei": "352099001761481",
@@ -58,7 +59,23 @@ def make_flow(
     )
     for key, value in extra.items():
         setattr(flow, key, value)
+    if server_name and name_source in ("sni", "quic-sni", "http-host") and "claims" not in extra:
+        flow.claims = [NameClaim(server_name, name_source, 3)]  # type: ignore[arg-type]
     return flow
+
+
+RESOLVER = "10.77.0.1"
+
+
+def resolved(flows: Sequence[Flow], *, resolver: str = RESOLVER, client: str = "10.77.0.2") -> Analysis:
+    """An Analysis whose DNS answers name each flow's address as its server name, sent by the resolver to
+    the handset just before the flow began: what a capture of a clean lookup-then-connect shows."""
+    answers = [
+        DnsAnswer(f.server_name, f.dst, client, resolver, None, None, 0, f.first_ts - 0.5, 0)
+        for f in flows
+        if f.server_name
+    ]
+    return Analysis(flows=list(flows), files=[], stats=Stats(), warnings=[], dns_answers=answers)
 
 
 def http_request(

@@ -124,7 +124,7 @@ def test_timeline_drives_the_consent_verdict(tmp_path: Path, identity: str, caps
     capture = captures.write(tmp_path / "n.pcapng", captures.nokia_2019_packets())
     manifest = tmp_path / "m.yaml"
     manifest.write_text(
-        "firmware: x\nendpoints:\n  - name: all\n    hosts: ['*.googleapis.com', zzhc.vnet.cn]\n"
+        "firmware: x\nendpoints:\n  - name: all\n    hosts: [android.googleapis.com, zzhc.vnet.cn]\n"
         "    transport: [tls, cleartext]\n    purpose: p\n"
     )
     timeline = tmp_path / "t.jsonl"

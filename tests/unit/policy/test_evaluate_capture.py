@@ -86,13 +86,13 @@ def test_bench_problems_given_by_the_caller_count_too(tmp_path: Path) -> None:
     assert _verdict(evaluation, "no-cleartext-identifiers") == "INCONCLUSIVE"
 
 
-def test_consent_is_not_applicable_when_the_scenario_never_reaches_it(tmp_path: Path) -> None:
+def test_consent_cannot_pass_when_the_scenario_never_reaches_it(tmp_path: Path) -> None:
     capture = _capture(tmp_path / "c.pcapng")
     _, evaluation = evaluate_capture(
         capture, identity=IDENTITY, manifest=NOKIA, phases=("boot", "network-attach")
     )
     consent = next(v for v in evaluation.verdicts if v.assertion == "consent")
-    assert consent.result == "NOT_APPLICABLE"
+    assert consent.result == "INCONCLUSIVE"
     assert "boot, network-attach" in consent.reason
     _, evaluation = evaluate_capture(capture, identity=IDENTITY, manifest=NOKIA, phases=("boot", "consent"))
     assert _verdict(evaluation, "consent") == "INCONCLUSIVE"  # it set out to reach consent and has no marker

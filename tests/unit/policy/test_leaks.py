@@ -270,9 +270,20 @@ def test_hex_encoded_identifier_in_a_dns_label_is_found(detector_factory) -> Non
     assert "imei" in leaks(detector)
 
 
-def test_server_replies_are_not_the_handset_sending(detector_factory) -> None:
+def test_bytes_of_either_side_are_found_and_say_which_side_sent_them(detector_factory) -> None:
+    # Without a known handset both sides are looked at; the evaluation keeps the handset's side.
     flow = make_flow(app=None, transport="unknown", dport=7000)
     detector = run(detector_factory(), flow, b"echo " + IMEI.encode(), from_client=False)
+    assert [(f.identifier, f.from_client) for f in detector.findings] == [("imei", False)]
+
+
+def test_a_given_sender_limits_the_scan_to_its_bytes(identity) -> None:
+    from phonehome.policy.leaks import LeakDetector, client_sends
+
+    flow = make_flow(app=None, transport="unknown", dport=7000)
+    detector = run(
+        LeakDetector(identity, sends=client_sends), flow, b"echo " + IMEI.encode(), from_client=False
+    )
     assert not detector.findings
 
 
@@ -329,24 +340,58 @@ def test_location_in_protobuf_doubles_and_signed_e7_is_found(detector_factory) -
     assert "location" in leaks(run(detector, make_flow(), wire, [request]))
 
 
-def test_dhcp_carrying_the_mac_is_not_a_leak_but_its_hostname_is(detector_factory) -> None:
+def _dhcp_discover(detector_factory, *, link_mac: str, chaddr_mac: str, dst: str = "255.255.255.255"):
+    """A DHCPDISCOVER as the analyzer hands it over: the flow, its bytes, its decoded message."""
+    from phonehome.traffic.flow import DhcpMessage
+
+    flow = make_flow(
+        proto="udp", dport=67, src="0.0.0.0", dst=dst, app="dhcp", transport="cleartext", server_name=None,
+        name_source="none",
+    )  # fmt: skip
+    flow.sport, flow.src_mac, flow.dst_mac = 68, link_mac, "ff:ff:ff:ff:ff:ff"
+    chaddr = bytes.fromhex(chaddr_mac.replace(":", ""))
+    hostname = b"android-3f2a9c1b7d4e5a60"  # Android < 8 named itself after its ANDROID_ID
+    payload = b"\x01\x01\x06\x00" + bytes(24) + chaddr + bytes(10) + hostname
+    flow.dhcp.append(DhcpMessage(4, True, 1, 2, 0, link_spans=((28, 34),), client_mac=chaddr_mac))
+    return flow, run(detector_factory(), flow, payload)
+
+
+def test_dhcp_carrying_the_link_mac_to_the_bench_is_not_a_leak_but_its_hostname_is(detector_factory) -> None:
     from phonehome.policy.evaluate import evaluate
     from phonehome.policy.handset import parse_handset
 
-    identity = detector_factory().identity
-    flow = make_flow(
-        proto="udp",
-        dport=67,
-        src="10.77.0.2",
-        dst="255.255.255.255",
-        app=None,
-        transport="unknown",
-        server_name=None,
-        name_source="none",
+    flow, detector = _dhcp_discover(
+        detector_factory, link_mac="aa:bb:cc:dd:ee:0f", chaddr_mac="aa:bb:cc:dd:ee:0f"
     )
-    flow.sport = 68
-    chaddr = bytes.fromhex("aabbccddee0f")
-    hostname = b"android-3f2a9c1b7d4e5a60"  # Android < 8 named itself after its ANDROID_ID
-    detector = run(detector_factory(), flow, b"\x01\x01\x06\x00" + bytes(24) + chaddr + bytes(10) + hostname)
-    result = evaluate([flow], detector, identity=identity, handset=parse_handset("10.77.0.2"))
+    identity = detector.identity
+    result = evaluate([flow], detector, identity=identity, handset=parse_handset("aa:bb:cc:dd:ee:0f"))
     assert {f.identifier for f in result.findings if f.rule == "cleartext-identifier"} == {"android_id"}
+
+
+def test_dhcp_carrying_the_factory_mac_behind_a_randomized_one_is_a_leak(detector_factory) -> None:
+    from phonehome.policy.evaluate import evaluate
+    from phonehome.policy.handset import parse_handset
+
+    # The link uses the randomized MAC; chaddr carries the factory one: that is the factory MAC, sent.
+    flow, detector = _dhcp_discover(
+        detector_factory, link_mac="3a:11:22:33:44:55", chaddr_mac="aa:bb:cc:dd:ee:0f"
+    )
+    result = evaluate(
+        [flow], detector, identity=detector.identity, handset=parse_handset("3a:11:22:33:44:55")
+    )
+    assert "wifi_mac" in {f.identifier for f in result.findings if f.rule == "cleartext-identifier"}
+
+
+def test_the_link_mac_in_dhcp_to_a_server_that_is_not_the_bench_is_a_leak(detector_factory) -> None:
+    from phonehome.policy.evaluate import evaluate
+    from phonehome.policy.handset import parse_handset
+    from phonehome.policy.infrastructure import BenchFacts
+
+    flow, detector = _dhcp_discover(
+        detector_factory, link_mac="aa:bb:cc:dd:ee:0f", chaddr_mac="aa:bb:cc:dd:ee:0f", dst="203.0.113.67"
+    )
+    bench = BenchFacts(router_addresses=["10.77.0.1"], subnets=["10.77.0.0/24"])
+    result = evaluate(
+        [flow], detector, identity=detector.identity, handset=parse_handset("aa:bb:cc:dd:ee:0f"), bench=bench
+    )
+    assert "wifi_mac" in {f.identifier for f in result.findings if f.rule == "cleartext-identifier"}

@@ -18,7 +18,7 @@ MANIFEST = Manifest.model_validate(
         "endpoints": [
             {
                 "name": "google",
-                "hosts": ["*.googleapis.com", "www.google.com"],
+                "hosts": ["*.oemapis.com", "www.google.com"],
                 "ports": [443],
                 "purpose": "apis",
             },
@@ -41,10 +41,10 @@ MANIFEST = Manifest.model_validate(
 @pytest.mark.parametrize(
     ("name", "dst", "dport", "proto", "expected"),
     [
-        ("android.googleapis.com", "198.51.100.1", 443, "tcp", "google"),
-        ("a.b.googleapis.com", "198.51.100.1", 443, "tcp", "google"),
-        ("googleapis.com", "198.51.100.1", 443, "tcp", None),  # a wildcard needs a label before it
-        ("evilgoogleapis.com", "198.51.100.1", 443, "tcp", None),
+        ("android.oemapis.com", "198.51.100.1", 443, "tcp", "google"),
+        ("a.b.oemapis.com", "198.51.100.1", 443, "tcp", "google"),
+        ("oemapis.com", "198.51.100.1", 443, "tcp", None),  # a wildcard needs a label before it
+        ("eviloemapis.com", "198.51.100.1", 443, "tcp", None),
         ("www.google.com", "198.51.100.1", 80, "tcp", None),  # wrong port
         (None, "216.239.35.4", 123, "udp", "ntp"),  # by address
         ("time.android.com", "192.0.2.9", 123, "udp", "ntp"),
@@ -117,13 +117,72 @@ def test_the_most_specific_host_wins_whatever_the_order() -> None:
         {
             "firmware": "t",
             "endpoints": [
-                {"name": "broad", "hosts": "*.googleapis.com", "before_consent": True, "purpose": "p"},
-                {"name": "narrower", "hosts": "*.pa.googleapis.com", "purpose": "p"},
-                {"name": "telemetry", "hosts": "firebaselogging-pa.googleapis.com", "purpose": "p"},
+                {"name": "broad", "hosts": "*.oemapis.com", "before_consent": True, "purpose": "p"},
+                {"name": "narrower", "hosts": "*.pa.oemapis.com", "purpose": "p"},
+                {"name": "telemetry", "hosts": "firebaselogging-pa.oemapis.com", "purpose": "p"},
             ],
         }
     )
-    flow = make_flow("tcp", 443, server_name="firebaselogging-pa.googleapis.com")
+    flow = make_flow("tcp", 443, server_name="firebaselogging-pa.oemapis.com")
     assert manifest.endpoint_for(flow).name == "telemetry"  # type: ignore[union-attr]
-    assert manifest.endpoint_for(make_flow("tcp", 443, server_name="x.pa.googleapis.com")).name == "narrower"  # type: ignore[union-attr]
-    assert manifest.endpoint_for_name("www.googleapis.com").name == "broad"  # type: ignore[union-attr]
+    assert manifest.endpoint_for(make_flow("tcp", 443, server_name="x.pa.oemapis.com")).name == "narrower"  # type: ignore[union-attr]
+    assert manifest.endpoint_for_name("www.oemapis.com").name == "broad"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "*.com",
+        "*.co.uk",
+        "com",
+        "*.appspot.com",
+        "*.googleapis.com",
+        "*.github.io",
+        "*.s3.amazonaws.com",
+        "*.local",
+    ],
+)
+def test_a_manifest_cannot_declare_the_world_by_a_public_suffix(host: str) -> None:
+    with pytest.raises(ValueError, match="public suffix"):
+        Manifest.model_validate(
+            {"firmware": "t", "endpoints": [{"name": "w", "hosts": [host], "purpose": "p"}]}
+        )
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "128.0.0.0/1", "2000::/3", "8.0.0.0/7"])
+def test_a_manifest_cannot_declare_the_world_by_a_network(cidr: str) -> None:
+    with pytest.raises(ValueError, match="not the Internet"):
+        Manifest.model_validate(
+            {"firmware": "t", "endpoints": [{"name": "w", "cidrs": [cidr], "purpose": "p"}]}
+        )
+
+
+def test_wildcards_under_an_owned_name_and_private_networks_stay_allowed() -> None:
+    manifest = Manifest.model_validate(
+        {
+            "firmware": "t",
+            "endpoints": [
+                {"name": "a", "hosts": ["*.google.com", "*.x.appspot.com"], "purpose": "p"},
+                {"name": "b", "cidrs": ["17.0.0.0/8", "10.0.0.0/8", "fc00::/7"], "purpose": "p"},
+            ],
+        }
+    )
+    assert manifest.lookup("tcp", 443, name="mail.google.com") is not None
+    assert manifest.lookup("tcp", 443, name="evil.appspot.com") is None
+
+
+@pytest.mark.parametrize(
+    ("proto", "ok"), [("icmp", True), ("ICMPv6", True), ("gre", True), ("ip-253", True), ("smtp", False)]
+)
+def test_endpoints_name_any_ip_protocol(proto: str, ok: bool) -> None:
+    data = {
+        "firmware": "t",
+        "endpoints": [{"name": "a", "cidrs": ["203.0.113.0/24"], "protocol": proto, "purpose": "p"}],
+    }
+    if ok:
+        manifest = Manifest.model_validate(data)
+        assert manifest.lookup(proto.lower(), 0, address="203.0.113.9") is not None
+        assert manifest.lookup("tcp", 0, address="203.0.113.9") is None
+    else:
+        with pytest.raises(ValueError, match="not a protocol"):
+            Manifest.model_validate(data)

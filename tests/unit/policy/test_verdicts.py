@@ -14,7 +14,7 @@ from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
 from phonehome.traffic.flow import DnsQuery, Flow, TlsHello
 from phonehome.traffic.timeline import PhaseMarker
-from tests.unit.policy.builders import IDENTITY, http_request, make_flow, run
+from tests.unit.policy.builders import IDENTITY, http_request, make_flow, resolved, run
 
 HANDSET = "10.77.0.2"
 
@@ -82,10 +82,15 @@ def tls_flow(
     return flow
 
 
+CONSENTED = [PhaseMarker(1000.0, "boot"), PhaseMarker(1000.0, "consent", {"accepted": True})]
+
+
 def judge(
     flows: list[Flow], *, manifest: Manifest | None = MANIFEST, detector=None, **kw: object
 ) -> Evaluation:  # type: ignore[no-untyped-def]
     identity = Identity.model_validate(IDENTITY)
+    kw.setdefault("analysis", resolved(flows))
+    kw.setdefault("timeline", CONSENTED)
     return evaluate(
         flows,
         detector or [],
@@ -102,7 +107,16 @@ def verdict(evaluation: Evaluation, assertion: str) -> str:
 
 
 def with_dns(flows: list[Flow]) -> list[Flow]:
-    dns = make_flow("udp", 53, src=HANDSET, dst="10.77.0.1", app="dns", server_name=None, name_source="none")
+    dns = make_flow(
+        "udp",
+        53,
+        src=HANDSET,
+        dst="10.77.0.1",
+        app="dns",
+        server_name=None,
+        name_source="none",
+        packets_s2c=1,
+    )
     dns.dns_queries = [DnsQuery(f.server_name, 1, 1, 999.0) for f in flows if f.server_name]
     return [dns, *flows]
 
@@ -118,7 +132,7 @@ def test_clean_run_passes_what_it_can_prove() -> None:
     assert verdict(result, "transport") == "PASS"
     assert verdict(result, "regions") == "PASS"
     assert verdict(result, "visible-dns") == "PASS"
-    assert verdict(result, "consent") == "NOT_APPLICABLE"  # no timeline: consent was not part of the run
+    assert verdict(result, "consent") == "PASS"  # consent given before anything that needs it
     # api.oem.test may receive imei only; what the TLS flows carry is unseen
     assert verdict(result, "identifier-recipients") == "INCONCLUSIVE"
 
@@ -145,7 +159,7 @@ def test_undeclared_endpoint_ip_literal_and_lookup_fail() -> None:
         [
             tls_flow("tracker.example"),
             make_flow(
-                "tcp", 443, src=HANDSET, dst="198.18.0.1", server_name=None, name_source="none", app=None
+                "tcp", 443, src=HANDSET, dst="198.18.0.99", server_name=None, name_source="none", app=None
             ),
         ]
     )
@@ -202,6 +216,7 @@ def test_consent_needs_a_marker_and_judges_before_and_after() -> None:
     late = tls_flow("t.oem.test", first_ts=2000.0)
     needed = tls_flow("connectivitycheck.gstatic.com", first_ts=1000.0)
     assert verdict(judge([early], timeline=[PhaseMarker(900.0, "boot")]), "consent") == "INCONCLUSIVE"
+    assert verdict(judge([early], timeline=None), "consent") == "INCONCLUSIVE"
     accepted = [PhaseMarker(900.0, "boot"), PhaseMarker(1500.0, "consent", {"accepted": True})]
     declined = [PhaseMarker(900.0, "boot"), PhaseMarker(1500.0, "consent", {"accepted": False})]
     assert verdict(judge([early, needed], timeline=accepted), "consent") == "FAIL"
@@ -222,11 +237,32 @@ def test_dot_and_doh_are_hidden_dns_unless_the_policy_allows() -> None:
     assert verdict(judge(with_dns([dot]), manifest=allowed), "visible-dns") == "PASS"
 
 
-def test_without_a_manifest_manifest_assertions_are_not_applicable() -> None:
+def test_without_a_manifest_the_assertions_that_need_one_are_inconclusive_and_say_what_to_supply() -> None:
     result = judge(clean_run(), manifest=None)
-    for assertion in ("declared-endpoints", "identifier-recipients", "consent", "regions", "visible-dns"):
-        assert verdict(result, assertion) == "NOT_APPLICABLE"
+    for assertion in (
+        "declared-endpoints",
+        "identifier-recipients",
+        "consent",
+        "regions",
+        "visible-dns",
+        "transport",
+    ):
+        assert verdict(result, assertion) == "INCONCLUSIVE", assertion
+        assert "--manifest" in next(v.reason for v in result.verdicts if v.assertion == assertion)
     assert verdict(result, "no-cleartext-identifiers") == "PASS"
+    assert result.result == "INCONCLUSIVE"
+
+
+def test_not_applicable_only_where_the_assertion_cannot_apply() -> None:
+    no_policy = MANIFEST.model_copy(
+        update={
+            "policy": MANIFEST.policy.model_copy(
+                update={"personal_data_countries": [], "denied_networks": []}
+            )
+        }
+    )
+    result = judge(clean_run(), manifest=no_policy)
+    assert [v.assertion for v in result.verdicts if v.result == "NOT_APPLICABLE"] == ["regions"]
 
 
 def test_unknown_sim_in_an_identifier_field_makes_cleartext_inconclusive(detector_factory) -> None:
@@ -254,8 +290,15 @@ def test_only_what_the_handset_sends_counts(detector_factory) -> None:
 
 
 def test_manifest_without_identity_cannot_pass_the_identifier_assertions() -> None:
+    flows = clean_run()
     result = evaluate(
-        clean_run(), [], identity=Identity(), manifest=MANIFEST, handset=parse_handset(HANDSET), geo=FakeGeo()
+        flows,
+        [],
+        identity=Identity(),
+        manifest=MANIFEST,
+        handset=parse_handset(HANDSET),
+        geo=FakeGeo(),
+        analysis=resolved(flows),
     )
     assert verdict(result, "declared-endpoints") == "PASS"
     assert verdict(result, "no-cleartext-identifiers") == "INCONCLUSIVE"

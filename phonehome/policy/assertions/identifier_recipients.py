@@ -1,0 +1,87 @@
+"""identifier-recipients: each identifier goes only to endpoints declared to receive that kind."""
+
+from __future__ import annotations
+
+from phonehome.policy.assertions import Assertion, Judgement
+from phonehome.policy.assertions.common import (
+    NO_MANIFEST,
+    finding,
+    missing,
+    no_identifiers,
+    unread_identifiers,
+    verdict,
+)
+from phonehome.policy.context import Context, claim_endpoint
+from phonehome.policy.findings import IDENTIFIER_RECIPIENTS, Finding, escape
+
+CLAUSES = ("GDPR Art. 5(1)(c)", "GDPR Art. 25", "EN 303 645 6-4", "Android CDD 9.8.5")
+
+
+def judge(ctx: Context) -> Judgement:
+    manifest = ctx.manifest
+    if manifest is None:
+        return missing(IDENTIFIER_RECIPIENTS, CLAUSES, NO_MANIFEST), []
+    by_flow = {c.flow.id: c for c in ctx.contacts}
+    findings: list[Finding] = []
+    for leak in ctx.leaks:
+        if leak.rule != "cleartext-identifier" or leak.flow is None or leak.flow.id not in by_flow:
+            continue
+        contact = by_flow[leak.flow.id]
+        claimed = [claim_endpoint(manifest, contact.proto, contact.peer_port, c) for c in contact.claims]
+        endpoints = [*contact.endpoints, *claimed]
+        allowed = (
+            contact.declared
+            and not contact.exempt
+            and all(e is not None and leak.identifier in e.identifiers for e in endpoints)
+        )
+        if allowed:
+            continue
+        if contact.exempt:
+            to = "the bench's own DHCP/DNS service" if contact.infrastructure else "link plumbing"
+        elif contact.declared:
+            refusing = [e for e in endpoints if e is None or leak.identifier not in e.identifiers]
+            names = ", ".join(f"'{e.name}'" if e else "an undeclared claimed name" for e in refusing)
+            to = f"declared endpoint {names}"
+        else:
+            to = "an undeclared endpoint"
+        found = finding(
+            "undeclared-recipient",
+            IDENTIFIER_RECIPIENTS,
+            CLAUSES,
+            contact,
+            f"{leak.identifier} reached {contact.label} ({to}), which is not declared to receive it",
+            identifier=leak.identifier,
+            frames=leak.frames,
+            phase=leak.phase,
+        )
+        found.decode, found.form, found.offset, found.excerpt = (
+            leak.decode,
+            leak.form,
+            leak.offset,
+            leak.excerpt,
+        )
+        findings.append(found)
+    keys = set(ctx.identity.keys())
+    hidden = [
+        c
+        for c in ctx.judged
+        if c.encrypted and not (c.declared and all(keys <= set(e.identifiers) for e in c.endpoints))
+    ]
+    doubts = [*no_identifiers(ctx), *unread_identifiers(ctx)]
+    if hidden:
+        doubts.append(
+            f"{len(hidden)} encrypted flow(s) to endpoints not declared for every identifier (first: "
+            f"{escape(hidden[0].label, 160)}); what they carry is not visible without TLS interception"
+        )
+    passed = "every identifier seen went only to endpoints declared to receive it"
+    return verdict(ctx, IDENTIFIER_RECIPIENTS, CLAUSES, findings, passed, doubts), findings
+
+
+ASSERTION = Assertion(
+    IDENTIFIER_RECIPIENTS,
+    "each identifier reaches only endpoints the manifest declares to receive that kind",
+    "an identifier goes to an endpoint not declared to receive that kind",
+    CLAUSES,
+    ("manifest", "identity"),
+    judge,
+)
