@@ -342,7 +342,8 @@ def test_a_declared_sni_on_another_names_address_is_not_that_endpoint() -> None:
     answers = [answer("connectivitycheck.gstatic.com", "198.18.0.7"), answer("zzhc.vnet.cn", "198.18.0.9")]
     evaluation = judge(flows, answers)
     endpoint = [f for f in evaluation.findings if f.rule == "undeclared-endpoint"]
-    assert endpoint and "zzhc.vnet.cn" in endpoint[0].detail
+    assert endpoint
+    assert "zzhc.vnet.cn" in endpoint[0].detail
 
 
 def test_a_declared_sni_to_an_address_no_resolver_gave_is_not_that_endpoint() -> None:
@@ -391,7 +392,8 @@ def test_every_request_on_a_connection_counts_not_only_the_first() -> None:
         [answer("connectivitycheck.gstatic.com", "198.18.0.7")],
     )
     claims = [f for f in evaluation.findings if f.rule == "undeclared-claim"]
-    assert claims and "zzhc.vnet.cn" in claims[0].detail
+    assert claims
+    assert "zzhc.vnet.cn" in claims[0].detail
 
 
 def test_an_identifier_under_a_declared_recipient_but_a_fronted_host_is_a_recipient_failure(
