@@ -188,8 +188,8 @@ def destine(found: Contact, manifest: Manifest | None) -> None:
         found.declared = not missing
         if missing:
             also = [n for n in claimed if n not in found.destinations]
-            claim = f" (the handset claimed {escape(', '.join(also), 160)})" if also else ""
-            found.why = f"named {escape(', '.join(missing), 160)} by the bench's resolver{claim}"
+            said = f" (the handset claimed {escape(', '.join(also), 160)})" if also else ""
+            found.why = f"named {escape(', '.join(missing), 160)} by the bench's resolver{said}"
         return
     if claimed:
         found.why = (

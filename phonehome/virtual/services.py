@@ -146,7 +146,7 @@ _netns_lock = threading.Lock()
 
 
 def socket_in_namespace(
-    netns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM
+    netns: str, family: int = socket.AF_INET, kind: int = socket.SOCK_STREAM, proto: int = 0
 ) -> socket.socket:
     """A socket created inside network namespace ``netns`` (it stays there whatever thread uses it).
 
@@ -166,7 +166,7 @@ def socket_in_namespace(
         with _netns_lock:
             pr_netns.pushns(fd)
             try:
-                return socket.socket(family, kind)
+                return socket.socket(family, kind, proto)
             finally:
                 pr_netns.popns()
     finally:

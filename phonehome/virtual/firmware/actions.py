@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 
 from phonehome.virtual.firmware import encode, template
 from phonehome.virtual.firmware.model import Action, HttpSpec
-from phonehome.virtual.net import httpclient, secure
+from phonehome.virtual.net import httpclient, packets, secure
 from phonehome.virtual.net.network import HandsetNetwork, is_address
-from phonehome.virtual.net.sockets import close_quietly, connect_tcp, udp_socket
+from phonehome.virtual.net.sockets import close_quietly, connect_tcp, family_of, udp_socket
+from phonehome.virtual.services import socket_in_namespace
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ class Outcome:
     phase: str
     label: str
     kind: str
-    """``dns``, ``http``, ``tls``, ``quic``, ``udp`` or ``tcp``."""
+    """``dns``, ``http``, ``tls``, ``quic``, ``udp``, ``tcp``, ``raw``, ``frame`` or ``listen``."""
     target: str
     """``host:port`` (or the name looked up) as rendered."""
     ok: bool
@@ -142,6 +143,12 @@ class ActionRunner:
             await self._udp(action, values, out)
         elif action.tcp is not None:
             await self._tcp(action, values, out)
+        elif action.raw is not None:
+            await self._raw(action, values, out)
+        elif action.frame is not None:
+            await self._frame(action, values, out)
+        elif action.listen is not None:
+            await self._listen(action, values, out)
 
     async def _connect(self, host: str, port: int, timeout: float, out: Outcome) -> socket.socket:
         """Looks ``host`` up and connects, with no other lookup in between (see `HandsetNetwork.naming`)."""
@@ -247,6 +254,8 @@ class ActionRunner:
             async with self.network.naming:
                 out.address = await self.network.address_of(host, action.timeout_s)
                 sock = udp_socket(self.network.netns, out.address)
+                if spec.source_port:
+                    sock.bind(("::" if ":" in out.address else "0.0.0.0", spec.source_port))  # noqa: S104
                 await loop.sock_connect(sock, (out.address, spec.port))
                 await asyncio.wait_for(loop.sock_sendall(sock, payload), action.timeout_s)
             out.sent = len(payload)
@@ -263,7 +272,27 @@ class ActionRunner:
         host = template.render(spec.host, values)
         out.target = f"{host}:{spec.port}"
         payload = encode.build(spec.payload, values)
-        sock = await self._connect(host, spec.port, action.timeout_s, out)
+        if spec.tls_records:
+            payload = packets.tls_records(payload)
+        if spec.client_hello is not None:
+            sni = template.render(spec.client_hello.sni, values) if spec.client_hello.sni else None
+            payload = packets.client_hello(sni, spec.client_hello.alpn) + payload
+        if spec.source_port:
+            async with self.network.naming:
+                out.address = await self.network.address_of(host, action.timeout_s)
+                sock = socket_in_namespace(self.network.netns, family_of(out.address), socket.SOCK_STREAM)
+                sock.setblocking(False)
+                sock.bind(("::" if ":" in out.address else "0.0.0.0", spec.source_port))  # noqa: S104
+                try:
+                    await asyncio.wait_for(
+                        asyncio.get_running_loop().sock_connect(sock, (out.address, spec.port)),
+                        action.timeout_s,
+                    )
+                except BaseException:
+                    sock.close()
+                    raise
+        else:
+            sock = await self._connect(host, spec.port, action.timeout_s, out)
         reader, writer = await asyncio.open_connection(sock=sock)
         try:
             writer.write(payload)
@@ -275,6 +304,90 @@ class ActionRunner:
         finally:
             await secure.close_writer(writer)
         out.ok, out.detail = True, f"{out.sent} bytes sent"
+
+    async def _raw(self, action: Action, values: Mapping[str, object], out: Outcome) -> None:
+        """One IP packet of any protocol; the kernel writes the outer header (and routes it)."""
+        spec = action.raw
+        assert spec is not None
+        host = template.render(spec.host, values)
+        async with self.network.naming:
+            out.address = await self.network.address_of(host, action.timeout_s)
+        six = ":" in out.address
+        if spec.inner is not None:
+            inner = spec.inner
+            body = packets.udp_packet(
+                inner.src, inner.dst, 40000, inner.port, encode.build(inner.payload, values)
+            )
+            data = packets.gre(body) if spec.proto == 47 else body
+        else:
+            assert spec.payload is not None
+            payload = encode.build(spec.payload, values)
+            if spec.proto == 1:
+                data = packets.icmp_echo(payload)
+            elif spec.proto == 58:
+                data = packets.icmpv6_echo(payload)
+            else:
+                data = payload
+        sock = socket_in_namespace(
+            self.network.netns, socket.AF_INET6 if six else socket.AF_INET, socket.SOCK_RAW, spec.proto
+        )
+        try:
+            sock.setblocking(False)
+            await asyncio.wait_for(
+                asyncio.get_running_loop().sock_sendto(sock, data, (out.address, 0)), action.timeout_s
+            )
+        finally:
+            close_quietly(sock)
+        out.sent = len(data)
+        out.ok, out.detail = True, f"{len(data)} bytes of IP protocol {spec.proto} sent"
+
+    async def _frame(self, action: Action, values: Mapping[str, object], out: Outcome) -> None:
+        """An Ethernet frame of any EtherType on the handset's own interface."""
+        spec = action.frame
+        assert spec is not None
+        payload = encode.build(spec.payload, values)
+        sock = socket_in_namespace(self.network.netns, socket.AF_PACKET, socket.SOCK_RAW, 0)
+        try:
+            sock.bind((self.network.ifname, 0))
+            src = bytes.fromhex(spec.src_mac.replace(":", "")) if spec.src_mac else sock.getsockname()[4]
+            frame = (
+                bytes.fromhex(spec.dst_mac.replace(":", ""))
+                + src
+                + spec.ethertype.to_bytes(2, "big")
+                + payload
+            )
+            sock.send(frame)
+        finally:
+            close_quietly(sock)
+        out.sent = len(frame)
+        out.ok, out.detail = True, f"{len(frame)}-byte frame of EtherType 0x{spec.ethertype:04x} sent"
+
+    async def _listen(self, action: Action, values: Mapping[str, object], out: Outcome) -> None:
+        """Accepts connections on the handset's port and answers each with the payload."""
+        spec = action.listen
+        assert spec is not None
+        payload = encode.build(spec.payload, values)
+        lease = self.network.require()
+        server = socket_in_namespace(self.network.netns, socket.AF_INET, socket.SOCK_STREAM)
+        loop = asyncio.get_running_loop()
+        served = 0
+        try:
+            server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            server.bind((lease.ip, spec.port))
+            server.listen(8)
+            server.setblocking(False)
+            out.address = lease.ip
+            while served < spec.connections:
+                conn, _peer = await asyncio.wait_for(loop.sock_accept(server), action.timeout_s)
+                try:
+                    await asyncio.wait_for(loop.sock_sendall(conn, payload), action.timeout_s)
+                finally:
+                    close_quietly(conn)
+                served += 1
+                out.sent += len(payload)
+        finally:
+            close_quietly(server)
+        out.ok, out.detail = True, f"answered {served} connection(s) on port {spec.port}"
 
 
 def _sni(declared: str | None, host: str, values: Mapping[str, object]) -> str | None:

@@ -184,6 +184,15 @@ class UdpSpec(StrictModel):
     payload: Body
     wait_reply: bool = False
     """Wait (up to the deadline) for one datagram back; a missing reply is a failure."""
+    source_port: Port | None = None
+    """Send from this port (e.g. 53, so port rank would call the handset the server)."""
+
+
+class ClientHelloSpec(StrictModel):
+    """A real TLS ClientHello (Python's ssl writes it), sent as the stream's first bytes."""
+
+    sni: Template | None = None
+    alpn: list[str] = pydantic.Field(default_factory=lambda: ["http/1.1"])
 
 
 class TcpSpec(StrictModel):
@@ -192,6 +201,86 @@ class TcpSpec(StrictModel):
     payload: Body
     read_reply: bool = False
     """Read what the server sends back (up to the deadline) before closing."""
+    source_port: Port | None = None
+    client_hello: ClientHelloSpec | None = None
+    """Send a TLS ClientHello first, then the payload in clear: encryption claimed, not delivered."""
+    tls_records: bool = False
+    """Wrap the payload in TLS application-data record headers (it stays plain text inside)."""
+
+
+IP_PROTOCOLS = {"icmp": 1, "ipip": 4, "ipv6": 41, "gre": 47, "esp": 50, "icmpv6": 58}
+
+
+def _protocol(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 256:
+        return value
+    if isinstance(value, str) and value.lower() in IP_PROTOCOLS:
+        return IP_PROTOCOLS[value.lower()]
+    raise ValueError(f"{value!r} is not an IP protocol: a number 1-255 or one of {', '.join(IP_PROTOCOLS)}")
+
+
+class InnerSpec(StrictModel):
+    """The UDP datagram a tunnel carries (GRE, IP-in-IP, 6in4): inner addresses are the sender's choice."""
+
+    src: str
+    dst: str
+    port: Port
+    payload: Body
+
+    @pydantic.field_validator("src", "dst")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        return str(ipaddress.ip_address(value))
+
+
+class RawSpec(StrictModel):
+    """One IP packet of any protocol, from a raw socket (the kernel writes the outer IP header)."""
+
+    host: Host
+    proto: Annotated[int, pydantic.BeforeValidator(_protocol)]
+    payload: Body | None = None
+    """ICMP/ICMPv6: the echo request's data; other protocols: the whole protocol payload."""
+    inner: InnerSpec | None = None
+    """GRE (IPv4 inside), IP-in-IP or 6in4: the packet the tunnel carries."""
+
+    @pydantic.model_validator(mode="after")
+    def _needs(self) -> RawSpec:
+        tunnel = self.proto in (4, 41, 47)
+        if tunnel != (self.inner is not None):
+            raise ValueError("`inner` is for tunnel protocols (gre, ipip, ipv6) and they need it")
+        if not tunnel and self.payload is None:
+            raise ValueError("a raw packet needs a payload")
+        return self
+
+
+_MAC = r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"
+
+
+class FrameSpec(StrictModel):
+    """An Ethernet frame without IP, on the handset's interface (a packet socket)."""
+
+    ethertype: int = pydantic.Field(ge=0x0600, le=0xFFFF)
+    dst_mac: str = pydantic.Field(default="ff:ff:ff:ff:ff:ff", pattern=_MAC)
+    src_mac: str | None = pydantic.Field(default=None, pattern=_MAC)
+    """Default: the interface's own; another one is a second host on the port."""
+    payload: Body
+
+    @pydantic.field_validator("ethertype")
+    @classmethod
+    def _not_ip(cls, value: int) -> int:
+        if value in (0x0800, 0x86DD):
+            raise ValueError("IP packets go through raw, udp or tcp actions; a frame is for other EtherTypes")
+        return value
+
+
+class ListenSpec(StrictModel):
+    """A TCP server on the handset: each connection it accepts gets ``payload`` (a handset that
+    answers flows someone else opens)."""
+
+    port: Port
+    payload: Body
+    connections: int = pydantic.Field(default=1, ge=1, le=100)
+    """Accept this many connections, then stop listening (or at the deadline)."""
 
 
 class DnsSpec(StrictModel):
@@ -243,6 +332,9 @@ class Action(StrictModel):
     quic: QuicSpec | None = None
     udp: UdpSpec | None = None
     tcp: TcpSpec | None = None
+    raw: RawSpec | None = None
+    frame: FrameSpec | None = None
+    listen: ListenSpec | None = None
     delay_s: float = pydantic.Field(default=0.0, ge=0, le=7 * 86400)
     """Wait this long (scaled) after the phase starts."""
     repeat: Repeat | None = None
@@ -259,7 +351,8 @@ class Action(StrictModel):
         kinds = self.kinds()
         if len(kinds) != 1:
             raise ValueError(
-                f"an action is exactly one of dns, http, tls, quic, udp, tcp (got {kinds or 'none'})"
+                "an action is exactly one of dns, http, tls, quic, udp, tcp, raw, frame, listen "
+                f"(got {kinds or 'none'})"
             )
         if self.until is not None and self.http is None:
             raise ValueError("`until` judges HTTP responses: it needs an http action")
@@ -275,6 +368,9 @@ class Action(StrictModel):
                 ("quic", self.quic),
                 ("udp", self.udp),
                 ("tcp", self.tcp),
+                ("raw", self.raw),
+                ("frame", self.frame),
+                ("listen", self.listen),
             )
             if spec is not None
         ]
@@ -290,6 +386,12 @@ class Action(StrictModel):
             return self.dns_spec.name
         if self.http:
             return self.http.url
+        if self.raw:
+            return f"{self.raw.host} (IP protocol {self.raw.proto})"
+        if self.frame:
+            return f"{self.frame.dst_mac} (EtherType 0x{self.frame.ethertype:04x})"
+        if self.listen:
+            return f"listening on {self.listen.port}"
         spec = self.tls or self.quic or self.udp or self.tcp
         assert spec is not None
         return f"{spec.host}:{spec.port}"
@@ -313,6 +415,16 @@ class Action(StrictModel):
             if plain is not None:
                 yield f"{kind}.host", plain.host
                 yield from ((f"{kind}.payload", t) for t in plain.payload.templates())
+        if self.tcp is not None and self.tcp.client_hello and self.tcp.client_hello.sni:
+            yield "tcp.client_hello.sni", self.tcp.client_hello.sni
+        if self.raw is not None:
+            yield "raw.host", self.raw.host
+            for body in (self.raw.payload, self.raw.inner.payload if self.raw.inner else None):
+                if body is not None:
+                    yield from (("raw.payload", t) for t in body.templates())
+        for kind, other in (("frame", self.frame), ("listen", self.listen)):
+            if other is not None:
+                yield from ((f"{kind}.payload", t) for t in other.payload.templates())
 
 
 Actions = list[Action]

@@ -11,13 +11,14 @@ Everything is torn down in ``finally`` blocks, also when a step fails.
 
 from __future__ import annotations
 
+import concurrent.futures
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from phonehome.bench import Bench, Capture, DnsLogEntry, Lease, SinkRecord
-from phonehome.policy import Evaluation, Identity, analyze_capture, load_manifest
+from phonehome.policy import Evaluation, Identity, evaluate_capture, load_manifest
 from phonehome.policy.identity import Cell, Location
 from phonehome.traffic import Analysis
 from phonehome.virtual import HandsetIdentity, VirtualHandset
@@ -148,7 +149,11 @@ def run_profile(
     diagnostics: bool = False,
     during: Callable[[VirtualHandset, Bench], dict[str, object]] | None = None,
 ) -> ProfileRun:
-    """Bench up, handset booted and attached, window sent (wizard walked), capture judged; all torn down."""
+    """Bench up, handset booted and attached, window sent (wizard walked), capture judged; all torn down.
+
+    ``during`` runs beside the firmware from the moment the handset is attached (in a thread): a peer
+    that talks to the handset while it sends its window.
+    """
     started = time.perf_counter()
     timings: dict[str, float] = {}
     observed: dict[str, object] = {}
@@ -161,9 +166,13 @@ def run_profile(
         handset = VirtualHandset(profile, seed=seed, netns=port.netns, time_scale=time_scale)
         firmware = Firmware(handset, on_marker=bench.mark)
         handset.start()
+        beside: concurrent.futures.Future[dict[str, object]] | None = None
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
         try:
             firmware.attach_network(port.netns, port.handset_ifname)
             timings["attached"] = time.perf_counter() - started
+            if during is not None:
+                beside = pool.submit(during, handset, bench)
             outcomes = firmware.wait_window(timeout=60)
             timings["window_sent"] = time.perf_counter() - started
             if wizard:
@@ -171,9 +180,10 @@ def run_profile(
                 firmware.wait_phase("idle", timeout=30)
                 outcomes = firmware.wait_settled(timeout=30)
                 timings["wizard_done"] = time.perf_counter() - started
-            if during is not None:
-                observed = during(handset, bench)
+            if beside is not None:
+                observed = beside.result(timeout=60)
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             firmware.stop()
             handset.stop()
         capture = bench.stop_capture()[port.name]
@@ -185,14 +195,7 @@ def run_profile(
     assert manifest_name, f"profile {profile} names no manifest"
     manifest = load_manifest(REPO / "manifests" / f"{manifest_name}.yaml")
     identity = policy_identity(handset.identity)
-    drops = sum((d.dropped or 0) + (d.if_dropped or 0) + (d.missed or 0) for d in capture.drops)
-    analysis, evaluation = analyze_capture(
-        [f.path for f in capture.files],
-        identity=identity,
-        manifest=manifest,
-        timeline=capture.markers,
-        drops=drops,
-    )
+    analysis, evaluation = evaluate_capture(capture, identity=identity, manifest=manifest)
     timings["analysed"] = time.perf_counter() - started
     return ProfileRun(
         profile,
