@@ -148,7 +148,9 @@ class TcpSession:
         if kind in (NEW, DNS, STARTTLS):
             return True
         if kind == TLS:
-            return self.tls_client_wanted if from_client else self.tls_server_wanted
+            if from_client:
+                return self.tls_client_wanted or self.http is not None
+            return self.tls_server_wanted
         if not from_client:
             return False
         return (
@@ -192,7 +194,7 @@ class TcpSession:
         self._deliver(True, offset, data, frame)
         kind = self.kind
         if kind == TLS and self.tls is not None:
-            self.tls_client_wanted = self.tls.client_data(offset, data, frame)
+            self._tls_client(offset, data, frame)
         elif kind == HTTP:
             self._http(offset, data, frame)
         elif kind == DNS:
@@ -268,6 +270,22 @@ class TcpSession:
             self.kind = UNKNOWN
         self._client(offset, data, frame)
 
+    def _tls_client(self, offset: int, data: bytes, frame: int) -> None:
+        tls = self.tls
+        assert tls is not None
+        broken = tls.client.broken
+        self.tls_client_wanted = tls.client_data(offset, data, frame)
+        if self.http is not None:
+            self._http(offset, data, frame)
+        elif not broken and tls.client.broken_at is not None:
+            # Framing gave way to cleartext; if that is HTTP, its requests (and Host claims) count too.
+            at = tls.client.broken_at
+            rest = data[at - offset :] if at >= offset else b""
+            if looks_like_request(rest):
+                self.http = HttpRequestParser(body_limit=self.ctx.body_limit)
+                self._http(at, rest, frame)
+                self.tls_client_wanted = self.tls_client_wanted or self.http is not None
+
     def _start_tls(self, client_offset: int, server_offset: int | None) -> None:
         flow = self.flow
         self.kind = TLS
@@ -309,6 +327,8 @@ class TcpSession:
     def _http_stopped(self, parser: HttpRequestParser, frame: int) -> None:
         """The client's bytes stopped being HTTP/1: a tunnel, an upgrade, or something else."""
         self.http = None
+        if self.kind == TLS:
+            return  # HTTP found in clear inside TLS framing: the rest stays with the TLS reader
         rest, at = parser.rest, parser.rest_offset
         if parser.tunnel_offset is not None:
             # CONNECT: the tunnel usually carries TLS; classify it afresh.

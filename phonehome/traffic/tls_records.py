@@ -78,6 +78,7 @@ class RecordWalker:
         "_sslv2",
         "_type",
         "broken",
+        "broken_at",
         "from_client",
         "gap",
         "limit",
@@ -94,6 +95,8 @@ class RecordWalker:
         """Complete records read."""
         self.broken = False
         """The framing was lost: every later byte is reported as ``not-records``."""
+        self.broken_at: int | None = None
+        """Stream offset of the first byte that formed no record."""
         self.gap = False
         """Bytes were lost before capture: the walker stopped reading (nothing more is reported)."""
         self._head = bytearray()
@@ -204,7 +207,7 @@ class RecordWalker:
     def _lose(self, data: bytes, offset: int, events: list[Event]) -> None:
         """The bytes at the header position form no record: the rest of the stream is reported."""
         self.broken = True
-        start = self._head_offset
+        start = self.broken_at = self._head_offset
         events.append(Cleartext(start, offset + len(data) - start, "not-records"))
         self._head = bytearray()
         self._reset_handshake()

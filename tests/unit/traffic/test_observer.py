@@ -46,12 +46,20 @@ def test_tls_flows_give_every_byte_both_ways(run: Analyze, recorder: RecordingOb
     assert recorder.stream(0, False) == answer
 
 
-def test_quic_flows_give_no_payload(run: Analyze, recorder: RecordingObserver) -> None:
+def test_quic_datagrams_all_reach_the_observer_and_the_hello_as_content(
+    run: Analyze, recorder: RecordingObserver
+) -> None:
     conv = UdpConversation(HANDSET, ("198.51.100.3", 443))
-    for datagram in quic.build_initial("q.example"):
+    datagrams = quic.build_initial("q.example", split=2)
+    for datagram in datagrams:
         conv.send(datagram)
+    conv.send(b"\x40" + bytes(50), from_client=False).send(b"\x41short-header")
     run(conv.packets, observer=recorder)
-    assert recorder.payload == []
+    assert recorder.stream(0, True) == b"".join(datagrams) + b"\x41short-header"
+    assert recorder.stream(0, False) == b"\x40" + bytes(50)
+    ((flow_id, from_client, content),) = recorder.contents
+    assert (flow_id, from_client, content.chain, content.offset) == (0, True, "quic-clienthello", 0)
+    assert content.data[0] == 1 and b"q.example" in content.data
     assert recorder.ended == [0]
 
 
