@@ -149,14 +149,30 @@ class UdpSession:
         key = tracker_key(data) if from_client else None
         if key is not None:
             entry = self.quic.get(key)
-            if entry is None and len(self.quic) < MAX_QUIC_CONNECTIONS:
-                entry = self.quic[key] = (QuicInitialTracker(), offset)
-            elif entry is None:
-                anomaly(self.flow, f"more than {MAX_QUIC_CONNECTIONS} QUIC connections: later ones not read")
+            if entry is None and not self._quic_switched(key, data, frame):
+                if len(self.quic) < MAX_QUIC_CONNECTIONS:
+                    entry = self.quic[key] = (QuicInitialTracker(), offset)
+                else:
+                    anomaly(
+                        self.flow, f"more than {MAX_QUIC_CONNECTIONS} QUIC connections: later ones not read"
+                    )
             if entry is not None and not entry[0].done:
                 self._quic_feed(entry[0], entry[1], data, frame)
         if observer is None and (self.flow.tls is not None or self.quic_seen >= QUIC_MAX_DATAGRAMS):
             self.active = False
+
+    def _quic_switched(self, key: bytes, data: bytes, frame: int) -> bool:
+        """A client may move to a new DCID before its hello is complete (its keys stay those of the
+        first, RFC 9001 5.2): an unfinished connection that can open the datagram takes it."""
+        for entry in list(self.quic.values()):
+            tracker = entry[0]
+            if not tracker.done:
+                before = tracker.decrypted
+                self._quic_feed(tracker, entry[1], data, frame)
+                if tracker.decrypted > before:
+                    self.quic[key] = entry
+                    return True
+        return False
 
     def _quic_feed(self, tracker: QuicInitialTracker, start: int, data: bytes, frame: int) -> None:
         hello = tracker.feed(data, True, frame)

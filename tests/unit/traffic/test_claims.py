@@ -105,7 +105,11 @@ def test_ip_literals_stay_as_written_ipv6_compressed() -> None:
     claim(flow, "010.0.0.1:80", "http-host", 1, port=True)
     claim(flow, "[2001:0db8:0:0::1]:80", "http-host", 1, port=True)
     claim(flow, "2001:db8:0:0:0:0:0:2", "socks", 1)
-    assert claims(flow) == [("010.0.0.1", "http-host"), ("2001:db8::1", "http-host"), ("2001:db8::2", "socks")]
+    assert claims(flow) == [
+        ("010.0.0.1", "http-host"),
+        ("2001:db8::1", "http-host"),
+        ("2001:db8::2", "socks"),
+    ]
 
 
 def test_uri_host_reads_only_absolute_targets() -> None:
