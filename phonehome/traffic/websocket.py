@@ -245,10 +245,11 @@ class WebSocketReader:
 
     def _frame_end(self, out: list[WsMessage]) -> None:
         kind = self._frame_kind
-        self._frame_kind = ""
         if self._frame_spool is not None:
             self._emit_frame(out)
+            self._frame_kind = ""
             return
+        self._frame_kind = ""
         if kind == "data" and self._frame_fin:
             self._message_end(out, final=True)
 

@@ -59,7 +59,8 @@ def test_quic_datagrams_all_reach_the_observer_and_the_hello_as_content(
     assert recorder.stream(0, False) == b"\x40" + bytes(50)
     ((flow_id, from_client, content),) = recorder.contents
     assert (flow_id, from_client, content.chain, content.offset) == (0, True, "quic-clienthello", 0)
-    assert content.data[0] == 1 and b"q.example" in content.data
+    assert content.data[0] == 1
+    assert b"q.example" in content.data
     assert recorder.ended == [0]
 
 
