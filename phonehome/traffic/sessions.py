@@ -1,12 +1,12 @@
-"""What the per-flow sessions share: their context, the shape tests that classify a flow, DNS recording.
+"""What the per-flow sessions share: their context, the shape tests that classify a flow, claims, DNS recording.
 
 One session per flow (``tcp_session``, ``udp_session``). A TCP session
 receives each direction's reassembled bytes; a UDP session each datagram.
-Each decides when a direction's payload is no longer needed (a TLS flow
-after its ClientHello and ServerHello, a QUIC flow after its Initial
-ClientHello, anything unrecognised when nobody observes) and switches that
-direction to counting only: that is what keeps a long capture of bulk
-encrypted data cheap.
+With an observer, every byte goes to it. Without one, each session decides
+when a direction's payload is no longer needed (a TLS flow after its hellos
+and a bounded check of the client's framing, a QUIC flow after its Initial
+ClientHello, anything unrecognised at once) and switches that direction to
+counting only: that is what keeps a long capture of bulk encrypted data cheap.
 """
 
 from __future__ import annotations

@@ -79,6 +79,7 @@ class RecordWalker:
         "_type",
         "broken",
         "broken_at",
+        "check_text",
         "from_client",
         "gap",
         "limit",
@@ -86,8 +87,12 @@ class RecordWalker:
         "records",
     )
 
-    def __init__(self, offset: int, *, from_client: bool, limit: int = HANDSHAKE_LIMIT) -> None:
+    def __init__(
+        self, offset: int, *, from_client: bool, check_text: bool = True, limit: int = HANDSHAKE_LIMIT
+    ) -> None:
         self.offset = offset
+        self.check_text = check_text
+        """Count printable bytes per record to report text (costs a pass over every byte)."""
         """Stream offset of the next byte expected."""
         self.from_client = from_client
         self.limit = limit
@@ -142,12 +147,14 @@ class RecordWalker:
                     self._end_record(events)
                     continue
             take = min(self._left, n - pos)
-            piece = data[pos : pos + take]
-            self._printable += take - len(piece.translate(None, _PRINTABLE))
-            if self._sslv2:
-                self._message += piece
-            elif self._type == HANDSHAKE:
-                self._handshake(piece, events)
+            if self.check_text or self._sslv2 or self._type == HANDSHAKE:
+                piece = data if take == n else data[pos : pos + take]
+                if self.check_text:
+                    self._printable += take - len(piece.translate(None, _PRINTABLE))
+                if self._sslv2:
+                    self._message += piece
+                elif self._type == HANDSHAKE:
+                    self._handshake(piece, events)
             pos += take
             self._left -= take
             if self._left == 0:
@@ -197,7 +204,12 @@ class RecordWalker:
     def _end_record(self, events: list[Event]) -> None:
         self.records += 1
         length = self._length
-        if length >= TEXT_MIN and self._printable >= TEXT_SHARE * length and not self._sslv2:
+        if (
+            self.check_text
+            and length >= TEXT_MIN
+            and self._printable >= TEXT_SHARE * length
+            and not self._sslv2
+        ):
             events.append(Cleartext(self._record_offset, 5 + length, "text-record"))
         if self._sslv2:
             self._sslv2 = False

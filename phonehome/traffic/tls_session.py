@@ -30,7 +30,11 @@ def weakest_offer(hello: TlsHello) -> int:
 
 
 class TlsReader:
-    """Both directions of TLS on one TCP flow, from where each began."""
+    """Both directions of TLS on one TCP flow, from where each began.
+
+    The server's records are checked for framing only: reading every downloaded byte for text
+    would cost more than the rest of the analysis, and the handset's own bytes are the client's.
+    """
 
     __slots__ = (
         "client",
@@ -121,11 +125,11 @@ class TlsReader:
             if start is None:
                 self.server_searched += len(data)
                 return observer is not None or self.server_searched < SERVER_SEARCH
-            walker = self.server = RecordWalker(offset + start, from_client=False)
+            walker = self.server = RecordWalker(offset + start, from_client=False, check_text=False)
             offset, data = offset + start, data[start:]
         for event in walker.feed(offset, data):
             if isinstance(event, Cleartext):
-                anomaly(self.flow, "server bytes in TLS framing are not TLS records or read as text")
+                anomaly(self.flow, "server bytes in TLS framing are not TLS records")
             elif self.flow.tls_server_version is None:
                 self.flow.tls_server_version = parse_server_hello(event.data[4:])
         if observer is not None:
