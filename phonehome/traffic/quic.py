@@ -366,6 +366,7 @@ def build_initial(
     alpn: tuple[str, ...] = ("h3",),
     ech: bool = False,
     first_pn: int = 0,
+    transport_parameters: bytes | None = None,
 ) -> list[bytes]:
     """A client's first flight: sealed Initial packets, one per datagram, padded to 1200 bytes.
 
@@ -380,7 +381,9 @@ def build_initial(
     dcid = os.urandom(8) if dcid is None else dcid
     v2 = version == QUIC_V2
     keys = InitialKeys(dcid, salt, v2)
-    params = b"\x04\x04\x80\x10\x00\x00\x01\x04\x80\x00\x75\x30"  # initial_max_data, max_idle_timeout
+    params = transport_parameters
+    if params is None:
+        params = b"\x04\x04\x80\x10\x00\x00\x01\x04\x80\x00\x75\x30"  # initial_max_data, max_idle_timeout
     message = build_client_hello_message(sni, alpn, (0x0304,), ech=ech, extra_extensions=[(0x39, params)])
     size = -(-len(message) // max(1, split))
     pieces = [(i, message[i : i + size]) for i in range(0, len(message), size)]
