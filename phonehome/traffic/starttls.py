@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import re
 
+from phonehome.traffic.http import looks_like_request
+
 MAX_LINE = 8192
 """Bytes of a command line read; longer lines are skipped to their end."""
 XMPP_WINDOW = 16384
 """Bytes of an XMPP client's text kept for matching elements that span segments."""
+MAX_NAMES = 64
+"""Domains an XMPP client's stream headers may name that are kept."""
 
 _SMTP = re.compile(rb"(?i)(?:EHLO|HELO|LHLO)(?:[ \t][^\r\n]*)?\r?\n|STARTTLS\r?\n")
 _POP3 = re.compile(rb"(?i)(?:CAPA|STLS|USER [^\r\n]*|APOP [^\r\n]*)\r?\n")
@@ -41,7 +45,7 @@ def client_app(prefix: bytes, banner: str | None) -> str | None:
         return "pop3"
     if _IMAP.match(prefix):
         return "imap"
-    if banner is not None and b"\n" in prefix and prefix[:1].isalpha():
+    if banner is not None and b"\n" in prefix and prefix[:1].isalpha() and not looks_like_request(prefix):
         return banner  # a command we do not list, after the server's greeting told what it speaks
     return None
 
@@ -149,7 +153,7 @@ class StartTlsReader:
         text = self._text + data
         for match in _XMPP_TO.finditer(text):
             name = match.group(2).decode("ascii", "replace")
-            if name not in self.claims:
+            if name not in self.claims and len(self.claims) < MAX_NAMES:
                 self.claims.append(name)
         upgrade = _XMPP_STARTTLS.search(text)
         if upgrade is not None:

@@ -49,6 +49,8 @@ _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\r"
 _SWITCHING = re.compile(rb"HTTP/1\.[0-9] 101\b")
 WS_WAIT = 16 << 10
 """Server bytes searched for the 101 response that starts its WebSocket frames."""
+MAX_TUNNELS = 4
+"""Tunnels (CONNECT, SOCKS) classified afresh inside one another; deeper ones are payload only."""
 
 
 class TcpSession:
@@ -80,6 +82,7 @@ class TcpSession:
         "tls_server_wanted",
         "ts",
         "tunnelled",
+        "tunnels",
         "ws_client",
         "ws_requested",
         "ws_server",
@@ -102,6 +105,7 @@ class TcpSession:
         """Stream offset up to which each direction (client, server) went to the observer."""
         self.tunnelled = False
         """The client's stream is classified again after a CONNECT or SOCKS handshake."""
+        self.tunnels = 0
         self.banner: str | None = None
         """The protocol a server-first greeting announced (``smtp``...), before the client spoke."""
         self.tls: TlsReader | None = None
@@ -332,9 +336,7 @@ class TcpSession:
         rest, at = parser.rest, parser.rest_offset
         if parser.tunnel_offset is not None:
             # CONNECT: the tunnel usually carries TLS; classify it afresh.
-            self.tunnelled = True
-            self.kind = NEW
-            self.prefix = b""
+            self._tunnel()
         elif rest and rest.startswith(PREFACE[: len(rest)]):
             self._start_h2(at)  # after Upgrade: h2c, the client's preface (RFC 9113 3.2)
         elif self.ws_requested:
@@ -347,6 +349,17 @@ class TcpSession:
             self.kind = UNKNOWN
         if rest:
             self._client(at, rest, frame)
+
+    def _tunnel(self) -> None:
+        """A proxy handshake ended: what follows is classified afresh (a few levels deep at most)."""
+        self.tunnels += 1
+        if self.tunnels > MAX_TUNNELS:
+            anomaly(self.flow, f"tunnels nested more than {MAX_TUNNELS} deep: the innermost not read")
+            self.kind = UNKNOWN
+            return
+        self.tunnelled = True
+        self.kind = NEW
+        self.prefix = b""
 
     def _h2(self, offset: int, data: bytes, frame: int) -> None:
         reader = self.h2
@@ -382,9 +395,11 @@ class TcpSession:
         if self.ws_server is not None:
             self._ws(self.ws_server, False, offset, data, frame)
             return
+        if self.ws_wait_offset < 0:
+            return  # gave up: no 101 in the server's first bytes after the upgrade request
         if offset != self.ws_wait_offset + len(self.ws_wait):
             self.ws_wait, self.ws_wait_offset = bytearray(), offset
-        self.ws_wait += data
+        self.ws_wait += data[:WS_WAIT]
         wait = self.ws_wait
         match = _SWITCHING.search(wait)
         end = -1
@@ -392,10 +407,8 @@ class TcpSession:
             crlf, lf = wait.find(b"\r\n\r\n", match.start()), wait.find(b"\n\n", match.start())
             end = crlf + 4 if crlf >= 0 and (lf < 0 or crlf < lf) else (lf + 2 if lf >= 0 else -1)
         if end < 0:
-            if len(wait) > WS_WAIT:
-                cut = len(wait) - WS_WAIT
-                del wait[:cut]
-                self.ws_wait_offset += cut
+            if len(wait) >= WS_WAIT:
+                self.ws_wait, self.ws_wait_offset = bytearray(), -1
             return
         start = self.ws_wait_offset + end
         rest = bytes(wait[end:])
@@ -423,9 +436,7 @@ class TcpSession:
         if request.command == UDP_ASSOCIATE:
             self.kind = UNKNOWN  # the datagrams go elsewhere; this connection only holds the association
             return
-        self.tunnelled = True
-        self.kind = NEW
-        self.prefix = b""
+        self._tunnel()
         at = self.socks_offset + request.end
         rest = data[max(0, at - offset) :]
         if rest:

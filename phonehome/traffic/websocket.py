@@ -220,24 +220,27 @@ class WebSocketReader:
             out.append(WsMessage(self._msg_kind or "binary", part, self._msg_offset))
 
     def _inflate_piece(self, piece: bytes) -> bytes:
-        room = INFLATE_LIMIT - self._inflated
-        try:
-            out = self._inflate.decompress(piece, room) if room > 0 else b""
-        except zlib.error:
-            self._note("a compressed message did not inflate: passed on raw")
-            self._deflate_failed()
-            return piece
-        self._inflated += len(out)
-        if self._inflate.unconsumed_tail or room <= 0:
-            self._note(f"a compressed message inflated past {INFLATE_LIMIT} bytes: the rest was not read")
-            self._deflate_failed()
-        elif self._inflate.eof:
-            # A final deflate block ends the sender's stream; the next message starts a new one.
-            rest = self._inflate.unused_data
-            self._inflate = zlib.decompressobj(-15)
-            if rest:
-                out += self._inflate_piece(rest)
-        return out
+        out = bytearray()
+        while piece and self._msg_compressed:
+            room = INFLATE_LIMIT - self._inflated
+            try:
+                inflated = self._inflate.decompress(piece, room) if room > 0 else b""
+            except zlib.error:
+                self._note("a compressed message did not inflate: passed on raw")
+                self._deflate_failed()
+                return bytes(out) + piece
+            self._inflated += len(inflated)
+            out += inflated
+            if self._inflate.unconsumed_tail or room <= 0:
+                self._note(f"a compressed message inflated past {INFLATE_LIMIT} bytes: the rest was not read")
+                self._deflate_failed()
+                break
+            piece = b""
+            if self._inflate.eof:
+                # A final deflate block ends the sender's stream; what follows starts a new one.
+                piece = self._inflate.unused_data
+                self._inflate = zlib.decompressobj(-15)
+        return bytes(out)
 
     def _deflate_failed(self) -> None:
         self.deflate_ok = False

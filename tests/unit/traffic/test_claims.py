@@ -117,3 +117,11 @@ def test_uri_host_reads_only_absolute_targets() -> None:
     assert uri_host("ws://u:p@b.example:81") == "b.example:81"
     assert uri_host("/path?u=http://c.example/") is None
     assert uri_host("*") is None
+
+
+def test_nested_connect_tunnels_are_bounded_not_a_crash(run: Analyze) -> None:
+    nested = b"CONNECT a.example:443 HTTP/1.1\r\n\r\n" * 2000
+    conv = TcpConversation(HANDSET, ("198.51.100.1", 3128), mss=60000).handshake().send(nested).close()
+    (flow,) = run(conv.packets, observer=RecordingObserver()).flows
+    assert claims(flow) == [("a.example", "connect")]
+    assert any("tunnels nested" in a for a in flow.anomalies)

@@ -114,3 +114,9 @@ def test_a_client_that_goes_on_in_http_after_a_refused_upgrade_stays_http(run: A
     (flow,) = run(conv.packets, observer=RecordingObserver()).flows
     assert flow.app == "http"
     assert [r.target for r in flow.http_requests] == ["/ws", "/next"]
+
+
+def test_a_message_of_many_final_deflate_blocks_is_read_without_recursion() -> None:
+    blocks = b"\x03\x00" * 40000 + deflate_message(b"tail")
+    stream = build_frame(blocks, 2, rsv1=True)
+    assert read(stream) == [("binary", b"tail")]
