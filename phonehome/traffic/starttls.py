@@ -28,8 +28,10 @@ _IMAP = re.compile(
     rb"(?i)[A-Za-z0-9.+_-]{1,32} (?:CAPABILITY|STARTTLS|LOGIN|AUTHENTICATE|NOOP|ID|ENABLE|LOGOUT)\b"
 )
 _XMPP = re.compile(rb"\s*(?:<\?xml[^>]{0,200}\?>\s*)?<stream:stream\b")
-_XMPP_TO = re.compile(rb"<stream:stream\b[^>]*?\bto\s*=\s*(['\"])([^'\"<>]{0,255})\1")
-_XMPP_STARTTLS = re.compile(rb"<starttls\b[^>]*?(?:/>|>\s*</starttls\s*>)\s*")
+# Bounded repeats: an element's attributes fit in a few KB, and an unbounded lazy scan would make
+# a segment of repeated "<stream:stream" quadratic.
+_XMPP_TO = re.compile(rb"<stream:stream\b[^>]{0,2048}?\bto\s{0,16}=\s{0,16}(['\"])([^'\"<>]{0,255})\1")
+_XMPP_STARTTLS = re.compile(rb"<starttls\b[^>]{0,2048}?(?:/>|>\s{0,64}</starttls\s{0,16}>)\s{0,64}")
 _UPGRADE = {"smtp": b"STARTTLS", "pop3": b"STLS", "imap": b"STARTTLS"}
 _BANNERS = ((b"220 ", "smtp"), (b"220-", "smtp"), (b"* OK", "imap"), (b"+OK", "pop3"))
 _LITERAL = re.compile(rb"\{([0-9]{1,10})\+?\}\r?\n\Z")

@@ -11,8 +11,6 @@ parser at the byte where the switch happened.
 
 from __future__ import annotations
 
-import re
-
 from phonehome.traffic import naming, starttls
 from phonehome.traffic.dns import TcpDnsStream
 from phonehome.traffic.flow import Content, Flow, HttpRequest
@@ -43,12 +41,9 @@ from phonehome.traffic.socks import MAX_HANDSHAKE, UDP_ASSOCIATE, looks_like_soc
 from phonehome.traffic.starttls import StartTlsReader
 from phonehome.traffic.tcp import TcpStream
 from phonehome.traffic.tls_session import TlsReader
-from phonehome.traffic.websocket import WebSocketReader, WsMessage
+from phonehome.traffic.websocket import ServerFrames, WebSocketReader, WsMessage
 
 _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\r"
-_SWITCHING = re.compile(rb"HTTP/1\.[0-9] 101\b")
-WS_WAIT = 16 << 10
-"""Server bytes searched for the 101 response that starts its WebSocket frames."""
 MAX_TUNNELS = 4
 """Tunnels (CONNECT, SOCKS) classified afresh inside one another; deeper ones are payload only."""
 
@@ -86,8 +81,6 @@ class TcpSession:
         "ws_client",
         "ws_requested",
         "ws_server",
-        "ws_wait",
-        "ws_wait_offset",
     )
 
     def __init__(self, flow: Flow, ctx: Context, dns_name: str | None) -> None:
@@ -117,9 +110,7 @@ class TcpSession:
         self.starttls: StartTlsReader | None = None
         self.ws_requested = False
         self.ws_client: WebSocketReader | None = None
-        self.ws_server: WebSocketReader | None = None
-        self.ws_wait = bytearray()
-        self.ws_wait_offset = 0
+        self.ws_server: ServerFrames | None = None
         self.dns: DnsRecorder | None = None
         self.dns_c2s: TcpDnsStream | None = None
         self.dns_s2c: TcpDnsStream | None = None
@@ -323,7 +314,8 @@ class TcpSession:
                 flow.app = "doh"
             if request.version.startswith("HTTP/1.") and _asks_websocket(request) and not self.ws_requested:
                 self.ws_requested = True
-                self.ws_wait_offset = self.next_s2c
+                if self.ctx.observer is not None:
+                    self.ws_server = ServerFrames(self.next_s2c)
         self.ctx.record_requests(flow, requests)
         if flow.name_source != "http-host":
             naming.assign(flow, self.dns_name)
@@ -377,7 +369,12 @@ class TcpSession:
             self._requests(requests)
 
     def _ws(
-        self, reader: WebSocketReader | None, from_client: bool, offset: int, data: bytes, frame: int
+        self,
+        reader: WebSocketReader | ServerFrames | None,
+        from_client: bool,
+        offset: int,
+        data: bytes,
+        frame: int,
     ) -> None:
         if reader is None:
             return
@@ -389,33 +386,6 @@ class TcpSession:
         for message in messages:
             content = Content(f"websocket:{message.kind}", message.data, message.offset, frame)
             self.ctx.content(self.flow, from_client, content)
-
-    def _ws_server(self, offset: int, data: bytes, frame: int) -> None:
-        """The server's frames begin after its 101 response (none if it never agreed)."""
-        if self.ws_server is not None:
-            self._ws(self.ws_server, False, offset, data, frame)
-            return
-        if self.ws_wait_offset < 0:
-            return  # gave up: no 101 in the server's first bytes after the upgrade request
-        if offset != self.ws_wait_offset + len(self.ws_wait):
-            self.ws_wait, self.ws_wait_offset = bytearray(), offset
-        self.ws_wait += data[:WS_WAIT]
-        wait = self.ws_wait
-        match = _SWITCHING.search(wait)
-        end = -1
-        if match is not None:
-            crlf, lf = wait.find(b"\r\n\r\n", match.start()), wait.find(b"\n\n", match.start())
-            end = crlf + 4 if crlf >= 0 and (lf < 0 or crlf < lf) else (lf + 2 if lf >= 0 else -1)
-        if end < 0:
-            if len(wait) >= WS_WAIT:
-                self.ws_wait, self.ws_wait_offset = bytearray(), -1
-            return
-        start = self.ws_wait_offset + end
-        rest = bytes(wait[end:])
-        self.ws_wait = bytearray()
-        self.ws_server = WebSocketReader(start, from_client=False)
-        if rest:
-            self._ws(self.ws_server, False, start, rest, frame)
 
     # -- SOCKS and STARTTLS --------------------------------------------------------------------------
 
@@ -468,8 +438,8 @@ class TcpSession:
             self.tls_server_wanted = self.tls.server_data(offset, data, frame)
         elif kind == DNS:
             self._dns_stream(False, data, frame, gap)
-        if self.ws_requested and self.ctx.observer is not None:
-            self._ws_server(offset, data, frame)
+        if self.ws_server is not None:
+            self._ws(self.ws_server, False, offset, data, frame)
         if self.ctx.observer is None:
             self._settle()
 

@@ -11,6 +11,7 @@ protocol errors a hostile client makes and keep no stream offsets.
 
 from __future__ import annotations
 
+import re
 import zlib
 from dataclasses import dataclass
 
@@ -22,6 +23,9 @@ INFLATE_LIMIT = 16 << 20
 """Decompressed bytes per message; past it the direction's compressed messages are passed on raw."""
 _TAIL = b"\x00\x00\xff\xff"  # RFC 7692 7.2.2: removed by the sender, appended by the receiver
 OPCODES = {0: "continuation", 1: "text", 2: "binary", 8: "close", 9: "ping", 10: "pong"}
+SERVER_WAIT = 16 << 10
+"""Server bytes searched for the 101 response that starts its frames."""
+_SWITCHING = re.compile(rb"HTTP/1\.[0-9] 101\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +284,52 @@ class WebSocketReader:
     def _note(self, text: str) -> None:
         if text not in self.anomalies and len(self.anomalies) < 8:
             self.anomalies.append(text)
+
+
+class ServerFrames:
+    """The server's side of an upgrade: its frames begin after its 101 response, if it sends one.
+
+    A server may refuse (a bench's sink answers 204): then nothing here reads frames.
+    """
+
+    __slots__ = ("_wait", "_wait_offset", "reader")
+
+    def __init__(self, offset: int) -> None:
+        self.reader: WebSocketReader | None = None
+        self._wait = bytearray()
+        self._wait_offset = offset
+        """Stream offset of ``_wait``; -1 once the search gave up."""
+
+    def feed(self, offset: int, data: bytes) -> list[WsMessage]:
+        if self.reader is not None:
+            return self.reader.feed(offset, data)
+        if self._wait_offset < 0:
+            return []
+        if offset != self._wait_offset + len(self._wait):
+            self._wait, self._wait_offset = bytearray(), offset
+        wait = self._wait
+        wait += data[:SERVER_WAIT]
+        match = _SWITCHING.search(wait)
+        end = -1
+        if match is not None:
+            crlf, lf = wait.find(b"\r\n\r\n", match.start()), wait.find(b"\n\n", match.start())
+            end = crlf + 4 if crlf >= 0 and (lf < 0 or crlf < lf) else (lf + 2 if lf >= 0 else -1)
+        if end < 0:
+            if len(wait) >= SERVER_WAIT:
+                self._wait, self._wait_offset = bytearray(), -1
+            return []
+        start = self._wait_offset + end
+        rest = bytes(wait[end:])
+        self._wait = bytearray()
+        self.reader = WebSocketReader(start, from_client=False)
+        return self.reader.feed(start, rest) if rest else []
+
+    def finish(self) -> list[WsMessage]:
+        return self.reader.finish() if self.reader is not None else []
+
+    @property
+    def anomalies(self) -> list[str]:
+        return self.reader.anomalies if self.reader is not None else []
 
 
 def _header_length(head: bytearray) -> int | None:

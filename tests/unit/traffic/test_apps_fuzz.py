@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from phonehome.traffic import analyze, dhcp, factory, socks, tls
 from phonehome.traffic.factory import RecordingObserver, TcpConversation
 from phonehome.traffic.h2 import PREFACE, H2RequestReader
+from phonehome.traffic.h2 import build_frame as h2_frame
 from phonehome.traffic.starttls import StartTlsReader, banner_app, client_app
 from phonehome.traffic.tls_records import RECORD_MAX, RecordWalker
 from phonehome.traffic.websocket import WebSocketReader, build_frame, deflate_message
@@ -168,3 +169,19 @@ def test_every_byte_reaches_the_observer_whatever_the_protocol_switches(
     assert recorder.stream(0, True) == b"".join(client)
     assert recorder.stream(0, False) == b"".join(server[: len(client)])
     assert len(analysis.flows[0].anomalies) <= 8
+
+
+@FUZZ
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 9), st.integers(0, 255), st.integers(0, 5), st.binary(max_size=200)),
+        max_size=12,
+    )
+)
+def test_the_h2_reader_survives_any_frames_and_header_blocks(
+    frames: list[tuple[int, int, int, bytes]],
+) -> None:
+    stream = PREFACE + b"".join(h2_frame(t, f, sid, p) for t, f, sid, p in frames)
+    reader = H2RequestReader(0, body_limit=256)
+    requests = reader.feed(0, stream, 1) + reader.finish()
+    assert all(len(r.body) <= 256 for r in requests)

@@ -90,3 +90,15 @@ def test_a_server_banner_alone_names_the_protocol(run: Analyze) -> None:
     conv = TcpConversation(HANDSET, ("198.51.100.30", 110)).handshake().send(b"+OK hi\r\n", from_client=False)
     (flow,) = run(conv.packets).flows
     assert (flow.app, flow.transport) == ("pop3", "cleartext")
+
+
+def test_hostile_xmpp_text_is_read_in_bounded_time() -> None:
+    import time
+
+    reader = StartTlsReader("xmpp", 0)
+    start = time.perf_counter()
+    offset = 0
+    for chunk in (b"<stream:stream " * 5000, b"<starttls " * 6000, b" " * 60000):
+        reader.feed(offset, chunk)
+        offset += len(chunk)
+    assert time.perf_counter() - start < 2.0
