@@ -264,7 +264,7 @@ class WebSocketReader:
         spool = self._frame_spool
         assert spool is not None
         rest = spool.finish()
-        if rest or not spool.handed:
+        if rest:
             out.append(WsMessage(self._control_kind(), rest, self._frame_offset))
         self._frame_spool = None
 
@@ -277,7 +277,7 @@ class WebSocketReader:
             for part in self._spool.add(tail):
                 out.append(WsMessage(self._msg_kind or "binary", part, self._msg_offset))
         rest = self._spool.finish()
-        if rest or not self._spool.handed:
+        if rest:  # an empty message has nothing to scan
             out.append(WsMessage(self._msg_kind or "binary", rest, self._msg_offset))
         self._msg_kind = None
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from phonehome.traffic import Analysis, http, quic, tls
+import pytest
+
+from phonehome.traffic import Analysis, http, quic, socks, tls
 from phonehome.traffic.factory import RecordingObserver, TcpConversation, UdpConversation
 from phonehome.traffic.flow import Flow
 from phonehome.traffic.sessions import MAX_CLAIMS, claim, uri_host
@@ -125,3 +127,26 @@ def test_nested_connect_tunnels_are_bounded_not_a_crash(run: Analyze) -> None:
     (flow,) = run(conv.packets, observer=RecordingObserver()).flows
     assert claims(flow) == [("a.example", "connect")]
     assert any("tunnels nested" in a for a in flow.anomalies)
+
+
+def _connect_then_tls() -> bytes:
+    return http.build_request("CONNECT", "c.example:443", {}) + tls.build_client_hello("c.example")
+
+
+@pytest.mark.parametrize(
+    "stream",
+    [
+        http.build_request("GET", "/", {"Host": "a.example"})
+        + http.build_request("GET", "/", {"Host": "b.example"}),
+        _connect_then_tls(),
+        tls.build_client_hello("d.example") + tls.build_client_hello("e.example"),
+        socks.build_socks5("f.example", 443) + tls.build_client_hello("f.example"),
+        b"EHLO me\r\nSTARTTLS\r\n" + tls.build_client_hello("g.example"),
+    ],
+)
+def test_what_a_flow_claims_does_not_depend_on_an_observer(run: Analyze, stream: bytes) -> None:
+    conv = TcpConversation(HANDSET, ("198.51.100.1", 8080)).handshake().send(stream).close()
+    plain = run(conv.packets).flows[0]
+    observed = run(conv.packets, observer=RecordingObserver()).flows[0]
+    assert claims(plain) == claims(observed) != []
+    assert (plain.app, plain.transport, plain.sni) == (observed.app, observed.transport, observed.sni)
