@@ -43,7 +43,8 @@ ClaimSource = Literal[
 ]
 """Where in the client's bytes a claimed name sat: a TLS or QUIC SNI (``ech-outer``: the public name
 of an ECH ClientHello, not the real one), an HTTP Host header, an absolute request URI, a CONNECT
-target, a SOCKS request, an HTTP/2 ``:authority``, an XMPP/SMTP greeting's domain."""
+target, a SOCKS request, an HTTP/2 ``:authority``, an XMPP stream header's ``to`` domain (SMTP's EHLO
+names the client, not the server, and is no claim)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,9 @@ class Content:
     """
 
     chain: str
-    """``quic-clienthello``, ``websocket:text``, ``websocket:binary``, ``h2-data``, ``tcp-overlap``..."""
+    """``tls-clienthello`` (the whole message, which records may cut), ``quic-clienthello``,
+    ``websocket:text``, ``websocket:binary`` (``websocket:close``/``ping``/``pong``: control frames),
+    ``h2-data`` (HTTP/2 body bytes past the body limit), ``tcp-overlap``..."""
     data: bytes
     offset: int
     """Offset in the direction's stream of the first byte that carried it (for reports)."""
@@ -166,13 +169,14 @@ class TlsHello:
 
 @dataclass(slots=True)
 class HttpRequest:
-    """One HTTP/1.x request the client sent, as parsed from the reassembled stream."""
+    """One HTTP request the client sent, as parsed from the reassembled stream (HTTP/1.x, or an h2c
+    stream: its ``:authority`` as a Host field, its pseudo-headers as method and target)."""
 
     method: str
     target: str
     """The request target as sent (path and query, or an absolute URI through a proxy)."""
     version: str
-    """``HTTP/1.1``, ``HTTP/1.0``..."""
+    """``HTTP/1.1``, ``HTTP/1.0``... or ``HTTP/2``."""
     headers: list[tuple[str, str]]
     """Header fields in order, names as sent, values decoded as latin-1."""
     body: bytes
@@ -228,16 +232,19 @@ class Flow:
     bytes_s2c: int = 0
     transport: Transport = "unknown"
     app: str | None = None
-    """Application protocol recognised: ``http``, ``tls``, ``quic``, ``dns``, ``dot``, ``doh``..."""
+    """Application protocol recognised: ``http``, ``tls``, ``quic``, ``dns``, ``dot``, ``doh``, ``h2c``,
+    ``websocket``, ``socks``, ``smtp``, ``imap``, ``pop3``, ``xmpp`` (``transport`` says whether they
+    upgraded to TLS), ``dhcp``, ``dhcpv6``..."""
     server_name: str | None = None
     """Best name for the server: SNI, QUIC SNI, HTTP Host, or the client's own earlier DNS answer."""
     name_source: NameSource = "none"
     tls: TlsHello | None = None
-    """The ClientHello (TLS over TCP, or QUIC's), when seen."""
+    """The ClientHello (TLS over TCP, or QUIC's), when seen; of several on one flow, the first, unless a
+    later one offered an older version (then that one: the weakest offer is what a policy judges)."""
     tls_server_version: int | None = None
     """Version the server selected in its ServerHello, when seen (0x0304 for TLS 1.3)."""
     http_requests: list[HttpRequest] = field(default_factory=list)
-    """HTTP/1.x requests, in order (bodies bounded by the analyzer's limit)."""
+    """HTTP requests (HTTP/1.x and h2c), in order (bodies bounded by the analyzer's limit)."""
     dns_queries: list[DnsQuery] = field(default_factory=list)
     """DNS questions this flow carried from the client."""
     gaps_c2s: int = 0

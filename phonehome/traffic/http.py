@@ -105,6 +105,10 @@ class HttpRequestParser:
         """True once the stream stopped being HTTP (or entered a CONNECT tunnel)."""
         self.tunnel_offset: int | None = None
         """Stream offset where a CONNECT tunnel's payload (often TLS) begins, once seen."""
+        self.rest = b""
+        """Once stopped: the bytes fed but not parsed (a tunnel's, an upgraded protocol's first bytes)."""
+        self.rest_offset = 0
+        """Stream offset of ``rest``."""
         self._state = _HEAD
         self._buf = bytearray()
         self._buf_offset = 0
@@ -417,6 +421,8 @@ class HttpRequestParser:
 
     def _stop(self) -> None:
         self.stopped = True
+        self.rest = bytes(self._buf)
+        self.rest_offset = self._buf_offset
         self._state = _STOPPED
         self._buf = bytearray()
         self._marks = []

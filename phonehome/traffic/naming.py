@@ -150,19 +150,27 @@ def assign(flow: Flow, dns_name: str | None) -> None:
     """Sets flow.server_name and name_source from the best evidence available now.
 
     Called when the flow starts (DNS) and again whenever its client names the
-    server itself (SNI, Host), which wins. IP literals in SNI or Host do not
-    name a server.
+    server itself, which wins: its first SNI (TLS or QUIC; an ECH ClientHello's
+    public name included), else its first HTTP Host (or HTTP/2 ``:authority``)
+    from any request. IP literals in SNI or Host do not name a server. Every
+    name the client wrote stays in ``flow.claims`` for the policy to check.
     """
-    hello_name = flow.tls.sni if flow.tls is not None else None
-    if hello_name and not is_ip_literal(hello_name):
-        flow.server_name = hello_name
-        flow.name_source = "quic-sni" if flow.transport == "quic" else "sni"
-        return
-    host = flow.http_host
-    if host and not is_ip_literal(host):
-        flow.server_name = host
-        flow.name_source = "http-host"
-        return
+    hello_names = [c.name for c in flow.claims if c.source in ("sni", "quic-sni", "ech-outer")]
+    if flow.tls is not None and flow.tls.sni:
+        hello_names.append(flow.tls.sni)
+    for name in hello_names:
+        if not is_ip_literal(name):
+            flow.server_name = name
+            flow.name_source = "quic-sni" if flow.transport == "quic" else "sni"
+            return
+    hosts = [c.name for c in flow.claims if c.source in ("http-host", "h2-authority")]
+    if flow.http_host:
+        hosts.append(flow.http_host)
+    for host in hosts:
+        if not is_ip_literal(host):
+            flow.server_name = host
+            flow.name_source = "http-host"
+            return
     if dns_name:
         flow.server_name = dns_name
         flow.name_source = "dns"

@@ -51,7 +51,9 @@ __all__ = [
     "T051",
     "QuicInitialTracker",
     "build_initial",
+    "initial_dcid",
     "looks_like_quic",
+    "tracker_key",
 ]
 
 _MAX_CID = 20
@@ -89,6 +91,24 @@ def looks_like_quic(datagram: bytes) -> bool:
     return _is_gquic_clear(datagram)
 
 
+def initial_dcid(datagram: bytes) -> bytes | None:
+    """The Destination Connection ID of a datagram opening with a long-header packet (RFC 9000 17.2)."""
+    if len(datagram) < 7 or not datagram[0] & 0x80:
+        return None
+    length = datagram[5]
+    if length > _MAX_CID or len(datagram) < 6 + length:
+        return None
+    return datagram[6 : 6 + length]
+
+
+def tracker_key(datagram: bytes) -> bytes | None:
+    """What tells a client's QUIC connections apart on one flow: an Initial's DCID (a gQUIC public
+    header in clear: empty); None for datagrams that cannot open a connection (short headers)."""
+    if _is_gquic_clear(datagram):
+        return b""
+    return initial_dcid(datagram)
+
+
 class QuicInitialTracker:
     """Follows one UDP flow until the client's ClientHello (or gQUIC CHLO) is complete.
 
@@ -102,6 +122,9 @@ class QuicInitialTracker:
         self.version: int | None = None
         """Version of the client's first long-header packet."""
         self.hello: TlsHello | None = None
+        self.message = b""
+        """The ClientHello as the client sent it in CRYPTO frames (decrypted, reassembled), once complete:
+        every extension of it (ALPN, transport parameters, unknown ones) for the observer to scan."""
         self.done = False
         self.decrypted = 0
         """Client Initial packets decrypted so far (0 on a flow we could not read)."""
@@ -286,14 +309,18 @@ class QuicInitialTracker:
         if len(crypto) < 4:
             return None
         if version == Q050 and crypto[:4] == b"CHLO":
-            return _chlo_hello(bytes(crypto))
+            hello = _chlo_hello(bytes(crypto))
+            if hello is not None:
+                self.message = bytes(crypto)
+            return hello
         if crypto[0] != CLIENT_HELLO:
             self.done = True
             return None
         length = int.from_bytes(crypto[1:4], "big")
         if len(crypto) < 4 + length:
             return None
-        return parse_client_hello(bytes(crypto[4 : 4 + length]))
+        self.message = bytes(crypto[: 4 + length])
+        return parse_client_hello(self.message[4:])
 
 
 def _chlo_hello(data: bytes) -> TlsHello | None:
@@ -339,6 +366,7 @@ def build_initial(
     alpn: tuple[str, ...] = ("h3",),
     ech: bool = False,
     first_pn: int = 0,
+    transport_parameters: bytes | None = None,
 ) -> list[bytes]:
     """A client's first flight: sealed Initial packets, one per datagram, padded to 1200 bytes.
 
@@ -353,7 +381,9 @@ def build_initial(
     dcid = os.urandom(8) if dcid is None else dcid
     v2 = version == QUIC_V2
     keys = InitialKeys(dcid, salt, v2)
-    params = b"\x04\x04\x80\x10\x00\x00\x01\x04\x80\x00\x75\x30"  # initial_max_data, max_idle_timeout
+    params = transport_parameters
+    if params is None:
+        params = b"\x04\x04\x80\x10\x00\x00\x01\x04\x80\x00\x75\x30"  # initial_max_data, max_idle_timeout
     message = build_client_hello_message(sni, alpn, (0x0304,), ech=ech, extra_extensions=[(0x39, params)])
     size = -(-len(message) // max(1, split))
     pieces = [(i, message[i : i + size]) for i in range(0, len(message), size)]

@@ -1,21 +1,33 @@
-"""What the per-flow sessions share: their context, the shape tests that classify a flow, DNS recording.
+"""What the per-flow sessions share: their context, the shape tests that classify a flow, claims, DNS recording.
 
 One session per flow (``tcp_session``, ``udp_session``). A TCP session
 receives each direction's reassembled bytes; a UDP session each datagram.
-Each decides when a direction's payload is no longer needed (a TLS flow
-after its ClientHello and ServerHello, a QUIC flow after its Initial
-ClientHello, anything unrecognised when nobody observes) and switches that
-direction to counting only: that is what keeps a long capture of bulk
-encrypted data cheap.
+With an observer, every byte goes to it. Without one, each session decides
+when a direction's payload is no longer needed (a TLS flow after its hellos
+and a bounded check of the client's framing, a QUIC flow after its Initial
+ClientHello, anything unrecognised at once) and switches that direction to
+counting only: that is what keeps a long capture of bulk encrypted data cheap.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter
+from collections.abc import Callable
 
 from phonehome.traffic import naming
 from phonehome.traffic.dns import DnsMessage, parse_message
-from phonehome.traffic.flow import DnsQuery, Flow, FlowObserver, HttpRequest, TlsHello
+from phonehome.traffic.flow import (
+    ClaimSource,
+    Content,
+    DnsQuery,
+    Flow,
+    FlowObserver,
+    HttpRequest,
+    NameClaim,
+    TlsHello,
+    host_without_port,
+)
 from phonehome.traffic.tcp import Budget
 from phonehome.traffic.tls import parse_client_hello
 
@@ -35,8 +47,14 @@ PENDING_BUDGET = 32 << 20
 BODY_BUDGET = 32 << 20
 """HTTP body bytes kept in Flow records across the whole analysis; later bodies go to the observer only."""
 TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
+MAX_CLAIMS = 64
+"""Distinct (name, source) claims kept per flow; past it one anomaly says later ones were dropped."""
+MAX_ANOMALIES = 8
+"""Distinct anomalies kept per flow (each a line): enough to raise doubt, never a flood."""
 
-NEW, TLS, HTTP, DNS, UNKNOWN, QUIC = range(6)
+NEW, TLS, HTTP, DNS, UNKNOWN, QUIC, H2, WEBSOCKET, SOCKS, STARTTLS, DHCP = range(11)
+
+ContentSink = Callable[[Flow, bool, Content], None]
 
 
 def looks_like_dns_query(data: bytes) -> DnsMessage | None:
@@ -55,12 +73,23 @@ def looks_like_dns_query(data: bytes) -> DnsMessage | None:
 class Context:
     """What all sessions of one analysis share."""
 
-    __slots__ = ("bodies_dropped", "bodies_kept", "body_limit", "book", "observer", "pending", "stats")
+    __slots__ = (
+        "bodies_dropped",
+        "bodies_kept",
+        "body_limit",
+        "book",
+        "observer",
+        "on_content",
+        "pending",
+        "stats",
+    )
 
     def __init__(
         self, observer: FlowObserver | None, book: naming.DnsBook, stats: Counter[str], body_limit: int
     ) -> None:
         self.observer = observer
+        self.on_content: ContentSink | None = getattr(observer, "on_content", None)
+        """The observer's optional ``on_content``, or None (observers without it keep working)."""
         self.book = book
         self.stats = stats
         """Malformed packets and messages, by reason."""
@@ -70,10 +99,19 @@ class Context:
         self.bodies_dropped = 0
         """Requests whose body went to the observer but was not kept (BODY_BUDGET was spent)."""
 
+    def content(self, flow: Flow, from_client: bool, content: Content) -> None:
+        """Hands bytes a protocol layer recovered to the observer, if it takes them."""
+        if self.on_content is not None:
+            self.on_content(flow, from_client, content)
+
     def record_requests(self, flow: Flow, requests: list[HttpRequest]) -> None:
-        """Adds requests to their flow and tells the observer; keeps bodies while the budget lasts."""
+        """Adds requests to their flow and tells the observer; keeps bodies while the budget lasts.
+
+        Each request's names (Host, an absolute target, a CONNECT target) become claims.
+        """
         for request in requests:
             flow.http_requests.append(request)
+            request_claims(flow, request)
             if self.observer is not None:
                 self.observer.on_http_request(flow, request)
             if request.body:
@@ -83,6 +121,65 @@ class Context:
                     self.bodies_dropped += 1
                 else:
                     self.bodies_kept += len(request.body)
+
+
+def normalise_name(name: str) -> str | None:
+    """A claimed name as NameClaim keeps it: lower case, no trailing dot; IPv6 literals compressed."""
+    name = name.strip().rstrip(".").lower()
+    if ":" in name:
+        try:
+            return ipaddress.IPv6Address(name.split("%", 1)[0]).compressed
+        except ValueError:
+            pass
+    return name or None
+
+
+def claim(flow: Flow, name: str | None, source: ClaimSource, frame: int, *, port: bool = False) -> None:
+    """Records a name the client wrote (``port``: the text may carry ``:port``, as a Host does)."""
+    if name is None:
+        return
+    value = host_without_port(name) if port else name
+    value = normalise_name(value) if value else None
+    if value is None:
+        return
+    claims = flow.claims
+    for known in claims:
+        if known.name == value and known.source == source:
+            return
+    if len(claims) >= MAX_CLAIMS:
+        anomaly(flow, f"more than {MAX_CLAIMS} names claimed: later ones were not kept")
+        return
+    claims.append(NameClaim(value, source, frame))
+
+
+def anomaly(flow: Flow, text: str) -> None:
+    """Notes something the analyzer could not read as the protocol said (bounded, each once)."""
+    if text not in flow.anomalies and len(flow.anomalies) < MAX_ANOMALIES:
+        flow.anomalies.append(text)
+
+
+def uri_host(target: str) -> str | None:
+    """The host of an absolute request target (``http://host:port/path``, RFC 9112 3.2.2), else None."""
+    scheme, sep, rest = target.partition("://")
+    if not sep or not scheme or not scheme.replace("+", "").replace("-", "").replace(".", "").isalnum():
+        return None
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    authority = authority.rpartition("@")[2]
+    return authority or None
+
+
+def request_claims(flow: Flow, request: HttpRequest) -> None:
+    """The names one HTTP request claims: every Host field (HTTP/2: ``:authority``), an absolute
+    target, a CONNECT target."""
+    frame = request.first_frame
+    source: ClaimSource = "h2-authority" if request.version == "HTTP/2" else "http-host"
+    for name, value in request.headers:
+        if name.lower() == "host":
+            claim(flow, value, source, frame, port=True)
+    if request.method == "CONNECT":
+        claim(flow, request.target, "connect", frame, port=True)
+    else:
+        claim(flow, uri_host(request.target), "http-uri", frame, port=True)
 
 
 def dns_port(sport: int, dport: int) -> str | None:

@@ -156,18 +156,8 @@ class HandshakeReader:
         if len(buf) < 2 + length:
             return ReadState.NEED_MORE
         self.consumed += 2 + length
-        body = bytes(buf[2 : 2 + length])
-        if len(body) < 9 or body[0] != CLIENT_HELLO:
-            return self._finish(ReadState.DONE, "bad SSLv2 hello")
-        version, specs_len, _sid_len, _challenge_len = struct.unpack_from("!HHHH", body, 1)
-        specs = body[9 : 9 + specs_len]
-        suites = [
-            (specs[i + 1] << 8) | specs[i + 2]
-            for i in range(0, len(specs) - 2, 3)
-            if specs[i] == 0 and not is_grease((specs[i + 1] << 8) | specs[i + 2])
-        ]
-        self.hello = TlsHello(sni=None, legacy_version=version, cipher_suites=suites)
-        return self._finish(ReadState.DONE)
+        self.hello = parse_sslv2_hello(bytes(buf[2 : 2 + length]))
+        return self._finish(ReadState.DONE, None if self.hello else "bad SSLv2 hello")
 
     def _finish(self, state: ReadState, error: str | None = None) -> ReadState:
         self.state = state
@@ -241,6 +231,20 @@ def parse_client_hello(body: bytes) -> TlsHello | None:
         elif ext_type in HIDDEN_SNI_EXTENSIONS:
             hello.ech = True
     return hello
+
+
+def parse_sslv2_hello(body: bytes) -> TlsHello | None:
+    """An SSL 2.0-compatible ClientHello record body (RFC 5246 E.2); None if it is not one."""
+    if len(body) < 9 or body[0] != CLIENT_HELLO:
+        return None
+    version, specs_len, _sid_len, _challenge_len = struct.unpack_from("!HHHH", body, 1)
+    specs = body[9 : 9 + specs_len]
+    suites = [
+        (specs[i + 1] << 8) | specs[i + 2]
+        for i in range(0, len(specs) - 2, 3)
+        if specs[i] == 0 and not is_grease((specs[i + 1] << 8) | specs[i + 2])
+    ]
+    return TlsHello(sni=None, legacy_version=version, cipher_suites=suites)
 
 
 def _vector_items(data: bytes, size_len: int) -> list[bytes]:

@@ -34,24 +34,33 @@ def test_cleartext_bytes_arrive_in_order_with_offsets_and_frames(
     assert recorder.ended == [0]
 
 
-def test_tls_flows_give_only_the_client_hello_records(run: Analyze, recorder: RecordingObserver) -> None:
+def test_tls_flows_give_every_byte_both_ways(run: Analyze, recorder: RecordingObserver) -> None:
     hello = tls.build_client_hello("secret-sni.example", records=2)
-    conv = (
-        TcpConversation(HANDSET, ("198.51.100.2", 443)).handshake().send(hello + b"\x17\x03\x03\x00\x05ABCDE")
-    )
-    conv.send(tls.build_server_hello(0x0304) + b"\x17\x03\x03\x00\x04wxyz", from_client=False)
+    first = hello + b"\x17\x03\x03\x00\x05ABCDE"
+    conv = TcpConversation(HANDSET, ("198.51.100.2", 443)).handshake().send(first)
+    answer = tls.build_server_hello(0x0304) + b"\x17\x03\x03\x00\x04wxyz"
+    conv.send(answer, from_client=False)
     conv.send(b"\x17\x03\x03\x00\x05FGHIJ")
     run(conv.packets, observer=recorder)
-    assert recorder.stream(0, True) == hello
-    assert recorder.stream(0, False) == b""
+    assert recorder.stream(0, True) == first + b"\x17\x03\x03\x00\x05FGHIJ"
+    assert recorder.stream(0, False) == answer
 
 
-def test_quic_flows_give_no_payload(run: Analyze, recorder: RecordingObserver) -> None:
+def test_quic_datagrams_all_reach_the_observer_and_the_hello_as_content(
+    run: Analyze, recorder: RecordingObserver
+) -> None:
     conv = UdpConversation(HANDSET, ("198.51.100.3", 443))
-    for datagram in quic.build_initial("q.example"):
+    datagrams = quic.build_initial("q.example", split=2)
+    for datagram in datagrams:
         conv.send(datagram)
+    conv.send(b"\x40" + bytes(50), from_client=False).send(b"\x41short-header")
     run(conv.packets, observer=recorder)
-    assert recorder.payload == []
+    assert recorder.stream(0, True) == b"".join(datagrams) + b"\x41short-header"
+    assert recorder.stream(0, False) == b"\x40" + bytes(50)
+    ((flow_id, from_client, content),) = recorder.contents
+    assert (flow_id, from_client, content.chain, content.offset) == (0, True, "quic-clienthello", 0)
+    assert content.data[0] == 1
+    assert b"q.example" in content.data
     assert recorder.ended == [0]
 
 
@@ -144,7 +153,21 @@ def test_with_an_observer_unrecognised_payload_keeps_flowing(tmp_path: Path) -> 
     assert state.c2s.stream.deliver is not None
 
 
-def test_tls_flows_stop_reassembling_after_both_hellos(tmp_path: Path) -> None:
+def test_without_an_observer_tls_flows_stop_reassembling_after_both_hellos(tmp_path: Path) -> None:
+    conv = (
+        TcpConversation(HANDSET, ("198.51.100.12", 443)).handshake().send(tls.build_client_hello("a.example"))
+    )
+    conv.send(b"\x17\x03\x03\x40\x00" + bytes(16384) * 5, from_client=True)
+    conv.send(tls.build_server_hello(0x0303) + b"\x16\x03\x03" + b"c" * 3000, from_client=False)
+    engine = _engine_after(tmp_path, conv, None)
+    (state,) = engine.table.active.values()
+    assert state.c2s.stream is not None
+    assert state.c2s.stream.deliver is None
+    assert state.s2c.stream is not None
+    assert state.s2c.stream.deliver is None
+
+
+def test_with_an_observer_tls_flows_are_reassembled_to_the_end(tmp_path: Path) -> None:
     conv = (
         TcpConversation(HANDSET, ("198.51.100.12", 443)).handshake().send(tls.build_client_hello("a.example"))
     )
@@ -152,9 +175,9 @@ def test_tls_flows_stop_reassembling_after_both_hellos(tmp_path: Path) -> None:
     engine = _engine_after(tmp_path, conv, RecordingObserver())
     (state,) = engine.table.active.values()
     assert state.c2s.stream is not None
-    assert state.c2s.stream.deliver is None
+    assert state.c2s.stream.deliver is not None
     assert state.s2c.stream is not None
-    assert state.s2c.stream.deliver is None
+    assert state.s2c.stream.deliver is not None
 
 
 def test_flow_state_is_released_when_flows_end(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import struct
+from pathlib import Path
 
 import pytest
 from aioquic.buffer import Buffer
@@ -13,7 +14,8 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.quic.crypto import CryptoPair
 from aioquic.quic.packet import QuicProtocolVersion, pull_quic_header
 
-from phonehome.traffic import _quic_crypto, quic
+from phonehome.traffic import _quic_crypto, analyze, factory, quic
+from phonehome.traffic.factory import RecordingObserver, UdpConversation
 from phonehome.traffic.quic import QuicInitialTracker, build_initial, looks_like_quic
 from phonehome.traffic.tls import build_client_hello_message
 
@@ -260,3 +262,35 @@ def test_other_datagrams_do_not_look_like_quic(datagram: bytes) -> None:
 def test_build_initial_rejects_a_version_without_a_known_salt() -> None:
     with pytest.raises(ValueError, match="no Initial salt"):
         build_initial("x.example", version=0x12345678)
+
+
+def test_an_identifier_in_a_transport_parameter_reaches_the_observer_decrypted(tmp_path: Path) -> None:
+    imei = b"356938035643809"
+    param = b"\x40\xaa" + bytes([len(imei)]) + imei  # an unknown transport parameter (id 0xaa)
+    conv = UdpConversation(("10.0.0.2", 41000), ("198.51.100.3", 443))
+    for datagram in build_initial("q.example", transport_parameters=param, split=3):
+        assert imei not in datagram
+        conv.send(datagram)
+    path = tmp_path / "q.pcapng"
+    path.write_bytes(factory.pcapng_bytes(conv.packets))
+    recorder = RecordingObserver()
+    analyze(path, observer=recorder)
+    ((_, _, content),) = recorder.contents
+    assert content.chain == "quic-clienthello"
+    assert imei in content.data
+
+
+def test_a_second_quic_connection_on_the_same_ports_is_read_too(tmp_path: Path) -> None:
+    conv = UdpConversation(("10.0.0.2", 41000), ("198.51.100.3", 443))
+    for sni in ("declared.example", "undeclared.example"):
+        for datagram in build_initial(sni):
+            conv.send(datagram)
+        conv.send(b"\x41" + bytes(40))  # 1-RTT traffic between them
+    path = tmp_path / "q.pcapng"
+    path.write_bytes(factory.pcapng_bytes(conv.packets))
+    (flow,) = analyze(path, observer=RecordingObserver()).flows
+    assert [(c.name, c.source) for c in flow.claims] == [
+        ("declared.example", "quic-sni"),
+        ("undeclared.example", "quic-sni"),
+    ]
+    assert flow.server_name == "declared.example"

@@ -1,0 +1,150 @@
+"""TLS on a TCP flow, from its first record to its last: hellos, claims, and cleartext in the framing.
+
+Used by ``tcp_session`` for TLS from a connection's start and for TLS that
+begins later (after CONNECT, SOCKS or STARTTLS). With an observer, both
+directions are walked to the end (the observer gets every byte anyway);
+without one, the client's framing is checked for a bounded stretch after its
+ClientHello and the server's up to its ServerHello, then both only count.
+"""
+
+from __future__ import annotations
+
+from phonehome.traffic import naming
+from phonehome.traffic.flow import Content, Flow, TlsHello
+from phonehome.traffic.sessions import Context, anomaly, claim
+from phonehome.traffic.tls import HANDSHAKE_LIMIT, parse_client_hello, parse_server_hello, parse_sslv2_hello
+from phonehome.traffic.tls_records import SSLV2, Cleartext, Event, HandshakeMessage, RecordWalker
+
+CHECK_AFTER_HELLO = 64 << 10
+"""Without an observer: client bytes whose framing is still checked after the first ClientHello."""
+SERVER_SEARCH = 64 << 10
+"""Server bytes searched for the start of its TLS when it begins after a proxy's or a server's reply."""
+MAX_HELLOS = 16
+"""ClientHellos parsed per connection (a HelloRetryRequest makes two; a hostile client, many)."""
+
+
+def weakest_offer(hello: TlsHello) -> int:
+    """The oldest version a ClientHello offered (supported_versions, else legacy_version)."""
+    offered = [v for v in hello.versions if v < 0x7F00] or [hello.legacy_version]
+    return min(offered)
+
+
+class TlsReader:
+    """Both directions of TLS on one TCP flow, from where each began.
+
+    The server's records are checked for framing only: reading every downloaded byte for text
+    would cost more than the rest of the analysis, and the handset's own bytes are the client's.
+    """
+
+    __slots__ = (
+        "client",
+        "client_end",
+        "client_start",
+        "ctx",
+        "dns_name",
+        "flow",
+        "hellos",
+        "server",
+        "server_searched",
+    )
+
+    def __init__(
+        self, flow: Flow, ctx: Context, dns_name: str | None, client_offset: int, server_offset: int | None
+    ) -> None:
+        self.flow = flow
+        self.ctx = ctx
+        self.dns_name = dns_name
+        self.client = RecordWalker(client_offset, from_client=True)
+        self.client_start = client_offset
+        self.server = RecordWalker(server_offset, from_client=False) if server_offset is not None else None
+        """None while the server's TLS start is still searched for (``server_offset`` None)."""
+        self.server_searched = 0
+        self.hellos = 0
+        self.client_end: int | None = None
+        """Stream offset just past the first ClientHello's records, once seen."""
+
+    # -- client ----------------------------------------------------------------------------------------
+
+    def client_data(self, offset: int, data: bytes, frame: int) -> bool:
+        """Walks client bytes; False when the client's bytes are no longer needed (no observer only)."""
+        walker = self.client
+        for event in walker.feed(offset, data):
+            self._client_event(event, frame)
+        if walker.gap:
+            anomaly(self.flow, "TLS framing not followed past bytes lost before capture")
+        if self.ctx.observer is not None:
+            return True
+        if walker.gap:
+            return False
+        if self.client_end is None:
+            return walker.offset - self.client_start < HANDSHAKE_LIMIT + CHECK_AFTER_HELLO
+        return walker.offset - self.client_end < CHECK_AFTER_HELLO
+
+    def _client_event(self, event: Event, frame: int) -> None:
+        flow = self.flow
+        if isinstance(event, Cleartext):
+            flow.cleartext_in_tls += event.length
+            if event.reason == "text-record":
+                anomaly(flow, "TLS records from the client read as text")
+            else:
+                anomaly(flow, "client bytes after TLS framing began are not TLS records")
+            return
+        if self.hellos >= MAX_HELLOS:
+            anomaly(flow, f"more than {MAX_HELLOS} ClientHellos on one connection: later ones not read")
+            return
+        self.hellos += 1
+        hello = self._parse(event)
+        if self.client_end is None:
+            self.client_end = self.client.offset
+        self.ctx.content(flow, True, Content("tls-clienthello", event.data, event.offset, frame))
+        if hello is None:
+            anomaly(flow, "a ClientHello could not be parsed")
+            return
+        hello.frame = frame
+        if flow.tls is None or weakest_offer(hello) < weakest_offer(flow.tls):
+            flow.tls = hello
+        claim(flow, hello.sni, "ech-outer" if hello.ech else "sni", frame)
+        if flow.app == "tls" and naming.is_doh_resolver(hello.sni):
+            flow.app = "doh"
+        naming.assign(flow, self.dns_name)
+
+    @staticmethod
+    def _parse(event: HandshakeMessage) -> TlsHello | None:
+        if event.msg_type == SSLV2:
+            return parse_sslv2_hello(event.data)
+        return parse_client_hello(event.data[4:])
+
+    # -- server ----------------------------------------------------------------------------------------
+
+    def server_data(self, offset: int, data: bytes, frame: int) -> bool:
+        """Walks server bytes; False when they are no longer needed (no observer only)."""
+        walker = self.server
+        observer = self.ctx.observer
+        if walker is None:
+            start = tls_start(data)
+            if start is None:
+                self.server_searched += len(data)
+                return observer is not None or self.server_searched < SERVER_SEARCH
+            walker = self.server = RecordWalker(offset + start, from_client=False, check_text=False)
+            offset, data = offset + start, data[start:]
+        for event in walker.feed(offset, data):
+            if isinstance(event, Cleartext):
+                anomaly(self.flow, "server bytes in TLS framing are not TLS records")
+            elif self.flow.tls_server_version is None:
+                self.flow.tls_server_version = parse_server_hello(event.data[4:])
+        if observer is not None:
+            return True
+        return not (walker.gap or walker.broken) and self.flow.tls_server_version is None
+
+
+def tls_start(data: bytes) -> int | None:
+    """Where a server's first TLS handshake record (a ServerHello) begins in ``data``, if it does.
+
+    After CONNECT, SOCKS or STARTTLS the server's reply precedes it, often in the same segment.
+    """
+    pos = data.find(b"\x16\x03")
+    while 0 <= pos <= len(data) - 6:
+        if data[pos + 2] <= 4 and data[pos + 5] == 2:
+            return pos
+        pos = data.find(b"\x16\x03", pos + 1)
+    return None
