@@ -15,6 +15,7 @@ aliases and merge keys (``<<: *name``) stay allowed: the shipped profiles use th
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,16 +26,18 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.composer import Composer
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import AliasEvent, CollectionStartEvent, NodeEvent
-from ruamel.yaml.nodes import MappingNode, Node, ScalarNode
+from ruamel.yaml.events import AliasEvent, CollectionStartEvent, ScalarEvent
+from ruamel.yaml.nodes import MappingNode, ScalarNode
 from ruamel.yaml.reader import ReaderError
+from ruamel.yaml.scanner import RoundTripScanner
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
-MAX_BYTES = 1 << 20
-"""Largest definition file read. The shipped ones are under 10 KiB, 300 lines and 700 values; ruamel's
-round-trip parser is pure Python (on a busy 2-core CI runner: about 1 MB of long lines, 100,000 short
-lines or 10,000 values a second), so these three limits keep any file to about a second."""
+MAX_BYTES = 512 << 10
+"""Largest definition file read, and most text its aliases may expand to. The shipped files are under
+10 KiB, 300 lines and 700 values; ruamel's round-trip parser is pure Python (on one idle core: about
+2 MB of long lines, 200,000 short lines or 15,000 values a second), so these limits keep any file
+under a second."""
 MAX_LINES = 20_000
 MAX_VALUES = 10_000
 """Most values (scalars, lists, mappings) in one file, counting each alias as the values it stands for."""
@@ -45,6 +48,9 @@ MAX_INT_DIGITS = 40
 MAX_PROBLEMS = 20
 """Problems listed per file; the rest are counted."""
 _INT_TAG = "tag:yaml.org,2002:int"
+_STR_TAG = "tag:yaml.org,2002:str"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_BREAKS = ("\n", "\r", "\x85", "\u2028", "\u2029")
 """What YAML 1.1 counts as a line break (ruamel reads 1.1 breaks in 1.2 files too)."""
 
@@ -140,6 +146,7 @@ def parse_yaml(text: str, path: Path | str = "<string>") -> Any:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     yaml.Composer = _BoundedComposer
+    yaml.Scanner = _BoundedScanner
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # ruamel warns (on stderr) where it should refuse
@@ -167,17 +174,34 @@ def parse_yaml(text: str, path: Path | str = "<string>") -> Any:
 
 
 class _Refused(Exception):
-    """A limit or a refused construct, found while composing; becomes a `ConfigError` line."""
+    """A limit or a refused construct, found while reading; becomes a `ConfigError` line."""
 
-    def __init__(self, node: Node | NodeEvent, keys: list[str], problem: str) -> None:
+    def __init__(self, mark: Any, keys: list[str], problem: str) -> None:
         super().__init__(problem)
-        self.line = node.start_mark.line + 1 if node.start_mark else "?"
-        self.keys = list(keys)
+        self.line = mark.line + 1 if mark is not None else "?"
+        self.keys = keys
         self.problem = problem
 
 
+class _BoundedScanner(RoundTripScanner):
+    """ruamel's scanner, refusing flow collections (``[[[...``) nested deeper than `MAX_DEPTH`.
+
+    Each open ``[`` or ``{`` keeps a possible simple key that the scanner re-checks for every token
+    of the next 1024 characters: unbounded, a line of brackets costs quadratic time before the
+    composer ever sees the depth.
+    """
+
+    def fetch_flow_collection_start(self, TokenClass: Any, to_push: str) -> None:
+        if self.flow_level >= MAX_DEPTH:
+            raise _Refused(self.reader.get_mark(), [], _DEEP)
+        super().fetch_flow_collection_start(TokenClass, to_push)
+
+
+_DEEP = f"nested more than {MAX_DEPTH} levels deep, aliases expanded (flatten it)"
+
+
 class _BoundedComposer(Composer):
-    """ruamel's composer, counting as it goes: values (aliases expanded), depth, integer sizes; no tags.
+    """ruamel's composer, counting as it goes: values and text (aliases expanded), depth, integer sizes; no tags.
 
     Checks happen before a node is built, so a file over a limit stops being read where it crosses
     it: time and memory stay proportional to the limits, whatever the file holds.
@@ -186,10 +210,12 @@ class _BoundedComposer(Composer):
     def __init__(self, loader: Any = None) -> None:
         super().__init__(loader)
         self.values = 0
+        self.text = 0
+        """Characters of scalars, aliases expanded: the bytes a consumer may copy or format."""
         self.keys: list[str] = []
         self.deepest = 0
-        self.sizes: dict[Any, tuple[int, int]] = {}
-        """Per anchor: the values it stands for and how deep it goes below itself."""
+        self.sizes: dict[Any, tuple[int, int, int]] = {}
+        """Per anchor: the values and text it stands for, and how deep it goes below itself."""
         self.open: set[Any] = set()
         """Anchors whose node is being composed: an alias to one of them would be a cycle."""
 
@@ -207,57 +233,78 @@ class _BoundedComposer(Composer):
             return super().compose_node(parent, index)
         if event.ctag is not None:
             self._refuse(
-                event,
+                event.start_mark,
                 f"tag {shown(str(event.ctag))} is not allowed",
                 "definition files hold plain values: remove the tag, quote text",
             )
         if is_key and isinstance(event, CollectionStartEvent):
-            self._refuse(event, "a key must be a plain value, not a list or mapping", "quote it")
+            self._refuse(event.start_mark, "a key must be a plain value, not a list or mapping", "quote it")
         anchor = event.anchor
         if anchor is not None:
             if anchor in self.anchors:
-                self._refuse(event, f"anchor &{anchor} is defined twice", "give each its own name")
+                self._refuse(event.start_mark, f"anchor &{anchor} is defined twice", "give each its own name")
             self.open.add(anchor)
-        self._count(event, 1, depth)
-        before, outer = self.values, self.deepest
+        values, text, outer = self.values, self.text, self.deepest
         self.deepest = depth
+        self._count(event.start_mark, 1, len(event.value) if isinstance(event, ScalarEvent) else 0, depth)
         node = super().compose_node(parent, index)
         if anchor is not None:
             self.open.discard(anchor)
-            self.sizes[anchor] = (self.values - before, self.deepest - depth)
+            self.sizes[anchor] = (self.values - values, self.text - text, self.deepest - depth)
         self.deepest = max(outer, self.deepest)
-        if isinstance(node, ScalarNode) and node.tag == _INT_TAG and len(node.value) > MAX_INT_DIGITS:
-            self._refuse(
-                node,
-                f"an integer of {len(node.value)} characters is longer than the {MAX_INT_DIGITS} allowed",
-                "quote it if it is text",
-            )
+        if isinstance(node, ScalarNode):
+            self._check_scalar(node)
         self.keys.pop()
         return node
 
+    def _check_scalar(self, node: ScalarNode) -> None:
+        if node.tag == _INT_TAG and len(node.value) > MAX_INT_DIGITS:
+            self._refuse(
+                node.start_mark,
+                f"an integer of {len(node.value)} characters is longer than the {MAX_INT_DIGITS} allowed",
+                "quote it if it is text",
+            )
+        if node.tag == _TIMESTAMP_TAG:  # no model takes a datetime; 2019-02-30 would raise in the constructor
+            node.tag = _STR_TAG
+        if _SURROGATE.search(node.value):
+            self._refuse(
+                node.start_mark, "a lone surrogate escape (\\ud800-\\udfff) is not text", "remove it"
+            )
+
     def _alias(self, event: AliasEvent, depth: int, is_key: bool) -> None:
         if event.anchor in self.open:
-            self._refuse(event, f"alias *{event.anchor} is inside its own anchor, a cycle", "remove it")
+            self._refuse(
+                event.start_mark, f"alias *{event.anchor} is inside its own anchor, a cycle", "remove it"
+            )
         if event.anchor in self.sizes:  # else ruamel says the alias is undefined
-            size, height = self.sizes[event.anchor]
+            values, text, height = self.sizes[event.anchor]
             if is_key and not isinstance(self.anchors[event.anchor], ScalarNode):
-                self._refuse(event, "a key must be a plain value, not a list or mapping", "quote it")
-            self._count(event, size, depth + height)
+                self._refuse(
+                    event.start_mark, "a key must be a plain value, not a list or mapping", "quote it"
+                )
+            self._count(event.start_mark, values, text, depth + height)
 
-    def _count(self, event: AliasEvent | NodeEvent, values: int, reach: int) -> None:
+    def _count(self, mark: Any, values: int, text: int, reach: int) -> None:
         self.values += values
+        self.text += text
         self.deepest = max(self.deepest, reach)
         if self.values > MAX_VALUES:
             self._refuse(
-                event,
+                mark,
                 f"more than {MAX_VALUES} values, aliases counted as what they stand for",
                 "a definition file is far smaller: is it the right file?",
             )
+        if self.text > MAX_BYTES:
+            self._refuse(
+                mark,
+                f"aliases expand to more than {MAX_BYTES >> 10} KiB of text",
+                "write fewer, shorter aliases",
+            )
         if reach > MAX_DEPTH:
-            self._refuse(event, f"nested more than {MAX_DEPTH} levels deep, aliases expanded", "flatten it")
+            raise _Refused(mark, [k for k in self.keys if k], _DEEP)
 
-    def _refuse(self, node: Node | NodeEvent, problem: str, hint: str) -> None:
-        raise _Refused(node, [k for k in self.keys if k], f"{problem} ({hint})")
+    def _refuse(self, mark: Any, problem: str, hint: str) -> None:
+        raise _Refused(mark, [k for k in self.keys if k], f"{problem} ({hint})")
 
 
 def load_model(model: type[M], path: Path | str) -> M:

@@ -240,3 +240,27 @@ def test_a_directory_is_a_config_error(tmp_path: Path) -> None:
 )
 def test_shown_is_bounded_and_escaped(value: object, text: str) -> None:
     assert yamlconf.shown(value) == text
+
+
+def test_a_line_of_brackets_is_refused_at_the_depth_limit_without_quadratic_scanning(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    message = _error(tmp_path, "[" * (yamlconf.MAX_BYTES - 1))
+    assert time.perf_counter() - started < 0.5
+    assert f"bench.yaml:1: (top level): nested more than {yamlconf.MAX_DEPTH} levels deep" in message
+
+
+def test_aliases_of_a_long_text_are_bounded_by_what_they_expand_to(tmp_path: Path) -> None:
+    text = "a: &a " + "x" * 60_000 + "\nb: [" + ", ".join(["*a"] * 9_000) + "]\n"
+    message = _error(tmp_path, text)
+    assert f"bench.yaml:2: b.7: aliases expand to more than {yamlconf.MAX_BYTES >> 10} KiB of text" in message
+
+
+def test_dates_are_text_so_an_impossible_date_is_not_a_traceback() -> None:
+    assert yamlconf.parse_yaml("patch: 2019-02-30\nwhen: 2019-01-01\n") == {
+        "patch": "2019-02-30",
+        "when": "2019-01-01",
+    }
+
+
+def test_a_lone_surrogate_escape_is_refused(tmp_path: Path) -> None:
+    assert "bench.yaml:1: name: a lone surrogate escape" in _error(tmp_path, 'name: "\\ud800"\n')
