@@ -77,6 +77,8 @@ def load_timeline(path: Path) -> list[PhaseMarker]:
         )
     markers = []
     offset = 0
+    if data.startswith(b"\xef\xbb\xbf"):  # a byte order mark some editors write: not part of the JSON
+        data, offset = data[3:], 3
     for lineno, raw in enumerate(data.split(b"\n"), 1):
         try:
             marker = _marker(raw, offset)
