@@ -39,6 +39,7 @@ MAX_BYTES = 512 << 10
 2 MB of long lines, 200,000 short lines or 15,000 values a second), so these limits keep any file
 under a second."""
 MAX_LINES = 20_000
+"""Most lines in one file, counting every YAML line break (CR, NEL, U+2028 too)."""
 MAX_VALUES = 10_000
 """Most values (scalars, lists, mappings) in one file, counting each alias as the values it stands for."""
 MAX_DEPTH = 32
