@@ -262,7 +262,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="up: builds a bench from a definition and leaves it running (its dnsmasq, sinks and "
         "capture are detached processes); status: lists benches and their problems; down: stops the "
         "capture (printing its files, SHA-256 and drops) and removes the bench; clean: removes benches "
-        "whose owner died (--all: detached ones too). Exit 0 on success, 1 on a bench error.",
+        "whose owner died (--all: detached ones too). Exit 0 on success, 1 on a bench error, 4 on a "
+        "definition that cannot be used (one line on stderr names file, line and key; nothing is created).",
     )
     verbs = bench.add_subparsers(dest="verb", metavar="VERB", required=True)
     up = verbs.add_parser("up", help="build a bench and leave it running")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 from phonehome.bench.bench import Bench
@@ -13,6 +14,8 @@ from phonehome.yamlconf import ConfigError
 
 EXIT_OK = 0
 EXIT_FAIL = 1
+EXIT_BAD_INPUT = 4
+"""The definition cannot be used (one line on stderr names file, line and key); nothing was created."""
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +29,10 @@ def run(args: argparse.Namespace) -> int:
         for line in clean_stale(everything=args.all):
             print(line)
         return EXIT_OK
-    except (BenchError, ConfigError) as exc:
+    except ConfigError as exc:
+        print(f"phonehome bench {args.verb}: {exc.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BenchError as exc:
         print(f"phonehome bench {args.verb}: {exc}")
         return EXIT_FAIL
 

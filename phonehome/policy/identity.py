@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from phonehome.yamlconf import load_model
+from phonehome.yamlconf import load_model, shown
 
 _SPACES = re.compile(r"[\s\-./:]")
 
@@ -49,7 +49,7 @@ def _as_list(value: Any) -> Any:
 def _digits(value: Any, what: str, lengths: range) -> str:
     text = _SPACES.sub("", str(value))
     if not text.isdigit() or len(text) not in lengths:
-        raise ValueError(f"{what} must be {lengths.start}-{lengths.stop - 1} digits, got {str(value)!r}")
+        raise ValueError(f"{what} must be {lengths.start}-{lengths.stop - 1} digits, got {shown(value)}")
     return text
 
 
@@ -57,7 +57,7 @@ def normalize_mac(value: Any) -> str:
     """Any MAC notation (``AA:BB:CC:DD:EE:FF``, ``aabb.ccdd.eeff``, ``AA-BB-...``) -> 12 lower-case hex digits."""
     text = _SPACES.sub("", str(value)).lower()
     if not re.fullmatch(r"[0-9a-f]{12}", text):
-        raise ValueError(f"a MAC address is 6 bytes in hex (AA:BB:CC:DD:EE:FF), got {str(value)!r}")
+        raise ValueError(f"a MAC address is 6 bytes in hex (AA:BB:CC:DD:EE:FF), got {shown(value)}")
     return text
 
 
@@ -81,7 +81,7 @@ def _iccid(v: Any) -> str:
 def _msisdn(v: Any) -> str:
     text = re.sub(r"[\s\-().]", "", str(v))
     if not re.fullmatch(r"\+?\d{6,15}", text):
-        raise ValueError(f"an MSISDN is a phone number, E.164 (+4791234567) preferred, got {str(v)!r}")
+        raise ValueError(f"an MSISDN is a phone number, E.164 (+4791234567) preferred, got {shown(v)}")
     return text
 
 
@@ -91,7 +91,7 @@ def _meid(v: Any) -> str:
         return text[:14]
     if re.fullmatch(r"\d{18}", text):  # decimal form: 10 digits of manufacturer code, 8 of serial
         return f"{int(text[:10]):08x}{int(text[10:]):06x}"
-    raise ValueError(f"an MEID is 14 hex digits (or 18 decimal), got {str(v)!r}")
+    raise ValueError(f"an MEID is 14 hex digits (or 18 decimal), got {shown(v)}")
 
 
 def _hex64(v: Any) -> str:
@@ -101,7 +101,7 @@ def _hex64(v: Any) -> str:
     elif text.startswith("0x"):
         text = text[2:]
     if not re.fullmatch(r"[0-9a-f]{1,16}", text):
-        raise ValueError(f"expected up to 16 hex digits (as Settings.Secure shows it), got {str(v)!r}")
+        raise ValueError(f"expected up to 16 hex digits (as Settings.Secure shows it), got {shown(v)}")
     return text.zfill(16)
 
 
@@ -119,7 +119,7 @@ def _uuid(v: Any) -> str:
     try:
         return str(uuid.UUID(str(v).strip()))
     except ValueError as exc:
-        raise ValueError(f"an advertising ID is a UUID, got {str(v)!r}") from exc
+        raise ValueError(f"an advertising ID is a UUID, got {shown(v)}") from exc
 
 
 def _text(v: Any) -> str:
@@ -209,7 +209,8 @@ class Identity(BaseModel):
     def _sources_name_keys(cls, value: dict[str, str]) -> dict[str, str]:
         unknown = set(value) - set(IDENTIFIER_KEYS)
         if unknown:
-            raise ValueError(f"names keys that are not identifiers: {sorted(unknown)[:5]}")
+            names = ", ".join(shown(key) for key in sorted(unknown)[:5])
+            raise ValueError(f"names keys that are not identifiers: {names}")
         return value
 
     @model_validator(mode="after")

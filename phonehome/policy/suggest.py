@@ -4,6 +4,11 @@ Everything observed is declared as it was seen (names, ports, transports);
 what a capture cannot know (purpose, legal basis, consent) is left for a
 person to fill in, marked ``TODO``. The draft is valid as written, so a run
 against the same capture passes declared-endpoints until someone edits it.
+
+A server name comes from the handset (SNI, HTTP Host), so it may be anything:
+one that is not a plain host name (non-ASCII, spaces, a ``*`` that would
+declare a whole wildcard, over 253 characters) is not declared as a name; its
+flows are declared by address and a comment above ``endpoints`` lists it, escaped.
 """
 
 from __future__ import annotations
@@ -13,18 +18,24 @@ import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
+import pydantic
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 from phonehome.policy.findings import Finding
-from phonehome.policy.manifest import Manifest
+from phonehome.policy.manifest import Endpoint, Manifest
 from phonehome.traffic.flow import Flow
 
 TODO = "TODO: what is it for, and is it needed before consent?"
+MAX_NOTED = 20
+"""Undeclarable server names listed in the draft's comment; the rest are counted."""
 
 
 def suggest(flows: Sequence[Flow], *, firmware: str, leaks: Sequence[Finding] = ()) -> dict[str, Any]:
     """A manifest (as plain data) declaring every endpoint the given flows reached."""
     groups: dict[tuple[str, bool], dict[str, Any]] = {}
+    undeclarable: dict[str, set[str]] = {}
+    declarable: dict[str, bool] = {}
     received: dict[int, set[str]] = {}
     for leak in leaks:
         if leak.rule == "cleartext-identifier" and leak.flow and leak.identifier:
@@ -32,8 +43,11 @@ def suggest(flows: Sequence[Flow], *, firmware: str, leaks: Sequence[Finding] = 
     for flow in flows:
         if _service(flow):
             continue
-        by_name = bool(flow.server_name)
-        key = (flow.server_name or _network(flow.dst), by_name)
+        name = flow.server_name or ""
+        by_name = bool(name) and declarable.setdefault(name, _declarable(name))
+        if name and not by_name:
+            undeclarable.setdefault(name, set()).add(flow.dst)
+        key = (name if by_name else _network(flow.dst), by_name)
         group = groups.setdefault(key, {"ports": set(), "protocol": set(), "transport": set(), "ids": set()})
         group["ports"].add(flow.dport)
         group["protocol"].add(flow.proto)
@@ -52,19 +66,23 @@ def suggest(flows: Sequence[Flow], *, firmware: str, leaks: Sequence[Finding] = 
         endpoint["before_consent"] = False
         endpoint["purpose"] = TODO
         endpoints.append(endpoint)
-    data = {
-        "firmware": firmware,
-        "description": "Drafted by `phonehome manifest suggest` from a capture: every endpoint below was "
-        "observed. Check each one, fill in purpose, legal_basis and before_consent, and remove what must "
-        "not be there.",
-        "endpoints": endpoints,
-        "policy": {
-            "personal_data_countries": [],
-            "denied_networks": [],
-            "dot_allowed": False,
-            "doh_allowed": False,
-        },
-    }
+    data = CommentedMap(
+        {
+            "firmware": firmware,
+            "description": "Drafted by `phonehome manifest suggest` from a capture: every endpoint below was "
+            "observed. Check each one, fill in purpose, legal_basis and before_consent, and remove what must "
+            "not be there.",
+            "endpoints": endpoints,
+            "policy": {
+                "personal_data_countries": [],
+                "denied_networks": [],
+                "dot_allowed": False,
+                "doh_allowed": False,
+            },
+        }
+    )
+    if undeclarable:
+        data.yaml_set_comment_before_after_key("endpoints", before=_note(undeclarable))
     Manifest.model_validate(data)  # a draft that does not load would only move the problem to its user
     return data
 
@@ -72,6 +90,28 @@ def suggest(flows: Sequence[Flow], *, firmware: str, leaks: Sequence[Finding] = 
 def _service(flow: Flow) -> bool:
     """DHCP and plain DNS: the network's own service, which a firmware manifest does not declare."""
     return flow.app in ("dns", "dhcp", "dhcpv6") or bool({flow.sport, flow.dport} & {53, 67, 68, 546, 547})
+
+
+def _declarable(name: str) -> bool:
+    """Whether the draft may declare ``name`` as a host: the manifest accepts it, and it names one host."""
+    if "*" in name or len(name) > 253:
+        return False
+    try:
+        Endpoint.model_validate({"name": "draft", "hosts": [name], "purpose": TODO})
+    except pydantic.ValidationError:
+        return False
+    return True
+
+
+def _note(names: dict[str, set[str]]) -> str:
+    """The comment that lists server names declared by address instead, escaped to printable ASCII."""
+    lines = ["Server names the handset used that are not host names, declared by address instead:"]
+    for name, addresses in sorted(names.items())[:MAX_NOTED]:
+        shown = ascii(name[:80]) + ("..." if len(name) > 80 else "")
+        lines.append(f"  {shown} at {', '.join(sorted(addresses)[:5])}{' ...' if len(addresses) > 5 else ''}")
+    if len(names) > MAX_NOTED:
+        lines.append(f"  and {len(names) - MAX_NOTED} more")
+    return "\n".join(lines)
 
 
 def _network(address: str) -> str:

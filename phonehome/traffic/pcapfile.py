@@ -6,7 +6,8 @@ the parsers hand back the pages behind them every few megabytes
 (MADV_DONTNEED), since mapped pages count as resident memory, so memory stays
 flat whatever the file's size. Its SHA-256 is taken from the same pages just
 before they go. A gzip-compressed file (or one that cannot be mapped) is read
-in chunks instead.
+in chunks instead, and its decompression is bounded (a gzip bomb is a few KB
+that inflates to gigabytes): see `MAX_GZIP_RATIO` and `MAX_GZIP_OUTPUT`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ PCAP_MAGICS = {
     0x34CDB2A1: (">", 1e-6, 24),
 }
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_GZIP_RATIO = 300
+"""Most bytes a gzip capture may inflate to per byte on disk, once past `GZIP_RATIO_FLOOR`, so the time it
+can cost stays proportional to its size on disk, as a plain file's does. Real captures compress 2-25
+times (the nDPI test corpus, gzip -9), a flood of identical full-size Ethernet frames about 215 times;
+a bomb (runs of zeros) about 1,000 times, deflate's limit. Identical jumbo or GRO-merged frames come
+close to that too: such a capture is cut, with a warning that says to gunzip it."""
+GZIP_RATIO_FLOOR = 64 << 20
+"""Inflated bytes allowed whatever the ratio: a small capture is never cut by the ratio guard."""
+MAX_GZIP_OUTPUT = 64 << 30
+"""Most bytes a gzip capture may inflate to at all (a day of a saturated 1 Gbit/s link would not fit in a
+plain capture this size either); past it, decompress the file yourself."""
 
 Packet = tuple[float, int, bytes, int]
 """(timestamp, link type, captured bytes, original length on the wire)."""
@@ -99,9 +111,12 @@ class _HashingFile:
     def __init__(self, raw: io.BufferedReader, digest: Any) -> None:
         self.raw = raw
         self.digest = digest
+        self.consumed = 0
+        """Bytes read from the file so far (compressed, for a gzip capture)."""
 
     def read(self, n: int = -1, /) -> bytes:
         data = self.raw.read(n)
+        self.consumed += len(data)
         if self.digest is not None:
             self.digest.update(data)
         return data
@@ -166,6 +181,8 @@ class CaptureReader:
         self._hashing = _HashingFile(raw, hashlib.sha256() if hash_file else None)
         self._gzip = gzip.GzipFile(fileobj=self._hashing, mode="rb") if self.info.compressed else None
         self._failed = False
+        self._inflated = 0
+        """Bytes a gzip capture has inflated to so far."""
         self._mm: mmap.mmap | None = None
         self._digest: Any = None
         self._released = 0
@@ -229,7 +246,26 @@ class CaptureReader:
                 break
             parts.append(part)
             have += len(part)
+            self._inflated += len(part)
+            if self._bomb():
+                break
         return b"".join(parts)
+
+    def _bomb(self) -> bool:
+        """Whether the gzip stream inflated past its bounds; if so, the capture ends here as damaged."""
+        compressed = max(1, self._hashing.consumed)
+        if self._inflated > MAX_GZIP_OUTPUT:
+            why = f"inflated to more than {MAX_GZIP_OUTPUT} bytes, the limit for a gzip capture"
+        elif self._inflated > GZIP_RATIO_FLOOR and self._inflated > MAX_GZIP_RATIO * compressed:
+            why = (
+                f"inflated {self._inflated // compressed} times its compressed size ({self._inflated} bytes from "
+                f"{compressed}), more than the {MAX_GZIP_RATIO} a capture reaches: a gzip bomb?"
+            )
+        else:
+            return False
+        self._failed = True
+        self.damaged(f"decompression stopped: {why} (if it is a real capture, gunzip it and analyze that)")
+        return True
 
     def damaged(self, what: str) -> None:
         self.info.truncated = True

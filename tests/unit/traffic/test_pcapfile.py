@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import struct
+import time
 from pathlib import Path
 
 import pytest
 
-from phonehome.traffic import factory
+from phonehome.traffic import factory, pcapfile
 from phonehome.traffic.factory import Packet
 from phonehome.traffic.pcapfile import CHUNK, CaptureError, CaptureReader, open_capture
 
@@ -183,3 +185,61 @@ def test_mapped_pages_handed_back_as_parsing_goes_are_hashed_exactly_once(
     assert [p[2] for p in packets] == [p.data for p in many]
     assert reader.info.sha256 == hashlib.sha256(data).hexdigest()
     assert reader._released == len(data)  # every page went back
+
+
+def _gzip_bomb(members: int, *, pcapng: bool = False) -> bytes:
+    """A capture of one packet, then ``members`` gzip members of 16 zero-filled 64 KB packets each.
+
+    Gzip members may be concatenated, so one compressed megabyte repeated makes a bomb of any size
+    from about 1 KB per inflated MB, without ever holding the inflated bytes.
+    """
+    build = factory.pcapng_bytes if pcapng else factory.pcap_bytes
+    zero = Packet(1_700_000_000.0, bytes(65000))
+    head = build([zero])
+    record = build([zero, zero])[len(head) :]
+    return gzip.compress(head, mtime=0) + gzip.compress(record * 16, compresslevel=9, mtime=0) * members
+
+
+@pytest.mark.parametrize("pcapng", [False, True])
+def test_a_gzip_bomb_stops_at_the_ratio_guard_as_a_truncated_capture(tmp_path: Path, pcapng: bool) -> None:
+    data = _gzip_bomb(1024, pcapng=pcapng)  # 1 GiB inflated from about 1 MB
+    assert len(data) < 2 << 20
+    started = time.perf_counter()
+    reader, packets = read_all(write(tmp_path, data, "bomb.pcap.gz"))
+    assert time.perf_counter() - started < 10
+    assert reader.info.truncated
+    assert "a gzip bomb?" in reader.warnings[0]
+    assert "if it is a real capture, gunzip it and analyze that" in reader.warnings[0]
+    inflated = sum(len(p[2]) for p in packets)
+    assert pcapfile.GZIP_RATIO_FLOOR - (8 << 20) < inflated <= pcapfile.GZIP_RATIO_FLOOR + pcapfile.CHUNK
+    assert reader.info.sha256 == hashlib.sha256(data).hexdigest()  # the evidence still covers the whole file
+
+
+def test_a_capture_inflating_less_than_the_ratio_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pcapfile, "GZIP_RATIO_FLOOR", 1 << 20)
+    plain = factory.pcap_bytes([Packet(1_700_000_000 + i, os.urandom(1000)) for i in range(3000)])
+    reader, packets = read_all(write(tmp_path, gzip.compress(plain, mtime=0), "c.pcap.gz"))
+    assert len(packets) == 3000
+    assert not reader.info.truncated
+    assert not reader.warnings
+
+
+def test_the_absolute_bound_stops_any_gzip_capture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pcapfile, "MAX_GZIP_OUTPUT", 2 << 20)
+    plain = factory.pcap_bytes([Packet(1_700_000_000 + i, os.urandom(1000)) for i in range(3000)])
+    reader, packets = read_all(write(tmp_path, gzip.compress(plain, mtime=0), "c.pcap.gz"))
+    assert reader.info.truncated
+    assert f"inflated to more than {2 << 20} bytes, the limit for a gzip capture" in reader.warnings[0]
+    assert 0 < len(packets) < 3000
+
+
+def test_a_flood_of_identical_full_size_frames_is_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pcapfile, "GZIP_RATIO_FLOOR", 1 << 20)
+    flood = factory.pcap_bytes([Packet(1_700_000_000 + i / 1000, bytes(1514)) for i in range(20_000)])
+    reader, packets = read_all(write(tmp_path, gzip.compress(flood, compresslevel=9, mtime=0), "c.pcap.gz"))
+    assert len(packets) == 20_000
+    assert not reader.info.truncated
