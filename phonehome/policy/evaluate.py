@@ -24,7 +24,7 @@ from phonehome.policy.geo import GeoDatabase, default_database
 from phonehome.policy.handset import Handset, infer, parse_handset, resolve
 from phonehome.policy.identity import Identity
 from phonehome.policy.infrastructure import BenchFacts, Infrastructure, infrastructure, read_resolver_log
-from phonehome.policy.integrity import capture_doubts, foreign_macs
+from phonehome.policy.integrity import capture_doubts, foreign_macs, unread_flows
 from phonehome.policy.leaks import LINK_ADDRESS_CHAIN, LeakDetector
 from phonehome.policy.manifest import Manifest
 from phonehome.traffic import Analysis, analyze
@@ -126,6 +126,7 @@ def evaluate(
         degraded += capture_doubts(analysis)
         if bench is not None and bench.isolated:
             degraded += foreign_macs(analysis, handset, bench.router_macs)
+    degraded += unread_flows([c.flow for c in contacts])
     degraded += problems
     line = timeline if isinstance(timeline, Timeline) or timeline is None else Timeline(timeline)
     if line is not None:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from phonehome.policy.handset import Handset, _mac
 from phonehome.traffic.analysis import Analysis
+from phonehome.traffic.flow import Flow
 
 
 def capture_doubts(analysis: Analysis) -> list[str]:
@@ -60,4 +61,17 @@ def foreign_macs(analysis: Analysis, handset: Handset, router_macs: Sequence[str
     return [
         f"{len(strangers)} hardware address(es) other than the handset's and the router's sent on this "
         f"isolated port (first: {pretty}, {frames} frames): the capture is not of one handset's world"
+    ]
+
+
+def unread_flows(flows: Sequence[Flow]) -> list[str]:
+    """The handset's flows that a parser or decoder left partly unread (``Flow.uninspected``)."""
+    partial = [f for f in flows if f.uninspected]
+    if not partial:
+        return []
+    first = partial[0]
+    where = f"{first.proto} {first.src}:{first.sport} -> {first.dst}:{first.dport}"
+    return [
+        f"{len(partial)} flow(s) of the handset were not read in full (first: {where}: "
+        f"{first.uninspected[0]}): what they carried there was not judged"
     ]

@@ -266,6 +266,10 @@ class Flow:
     anomalies: list[str] = field(default_factory=list)
     """What the analyzer could not read as the protocol said (at most a few, each one line): an
     overlapping retransmission with other bytes, a parser that stopped, a truncated message."""
+    uninspected: list[str] = field(default_factory=list)
+    """The anomalies that left bytes of this flow unread by any parser or decoder (an HTTP/2 header
+    block that did not decode, a WebSocket frame skipped, a ClientHello that did not parse): doubt in
+    every verdict about the flow, never a silent gap."""
 
     @property
     def sni(self) -> str | None:

@@ -147,15 +147,21 @@ def claim(flow: Flow, name: str | None, source: ClaimSource, frame: int, *, port
         if known.name == value and known.source == source:
             return
     if len(claims) >= MAX_CLAIMS:
-        anomaly(flow, f"more than {MAX_CLAIMS} names claimed: later ones were not kept")
+        anomaly(flow, f"more than {MAX_CLAIMS} names claimed: later ones were not kept", unread=True)
         return
     claims.append(NameClaim(value, source, frame))
 
 
-def anomaly(flow: Flow, text: str) -> None:
-    """Notes something the analyzer could not read as the protocol said (bounded, each once)."""
+def anomaly(flow: Flow, text: str, *, unread: bool = False) -> None:
+    """Notes something the analyzer could not read as the protocol said (bounded, each once).
+
+    ``unread``: bytes or names were left uninspected because of it, which is doubt in the verdicts
+    (``Flow.uninspected``); otherwise everything was still delivered and judged another way.
+    """
     if text not in flow.anomalies and len(flow.anomalies) < MAX_ANOMALIES:
         flow.anomalies.append(text)
+    if unread and text not in flow.uninspected and len(flow.uninspected) < MAX_ANOMALIES:
+        flow.uninspected.append(text)
 
 
 def uri_host(target: str) -> str | None:

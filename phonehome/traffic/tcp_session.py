@@ -346,7 +346,9 @@ class TcpSession:
         """A proxy handshake ended: what follows is classified afresh (a few levels deep at most)."""
         self.tunnels += 1
         if self.tunnels > MAX_TUNNELS:
-            anomaly(self.flow, f"tunnels nested more than {MAX_TUNNELS} deep: the innermost not read")
+            anomaly(
+                self.flow, f"tunnels nested more than {MAX_TUNNELS} deep: the innermost not read", unread=True
+            )
             self.kind = UNKNOWN
             return
         self.tunnelled = True
@@ -362,7 +364,7 @@ class TcpSession:
             requests += reader.finish()
             self.h2 = None
         if reader.anomaly:
-            anomaly(self.flow, f"HTTP/2: {reader.anomaly}")
+            anomaly(self.flow, f"HTTP/2: {reader.anomaly}", unread=True)
         for piece in reader.take_pieces():
             self.ctx.content(self.flow, True, Content("h2-data", piece.data, piece.offset, piece.frame))
         if requests:
@@ -380,7 +382,7 @@ class TcpSession:
             return
         self._ws_messages(from_client, reader.feed(offset, data), frame)
         for text in reader.anomalies:
-            anomaly(self.flow, f"WebSocket: {text}")
+            anomaly(self.flow, f"WebSocket: {text}", unread=True)
 
     def _ws_messages(self, from_client: bool, messages: list[WsMessage], frame: int) -> None:
         for message in messages:
@@ -397,7 +399,7 @@ class TcpSession:
         request = parse_socks(bytes(buf))
         if request is None:
             if len(buf) >= MAX_HANDSHAKE or not looks_like_socks(bytes(buf)):
-                anomaly(self.flow, "a SOCKS handshake that did not parse")
+                anomaly(self.flow, "a SOCKS handshake that did not parse", unread=True)
                 self.socks = None
                 self.kind = UNKNOWN
             return
@@ -490,7 +492,7 @@ class TcpSession:
         if self.kind == NEW and self.banner is not None and flow.app is None:
             flow.app, flow.transport = self.banner, "cleartext"
         if self.kind == SOCKS and self.socks is not None:
-            anomaly(flow, "a SOCKS handshake cut by the end of the flow")
+            anomaly(flow, "a SOCKS handshake cut by the end of the flow", unread=True)
         self.tls = None
         self.ws_client = self.ws_server = None
         self.dns_c2s = self.dns_s2c = None

@@ -90,7 +90,11 @@ class TlsReader:
                 anomaly(flow, "client bytes after TLS framing began are not TLS records")
             return
         if self.hellos >= MAX_HELLOS:
-            anomaly(flow, f"more than {MAX_HELLOS} ClientHellos on one connection: later ones not read")
+            anomaly(
+                flow,
+                f"more than {MAX_HELLOS} ClientHellos on one connection: later ones not read",
+                unread=True,
+            )
             return
         self.hellos += 1
         hello = self._parse(event)
@@ -98,7 +102,7 @@ class TlsReader:
             self.client_end = self.client.offset
         self.ctx.content(flow, True, Content("tls-clienthello", event.data, event.offset, frame))
         if hello is None:
-            anomaly(flow, "a ClientHello could not be parsed")
+            anomaly(flow, "a ClientHello could not be parsed", unread=True)
             return
         hello.frame = frame
         if flow.tls is None or weakest_offer(hello) < weakest_offer(flow.tls):

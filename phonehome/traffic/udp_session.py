@@ -154,7 +154,9 @@ class UdpSession:
                     entry = self.quic[key] = (QuicInitialTracker(), offset)
                 else:
                     anomaly(
-                        self.flow, f"more than {MAX_QUIC_CONNECTIONS} QUIC connections: later ones not read"
+                        self.flow,
+                        f"more than {MAX_QUIC_CONNECTIONS} QUIC connections: later ones not read",
+                        unread=True,
                     )
             if entry is not None and not entry[0].done:
                 self._quic_feed(entry[0], entry[1], data, frame)
@@ -195,7 +197,7 @@ class UdpSession:
         elif len(flow.dhcp) < MAX_DHCP:
             flow.dhcp.append(message)
         else:
-            anomaly(flow, f"more than {MAX_DHCP} DHCP messages: later ones not kept")
+            anomaly(flow, f"more than {MAX_DHCP} DHCP messages: later ones not kept", unread=True)
 
     def finish(self) -> None:
         self.quic = {}

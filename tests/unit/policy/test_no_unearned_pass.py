@@ -477,3 +477,11 @@ def test_an_embedded_ipv4_address_is_placed_by_that_address(detector_factory, ad
     assert any(
         f.rule == "region" and "CN" in f.detail for f in evaluation.findings
     )  # 203.0.113.5 is CN in FakeGeo
+
+
+def test_a_flow_a_parser_left_partly_unread_is_doubt() -> None:
+    flows, answers = clean()
+    flows[1].uninspected.append("HTTP/2: a header block that did not decode")
+    evaluation = judge(flows, answers)
+    assert "PASS" not in {v.result for v in evaluation.verdicts}
+    assert "not read in full" in reason(evaluation, "declared-endpoints")
