@@ -98,7 +98,7 @@ def identity(phonehome_run: Run, handset: Handset) -> Identity:
     report = handset.read_identity(inventory)
     phonehome_run.write_json(results.IDENTITY, report.identity.model_dump(mode="json", exclude_defaults=True))
     phonehome_run.write_json(results.PROVENANCE, report.as_dict())
-    (phonehome_run.claim() / "identity.txt").write_text(report.table() + "\n", encoding="utf-8")
+    results.write_text(phonehome_run.claim() / "identity.txt", report.table() + "\n")
     phonehome_run.notes += [f"identity: {c}" for c in report.conflicts]
     if report.identity.unread:
         keys = ", ".join(sorted(report.identity.unread))

@@ -64,7 +64,7 @@ def new_folder(parent: Path, stem: str) -> Path:
     for _ in range(64):
         path = parent / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
         try:
-            path.mkdir()
+            path.mkdir(mode=0o700)  # results name the handset's identifiers: its owner's eyes only
         except FileExistsError:
             continue
         return path
@@ -73,11 +73,16 @@ def new_folder(parent: Path, stem: str) -> Path:
 
 def write_json(path: Path, doc: object) -> Path:
     """Writes ``doc`` as JSON, whole or not at all, readable by the owner only."""
+    return write_text(path, json.dumps(doc, indent=1, default=str) + "\n")
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Writes ``text``, whole or not at all (a temporary file, then a rename), readable by the owner only."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(doc, indent=1, default=str) + "\n")
+            out.write(text)
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
@@ -93,7 +98,7 @@ def claim(folder: Path, record: dict[str, Any]) -> None:
     Raises `FolderTaken` when results of another run are there (a stale folder from yesterday, a
     second session given the same folder): the caller must pick another folder, never mix into it.
     """
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     found = [name for name in CLAIMS if (folder / name).exists()]
     if found:
         raise FolderTaken(f"{folder} already holds a run's results ({', '.join(found)}): give a new folder")

@@ -216,6 +216,11 @@ def collect(device: str, folder: Path, pytest_status: int | None) -> DeviceResul
             exits.INTERNAL_ERROR,
             f"pytest exited {pytest_status} without claiming its results folder: {_log_error(log)}",
         )
+    judged = {str(session.get("device"))} | ({str(doc.get("device"))} if (doc := _peek(folder)) else set())
+    if judged != {device}:
+        return no_verdict(
+            exits.INTERNAL_ERROR, f"the folder holds a run of {', '.join(sorted(judged))}, not {device}"
+        )
     if session.get("state") != FINISHED:
         return no_verdict(
             exits.INTERNAL_ERROR, f"the pytest session did not finish (crashed or killed; log: {log})"
@@ -246,6 +251,14 @@ def collect(device: str, folder: Path, pytest_status: int | None) -> DeviceResul
             exits.NO_VERDICT, f"{gaps[0]}" + (f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else "")
         )
     return DeviceResult(device, exits.FOR_RESULT[result], folder, evaluation, "", pytest_status)
+
+
+def _peek(folder: Path) -> dict[str, Any] | None:
+    """``evaluation.json`` if it is readable (for its device), else None: whether it is, is judged later."""
+    try:
+        return _read(folder / EVALUATION)
+    except ValueError:
+        return None
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -280,9 +293,12 @@ def _table(outcomes: Sequence[DeviceResult]) -> list[str]:
             lines.append(f"{o.device}: NO VERDICT: {_WHAT.get(o.status, 'internal error')}: {o.reason}")
         else:
             lines.append(f"{o.device}: {o.result}")
+        reasons = {v["assertion"]: v.get("reason", "") for v in (o.evaluation or {}).get("verdicts", [])}
         for assertion in assertions:
             verdict = _verdicts(o).get(assertion)
-            if verdict:
+            if verdict == "INCONCLUSIVE":  # what to supply or fix, so the next run can earn its verdict
+                lines.append(f"  {assertion:<26} {verdict}: {results.first_line(reasons[assertion], 160)}")
+            elif verdict:
                 lines.append(f"  {assertion:<26} {verdict}")
         if o.evaluation:
             # A firmware that retries sends the same finding on every flow: one line each, with a count.

@@ -75,19 +75,24 @@ def test_the_statuses_are_distinct() -> None:
 # -- what one folder says (collect) -----------------------------------------------------------------
 
 
-def _session(folder: Path, run_id: str, verdicts: dict[str, str], **changes: object) -> None:
+def _session(
+    folder: Path, run_id: str, verdicts: dict[str, str], device: str = AOSP, **changes: object
+) -> None:
     tests = [
         {"nodeid": f"t[{name}]", "assertions": [name], "outcome": OUTCOME[result], "message": ""}
         for name, result in verdicts.items()
     ]
-    record = {"run_id": run_id, "device": AOSP, "state": "finished", "exitstatus": 0, "error": None}
+    record = {"run_id": run_id, "device": device, "state": "finished", "exitstatus": 0, "error": None}
     results.write_json(folder / results.SESSION, {**record, "tests": tests, **changes})
 
 
-def _evaluation(folder: Path, run_id: str, verdicts: dict[str, str], **changes: object) -> None:
+def _evaluation(
+    folder: Path, run_id: str, verdicts: dict[str, str], device: str = AOSP, **changes: object
+) -> None:
     worst = next((r for r in ("FAIL", "INCONCLUSIVE", "PASS") if r in verdicts.values()), "NOT_APPLICABLE")
     doc = {
         "run_id": run_id,
+        "device": device,
         "result": worst,
         "verdicts": [{"assertion": a, "result": r} for a, r in verdicts.items()],
         "findings": [],
@@ -171,11 +176,29 @@ def test_an_error_before_verdicts_has_its_own_status_and_reason(
 
 
 def test_a_child_killed_mid_run_is_an_internal_error_even_with_an_evaluation(tmp_path: Path) -> None:
-    results.claim(tmp_path, {"run_id": "r1"})  # what the child wrote when it began
+    results.claim(tmp_path, {"run_id": "r1", "device": AOSP})  # what the child wrote when it began
     _evaluation(tmp_path, "r1", _verdicts())
     outcome = collect(AOSP, tmp_path, -9)
     assert outcome.status == exits.INTERNAL_ERROR
     assert "did not finish" in outcome.reason
+
+
+def test_a_folder_holding_another_handsets_run_is_not_believed(tmp_path: Path) -> None:
+    _session(tmp_path, "r1", _verdicts(), device=NOKIA)  # e.g. `-- --device=...` among the pytest options
+    _evaluation(tmp_path, "r1", _verdicts(), device=NOKIA)
+    outcome = collect(AOSP, tmp_path, 0)
+    assert outcome.status == exits.INTERNAL_ERROR
+    assert f"holds a run of {NOKIA}, not {AOSP}" in outcome.reason
+
+
+def test_inconclusive_verdicts_print_what_to_supply() -> None:
+    outcome = DeviceResult(AOSP, exits.INCONCLUSIVE, Path("/r"), {"result": "INCONCLUSIVE", "findings": [],
+        "verdicts": [{"assertion": "no-cleartext-identifiers", "result": "INCONCLUSIVE",
+                      "reason": "the identity lacks imei: declare them in the inventory (--inventory)"}]})  # fmt: skip
+    assert (
+        "  no-cleartext-identifiers   INCONCLUSIVE: the identity lacks imei: declare them in the inventory "
+        "(--inventory)" in _table([outcome])
+    )
 
 
 def test_a_half_written_evaluation_is_an_internal_error(tmp_path: Path) -> None:
@@ -216,10 +239,10 @@ def _writes_like_a_child(verdict_of: dict[str, str]) -> tuple[list[Path], object
         with lock:
             seen.append(folder)
         run_id = folder.name
-        results.claim(folder, {"run_id": run_id})
+        results.claim(folder, {"run_id": run_id, "device": device})
         verdicts = _verdicts(declared_endpoints=verdict_of[device])
-        _evaluation(folder, run_id, verdicts)
-        _session(folder, run_id, verdicts)
+        _evaluation(folder, run_id, verdicts, device)
+        _session(folder, run_id, verdicts, device)
         return 0 if verdict_of[device] == "PASS" else 1
 
     return seen, launch
