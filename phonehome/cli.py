@@ -7,13 +7,13 @@ subcommand documents its own in its help text.
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
 from phonehome import __version__, exits
+from phonehome.results import DISK_ERRORS
 
 EXIT_OK = exits.PASS
 """Analyzed; with --identity/--manifest: every verdict PASS (or NOT_APPLICABLE)."""
@@ -26,9 +26,6 @@ an identity, manifest or timeline with an error: one line names file, line and k
 EXIT_NO_VERDICT = exits.NO_VERDICT
 EXIT_INTERNAL_ERROR = exits.INTERNAL_ERROR
 _EXIT_FOR_RESULT = exits.FOR_RESULT
-
-
-_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -112,7 +109,7 @@ def _analyze(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"phonehome analyze: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             # A full or failing disk is this machine's fault; a path that cannot be written, the caller's.
-            return EXIT_INTERNAL_ERROR if exc.errno in _DISK_ERRORS else EXIT_USAGE
+            return EXIT_INTERNAL_ERROR if exc.errno in DISK_ERRORS else EXIT_USAGE
     else:
         sys.stdout.write(text)
     for warning in analysis.warnings:

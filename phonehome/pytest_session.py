@@ -10,7 +10,6 @@ the end of the session it rewrites ``session.json`` in the results folder.
 
 from __future__ import annotations
 
-import errno
 import subprocess
 from collections.abc import Generator
 from typing import TYPE_CHECKING
@@ -22,9 +21,6 @@ from phonehome.results import CaseRecord, SessionError
 
 if TYPE_CHECKING:
     from phonehome.pytest_plugin import Run
-
-# A disk that cannot take the results is phonehome's failure, not the bench's or the handset's.
-_DISK = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
 class BadInput(Exception):
@@ -45,7 +41,7 @@ def error_kind(exc: BaseException | None) -> str:
 
     if isinstance(exc, BadInput | ConfigError | pytest.UsageError):
         return "bad-input"
-    if isinstance(exc, OSError) and exc.errno in _DISK:
+    if isinstance(exc, OSError) and exc.errno in results.DISK_ERRORS:
         return "internal"
     device_side: tuple[type[BaseException], ...] = (
         NoVerdict,
@@ -107,6 +103,14 @@ class SessionRecorder:
             why = f"{type(exc).__name__}: {exc}" if exc is not None else report.longreprtext
             self.run.error = SessionError(error_kind(exc), results.first_line(why, 500), item.nodeid)
         return report
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A suite that cannot be collected judged nothing: a crash of the suite, not an interruption."""
+        if report.failed and self.run.error is None:
+            why = results.first_line(
+                report.longreprtext.strip().splitlines()[-1] if report.longreprtext else ""
+            )
+            self.run.error = SessionError("internal", f"collecting {report.nodeid}: {why}", report.nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         run = self.run

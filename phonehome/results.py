@@ -16,6 +16,7 @@ readable by its owner only, since the results name the handset's identifiers.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
@@ -48,6 +49,8 @@ OUTCOMES = ("passed", "failed", "broken", "skipped", "error")
 EXPECTED = {"PASS": "passed", "FAIL": "failed", "INCONCLUSIVE": "broken", "NOT_APPLICABLE": "skipped"}
 """The outcome a test that requires an assertion must have, for each verdict."""
 ERROR_KINDS = ("bad-input", "no-verdict", "internal")
+DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+"""A disk that cannot take the results: phonehome's failure (internal), not the caller's or the bench's."""
 
 
 class FolderTaken(Exception):

@@ -84,7 +84,13 @@ def run(
         for problem in problems:
             out(f"phonehome run: {problem}")
         return exits.BAD_INPUT
-    run_dir = results.new_folder(results_dir.resolve(), "run")
+    try:
+        run_dir = results.new_folder(results_dir.resolve(), "run")
+    except OSError as exc:
+        if exc.errno in results.DISK_ERRORS:
+            raise  # a full disk is an internal error (the command's crash handler says so)
+        out(f"phonehome run: cannot create a results folder under {results_dir}: {exc.strerror or exc}")
+        return exits.USAGE
     given = [f"--bench={bench}"]
     given += [f"--manifest={manifest}"] if manifest else []
     given += [f"--inventory={inventory}"] if inventory else []
@@ -185,13 +191,22 @@ def _launch(argv: Sequence[str], log: Path, timeout: float) -> int | None:
         except subprocess.TimeoutExpired:
             sink.write(f"\nphonehome run: did not finish within {timeout:g} s; interrupting\n")
             sink.flush()
-            child.send_signal(signal.SIGINT)  # pytest tears its fixtures (the bench) down on SIGINT
-            try:
-                child.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+            _stop(child)
             return None
+        except KeyboardInterrupt:  # Ctrl-C reached the child too: let it take its bench down first
+            _stop(child, signalled=True)
+            raise
+
+
+def _stop(child: subprocess.Popen[bytes], *, signalled: bool = False) -> None:
+    """SIGINT (pytest then tears its fixtures, the bench, down), and SIGKILL if that takes too long."""
+    if not signalled:
+        child.send_signal(signal.SIGINT)
+    try:
+        child.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 def collect(device: str, folder: Path, pytest_status: int | None) -> DeviceResult:

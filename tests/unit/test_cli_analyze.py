@@ -198,3 +198,14 @@ def test_an_output_file_that_cannot_be_written_is_a_usage_error(
     target = tmp_path / "no-such-dir" / "out.json"
     assert main(["analyze", "--format", "json", "-o", str(target), str(capture)]) == EXIT_USAGE
     assert f"cannot write {target}" in capsys.readouterr().err
+
+
+def test_run_with_a_results_folder_it_cannot_create_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    status = main(["run", "--device", "virtual:aosp-clean", "--results", str(blocker / "results")])
+    assert status == EXIT_USAGE
+    assert "cannot create a results folder" in capsys.readouterr().out

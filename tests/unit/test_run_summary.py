@@ -409,3 +409,10 @@ def test_a_real_child_under_xdist_refuses_in_one_line(child: Child) -> None:
     outcome = child(fake(), "-n", "2")
     assert outcome.status == exits.USAGE
     assert "pytest-xdist" in outcome.reason
+
+
+def test_a_real_suite_that_cannot_be_collected_is_an_internal_error(child: Child, tmp_path: Path) -> None:
+    (tmp_path / "suite" / "compliance" / "test_broken.py").write_text("import no_such_module_here\n")
+    outcome = child(fake())
+    assert outcome.status == exits.INTERNAL_ERROR
+    assert "no_such_module_here" in outcome.reason
