@@ -312,7 +312,7 @@ def _table(outcomes: Sequence[DeviceResult]) -> list[str]:
         for assertion in assertions:
             verdict = _verdicts(o).get(assertion)
             if verdict == "INCONCLUSIVE":  # what to supply or fix, so the next run can earn its verdict
-                lines.append(f"  {assertion:<26} {verdict}: {results.first_line(reasons[assertion], 160)}")
+                lines.append(f"  {assertion:<26} {verdict}: {results.first_line(reasons[assertion], 400)}")
             elif verdict:
                 lines.append(f"  {assertion:<26} {verdict}")
         if o.evaluation:
