@@ -348,9 +348,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         help="the compliance suite on one or more handsets: verdicts and a results folder",
         description="Runs the compliance suite (pytest tests/compliance) once per --device, each on a "
-        "fresh bench, and prints every assertion's verdict per handset and the results folder "
-        "(captures, identity with provenance, analysis, verdicts and findings, JUnit XML, allure "
-        "results). Needs root. Extra pytest options go after '--'.",
+        "fresh bench with a new results folder of its own, and prints every assertion's verdict per "
+        "handset and the results folder (captures, identity with provenance, the manifest's copy, "
+        "analysis, verdicts and findings, JUnit XML, allure results). A verdict is printed only when the "
+        "handset's own pytest session agrees with it. Inputs are checked before any bench comes up. "
+        "Needs root. Extra pytest options go after '--'.",
         epilog=exits.describe(
             no_verdict="a bench or device error, a run that timed out or was interrupted: the reason is "
             "printed, the child's log is in its results folder"

@@ -208,6 +208,7 @@ def _run_record(run: Run) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def verdicts(evaluation: Evaluation, phonehome_run: Run) -> Verdicts:
+    """``verdicts.require(name)`` in a test: its outcome, recorded against the test for ``session.json``."""
     return Verdicts(evaluation, phonehome_run)
 
 
