@@ -8,27 +8,24 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from phonehome import __version__
+from phonehome import __version__, exits
+from phonehome.results import DISK_ERRORS
 
-EXIT_OK = 0
+EXIT_OK = exits.PASS
 """Analyzed; with --identity/--manifest: every verdict PASS (or NOT_APPLICABLE)."""
-EXIT_FAIL = 1
-"""A verdict is FAIL."""
-EXIT_USAGE = 2  # argparse's own
-EXIT_INCONCLUSIVE = 3
-"""No FAIL, but a verdict is INCONCLUSIVE (no handset traffic, drops, truncation, unseen content...)."""
-EXIT_BAD_INPUT = 4
+EXIT_FAIL = exits.FAIL
+EXIT_USAGE = exits.USAGE  # argparse's own
+EXIT_INCONCLUSIVE = exits.INCONCLUSIVE
+EXIT_BAD_INPUT = exits.BAD_INPUT
 """A file given on the command line cannot be used at all (missing, unreadable, empty, not a capture;
 an identity, manifest or timeline with an error: one line names file, line and key)."""
-_EXIT_FOR_RESULT = {
-    "PASS": EXIT_OK,
-    "NOT_APPLICABLE": EXIT_OK,
-    "FAIL": EXIT_FAIL,
-    "INCONCLUSIVE": EXIT_INCONCLUSIVE,
-}
+EXIT_NO_VERDICT = exits.NO_VERDICT
+EXIT_INTERNAL_ERROR = exits.INTERNAL_ERROR
+_EXIT_FOR_RESULT = exits.FOR_RESULT
 
 
 def _doctor(args: argparse.Namespace) -> int:
@@ -111,7 +108,8 @@ def _analyze(args: argparse.Namespace) -> int:
                 out.write(text)
         except OSError as exc:
             print(f"phonehome analyze: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            return EXIT_USAGE
+            # A full or failing disk is this machine's fault; a path that cannot be written, the caller's.
+            return EXIT_INTERNAL_ERROR if exc.errno in DISK_ERRORS else EXIT_USAGE
     else:
         sys.stdout.write(text)
     for warning in analysis.warnings:
@@ -184,14 +182,35 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    options = [f"--bench={args.bench}"]
-    if args.time_scale is not None:
-        options.append(f"--time-scale={args.time_scale}")
-    if args.manifest:
-        options.append(f"--manifest={args.manifest}")
-    if args.inventory:
-        options.append(f"--inventory={args.inventory}")
-    return run(args.device, suite=suite, results=Path(args.results), options=options + list(args.pytest_args))
+    options = [f"--time-scale={args.time_scale}"] if args.time_scale is not None else []
+    return run(
+        args.device,
+        suite=suite,
+        results_dir=Path(args.results),
+        bench=args.bench,
+        manifest=args.manifest,
+        inventory=args.inventory,
+        options=options + list(args.pytest_args),
+    )
+
+
+def _judge(args: argparse.Namespace) -> int:
+    from phonehome.judge import JudgeError, rejudge  # noqa: PLC0415
+    from phonehome.policy.table import render  # noqa: PLC0415
+
+    try:
+        judged = rejudge(Path(args.results_dir))
+    except JudgeError as exc:
+        print(f"phonehome judge: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sys.stdout.write(render(judged.evaluation))
+    if judged.differences:
+        print(f"phonehome judge: the verdicts differ from the archived {args.results_dir}/evaluation.json:")
+        for difference in judged.differences:
+            print(f"  {difference}")
+        return EXIT_INTERNAL_ERROR
+    print(f"phonehome judge: reproduces the archived verdicts ({judged.evaluation.result})")
+    return _EXIT_FOR_RESULT[judged.evaluation.result]
 
 
 def _virtual(args: argparse.Namespace) -> int:
@@ -285,12 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
         "used (TLS/QUIC SNI, HTTP Host, or its own earlier DNS answer) or, unnamed, by address. "
         "Malformed packets are counted, never fatal; a truncated file is analyzed up to its end "
         "with a warning on stderr.",
-        epilog=f"exit status: {EXIT_OK} analyzed (with --identity/--manifest: all verdicts PASS or "
-        f"NOT_APPLICABLE); {EXIT_FAIL} a verdict is FAIL; {EXIT_USAGE} usage error (or -o FILE cannot be written); {EXIT_INCONCLUSIVE} no FAIL "
-        f"but a verdict is INCONCLUSIVE; {EXIT_BAD_INPUT} bad input (a capture, identity, manifest or timeline "
-        "is missing, unreadable or invalid: one line on stderr names file, line and key). JSON output follows "
-        "phonehome/traffic/analysis.schema.json, plus 'verdicts', 'findings', 'result' and 'handset' when "
-        "judging.",
+        epilog=exits.describe(
+            analyzed=True, no_verdict="never given by analyze, which needs no bench or device"
+        )
+        + f" -o FILE that cannot be written is a usage error ({EXIT_USAGE}), a full disk an internal one. "
+        "JSON output follows phonehome/traffic/analysis.schema.json, plus 'verdicts', 'findings', 'result' "
+        "and 'handset' when judging (phonehome/policy/schemas/judged-analysis.schema.json).",
     )
     analyze.add_argument("captures", nargs="+", metavar="CAPTURE", help="pcap/pcapng file(s), optionally .gz")
     analyze.add_argument(
@@ -330,12 +349,16 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run",
         help="the compliance suite on one or more handsets: verdicts and a results folder",
         description="Runs the compliance suite (pytest tests/compliance) once per --device, each on a "
-        "fresh bench, and prints every assertion's verdict per handset and the results folder "
-        "(captures, identity with provenance, analysis, verdicts and findings, JUnit XML, allure "
-        "results). Needs root. Extra pytest options go after '--'.",
-        epilog="exit status: 0 every verdict PASS or NOT_APPLICABLE; 1 a verdict is FAIL; 2 usage; "
-        "3 no FAIL but a verdict is INCONCLUSIVE; 5 a run gave no verdicts (bench or device error: "
-        "its log in the results folder says why).",
+        "fresh bench with a new results folder of its own, and prints every assertion's verdict per "
+        "handset and the results folder (captures, identity with provenance, the manifest's copy, "
+        "analysis, verdicts and findings, JUnit XML, allure results). A verdict is printed only when the "
+        "handset's own pytest session agrees with it. Inputs are checked before any bench comes up. "
+        "Needs root. Extra pytest options go after '--'.",
+        epilog=exits.describe(
+            no_verdict="a bench or device error, a run that timed out or was interrupted: the reason is "
+            "printed, the child's log is in its results folder"
+        )
+        + " With several handsets the most serious status wins: 6, 4, 2, 5, 1, 3, 0.",
     )
     run.add_argument(
         "--device",
@@ -357,10 +380,33 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed to pytest")
     run.set_defaults(func=_run)
 
+    judge = sub.add_parser(
+        "judge",
+        help="judge an archived run again from its results folder alone",
+        description="Reads a handset's results folder (capture.json and its capture files, identity.json, "
+        "the manifest's copy, run.json with the phases and bench problems), checks the files are the ones "
+        "the run sealed (SHA-256), judges them again and prints the verdicts.",
+        epilog=f"exit status: {EXIT_OK}, {EXIT_FAIL} or {EXIT_INCONCLUSIVE} as the reproduced verdicts "
+        f"(PASS/NOT_APPLICABLE, FAIL, INCONCLUSIVE); {EXIT_USAGE} usage; {EXIT_BAD_INPUT} bad input (the "
+        f"folder lacks a file, or a file is not the one the run sealed); {EXIT_INTERNAL_ERROR} the verdicts "
+        "differ from the archived evaluation.json (each difference is printed), or a crash.",
+    )
+    judge.add_argument("results_dir", metavar="RESULTS_DIR", help="a handset's results folder")
+    judge.set_defaults(func=_judge)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command; a crash exits `EXIT_INTERNAL_ERROR` with its traceback, never 1 (FAIL)."""
     args = build_parser().parse_args(argv)
-    status: int = args.func(args)
+    try:
+        status: int = args.func(args)
+    except KeyboardInterrupt:
+        print(f"phonehome {args.command}: interrupted: no verdict", file=sys.stderr)
+        return EXIT_NO_VERDICT
+    except Exception as exc:  # a crash must never read as a verdict
+        traceback.print_exc(file=sys.stderr)
+        print(f"phonehome {args.command}: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
     return status
 
 

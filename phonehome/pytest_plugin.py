@@ -1,7 +1,7 @@
 """phonehome's pytest plugin: options, fixtures and markers. Thin: it maps to the library.
 
 Registered through the ``pytest11`` entry point, so a lab's compliance suite
-gets it by installing phonehome. The session's fixtures build one run:
+gets it by installing phonehome. The session's fixtures (`phonehome.pytest_fixtures`) build one run:
 
     bench      the isolated router (``--bench``), up for the session
     handset    a `phonehome.device.Handset` on its port (``--device virtual:PROFILE`` or ``adb:SERIAL``)
@@ -11,36 +11,45 @@ gets it by installing phonehome. The session's fixtures build one run:
     evaluation findings and verdicts for that capture; written to the results folder
     verdicts   ``verdicts.require("declared-endpoints")``: pass, or fail with the evidence
 
-A FAIL fails the test with its findings; INCONCLUSIVE fails it too (a pass
-that was not earned is the one result a compliance suite must never give);
-NOT_APPLICABLE skips it with the reason.
+A FAIL fails the test with its findings; INCONCLUSIVE raises `Inconclusive`,
+which is not an assertion, so the test fails and allure marks it *broken* with
+the reason (a pass that was not earned is the one result a compliance suite
+must never give); NOT_APPLICABLE skips it with the reason.
+
+Each session has its own results folder (``--results-dir``, or a new one
+under ``--results`` with a random part), claimed exclusively; what each test
+required and how it ended goes to ``session.json`` there
+(`phonehome.pytest_session`). One handset per session: ``--device`` with
+pytest-xdist is refused.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import re
-import time
-from collections.abc import Iterator
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from phonehome.bench.doctor import Host, check_privileges
+from phonehome import results
+from phonehome.pytest_session import BadInput, SessionRecorder
+from phonehome.results import CaseRecord, SessionError
 
 if TYPE_CHECKING:
-    from phonehome.bench import Bench
-    from phonehome.device import Handset
-    from phonehome.policy import Evaluation, Identity, Manifest
-    from phonehome.traffic.capture import Capture
+    from phonehome.policy import Evaluation
+
+pytest_plugins = ["phonehome.pytest_fixtures"]
 
 DEFAULT_BENCH = "benches/virtual.yaml"
 DEFAULT_TIME_SCALE = 1e-4  # a virtual handset's firmware hour (hourly retries) in 0.36 s
 WINDOW_TIMEOUT_S = 120.0
+
+
+class Inconclusive(Exception):
+    """An assertion could not be judged: not an AssertionError, so allure marks its test *broken*."""
 
 
 def _truthy(value: str | None) -> bool:
@@ -67,6 +76,16 @@ class DeviceSpec:
     def slug(self) -> str:
         return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.kind}-{self.name}")
 
+    @property
+    def text(self) -> str:
+        """``virtual:PROFILE`` or ``adb:SERIAL``: how reports name the handset."""
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def profile(self) -> str:
+        """The virtual handset's profile; ``real handset`` for one over ADB."""
+        return self.name if self.kind == "virtual" else "real handset"
+
 
 @dataclass
 class Run:
@@ -76,10 +95,15 @@ class Run:
     bench_file: Path
     manifest_file: Path | None
     inventory_file: Path | None
-    results: Path
+    results_parent: Path
+    """``--results``: where a new folder is made when ``--results-dir`` did not name one."""
     time_scale: float
     window: float
     adb_port: int | None
+    results: Path | None = None
+    """This session's own folder, once claimed (`claim`)."""
+    run_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    """Written into every file of the folder, so files of different sessions cannot be mixed."""
     evaluation: Evaluation | None = None
     firmware: Any = None
     """A virtual handset's `phonehome.virtual.firmware.Firmware`, while it runs."""
@@ -87,12 +111,29 @@ class Run:
     """The phases the run's scenario covered (the first-boot window: boot, network-attach)."""
     bench_problems: list[str] = field(default_factory=list)
     """What the bench reported wrong while the capture still ran (isolation, a dead process)."""
+    manifest_copy: dict[str, str] | None = None
+    """The manifest judged against: its path, its copy in the results, its SHA-256."""
     notes: list[str] = field(default_factory=list)
+    tests: dict[str, CaseRecord] = field(default_factory=dict)
+    """Each test's requirements and outcome, by node id (`phonehome.pytest_session`)."""
+    current: CaseRecord | None = None
+    """The test running now: what ``verdicts.require`` records against."""
+    error: SessionError | None = None
+    """The first setup or teardown error: why the session gave no verdicts."""
+
+    def claim(self, folder: Path | None = None) -> Path:
+        """This session's results folder: ``folder`` (``--results-dir``) or a new one, claimed once."""
+        if self.results is None:
+            target = folder or results.new_folder(self.results_parent, self.device.slug)
+            try:
+                results.claim(target, {"run_id": self.run_id, "device": self.device.text, "pid": os.getpid()})
+            except results.FolderTaken as exc:
+                raise BadInput(f"--results-dir: {exc}") from exc
+            self.results = target
+        return self.results
 
     def write_json(self, name: str, doc: object) -> Path:
-        path = self.results / name
-        path.write_text(json.dumps(doc, indent=1, default=str) + "\n", encoding="utf-8")
-        return path
+        return results.write_json(self.claim() / name, doc)
 
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -104,7 +145,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bench", default=DEFAULT_BENCH, help=f"bench definition (default {DEFAULT_BENCH})")
     group.addoption("--manifest", help="the firmware's declared endpoints (default: a virtual profile's own)")
     group.addoption("--inventory", help="declared identifiers of real handsets (devices/inventory.yaml)")
-    group.addoption("--results", default="results", help="folder for the run's results (default results/)")
+    group.addoption(
+        "--results", default="results", help="parent of the run's own results folder (default results/)"
+    )
+    group.addoption(
+        "--results-dir",
+        help="this run's results folder exactly (created if absent; refused if it holds another run's results)",
+    )
     group.addoption(
         "--time-scale",
         type=float,
@@ -131,21 +178,45 @@ def pytest_configure(config: pytest.Config) -> None:
     spec = config.getoption("device", None)
     if not spec:
         return
+    _refuse_xdist(config)
     device = DeviceSpec.parse(spec)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    results = Path(config.getoption("results")).resolve() / f"{device.slug}-{stamp}"
     manifest = config.getoption("manifest")
     inventory = config.getoption("inventory")
-    config.stash[RUN_KEY] = Run(
+    run = Run(
         device=device,
         bench_file=Path(config.getoption("bench")),
         manifest_file=Path(manifest) if manifest else None,
         inventory_file=Path(inventory) if inventory else None,
-        results=results,
+        results_parent=Path(config.getoption("results")).resolve(),
         time_scale=config.getoption("time_scale"),
         window=config.getoption("window"),
         adb_port=config.getoption("adb_port"),
     )
+    exact = config.getoption("results_dir")
+    if exact and not config.getoption("help", False):
+        try:
+            run.claim(Path(exact).resolve())  # now, so that a folder in use is refused before anything runs
+        except BadInput as exc:
+            raise pytest.UsageError(str(exc)) from exc
+    config.stash[RUN_KEY] = run
+    config.pluginmanager.register(SessionRecorder(run), "phonehome-session")
+
+
+def _refuse_xdist(config: pytest.Config) -> None:
+    """One handset per session: xdist workers would each bring up a bench and handset, or judge one's
+    capture in another's worker."""
+    option = config.option
+    distributed = (
+        hasattr(config, "workerinput")
+        or bool(getattr(option, "numprocesses", None))
+        or getattr(option, "dist", "no") != "no"
+        or bool(getattr(option, "tx", None))
+    )
+    if distributed:
+        raise pytest.UsageError(
+            "--device runs one handset per pytest session and cannot be split over pytest-xdist workers "
+            "(-n/--dist): drop -n, or use `phonehome run --device A --device B` for several handsets"
+        )
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -155,9 +226,15 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
     return None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    run = item.config.stash.get(RUN_KEY, None)
+    if run is not None:
+        _label_for_allure(item.config, run.device)
     if item.get_closest_marker("root") is None:
         return
+    from phonehome.bench.doctor import Host, check_privileges  # noqa: PLC0415  (the bench is heavy to import)
+
     check = check_privileges(Host())
     if check.ok:
         return
@@ -168,228 +245,73 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
+def _label_for_allure(config: pytest.Config, device: DeviceSpec) -> None:
+    """Device and profile as allure parameters (they enter its historyId: two handsets' results are never
+    retries of each other) and as labels (a report groups and filters by handset)."""
+    if config.pluginmanager.get_plugin("allure_listener") is None:
+        return  # allure is not collecting (no --alluredir): its dynamic API has no test to annotate
+    import allure  # noqa: PLC0415
+
+    allure.dynamic.parameter("device", device.text)
+    allure.dynamic.parameter("profile", device.profile)
+    allure.dynamic.label("device", device.text)  # type: ignore[no-untyped-call]
+    allure.dynamic.label("profile", device.profile)  # type: ignore[no-untyped-call]
+    allure.dynamic.parent_suite(device.text)  # type: ignore[no-untyped-call]
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     run = config.stash.get(RUN_KEY, None)
-    if run is None or run.evaluation is None:
-        if run is not None:
-            terminalreporter.write_line(f"phonehome: no verdicts (results, if any: {run.results})")
+    if run is None or not (run.tests or run.error or run.evaluation):
+        return
+    if run.evaluation is None:
+        why = f"{run.error.kind}: {run.error.message}" if run.error else "the session judged nothing"
+        terminalreporter.write_line(f"phonehome: no verdicts ({why}); results: {run.results or 'none'}")
         return
     from phonehome.policy.table import render  # noqa: PLC0415
 
-    terminalreporter.section(f"phonehome verdicts: {run.device.kind}:{run.device.name}")
+    terminalreporter.section(f"phonehome verdicts: {run.device.text}")
     terminalreporter.write(render(run.evaluation))
     for note in run.notes:
         terminalreporter.write_line(f"note: {note}")
     terminalreporter.write_line(f"results: {run.results}")
 
 
-# -- fixtures ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def phonehome_run(request: pytest.FixtureRequest) -> Run:
-    """The run's options and results folder; fails with what to pass when no ``--device`` was given."""
-    run = request.config.stash.get(RUN_KEY, None)
-    if run is None:
-        pytest.fail("no handset chosen: pass --device virtual:PROFILE or --device adb:SERIAL", pytrace=False)
-    run.results.mkdir(parents=True, exist_ok=True)
-    return run
-
-
-@pytest.fixture(scope="session")
-def bench(phonehome_run: Run) -> Iterator[Bench]:
-    """The isolated bench, up (capture running) for the session; brought down, whatever happens."""
-    _require_root("a bench")
-    from phonehome.bench import Bench  # noqa: PLC0415
-
-    with Bench.from_file(phonehome_run.bench_file, workdir=phonehome_run.results / "bench") as up:
-        yield up
-
-
-@pytest.fixture(scope="session")
-def _adb_server(phonehome_run: Run) -> Iterator[Any]:
-    from phonehome.device import AdbServer  # noqa: PLC0415
-
-    if phonehome_run.adb_port is not None or phonehome_run.device.kind == "adb":
-        yield AdbServer(port=phonehome_run.adb_port) if phonehome_run.adb_port else AdbServer()
-        return
-    # Virtual handsets get a private adb server: a lab's own server (and its devices) stay untouched.
-    with _private_adb_server() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
-def handset(phonehome_run: Run, bench: Bench, _adb_server: Any) -> Iterator[Handset]:
-    """The handset under test on the bench's port, connected over ADB (out of band)."""
-    from phonehome.device import Handset  # noqa: PLC0415
-    from phonehome.traffic.timeline import BOOT  # noqa: PLC0415
-
-    device = phonehome_run.device
-    if device.kind == "adb":
-        bench.mark(BOOT, device=device.name)
-        yield Handset.connect(device.name, _adb_server)
-        return
-    from phonehome.virtual.firmware import on_port  # noqa: PLC0415
-
-    port = bench.port()
-    if port.netns is None or port.handset_ifname is None:
-        pytest.fail(f"bench port {port.name} has no handset namespace: a virtual handset needs a veth port")
-    with on_port(
-        device.name,
-        port.netns,
-        port.handset_ifname,
-        time_scale=phonehome_run.time_scale,
-        on_marker=bench.mark,
-    ) as firmware:
-        phonehome_run.firmware = firmware
-        yield Handset.connect(firmware.handset.adb_serial, _adb_server)
-
-
-@pytest.fixture(scope="session")
-def identity(phonehome_run: Run, handset: Handset) -> Identity:
-    """The handset's identifiers, read over ADB and merged with the inventory; provenance in the results."""
-    from phonehome.device import load_inventory  # noqa: PLC0415
-
-    inventory = load_inventory(phonehome_run.inventory_file) if phonehome_run.inventory_file else None
-    report = handset.read_identity(inventory)
-    phonehome_run.write_json("identity.json", report.as_dict())
-    (phonehome_run.results / "identity.txt").write_text(report.table() + "\n", encoding="utf-8")
-    phonehome_run.notes += [f"identity: {c}" for c in report.conflicts]
-    build = handset.read_build()
-    phonehome_run.write_json("build.json", build.as_dict())
-    return report.identity
-
-
-@pytest.fixture(scope="session")
-def manifest(phonehome_run: Run) -> Manifest | None:
-    """The manifest the firmware is judged against: ``--manifest``, or a virtual profile's own."""
-    from phonehome.policy import load_manifest  # noqa: PLC0415
-
-    path = phonehome_run.manifest_file or _profile_manifest(phonehome_run)
-    if path is None:
-        phonehome_run.notes.append("no manifest: assertions that need one are NOT_APPLICABLE")
-        return None
-    phonehome_run.manifest_file = path
-    return load_manifest(path)
-
-
-@pytest.fixture(scope="session")
-def capture(phonehome_run: Run, bench: Bench, handset: Handset) -> Capture:
-    """The boot-and-attach window, captured: waits until the firmware sent it, then stops the capture."""
-    from phonehome.traffic.timeline import BOOT, NETWORK_ATTACH  # noqa: PLC0415
-
-    if phonehome_run.firmware is not None:
-        phonehome_run.firmware.wait_window(timeout=WINDOW_TIMEOUT_S)
-    else:
-        time.sleep(phonehome_run.window)
-    phonehome_run.phases = (BOOT, NETWORK_ATTACH)
-    phonehome_run.bench_problems = bench.status()  # asked while everything should still be running
-    captured = bench.stop_capture()[bench.port().name]
-    phonehome_run.write_json("capture.json", captured.to_dict())
-    return captured
-
-
-@pytest.fixture(scope="session")
-def evaluation(
-    phonehome_run: Run, capture: Capture, identity: Identity, manifest: Manifest | None
-) -> Evaluation:
-    """Findings and verdicts for the captured window; ``evaluation.json`` in the results folder."""
-    from phonehome.policy import evaluate_capture  # noqa: PLC0415
-
-    analysis, judged = evaluate_capture(
-        capture,
-        identity=identity,
-        manifest=manifest,
-        problems=phonehome_run.bench_problems,
-        phases=phonehome_run.phases,
-    )
-    phonehome_run.evaluation = judged
-    phonehome_run.write_json("analysis.json", analysis.to_dict())
-    phonehome_run.write_json(
-        "evaluation.json",
-        {
-            "device": f"{phonehome_run.device.kind}:{phonehome_run.device.name}",
-            "manifest": str(phonehome_run.manifest_file) if phonehome_run.manifest_file else None,
-            **judged.to_json(),
-        },
-    )
-    _attach_to_allure(phonehome_run)
-    return judged
-
-
 class Verdicts:
     """Turns one assertion's verdict into a test outcome, with the evidence as the failure message."""
 
-    def __init__(self, evaluation: Evaluation) -> None:
+    def __init__(self, evaluation: Evaluation, run: Run | None = None) -> None:
         self.evaluation = evaluation
+        self.run = run
 
     def require(self, assertion: str) -> None:
+        """PASS passes; FAIL fails with the evidence; INCONCLUSIVE raises `Inconclusive` (allure: broken);
+        NOT_APPLICABLE skips; an assertion the evaluation does not have fails."""
+        __tracebackhide__ = True
         from phonehome.policy.table import explain  # noqa: PLC0415
 
+        if self.run is not None and self.run.current is not None:
+            self.run.current.assertions.append(assertion)
         verdict = next((v for v in self.evaluation.verdicts if v.assertion == assertion), None)
         text = explain(self.evaluation, assertion)
-        if verdict is None:
+        if verdict is None or verdict.result == "FAIL":
             pytest.fail(text, pytrace=False)
         elif verdict.result == "NOT_APPLICABLE":
             pytest.skip(f"NOT_APPLICABLE: {verdict.reason}")
+        elif verdict.result == "INCONCLUSIVE":
+            raise Inconclusive(text)
         elif verdict.result != "PASS":
-            pytest.fail(text, pytrace=False)
+            pytest.fail(f"{assertion}: unknown verdict {verdict.result!r}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
-def verdicts(evaluation: Evaluation) -> Verdicts:
-    return Verdicts(evaluation)
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def _require_root(what: str) -> None:
-    check = check_privileges(Host())
-    if not check.ok:
-        pytest.fail(f"{what} needs root: {check.detail}", pytrace=False)
-
-
-def _profile_manifest(run: Run) -> Path | None:
-    if run.device.kind != "virtual":
+def profile_manifest(device: DeviceSpec) -> Path | None:
+    """A virtual handset's own manifest (its profile's ``behaviour.manifest``); None for a real handset.
+    Raises `phonehome.yamlconf.ConfigError` for a profile that does not exist or has an error."""
+    if device.kind != "virtual":
         return None
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
 
-    name = load_profile(run.device.name).behaviour.manifest
+    name = load_profile(device.name).behaviour.manifest
     if not name:
         return None
     path = Path(name)
     return path if path.suffix else Path("manifests") / f"{name}.yaml"
-
-
-@contextlib.contextmanager
-def _private_adb_server() -> Iterator[Any]:
-    import socket  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-
-    from phonehome.device import AdbServer  # noqa: PLC0415
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = AdbServer(port=port)
-    server.ensure_running()
-    try:
-        yield server
-    finally:
-        subprocess.run(
-            [str(server.binary), "-P", str(port), "kill-server"], capture_output=True, timeout=10, check=False
-        )
-
-
-def _attach_to_allure(run: Run) -> None:
-    """Verdicts and evidence into the allure report, when allure-pytest is collecting (--alluredir)."""
-    try:
-        import allure  # noqa: PLC0415
-    except ImportError:  # allure-pytest is a dependency; a broken install must not hide verdicts
-        return
-    for name in ("evaluation.json", "identity.txt", "capture.json"):
-        path = run.results / name
-        if path.exists():
-            kind = allure.attachment_type.JSON if name.endswith(".json") else allure.attachment_type.TEXT
-            allure.attach.file(str(path), name=name, attachment_type=kind)  # type: ignore[no-untyped-call]

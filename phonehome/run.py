@@ -3,41 +3,63 @@
 A convenience, not a second orchestrator: each handset is one ``pytest
 tests/compliance --device ...`` in a child process (the plugin's fixtures do
 the work), so what a lab runs in CI and what this prints are the same run.
+
+Each child is told exactly which folder is its own (``--results-dir``, a new
+folder with a random part), and only that folder is read back. A handset's
+verdict is believed only when the child's own session record agrees with its
+``evaluation.json`` (`phonehome.results.disagreements`); anything else is NO
+VERDICT with the reason on the terminal. Inputs are checked before any bench
+comes up, so a typo in a manifest costs a second, not a boot.
 """
 
 from __future__ import annotations
 
 import json
-import re
+import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_INCONCLUSIVE = 3
-EXIT_NO_VERDICT = 5
-"""A handset's run ended without verdicts (a bench or device error): the log says why."""
+from phonehome import exits, results
+from phonehome.results import EVALUATION, FINISHED, SESSION, disagreements
 
-_WORST = ("FAIL", "INCONCLUSIVE", "PASS", "NOT_APPLICABLE")
-_EXIT = {"FAIL": EXIT_FAIL, "INCONCLUSIVE": EXIT_INCONCLUSIVE, "PASS": EXIT_PASS, "NOT_APPLICABLE": EXIT_PASS}
 RUN_TIMEOUT_S = 1800
+STOP_GRACE_S = 60  # after SIGINT, for the child's fixtures to take its bench down
 _SHOWN = 12  # distinct findings printed per handset; all of them are in evaluation.json
+_PYTEST_INTERRUPTED, _PYTEST_USAGE = 2, 4
+_ERROR_STATUS = {
+    "bad-input": exits.BAD_INPUT,
+    "no-verdict": exits.NO_VERDICT,
+    "internal": exits.INTERNAL_ERROR,
+}
+_WHAT = {
+    exits.USAGE: "usage",
+    exits.BAD_INPUT: "bad input",
+    exits.NO_VERDICT: "bench or device error",
+    exits.INTERNAL_ERROR: "internal error",
+}
+
+Launcher = Callable[[Sequence[str], Path, float], int | None]
+"""Runs a child's argv with its output to a log; its exit status, or None when it ran out of time."""
 
 
 @dataclass(frozen=True, slots=True)
 class DeviceResult:
-    """One handset's run: its pytest status, its results folder and its verdicts (None: no verdicts)."""
+    """One handset's run: its exit status, its own results folder, and the evaluation believed (or why not)."""
 
     device: str
-    pytest_status: int
+    status: int
+    """The handset's exit status (`phonehome.exits`)."""
     results: Path | None
     evaluation: dict[str, Any] | None
+    """``evaluation.json``, only when the session that wrote it agrees with it."""
+    reason: str = ""
+    """Why there is no verdict (shown on the terminal)."""
+    pytest_status: int | None = None
 
     @property
     def result(self) -> str | None:
@@ -48,83 +70,250 @@ def run(
     devices: Sequence[str],
     *,
     suite: Path,
-    results: Path,
+    results_dir: Path,
+    bench: str,
+    manifest: str | None = None,
+    inventory: str | None = None,
     options: Sequence[str] = (),
     out: Callable[[str], None] = print,
+    launch: Launcher | None = None,
 ) -> int:
-    """Runs ``suite`` for each device; prints verdicts and results paths; returns the worst status."""
-    run_dir = results.resolve() / time.strftime("run-%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """Runs ``suite`` for each device; prints verdicts and results paths; returns the worst exit status."""
+    problems = check_inputs(devices, bench=bench, manifest=manifest, inventory=inventory)
+    if problems:
+        for problem in problems:
+            out(f"phonehome run: {problem}")
+        return exits.BAD_INPUT
+    try:
+        run_dir = results.new_folder(results_dir.resolve(), "run")
+    except OSError as exc:
+        if exc.errno in results.DISK_ERRORS:
+            raise  # a full disk is an internal error (the command's crash handler says so)
+        out(f"phonehome run: cannot create a results folder under {results_dir}: {exc.strerror or exc}")
+        return exits.USAGE
+    given = [f"--bench={bench}"]
+    given += [f"--manifest={manifest}"] if manifest else []
+    given += [f"--inventory={inventory}"] if inventory else []
     outcomes = []
     for device in devices:
         out(f"phonehome run: {device} ...")
-        outcomes.append(_run_one(device, suite, run_dir, options))
+        outcomes.append(run_one(device, suite, run_dir, [*given, *options], launch=launch or _launch))
     summary = [
         {
             "device": o.device,
+            "status": o.status,
             "result": o.result,
+            "reason": o.reason or None,
             "pytest_status": o.pytest_status,
             "results": str(o.results) if o.results else None,
-            "verdicts": {v["assertion"]: v["result"] for v in (o.evaluation or {}).get("verdicts", [])},
+            "verdicts": _verdicts(o),
         }
         for o in outcomes
     ]
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    results.write_json(run_dir / "summary.json", summary)
     for line in _table(outcomes):
         out(line)
     out(f"report: {run_dir}")
     return _status(outcomes)
 
 
-def _run_one(device: str, suite: Path, run_dir: Path, options: Sequence[str]) -> DeviceResult:
-    slug = _slug(device)
-    log = run_dir / f"{slug}.log"
+def check_inputs(
+    devices: Sequence[str], *, bench: str, manifest: str | None, inventory: str | None
+) -> list[str]:
+    """Every --device, manifest (given or a profile's own), inventory and bench definition, read once
+    before anything runs: one line per problem, naming file, line and key."""
+    import pytest  # noqa: PLC0415
+
+    from phonehome.bench.definition import load_bench  # noqa: PLC0415
+    from phonehome.device import load_inventory  # noqa: PLC0415
+    from phonehome.policy import load_manifest  # noqa: PLC0415
+    from phonehome.pytest_plugin import DeviceSpec, profile_manifest  # noqa: PLC0415
+    from phonehome.yamlconf import ConfigError  # noqa: PLC0415
+
+    problems: list[str] = []
+    manifests = {Path(manifest)} if manifest else set()
+    for text in devices:
+        try:
+            spec = DeviceSpec.parse(text)
+            if manifest is None and (own := profile_manifest(spec)) is not None:
+                manifests.add(own)
+        except (ConfigError, pytest.UsageError) as exc:  # UsageError: a malformed spec
+            problems += _problems(exc, f"--device {text!r}")
+    loaders: list[tuple[Callable[[Path], object], Path]] = [(load_manifest, m) for m in sorted(manifests)]
+    loaders += [(load_inventory, Path(inventory))] if inventory else []
+    loaders += [(load_bench, Path(bench))]
+    for load, path in loaders:
+        try:
+            load(path)
+        except ConfigError as exc:
+            problems += _problems(exc, str(path))
+    return problems
+
+
+def _problems(exc: Exception, what: str) -> list[str]:
+    from phonehome.yamlconf import ConfigError  # noqa: PLC0415
+
+    if isinstance(exc, ConfigError):
+        return list(exc.problems)
+    return [f"{what}: {exc}"]
+
+
+def run_one(
+    device: str, suite: Path, run_dir: Path, options: Sequence[str], *, launch: Launcher | None = None
+) -> DeviceResult:
+    """One child pytest for ``device`` in a new folder of its own; its verdict read from that folder only."""
+    from phonehome.pytest_plugin import DeviceSpec  # noqa: PLC0415  (pytest only when running)
+
+    folder = results.new_folder(run_dir, DeviceSpec.parse(device).slug)
     argv = [
         sys.executable,
         "-m",
         "pytest",
         str(suite),
         f"--device={device}",
-        f"--results={run_dir}",
-        f"--junitxml={run_dir / f'{slug}-junit.xml'}",
+        f"--results-dir={folder}",
+        f"--junitxml={folder / 'junit.xml'}",
         f"--alluredir={run_dir / 'allure'}",
         "-p",
         "no:cacheprovider",
         "-q",
         *options,
     ]
+    code = (launch or _launch)(argv, folder / "pytest.log", RUN_TIMEOUT_S)
+    return collect(device, folder, code)
+
+
+def _launch(argv: Sequence[str], log: Path, timeout: float) -> int | None:
     with log.open("w", encoding="utf-8") as sink:
+        child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
         try:
-            status = subprocess.run(
-                argv, stdout=sink, stderr=subprocess.STDOUT, timeout=RUN_TIMEOUT_S, check=False
-            )
-            code = status.returncode
+            return child.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            sink.write(f"\nphonehome run: {device} did not finish within {RUN_TIMEOUT_S} s\n")
-            code = EXIT_NO_VERDICT
-    pattern = re.compile(re.escape(_slug(device)) + r"-\d{8}-\d{6}$")
-    folders = sorted(p for p in run_dir.iterdir() if p.is_dir() and pattern.match(p.name))
-    folder = folders[-1] if folders else None
-    evaluation = None
-    if folder is not None and (folder / "evaluation.json").exists():
-        evaluation = json.loads((folder / "evaluation.json").read_text(encoding="utf-8"))
-    return DeviceResult(device, code, folder or log, evaluation)
+            sink.write(f"\nphonehome run: did not finish within {timeout:g} s; interrupting\n")
+            sink.flush()
+            _stop(child)
+            return None
+        except KeyboardInterrupt:  # Ctrl-C reached the child too: let it take its bench down first
+            _stop(child, signalled=True)
+            raise
 
 
-def _slug(device: str) -> str:
-    from phonehome.pytest_plugin import DeviceSpec  # noqa: PLC0415  (pytest only when running)
+def _stop(child: subprocess.Popen[bytes], *, signalled: bool = False) -> None:
+    """SIGINT (pytest then tears its fixtures, the bench, down), and SIGKILL if that takes too long."""
+    if not signalled:
+        child.send_signal(signal.SIGINT)
+    try:
+        child.wait(timeout=STOP_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
-    return DeviceSpec.parse(device).slug
+
+def collect(device: str, folder: Path, pytest_status: int | None) -> DeviceResult:
+    """What ``folder`` says of ``device``'s run (``pytest_status`` None: the child ran out of time)."""
+
+    def no_verdict(status: int, reason: str) -> DeviceResult:
+        return DeviceResult(device, status, folder, None, reason, pytest_status)
+
+    log = folder / "pytest.log"
+    if pytest_status is None:
+        return no_verdict(exits.NO_VERDICT, f"did not finish within {RUN_TIMEOUT_S} s (log: {log})")
+    try:
+        session = _read(folder / SESSION)
+    except ValueError as exc:
+        return no_verdict(exits.INTERNAL_ERROR, f"{SESSION} is unreadable ({exc})")
+    if session is None:
+        if pytest_status == _PYTEST_USAGE:
+            return no_verdict(exits.USAGE, f"pytest refused its options: {_log_error(log)}")
+        if pytest_status == _PYTEST_INTERRUPTED:
+            return no_verdict(exits.NO_VERDICT, f"interrupted before it began (log: {log})")
+        return no_verdict(
+            exits.INTERNAL_ERROR,
+            f"pytest exited {pytest_status} without claiming its results folder: {_log_error(log)}",
+        )
+    judged = {str(session.get("device"))} | ({str(doc.get("device"))} if (doc := _peek(folder)) else set())
+    if judged != {device}:
+        return no_verdict(
+            exits.INTERNAL_ERROR, f"the folder holds a run of {', '.join(sorted(judged))}, not {device}"
+        )
+    if session.get("state") != FINISHED:
+        return no_verdict(
+            exits.INTERNAL_ERROR, f"the pytest session did not finish (crashed or killed; log: {log})"
+        )
+    error = session.get("error")
+    if isinstance(error, dict):
+        status = _ERROR_STATUS.get(str(error.get("kind")), exits.INTERNAL_ERROR)
+        return no_verdict(status, str(error.get("message", "")))
+    if session.get("exitstatus") == _PYTEST_INTERRUPTED:
+        return no_verdict(exits.NO_VERDICT, f"interrupted (log: {log})")
+    try:
+        evaluation = _read(folder / EVALUATION)
+    except ValueError as exc:
+        return no_verdict(exits.INTERNAL_ERROR, f"{EVALUATION} is unreadable ({exc})")
+    if evaluation is None:
+        return no_verdict(exits.NO_VERDICT, f"the session wrote no {EVALUATION} (no test asked for verdicts)")
+    contradictions, gaps = disagreements(session, evaluation)
+    result = str(evaluation.get("result"))
+    if not contradictions and (pytest_status == 0) != (exits.FOR_RESULT.get(result) == exits.PASS):
+        contradictions.append(f"pytest exited {pytest_status} but evaluation.json says {result}")
+    if contradictions:
+        more = f" (and {len(contradictions) - 1} more)" if len(contradictions) > 1 else ""
+        return no_verdict(
+            exits.INTERNAL_ERROR, f"the session and {EVALUATION} disagree: {contradictions[0]}{more}"
+        )
+    if gaps:
+        return no_verdict(
+            exits.NO_VERDICT, f"{gaps[0]}" + (f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else "")
+        )
+    return DeviceResult(device, exits.FOR_RESULT[result], folder, evaluation, "", pytest_status)
+
+
+def _peek(folder: Path) -> dict[str, Any] | None:
+    """``evaluation.json`` if it is readable (for its device), else None: whether it is, is judged later."""
+    try:
+        return _read(folder / EVALUATION)
+    except ValueError:
+        return None
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A JSON object, None when the file is absent; ValueError when it is not one."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(str(exc)) from exc
+    if not isinstance(doc, dict):
+        raise ValueError("not a JSON object")
+    return doc
+
+
+def _log_error(log: Path) -> str:
+    """The line of a child's log that says what went wrong (pytest's ``ERROR:``, a traceback's last)."""
+    try:
+        lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
+    except OSError:
+        return f"no log ({log})"
+    lines = [line for line in lines if line]
+    picked = next((line for line in lines if line.startswith(("ERROR:", "INTERNALERROR>"))), None)
+    return results.first_line(picked or (lines[-1] if lines else f"empty log {log}"))
 
 
 def _table(outcomes: Sequence[DeviceResult]) -> list[str]:
     assertions = list(dict.fromkeys(a for o in outcomes for a in _verdicts(o)))
     lines = [""]
     for o in outcomes:
-        lines.append(f"{o.device}: {o.result or 'NO VERDICT (see ' + str(o.results) + ')'}")
+        if o.evaluation is None:
+            lines.append(f"{o.device}: NO VERDICT: {_WHAT.get(o.status, 'internal error')}: {o.reason}")
+        else:
+            lines.append(f"{o.device}: {o.result}")
+        reasons = {v["assertion"]: v.get("reason", "") for v in (o.evaluation or {}).get("verdicts", [])}
         for assertion in assertions:
             verdict = _verdicts(o).get(assertion)
-            if verdict:
+            if verdict == "INCONCLUSIVE":  # what to supply or fix, so the next run can earn its verdict
+                lines.append(f"  {assertion:<26} {verdict}: {results.first_line(reasons[assertion], 400)}")
+            elif verdict:
                 lines.append(f"  {assertion:<26} {verdict}")
         if o.evaluation:
             # A firmware that retries sends the same finding on every flow: one line each, with a count.
@@ -144,7 +333,4 @@ def _verdicts(outcome: DeviceResult) -> dict[str, str]:
 
 
 def _status(outcomes: Sequence[DeviceResult]) -> int:
-    if any(o.evaluation is None for o in outcomes):
-        return EXIT_NO_VERDICT
-    worst = min((_WORST.index(o.result or "FAIL") for o in outcomes), default=_WORST.index("NOT_APPLICABLE"))
-    return _EXIT[_WORST[worst]]
+    return exits.worst(o.status for o in outcomes)

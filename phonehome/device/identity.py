@@ -59,14 +59,22 @@ class Conflict:
 
 @dataclass(frozen=True, slots=True)
 class Unread:
-    """A key (or one attempt at it) the shell could not read, and why."""
+    """A key (or one attempt at it) the shell could not read, and why.
+
+    Either a gap (denied, failed, garbled: the handset has a value nobody read) or, when ``absent``
+    says why, no value to read at all (no SIM, no radio, no fix). Only gaps make verdicts that look
+    for identifiers INCONCLUSIVE (`phonehome.policy.Identity.unread`).
+    """
 
     key: str
     detail: str
     reason: str
+    absent: str = ""
+    """Why the handset has no such value (``no SIM: gsm.sim.state ABSENT``); empty for a gap."""
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.detail}: {self.reason}"
+        text = f"{self.key}: {self.detail}: {self.reason}"
+        return f"{text} (not present: {self.absent})" if self.absent else text
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,10 @@ class IdentityReport:
                 }
                 for c in self.conflicts
             ],
-            "unread": [{"key": u.key, "detail": u.detail, "reason": u.reason} for u in self.unread],
+            "unread": [
+                {"key": u.key, "detail": u.detail, "reason": u.reason, "absent": u.absent or None}
+                for u in self.unread
+            ],
             "warnings": list(self.warnings),
             "inventory_entry": self.inventory_entry,
         }
@@ -202,6 +213,19 @@ def _same_scalar(key: str, read: str, declared: str) -> bool:
     )
 
 
+def gaps(unread: Iterable[Unread]) -> dict[str, str]:
+    """Identity keys the handset has but that could not be read (denied, failed), each with the first why.
+
+    A key counts as a gap as soon as one attempt at it failed for a reason other than absence: a SIM
+    the shell was denied is still a SIM whose ICCID may leak.
+    """
+    out: dict[str, str] = {}
+    for u in unread:
+        if u.key in IDENTIFIER_KEYS and not u.absent and u.key not in out:
+            out[u.key] = f"{u.reason} ({u.detail})"
+    return out
+
+
 def merge(
     serial: str,
     readings: Iterable[Reading],
@@ -246,14 +270,18 @@ def merge(
         if r.source not in sources.setdefault(r.key, []):
             sources[r.key].append(r.source)
     data["sources"] = {k: "+".join(v) for k, v in sources.items()}
-    identity = Identity.model_validate(data)
     unread_list = list(unread)
-    missing = dict.fromkeys(
-        u.key for u in unread_list if u.key in IDENTIFIER_KEYS and not getattr(identity, u.key)
-    )
+    data["unread"] = gaps(unread_list)
+    identity = Identity.model_validate(data)  # drops from ``unread`` what another source supplied
+    absent = {u.key: u.absent for u in unread_list if u.absent and u.key in IDENTIFIER_KEYS}
     warnings = identity.warnings() + [
         f"{key} could not be read over ADB and no inventory declares it: leak detection cannot look for it"
-        for key in missing
+        for key in identity.unread
+    ]
+    warnings += [
+        f"{key}: not present ({why}); if the handset has one, declare it in the inventory"
+        for key, why in absent.items()
+        if key not in identity.unread and not getattr(identity, key)
     ]
     return IdentityReport(
         serial=serial,

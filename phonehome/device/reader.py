@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from phonehome.device import dumps, parcel
@@ -32,7 +32,14 @@ from phonehome.device.identity import (
     normalize,
 )
 from phonehome.device.inventory import Inventory
-from phonehome.device.props import SERIAL_PROPS, parse_getprop, sdk_level, sim_operators, slot_count
+from phonehome.device.props import (
+    SERIAL_PROPS,
+    parse_getprop,
+    per_slot,
+    sdk_level,
+    sim_operators,
+    slot_count,
+)
 from phonehome.device.transport import ShellResult
 from phonehome.policy.identity import Cell, Identity, luhn_ok
 
@@ -100,7 +107,42 @@ def collect(shell: Shell) -> Found:
             found.add(key, value, SETTINGS, f"settings get secure {name}")
     _from_network(shell, found, props)
     _from_radio(shell, found)
+    found.unread = [_presence(u, props) for u in found.unread]
     return found
+
+
+RADIO_KEYS = frozenset({"imei", "imeisv", "meid"})
+SIM_KEYS = frozenset({"imsi", "iccid", "msisdn"})
+
+
+def no_radio(props: dict[str, str]) -> str:
+    """Why the handset has no cellular radio (a Wi-Fi-only build says so in its properties), or ''."""
+    if props.get("ro.radio.noril", "").strip().lower() in ("yes", "true", "1"):
+        return f"no cellular radio: ro.radio.noril {props['ro.radio.noril'].strip()}"
+    if props.get("ro.carrier", "").strip().lower() == "wifi-only":
+        return "no cellular radio: ro.carrier wifi-only"
+    return ""
+
+
+def no_sim(props: dict[str, str]) -> str:
+    """Why the handset holds no SIM (every slot ABSENT), or ''. Any other state (READY, PIN_REQUIRED,
+    NOT_READY, UNKNOWN, missing) may hide a SIM, so its identifiers count as unread, not absent."""
+    states = [s for s in per_slot(props, "gsm.sim.state") if s]
+    if states and all(s.upper() == "ABSENT" for s in states):
+        return f"no SIM: gsm.sim.state {props['gsm.sim.state'].strip()}"
+    return ""
+
+
+def _presence(unread: Unread, props: dict[str, str]) -> Unread:
+    """Marks a failed read of a value the handset does not have (no radio, no SIM) as absent."""
+    if unread.absent:
+        return unread
+    why = ""
+    if unread.key in RADIO_KEYS | SIM_KEYS:
+        why = no_radio(props)
+    if not why and unread.key in SIM_KEYS:
+        why = no_sim(props)
+    return replace(unread, absent=why) if why else unread
 
 
 _IMEI_PROP = re.compile(r"imei", re.IGNORECASE)
@@ -217,7 +259,7 @@ def _from_radio(shell: Shell, found: Found) -> None:
             )
     elif registry is not None:
         found.unread.append(
-            Unread("cell", "dumpsys telephony.registry", "no serving cell (no SIM or no signal)")
+            Unread("cell", "dumpsys telephony.registry", "no serving cell", absent="no SIM or no signal")
         )
     located = _run(shell, found, "location", ["dumpsys", "location"], DUMP_TIMEOUT_S)
     fixes = dumps.locations(located or "")
@@ -232,7 +274,9 @@ def _from_radio(shell: Shell, found: Found) -> None:
             )
         )
     elif located is not None:
-        found.unread.append(Unread("location", "dumpsys location", "no last known fix (location off?)"))
+        found.unread.append(
+            Unread("location", "dumpsys location", "no last known fix", absent="location off, or never fixed")
+        )
 
 
 def read_identity(

@@ -1,4 +1,4 @@
-"""`phonehome analyze`: table and JSON output, exit statuses, one clear line for bad input."""
+"""`phonehome analyze` (and the statuses `run` and `judge` share): output, distinct exit statuses, one clear line."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from phonehome.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_USAGE, main
+from phonehome.cli import EXIT_BAD_INPUT, EXIT_INTERNAL_ERROR, EXIT_NO_VERDICT, EXIT_OK, EXIT_USAGE, main
 from phonehome.traffic import dns, factory, http, tls
 from phonehome.traffic.factory import TcpConversation, UdpConversation
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -95,17 +97,99 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert info.value.code == EXIT_USAGE
 
 
-def test_help_documents_the_exit_statuses() -> None:
+@pytest.mark.parametrize("command", ["analyze", "run", "judge"])
+def test_help_documents_every_exit_status(command: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "phonehome.cli", "analyze", "--help"],
+        [sys.executable, "-m", "phonehome.cli", command, "--help"],
         capture_output=True,
         text=True,
         timeout=60,
         check=True,
     )
     text = " ".join(result.stdout.split())
-    for status in ("0 analyzed", "2 usage error", "4 bad input"):
-        assert status in text
+    if command == "judge":
+        says = ["0, 1 or 3 as the reproduced verdicts", "2 usage", "4 bad input", "6 the verdicts differ"]
+    else:
+        says = ["0 every verdict PASS", "1 a verdict is FAIL", "2 usage error", "3 no FAIL but a verdict is "
+                "INCONCLUSIVE", "4 bad input", "5 no verdict", "6 internal error", "A crash never exits 1"]  # fmt: skip
+    for status in says:
+        assert status in text, status
+
+
+def test_a_crash_exits_internal_error_never_fail(
+    capture: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in the analyzer")
+
+    monkeypatch.setattr("phonehome.traffic.analyze", crash)
+    assert main(["analyze", str(capture)]) == EXIT_INTERNAL_ERROR
+    assert "phonehome analyze: internal error: RuntimeError: a bug in the analyzer" in capsys.readouterr().err
+
+
+def test_an_interrupted_command_gives_no_verdict(capture: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("phonehome.traffic.analyze", interrupted)
+    assert main(["analyze", str(capture)]) == EXIT_NO_VERDICT
+
+
+def test_a_full_disk_is_an_internal_error_from_the_console_script(capture: Path) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is absent: no way to fill a disk here")
+    done = subprocess.run(
+        [sys.executable, "-m", "phonehome.cli", "analyze", "--format", "json", "-o", "/dev/full", str(capture)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == EXIT_INTERNAL_ERROR, done.stderr
+    assert "No space left on device" in done.stderr
+
+
+def test_a_run_that_crashes_exits_internal_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def crash(*args: object, **kwargs: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("phonehome.run.run", crash)
+    assert main(["run", "--device", "virtual:aosp-clean", "--suite", str(REPO / "tests/compliance")]) == 6
+    assert "internal error" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--device", "virtual:"], "expected virtual:PROFILE or adb:SERIAL"),
+        (["--device", "virtual:nokia-7-plus-2091"], "no virtual handset profile 'nokia-7-plus-2091'"),
+        (
+            ["--device", "virtual:aosp-clean", "--manifest", "manifests/no-such.yaml"],
+            "manifests/no-such.yaml",
+        ),
+        (
+            ["--device", "virtual:aosp-clean", "--inventory", "devices/inventory.yaml.typo"],
+            "inventory.yaml.typo",
+        ),
+    ],
+)
+def test_run_with_bad_input_exits_4_before_any_bench(
+    args: list[str],
+    says: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(REPO)
+    assert main(["run", *args, "--results", str(tmp_path)]) == EXIT_BAD_INPUT
+    assert says in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["run"])
+    assert info.value.code == EXIT_USAGE
+    assert main(["run", "--device", "virtual:aosp-clean", "--suite", str(tmp_path / "none")]) == EXIT_USAGE
 
 
 def test_an_output_file_that_cannot_be_written_is_a_usage_error(
@@ -114,3 +198,14 @@ def test_an_output_file_that_cannot_be_written_is_a_usage_error(
     target = tmp_path / "no-such-dir" / "out.json"
     assert main(["analyze", "--format", "json", "-o", str(target), str(capture)]) == EXIT_USAGE
     assert f"cannot write {target}" in capsys.readouterr().err
+
+
+def test_run_with_a_results_folder_it_cannot_create_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    status = main(["run", "--device", "virtual:aosp-clean", "--results", str(blocker / "results")])
+    assert status == EXIT_USAGE
+    assert "cannot create a results folder" in capsys.readouterr().out

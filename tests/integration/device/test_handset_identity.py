@@ -89,6 +89,7 @@ def test_android14_denies_device_identifiers_and_says_so(aosp: Pair) -> None:
     assert (report.identity.imei, report.identity.imsi, report.identity.iccid) == ([], [], [])
     denied = {u.key for u in report.unread if u.reason.startswith("SecurityException")}
     assert denied == {"imei", "imsi", "iccid"}
+    assert set(report.identity.unread) == {"imei", "imsi", "iccid"}  # what the verdicts must not ignore
     assert any(w.startswith("imei could not be read over ADB") for w in report.warnings)
 
 
@@ -108,8 +109,10 @@ def test_android14_with_the_inventory_has_the_whole_identity(aosp: Pair, tmp_pat
         normalize_mac(ident.wifi_mac),
     }
     assert report.conflicts == ()
-    assert report.warnings == ("location could not be read over ADB and no inventory declares it: "
-                               "leak detection cannot look for it",)  # fmt: skip
+    # No fix is no location to leak (not a read that failed): said, but not a gap in the identity.
+    assert report.warnings == ("location: not present (location off, or never fixed); if the handset has "
+                               "one, declare it in the inventory",)  # fmt: skip
+    assert report.identity.unread == {}
 
 
 def test_a_mistyped_inventory_imei_is_a_conflict_not_a_choice(nokia: Pair, tmp_path: Path) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
 
 from phonehome.device.errors import AdbTimeoutError
 from phonehome.device.identity import DUMPSYS, GETPROP, IP_LINK, SERVICE_CALL, SETTINGS
+from phonehome.device.inventory import Inventory, InventoryEntry
 from phonehome.device.reader import collect, read_identity
 from phonehome.device.testing import RecordedShell
 from phonehome.device.transport import ShellResult
+from phonehome.policy.identity import Identity
 from tests.unit.device.phones import PKG, recorded
 
 
@@ -148,3 +151,82 @@ def test_every_value_read_is_in_the_identity(name: str) -> None:
     for row in report.provenance:
         if row.key not in ("cell", "location"):
             assert row.value in getattr(report.identity, row.key), row
+
+
+# -- what the handset has but nobody read (Identity.unread) vs what it does not have ------------------
+
+
+def _props(shell: RecordedShell, **changes: str) -> RecordedShell:
+    """The shell's getprop with properties set (or added)."""
+    text = shell.results["getprop"].stdout
+    for name, value in changes.items():
+        prop = name.replace("_", ".")
+        line = f"[{prop}]: [{value}]\n"
+        text = re.sub(rf"^\[{re.escape(prop)}\]: \[.*?\]\n", "", text, flags=re.MULTILINE) + line
+    return _answer(shell, "getprop", text)
+
+
+def test_android14_denied_identifiers_are_unread_in_the_identity(pixel14: RecordedShell) -> None:
+    identity = read_identity(pixel14).identity
+    assert set(identity.unread) == {"imei", "imsi", "iccid"}
+    assert "SecurityException" in identity.unread["imei"]
+    assert "service call iphonesubinfo" in identity.unread["iccid"]
+
+
+def test_android9_reads_everything_so_nothing_is_unread(nokia9: RecordedShell) -> None:
+    assert read_identity(nokia9).identity.unread == {}
+
+
+def test_identifiers_the_inventory_declares_are_no_longer_unread(pixel14: RecordedShell) -> None:
+    entry = InventoryEntry(
+        serial="28031FDH2005CW",
+        identity=Identity(imei=["355684112345675"], imsi=["262021234567890"], iccid=["8949201234567890126"]),
+    )
+    report = read_identity(pixel14, Inventory(handsets=(entry,)))
+    assert report.identity.unread == {}
+    assert report.identity.sources["iccid"] == "inventory"
+
+
+def test_an_inventory_that_declares_only_the_imei_leaves_the_sim_unread(pixel14: RecordedShell) -> None:
+    entry = InventoryEntry(serial="28031FDH2005CW", identity=Identity(imei=["355684112345675"]))
+    assert set(read_identity(pixel14, Inventory(handsets=(entry,))).identity.unread) == {"imsi", "iccid"}
+
+
+def test_without_a_sim_its_identifiers_are_not_present_rather_than_unread(pixel14: RecordedShell) -> None:
+    report = read_identity(_props(pixel14, gsm_sim_state="ABSENT"))
+    assert set(report.identity.unread) == {"imei"}  # the radio is there; the shell was denied its IMEI
+    absent = {u.key: u.absent for u in report.unread if u.absent}
+    assert absent["iccid"] == "no SIM: gsm.sim.state ABSENT"
+    assert any(w.startswith("iccid: not present (no SIM") for w in report.warnings)
+
+
+def test_one_sim_of_two_present_keeps_the_sim_identifiers_unread(pixel14: RecordedShell) -> None:
+    report = read_identity(_props(pixel14, gsm_sim_state="ABSENT,LOADED"))
+    assert {"imsi", "iccid"} <= set(report.identity.unread)
+
+
+@pytest.mark.parametrize("state", ["NOT_READY", "UNKNOWN", "PIN_REQUIRED", ""])
+def test_a_sim_state_that_may_hide_a_sim_keeps_its_identifiers_unread(
+    pixel14: RecordedShell, state: str
+) -> None:
+    report = read_identity(_props(pixel14, gsm_sim_state=state))
+    assert {"imsi", "iccid"} <= set(report.identity.unread)
+
+
+def test_a_wifi_only_build_has_no_imei_to_read(pixel14: RecordedShell) -> None:
+    report = read_identity(_props(pixel14, ro_radio_noril="yes", gsm_sim_state="ABSENT"))
+    assert report.identity.unread == {}
+    assert {u.key for u in report.unread if u.absent} >= {"imei", "imsi", "iccid"}
+
+
+def test_a_failed_read_is_a_gap_not_an_absence(nokia9: RecordedShell) -> None:
+    _answer(nokia9, "settings get secure android_id", "", exit_code=255)
+    identity = read_identity(nokia9).identity
+    assert "exit 255" in identity.unread["android_id"]
+
+
+def test_no_location_fix_is_not_present_not_unread(nokia9: RecordedShell) -> None:
+    _answer(nokia9, "dumpsys location", "Location Manager State:\n")
+    report = read_identity(nokia9)
+    assert report.identity.location is None
+    assert "location" not in report.identity.unread

@@ -1,11 +1,16 @@
-"""How a verdict becomes a test outcome: only PASS passes; INCONCLUSIVE fails; NOT_APPLICABLE skips."""
+"""How a verdict becomes a test outcome: only PASS passes; INCONCLUSIVE is broken; NOT_APPLICABLE skips."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from allure_commons.model2 import Status
+from allure_pytest.utils import get_status
 
 from phonehome.policy import Evaluation, Finding, FlowRef, Verdict
-from phonehome.pytest_plugin import DeviceSpec, Verdicts
+from phonehome.pytest_plugin import DeviceSpec, Inconclusive, Run, Verdicts
+from phonehome.results import CaseRecord
 
 
 def _evaluation(result: str, findings: list[Finding] | None = None) -> Evaluation:
@@ -19,9 +24,25 @@ def test_pass_passes() -> None:
     Verdicts(_evaluation("PASS")).require("declared-endpoints")
 
 
-def test_inconclusive_fails_with_its_reason() -> None:
-    with pytest.raises(pytest.fail.Exception, match="INCONCLUSIVE: because INCONCLUSIVE"):
+def test_inconclusive_raises_an_error_that_is_not_a_failed_assertion() -> None:
+    with pytest.raises(Inconclusive, match="INCONCLUSIVE: because INCONCLUSIVE") as info:
         Verdicts(_evaluation("INCONCLUSIVE")).require("declared-endpoints")
+    # allure-pytest calls a test whose exception is neither of these *broken*, not *failed*
+    assert not isinstance(info.value, AssertionError | pytest.fail.Exception)
+    assert get_status(info.value) == Status.BROKEN
+
+
+def test_fail_is_a_failed_test_in_allure() -> None:
+    with pytest.raises(pytest.fail.Exception) as info:
+        Verdicts(_evaluation("FAIL")).require("declared-endpoints")
+    assert get_status(info.value) == Status.FAILED
+
+
+def test_require_records_which_assertion_the_running_test_asked_for(tmp_path: Path) -> None:
+    run = Run(DeviceSpec("virtual", "aosp-clean"), Path("b.yaml"), None, None, tmp_path, 1.0, 1.0, None)
+    run.current = CaseRecord("t[transport]")
+    Verdicts(_evaluation("PASS"), run).require("declared-endpoints")
+    assert run.current.assertions == ["declared-endpoints"]
 
 
 def test_not_applicable_skips_with_its_reason() -> None:
