@@ -21,6 +21,7 @@ from phonehome.bench import Bench
 from phonehome.bench.definition import parse_bench
 from phonehome.bench.netops import nft_tables
 from phonehome.bench.runtime import read_states
+from phonehome.bench.tools import find_tool
 from phonehome.bench.topology import Port
 
 BenchFactory = Callable[..., Bench]
@@ -86,3 +87,11 @@ def in_handset(port: Port, code: str, timeout: float = 30.0) -> subprocess.Compl
 def unique(prefix: str) -> str:
     """A name no other test run uses (interface names stay <= 15 chars for short prefixes)."""
     return f"{prefix}{secrets.token_hex(3)}"
+
+
+def need_tool(name: str, why: str) -> str:
+    """The tool's path, or the test is skipped saying which tool is missing and what it was for."""
+    path = find_tool(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed here ({why})")
+    return path
