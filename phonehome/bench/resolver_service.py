@@ -58,6 +58,8 @@ LIFETIME_S = 120.0
 """A connection that trickles a byte now and then still ends (RFC 7766 6.2.3 lets servers close)."""
 OUT_MAX = 128 * 1024
 """Answers waiting for a client that does not read: beyond this the connection is closed."""
+SNDBUF = 32 * 1024
+"""The kernel's send buffer per connection (it would grow to megabytes for a client that never reads)."""
 TICK_S = 0.25
 FORWARD_WORKERS = 8
 FORWARD_PENDING = 256
@@ -83,7 +85,9 @@ Target = tuple[socket.socket, tuple[str, int], Connection | None]
 class Upstream:
     """nat: asks the real resolvers in worker threads; answers come back through ``done``."""
 
-    def __init__(self, servers: list[str], done: Callable[[Target, Question, float, Answer], None]) -> None:
+    def __init__(
+        self, servers: list[tuple[str, int]], done: Callable[[Target, Question, float, Answer], None]
+    ) -> None:
         self.servers = servers
         self.done = done
         self.pool = concurrent.futures.thread.ThreadPoolExecutor(
@@ -110,9 +114,9 @@ class Upstream:
 
     def _query(self, question: Question) -> dns.message.Message | None:
         query = dns.message.make_query(question.name, question.rdtype, question.rdclass, use_edns=0)
-        for server in self.servers:
+        for server, port in self.servers:
             try:
-                response, _tcp = dns.query.udp_with_fallback(query, server, timeout=UPSTREAM_TIMEOUT_S)
+                response, _tcp = dns.query.udp_with_fallback(query, server, UPSTREAM_TIMEOUT_S, port)
                 return response
             except (dns.exception.DNSException, OSError, ValueError, EOFError):
                 continue
@@ -128,7 +132,7 @@ class Server:
         log: IO[str],
         answer: Callable[[Question, str], Answer],
         clients: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
-        upstream: list[str] | None = None,
+        upstream: list[tuple[str, int]] | None = None,
     ) -> None:
         self.log = log
         self.answer = answer
@@ -156,6 +160,9 @@ class Server:
         if self.upstream is not None:
             self.upstream.pool.shutdown(wait=True, cancel_futures=True)
             self._drain(0)
+        self.selector.close()
+        self.wake_r.close()
+        self.wake_w.close()
 
     # --- UDP ---------------------------------------------------------------------------------------
 
@@ -180,6 +187,7 @@ class Server:
             sock.close()
             return
         sock.setblocking(False)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SNDBUF)
         now = time.monotonic()
         conn = Connection(sock, (addr[0], addr[1]), now, now)
         self.connections[sock.fileno()] = conn
@@ -319,6 +327,12 @@ class Server:
         return any(ip in net for net in self.clients if net.version == ip.version)
 
 
+def upstream_address(text: str) -> tuple[str, int]:
+    """``192.0.2.53`` or, with another port, ``192.0.2.53#5353`` (dnsmasq's way of writing it)."""
+    address, _, port = text.partition("#")
+    return str(ipaddress.ip_address(address)), int(port or 53)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m phonehome.bench.resolver_service")
     parser.add_argument("--fd", type=int, action="append", default=[], help="an inherited socket on port 53")
@@ -327,7 +341,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pool4", default="198.18.0.0/15")
     parser.add_argument("--pool6", default=None, help="AAAA answers from here (IPv6 offered); none: no AAAA")
     parser.add_argument("--ttl", type=int, default=300)
-    parser.add_argument("--upstream", action="append", default=[], help="nat: a resolver to ask")
+    parser.add_argument(
+        "--upstream", action="append", default=[], help="nat: a resolver to ask (ADDRESS[#PORT])"
+    )
     parser.add_argument("--client", action="append", default=[], help="a network whose hosts are answered")
     parser.add_argument("--user", default=privilege.SERVICE_USER)
     args = parser.parse_args(argv)
@@ -347,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         def local(question: Question, proto: str) -> Answer:
             return answer_locally(question, pool, args.ttl, ipv6, proto)
 
-        upstream = args.upstream if args.mode == "nat" else None
+        upstream = [upstream_address(u) for u in args.upstream] if args.mode == "nat" else None
         server = Server(socks, log, local, clients, upstream)
         print(f"{READY} (pid {os.getpid()}, uid {os.getuid()}, mode {args.mode})", flush=True)
         server.serve(stop)
