@@ -175,7 +175,9 @@ class Bench:
         """Problems of a running bench (a process that died, a starved port...); empty when all is well."""
         problems = []
         for record in self._state().data["undo"]:
-            if record["kind"] == "process" and not ProcessId(record["pid"], record["start"]).alive():
+            if record["kind"] != "process" or (self._stopped and record["role"].startswith("capture:")):
+                continue  # a capture tool the bench stopped is no problem
+            if not ProcessId(record["pid"], record["start"]).alive():
                 problems.append(f"{record['role']} (pid {record['pid']}) is not running")
         for record in self._state().data["undo"]:
             if record["kind"] == "netns" and not netops.netns_exists(record["name"]):

@@ -10,8 +10,10 @@ serving. What stays root, and why:
   itself with ``--user``): DHCP answers a client that has no address yet;
 * dumpcap has no ``-Z``: it runs as ``nobody`` under ``setpriv`` with
   CAP_NET_RAW only (to open its packet socket), and gives that up itself once
-  the socket is open; tcpdump starts as root bounded to CAP_NET_RAW, CAP_SETUID
-  and CAP_SETGID and switches to ``nobody`` with ``-Z``, keeping nothing.
+  the socket is open; tcpdump starts as root bounded to CAP_NET_RAW, CAP_SETUID,
+  CAP_SETGID, CAP_DAC_OVERRIDE and CAP_CHOWN (it creates its first file before it
+  switches, in a folder root does not own, and hands it to ``nobody``) and
+  switches to ``nobody`` with ``-Z``, keeping nothing.
 
 Files a service writes after dropping root live in a folder it owns (mode 0700)
 and are opened relative to its working directory, so the bench's own 0700

@@ -77,8 +77,10 @@ def capture_argv(
     """The capture command writing ``name`` (relative to its working directory; rotation numbered).
 
     dumpcap starts as ``user`` with CAP_NET_RAW alone, which it drops itself once its
-    socket is open; tcpdump starts as root with only CAP_NET_RAW, CAP_SETUID and
-    CAP_SETGID and becomes ``user`` with ``-Z`` (keeping no capability).
+    socket is open. tcpdump starts as root with only CAP_NET_RAW, CAP_SETUID, CAP_SETGID,
+    CAP_DAC_OVERRIDE and CAP_CHOWN (it creates its first file, in ``user``'s folder, and
+    hands it to ``user`` before it switches) and becomes ``user`` with ``-Z``, keeping
+    no capability.
     """
     if chosen.name == "dumpcap":
         argv = [chosen.path, "-i", interface, "-w", name, "-B", str(spec.buffer_mb), "-q"]
@@ -111,7 +113,9 @@ def capture_argv(
         stem, suffix = os.path.splitext(name)
         argv[argv.index(name)] = f"{stem}-%Y%m%d%H%M%S{suffix}"
         argv += ["-G", str(spec.rotate_seconds)]
-    return privilege.setpriv_argv(setpriv, None, ("net_raw", "setuid", "setgid"), argv)
+    return privilege.setpriv_argv(
+        setpriv, None, ("net_raw", "setuid", "setgid", "dac_override", "chown"), argv
+    )
 
 
 def capture_files(base: Path) -> list[Path]:

@@ -89,12 +89,12 @@ def test_dumpcap_runs_as_nobody_with_only_cap_net_raw() -> None:
     assert argv[argv.index("--") + 1] == "/usr/bin/dumpcap"
 
 
-def test_tcpdump_switches_to_nobody_itself_and_starts_with_three_capabilities_only() -> None:
+def test_tcpdump_switches_to_nobody_itself_and_starts_with_five_capabilities_only() -> None:
     spec = CaptureDef(tool="tcpdump", rotate_mb=5)
     argv = capture_argv(spec, TCPDUMP, "ph1-wlan", "w.pcap", user=NOBODY, setpriv="/usr/bin/setpriv")
     assert argv[argv.index("-Z") + 1] == "nobody"
     assert "root" not in argv
-    assert "--bounding-set=-all,+net_raw,+setuid,+setgid" in argv
+    assert "--bounding-set=-all,+net_raw,+setuid,+setgid,+dac_override,+chown" in argv
     assert not any(a.startswith("--reuid") for a in argv)  # -Z needs it to start as root
     assert argv[argv.index("-C") + 1] == "5"
     assert "-U" in argv
