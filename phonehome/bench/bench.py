@@ -16,7 +16,6 @@ next one to start (``phonehome bench clean``).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
@@ -31,7 +30,7 @@ from phonehome.bench import audit, netops, nft, privilege, recorder, runtime, si
 from phonehome.bench.build import Builder
 from phonehome.bench.cleanup import clean_stale, shared_host_sysctls
 from phonehome.bench.definition import BenchDef, load_bench
-from phonehome.bench.dnsmasq import Lease, read_leases
+from phonehome.bench.dnsmasq import Lease, lease_of, read_leases
 from phonehome.bench.netops import BenchError
 from phonehome.bench.resolver import DnsLogEntry, read_log
 from phonehome.bench.runtime import ProcessId, StateFile
@@ -381,23 +380,16 @@ class Bench:
         info = self._state().data.get("capture_info", {}).get(port_name, {})
         base = self._capture_base(port_name)
         log_text = _read(self.workdir / f"capture-{port_name}.log")
-        drops = recorder.parse_drops(tool, port.interface, log_text)
         link_then = info.get("link_packets")
-        if link_now is not None and link_then is not None:
-            drops = dataclasses.replace(drops, link_packets=link_now - int(link_then))
-        if not drops.counted:
-            problems.append(f"{tool} on {port.interface} printed no drop statistics: completeness unknown")
-        if drops.missed:
-            problems.append(
-                f"{port.interface} counted {drops.link_packets} frames while {tool} captured "
-                f"{drops.captured}: {drops.missed} are missing from the files"
-            )
+        link = None if link_now is None or link_then is None else link_now - int(link_then)
+        drops, lost = recorder.tool_drops(tool, port.interface, log_text, link)
+        problems += lost
         files = [file_digest(path) for path in recorder.capture_files(base)]
         if not files:
             problems.append(f"no capture file was written for port {port_name} ({base})")
         problems += audit.foreign_problems(port, audit.foreign_macs(self.router_ns, port))
         handset_macs = audit.guard_handset_macs(self.router_ns, port)
-        lease = self._lease_of(port, handset_macs)
+        lease = lease_of(self.leases(), port.bridge, handset_macs)
         markers = load_timeline(self.timeline_path) if self.timeline_path.exists() else []
         addresses, macs, subnets = audit.router_facts(self.router_ns, port)
         return Capture(
@@ -420,11 +412,6 @@ class Bench:
             resolver_log=self.resolver_log,
             isolated=port.isolated,
         )
-
-    def _lease_of(self, port: Port, handset_macs: list[str]) -> Lease | None:
-        """The last lease of the port's handset: of a MAC the port serves, on the port's bridge."""
-        on_bridge = [lease for lease in self.leases() if lease.interface in (None, port.bridge)]
-        return next((lease for lease in reversed(on_bridge) if lease.mac in handset_macs), None)
 
     def _state(self) -> StateFile:
         if self.state is None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from typing import TypeVar
 
 from pyroute2 import IPRoute
 
-from phonehome.bench import dnsmasq, netops, nft, privilege, recorder, resolver_service, sinks, undo
+from phonehome.bench import dnsmasq, netops, nft, privilege, recorder, resolver_service, sinks, undo, upstream
 from phonehome.bench.definition import BenchDef
 from phonehome.bench.netops import BenchError, poll
 from phonehome.bench.runtime import ProcessId
@@ -227,7 +226,7 @@ class Builder:
         """The bench's DNS: port 53 bound here, as root, and handed to a process that drops root."""
         ipv6 = self.defn.ipv6 == "offer"
         with netops.inside(self.topo.router_ns):
-            socks = _dns_sockets(ipv6)
+            socks = resolver_service.open_sockets(ipv6)
         fds = tuple(s.fileno() for s in socks)
         spec = self.defn.resolver
         argv = [sys.executable, "-m", "phonehome.bench.resolver_service", "--mode", self.defn.mode]
@@ -258,7 +257,7 @@ class Builder:
         nat = _need(self.defn.nat, "nat")
         if nat.dns:
             return list(nat.dns)
-        servers = host_resolvers(_read(HOST_RESOLV_CONF))
+        servers = upstream.host_resolvers(_read(HOST_RESOLV_CONF))
         if not servers:
             raise BenchError(
                 f"nat: {HOST_RESOLV_CONF} names no resolver the router namespace can reach (a loopback "
@@ -344,43 +343,6 @@ class Builder:
             return False
 
         poll(f"{what} to start (see {log})", ready, START_TIMEOUT_S)
-
-
-def _dns_sockets(ipv6: bool) -> list[socket.socket]:
-    """UDP and TCP sockets on port 53 of every address (IPv6 too when offered), bound and listening."""
-    families = [socket.AF_INET] + ([socket.AF_INET6] if ipv6 else [])
-    socks = []
-    try:
-        for family in families:
-            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                sock = socket.socket(family, kind)
-                socks.append(sock)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 53))  # noqa: S104 (the router namespace)
-                if kind == socket.SOCK_STREAM:
-                    sock.listen(64)
-    except OSError as exc:
-        for sock in socks:
-            sock.close()
-        raise BenchError(f"the resolver cannot bind port 53 in the router namespace: {exc}") from exc
-    return socks
-
-
-def host_resolvers(resolv_conf: str) -> list[str]:
-    """The ``nameserver`` addresses of a resolv.conf that are not loopback (the router cannot reach those)."""
-    servers = []
-    for line in resolv_conf.splitlines():
-        parts = line.split()
-        if len(parts) >= 2 and parts[0] == "nameserver":
-            try:
-                address = ipaddress.ip_address(parts[1].split("%", 1)[0])
-            except ValueError:
-                continue
-            if not address.is_loopback and not address.is_link_local:
-                servers.append(str(address))
-    return servers
 
 
 def _says(log: Path, line: str) -> Callable[[], bool]:

@@ -166,6 +166,12 @@ def read_leases(workdir: Path) -> list[Lease]:
     return leases
 
 
+def lease_of(leases: list[Lease], bridge: str, macs: list[str]) -> Lease | None:
+    """The last lease on ``bridge`` of one of ``macs`` (the port's handset), if it took one."""
+    mine = [lease for lease in leases if lease.interface in (None, bridge) and lease.mac in macs]
+    return mine[-1] if mine else None
+
+
 def started(workdir: Path) -> bool:
     """dnsmasq writes ``started`` after it has bound its sockets and dropped to its user."""
     try:

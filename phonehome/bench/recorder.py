@@ -13,6 +13,7 @@ directory (the bench's own folder stays 0700).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass
@@ -192,6 +193,24 @@ def parse_drops(tool_name: str, interface: str, log_text: str) -> CaptureDrops:
     return CaptureDrops(
         tool_name, interface, found["captured"], found["received"], found["dropped"], found["if_dropped"]
     )
+
+
+def tool_drops(
+    tool_name: str, interface: str, log_text: str, link_packets: int | None
+) -> tuple[CaptureDrops, list[str]]:
+    """The tool's counters with the interface's own frame count beside them, and what they say was lost."""
+    drops = parse_drops(tool_name, interface, log_text)
+    if link_packets is not None:
+        drops = dataclasses.replace(drops, link_packets=link_packets)
+    problems = []
+    if not drops.counted:
+        problems.append(f"{tool_name} on {interface} printed no drop statistics: completeness unknown")
+    if drops.missed:
+        problems.append(
+            f"{interface} counted {drops.link_packets} frames while {tool_name} captured "
+            f"{drops.captured}: {drops.missed} are missing from the files"
+        )
+    return drops, problems
 
 
 def _int(match: re.Match[str] | None) -> int | None:

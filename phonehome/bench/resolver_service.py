@@ -15,7 +15,6 @@ never a crash: the bench checks at the end that this process lived.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures.thread  # imported now: after dropping root the interpreter may be unreadable
 import contextlib
 import encodings.idna  # noqa: F401  (see above)
 import ipaddress
@@ -50,6 +49,7 @@ from phonehome.bench.resolver import (
     relay,
 )
 from phonehome.bench.resolver import unreadable_entry as unreadable
+from phonehome.bench.upstream import Upstream, upstream_address
 
 MAX_TCP = 64
 """Open DNS-over-TCP connections at once; more are closed as soon as they are accepted."""
@@ -61,9 +61,6 @@ OUT_MAX = 128 * 1024
 SNDBUF = 32 * 1024
 """The kernel's send buffer per connection (it would grow to megabytes for a client that never reads)."""
 TICK_S = 0.25
-FORWARD_WORKERS = 8
-FORWARD_PENDING = 256
-UPSTREAM_TIMEOUT_S = 3.0
 READY = "phonehome resolver: serving"
 
 
@@ -80,47 +77,6 @@ class Connection:
 
 Target = tuple[socket.socket, tuple[str, int], Connection | None]
 """Where an answer goes: the UDP socket and client address, or the TCP connection."""
-
-
-class Upstream:
-    """nat: asks the real resolvers in worker threads; answers come back through ``done``."""
-
-    def __init__(
-        self, servers: list[tuple[str, int]], done: Callable[[Target, Question, float, Answer], None]
-    ) -> None:
-        self.servers = servers
-        self.done = done
-        self.pool = concurrent.futures.thread.ThreadPoolExecutor(
-            FORWARD_WORKERS, thread_name_prefix="upstream"
-        )
-        self.pending = 0
-        self.lock = threading.Lock()
-
-    def submit(self, target: Target, question: Question, ts: float, proto: str) -> bool:
-        with self.lock:
-            if self.pending >= FORWARD_PENDING:
-                return False
-            self.pending += 1
-        self.pool.submit(self._ask, target, question, ts, proto)
-        return True
-
-    def _ask(self, target: Target, question: Question, ts: float, proto: str) -> None:
-        try:
-            answer = relay(question, self._query(question), proto)
-        finally:
-            with self.lock:
-                self.pending -= 1
-        self.done(target, question, ts, answer)
-
-    def _query(self, question: Question) -> dns.message.Message | None:
-        query = dns.message.make_query(question.name, question.rdtype, question.rdclass, use_edns=0)
-        for server, port in self.servers:
-            try:
-                response, _tcp = dns.query.udp_with_fallback(query, server, UPSTREAM_TIMEOUT_S, port)
-                return response
-            except (dns.exception.DNSException, OSError, ValueError, EOFError):
-                continue
-        return None
 
 
 class Server:
@@ -327,10 +283,29 @@ class Server:
         return any(ip in net for net in self.clients if net.version == ip.version)
 
 
-def upstream_address(text: str) -> tuple[str, int]:
-    """``192.0.2.53`` or, with another port, ``192.0.2.53#5353`` (dnsmasq's way of writing it)."""
-    address, _, port = text.partition("#")
-    return str(ipaddress.ip_address(address)), int(port or 53)
+def open_sockets(ipv6: bool) -> list[socket.socket]:
+    """UDP and TCP sockets on port 53 of every address (IPv6 too when offered), bound and listening.
+
+    The bench opens them (port 53 needs root) inside the router namespace and passes them in.
+    """
+    families = [socket.AF_INET] + ([socket.AF_INET6] if ipv6 else [])
+    socks = []
+    try:
+        for family in families:
+            for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                sock = socket.socket(family, kind)
+                socks.append(sock)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                sock.bind(("::" if family == socket.AF_INET6 else "0.0.0.0", 53))  # noqa: S104 (the router namespace)
+                if kind == socket.SOCK_STREAM:
+                    sock.listen(64)
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        raise OSError(f"the resolver cannot bind port 53 in the router namespace: {exc}") from exc
+    return socks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,3 +87,16 @@ def test_ipv6_offered_advertises_the_routers_address_as_the_resolver(tmp_path: P
     argv = dnsmasq_argv([lan], tmp_path, lease_seconds=600, user=NOBODY)
     assert "--enable-ra" in argv
     assert "--dhcp-option=tag:br0,option6:dns-server,[fd70::1]" in argv
+
+
+def test_the_ports_lease_is_the_last_one_of_a_mac_it_serves_on_its_bridge() -> None:
+    from phonehome.bench.dnsmasq import Lease, lease_of
+
+    leases = [
+        Lease("02:00:00:00:00:01", "172.16.0.10", interface="br0"),
+        Lease("02:5a:00:00:00:09", "172.16.0.11", interface="br0"),
+        Lease("02:00:00:00:00:01", "172.17.0.10", interface="br1"),
+    ]
+    assert lease_of(leases, "br0", ["02:00:00:00:00:01"]) == leases[0]
+    assert lease_of(leases, "br1", ["02:00:00:00:00:01"]) == leases[2]
+    assert lease_of(leases, "br0", []) is None  # a spoofed MAC's lease is never the handset's

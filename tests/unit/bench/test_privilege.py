@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from phonehome.bench.build import host_resolvers
 from phonehome.bench.privilege import (
     NOBODY_ID,
     ServiceUser,
@@ -19,6 +18,7 @@ from phonehome.bench.privilege import (
     service_user,
     setpriv_argv,
 )
+from phonehome.bench.upstream import host_resolvers
 
 NOBODY = ServiceUser("nobody", 65534, 65534, "nogroup")
 

@@ -176,3 +176,16 @@ def test_tcpdump_size_rotation_numbers_follow_the_first_file(tmp_path: Path) -> 
 def test_a_process_without_a_packet_socket_is_not_listening() -> None:
     assert not listening(os.getpid(), 1)
     assert not listening(2**22 + 17, 1)  # no such process
+
+
+def test_the_links_own_count_beside_the_tools_names_what_the_files_lack() -> None:
+    from phonehome.bench.recorder import tool_drops
+
+    clean = DUMPCAP_STATS.replace("40640/6", "40634/0").replace("ps_ifdrop:2", "ps_ifdrop:0")
+    drops, problems = tool_drops("dumpcap", "x", clean, 40634)
+    assert (drops.lossless, problems) == (True, [])
+    drops, problems = tool_drops("dumpcap", "x", clean, 40700)
+    assert drops.missed == 66
+    assert problems == ["x counted 40700 frames while dumpcap captured 40634: 66 are missing from the files"]
+    _drops, problems = tool_drops("tcpdump", "x", "", None)
+    assert problems == ["tcpdump on x printed no drop statistics: completeness unknown"]

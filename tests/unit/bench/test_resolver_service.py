@@ -18,8 +18,10 @@ import dns.rcode
 import pytest
 
 from phonehome.bench import resolver_service
+from phonehome.bench import upstream as upstream_module
 from phonehome.bench.resolver import Answer, NamePool, Question, answer_locally
-from phonehome.bench.resolver_service import Server, upstream_address
+from phonehome.bench.resolver_service import Server
+from phonehome.bench.upstream import upstream_address
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8")]
 
@@ -226,7 +228,7 @@ def test_nat_mode_without_a_reachable_upstream_answers_servfail(tmp_path: Path) 
         silent.bind(("127.0.0.1", 0))  # receives, never answers
         target = [("127.0.0.1", silent.getsockname()[1])]
         with serving(tmp_path, upstream=target) as nat, pytest.MonkeyPatch.context() as patch:
-            patch.setattr(resolver_service, "UPSTREAM_TIMEOUT_S", 0.2)
+            patch.setattr(upstream_module, "UPSTREAM_TIMEOUT_S", 0.2)
             reply = dns.query.udp(query("x.example"), "127.0.0.1", timeout=10, port=nat.port)
     assert reply.rcode() == dns.rcode.SERVFAIL
     assert nat.lines()[0]["rcode"] == "SERVFAIL"
