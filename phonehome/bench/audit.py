@@ -50,15 +50,31 @@ def resolver_problems(log: Path) -> list[str]:
 
 
 def foreign_macs(router_ns: str, port: Port) -> list[str] | None:
-    """Hardware addresses other than the handset's the port's guard recorded; None if unreadable."""
-    return netops.nft_set_elements(router_ns, "bridge", nft.ROUTER_TABLE, nft.foreign_set(port.name))
+    """Hardware addresses other than the handset's the port's guard recorded (frame senders and
+    DHCP chaddrs alike); None if the record cannot be read."""
+    found = []
+    for name in (nft.foreign_set(port.name), nft.spoofed_set(port.name)):
+        elements = netops.nft_set_elements(router_ns, "bridge", nft.ROUTER_TABLE, name)
+        if elements is None:
+            return None
+        found += [mac_text(e) for e in elements]
+    return sorted(set(found))
 
 
 def guard_handset_macs(router_ns: str, port: Port) -> list[str]:
     """The MACs the port serves: the definition's, or the first DHCP client's (as the guard learned it)."""
     if port.handset_macs:
         return list(port.handset_macs)
-    return netops.nft_set_elements(router_ns, "bridge", nft.ROUTER_TABLE, nft.handset_set(port.name)) or []
+    learned = netops.nft_set_elements(router_ns, "bridge", nft.ROUTER_TABLE, nft.handset_set(port.name))
+    return [mac_text(e) for e in learned or []]
+
+
+def mac_text(element: str | int) -> str:
+    """nft shows a typed MAC as text and a raw 48-bit payload (a chaddr) as a number."""
+    if isinstance(element, str):
+        return element.lower()
+    raw = element.to_bytes(6, "big") if 0 <= element < 1 << 48 else bytes(6)
+    return ":".join(f"{b:02x}" for b in raw)
 
 
 def foreign_problems(port: Port, macs: list[str] | None, *, every_port: bool = False) -> list[str]:
@@ -75,8 +91,9 @@ def foreign_problems(port: Port, macs: list[str] | None, *, every_port: bool = F
     count = f"at least {len(macs)}" if len(macs) >= nft.FOREIGN_LIMIT else str(len(macs))
     shown = ", ".join(sorted(macs)[:SHOWN_MACS]) + (" ..." if len(macs) > SHOWN_MACS else "")
     return [
-        f"port {port.name}: {count} hardware addresses other than the handset's sent frames ({shown}); "
-        "they got no DHCP lease, and the capture is not of one handset's world"
+        f"port {port.name}: {count} hardware addresses other than the handset's appeared ({shown}), "
+        "as a frame's sender or a DHCP client's; they got no DHCP lease, and the capture is not of "
+        "one handset's world"
     ]
 
 

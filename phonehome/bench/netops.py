@@ -223,8 +223,9 @@ def nft_tables(name: str | None) -> list[tuple[str, str]]:
     return tables
 
 
-def nft_set_elements(name: str | None, family: str, table: str, set_name: str) -> list[str] | None:
-    """The elements of an nft set as text (MACs, addresses); None when the set cannot be read."""
+def nft_set_elements(name: str | None, family: str, table: str, set_name: str) -> list[str | int] | None:
+    """The elements of an nft set (MACs and addresses as text, raw payloads as integers); None when
+    the set cannot be read."""
     done = subprocess.run(
         ns_argv(name, [tool("nft"), "-j", "list", "set", family, table, set_name]),
         capture_output=True,
@@ -240,7 +241,7 @@ def nft_set_elements(name: str | None, family: str, table: str, set_name: str) -
         return None
     for item in items:
         if isinstance(item, dict) and "set" in item:
-            return [str(e) for e in item["set"].get("elem", []) if isinstance(e, str)]
+            return [e for e in item["set"].get("elem", []) if isinstance(e, str | int)]
     return None
 
 

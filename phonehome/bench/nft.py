@@ -143,39 +143,65 @@ def handset_set(port: str) -> str:
     return f"handset_{port}"
 
 
+def chaddr_set(port: str) -> str:
+    return f"chaddr_{port}"
+
+
 def foreign_set(port: str) -> str:
     return f"foreign_{port}"
 
 
-def guard_ruleset(ports: tuple[PortGuard, ...]) -> str:
-    """``bridge phonehome``: DHCP (v4 and v6) only from each port's handset; other MACs recorded.
+def spoofed_set(port: str) -> str:
+    return f"spoofed_{port}"
 
-    On an isolated port whose handset MACs are known, every frame from another MAC
-    is recorded; otherwise only other DHCP clients are (an AP's own frames on a
-    shared cable, or any frame before the first client's request, are not foreign).
+
+CHADDR = "@th,288,48"
+"""A DHCPv4 message's client hardware address (chaddr, RFC 2131 section 2), the MAC a lease is
+given to: 28 bytes into BOOTP, after the 8-byte UDP header. It need not be the frame's source."""
+DHCP4 = "ether type ip udp dport 67"
+
+
+def guard_ruleset(ports: tuple[PortGuard, ...]) -> str:
+    """``bridge phonehome``: DHCP only for each port's handset; other MACs refused and recorded.
+
+    A lease goes to the chaddr inside the request, not to the frame's sender, so
+    both must be the handset's: a handset that keeps its own source MAC and asks
+    for 300 addresses under 300 invented chaddrs is refused too. On an isolated
+    port whose handset MACs are known, every frame from another MAC is recorded;
+    otherwise only other DHCP clients are (an AP's own frames on a shared cable,
+    or any frame before the first client's request, are not foreign).
     """
     sets, rules = [], []
     for port in ports:
-        own, foreign, where = handset_set(port.name), foreign_set(port.name), f'iifname "{port.interface}"'
+        own, chaddr = handset_set(port.name), chaddr_set(port.name)
+        foreign, spoofed = foreign_set(port.name), spoofed_set(port.name)
+        where = f'iifname "{port.interface}"'
         if port.macs:
-            sets.append(
-                f"  set {own} {{\n    type ether_addr\n    elements = {{ {', '.join(port.macs)} }}\n  }}\n"
-            )
+            sets.append(_set_def(own, "type ether_addr", f"elements = {{ {', '.join(port.macs)} }}"))
+            hexes = ", ".join("0x" + mac.replace(":", "") for mac in port.macs)
+            sets.append(_set_def(chaddr, f"typeof {CHADDR}", f"elements = {{ {hexes} }}"))
             which = "" if port.isolated else f"udp dport {DHCP_PORTS} "
             rules.append(f"{where} {which}ether saddr != @{own} add @{foreign} {{ ether saddr }}")
         else:
-            sets.append(f"  set {own} {{\n    type ether_addr\n    size 1\n    flags dynamic\n  }}\n")
-            # When the set is full, `add` fails and the rule stops: only the first client gets in.
+            sets.append(_set_def(own, "type ether_addr", "size 1", "flags dynamic"))
+            sets.append(_set_def(chaddr, f"typeof {CHADDR}", "size 1", "flags dynamic"))
+            # When a set is full, `add` fails and the rule stops: only the first client gets in.
             rules.append(f"{where} udp dport {DHCP_PORTS} add @{own} {{ ether saddr }}")
+            rules.append(f"{where} {DHCP4} ether saddr == @{own} add @{chaddr} {{ {CHADDR} }}")
             rules.append(
                 f"{where} udp dport {DHCP_PORTS} ether saddr != @{own} add @{foreign} {{ ether saddr }}"
             )
-        sets.append(
-            f"  set {foreign} {{\n    type ether_addr\n    size {FOREIGN_LIMIT}\n    flags dynamic\n  }}\n"
-        )
+        sets.append(_set_def(foreign, "type ether_addr", f"size {FOREIGN_LIMIT}", "flags dynamic"))
+        sets.append(_set_def(spoofed, f"typeof {CHADDR}", f"size {FOREIGN_LIMIT}", "flags dynamic"))
         rules.append(f"{where} udp dport {DHCP_PORTS} ether saddr != @{own} counter drop")
+        rules.append(f"{where} {DHCP4} {CHADDR} != @{chaddr} add @{spoofed} {{ {CHADDR} }}")
+        rules.append(f"{where} {DHCP4} {CHADDR} != @{chaddr} counter drop")
     chain = _chain("guard", "filter hook prerouting priority -200; policy accept;", rules)
     return f"table bridge {ROUTER_TABLE} {{\n" + "".join(sets) + chain + "}\n"
+
+
+def _set_def(name: str, *lines: str) -> str:
+    return f"  set {name} {{\n" + "".join(f"    {line}\n" for line in lines) + "  }\n"
 
 
 def closed_ruleset(lans: tuple[str, ...]) -> str:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.root
 
 STARVE = """
     import socket, struct, sys
-    iface, router, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    iface, router, count, own = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
     base = router.rsplit(".", 1)[0]
 
     def checksum(data):
@@ -27,6 +27,7 @@ STARVE = """
         return ~(total + (total >> 16)) & 0xFFFF
 
     def frame(mac, kind, xid, requested):
+        source = bytes.fromhex(own.replace(":", "")) if own != "-" else mac
         options = bytes([53, 1, kind])
         if requested:
             options += bytes([50, 4]) + socket.inet_aton(requested) + bytes([54, 4]) + socket.inet_aton(router)
@@ -36,7 +37,7 @@ STARVE = """
         udp = struct.pack("!HHHH", 68, 67, 8 + len(bootp), 0) + bootp
         ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes(4), b"\\xff" * 4)
         ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
-        return b"\\xff" * 6 + mac + b"\\x08\\x00" + ip + udp
+        return b"\\xff" * 6 + source + b"\\x08\\x00" + ip + udp
 
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((iface, 0))
@@ -48,18 +49,22 @@ STARVE = """
 """
 
 
+@pytest.mark.parametrize("spoof", ["source", "chaddr"])
 def test_300_spoofed_macs_get_no_lease_the_handset_still_does_and_the_capture_names_them(
-    make_bench: BenchFactory,
+    make_bench: BenchFactory, spoof: str
 ) -> None:
+    """``source``: each request from its own invented MAC; ``chaddr``: every frame from the handset's
+    own MAC, asking for leases for 300 invented client hardware addresses (what a lease is keyed on)."""
     bench = make_bench("name: test-starve\nports:\n  - name: wlan\n")
     port = bench.port()
     assert port.netns
+    own = port.handset_mac if spoof == "chaddr" else "-"
     done = in_handset(
         port,
         f"""
         import subprocess, sys
         subprocess.run(["ip", "link", "set", "{port.handset_ifname}", "up"], check=True)
-        sys.argv = ["starve", "{port.handset_ifname}", "{port.router_ip}", "300"]
+        sys.argv = ["starve", "{port.handset_ifname}", "{port.router_ip}", "300", "{own}"]
         """
         + STARVE.replace("\n    ", "\n        "),
         timeout=60,
@@ -75,6 +80,7 @@ def test_300_spoofed_macs_get_no_lease_the_handset_still_does_and_the_capture_na
     assert "300 hardware addresses other than the handset's" in problem
     assert "02:5a:00:00:00:00" in problem
     assert "no DHCP lease" in problem
+    assert port.handset_mac not in problem
 
 
 def test_on_a_cable_the_first_dhcp_client_is_the_handset_and_a_second_one_is_refused(

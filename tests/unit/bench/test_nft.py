@@ -103,6 +103,16 @@ def test_a_veth_port_serves_dhcp_to_its_handset_only_and_records_every_other_mac
     assert f"size {FOREIGN_LIMIT}" in rules  # the record of foreign MACs is bounded
 
 
+def test_a_lease_is_refused_for_any_client_hardware_address_but_the_handsets_whatever_the_frames_source() -> (
+    None
+):
+    rules = guard_ruleset((PortGuard("wlan", "ph1-wlan", ("02:00:00:00:00:01",)),))
+    assert "typeof @th,288,48\n    elements = { 0x020000000001 }" in rules
+    spoofed = 'iifname "ph1-wlan" ether type ip udp dport 67 @th,288,48 != @chaddr_wlan'
+    assert f"{spoofed} add @spoofed_wlan {{ @th,288,48 }}" in rules
+    assert f"{spoofed} counter drop" in rules
+
+
 def test_a_cable_without_known_macs_serves_the_first_dhcp_client_only() -> None:
     rules = guard_ruleset((PortGuard("ap1", "enx1", ()),))
     assert "size 1\n    flags dynamic" in rules
