@@ -6,6 +6,9 @@ serving. What stays root, and why:
 
 * the bench itself: it creates namespaces, links, nft tables and sysctls;
 * ``ip netns exec``: entering a namespace needs CAP_SYS_ADMIN, for an instant;
+* the resolver and the sinks (Python) start as root only to take the sockets the
+  bench bound for them (port 53, transparent sockets) and open their logs, and
+  become ``nobody`` before they read a byte of traffic (``drop_privileges``);
 * dnsmasq keeps CAP_NET_ADMIN and CAP_NET_RAW as ``nobody`` (it drops the rest
   itself with ``--user``): DHCP answers a client that has no address yet;
 * dumpcap has no ``-Z``: it runs as ``nobody`` under ``setpriv`` with

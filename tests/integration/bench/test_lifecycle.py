@@ -199,6 +199,12 @@ def test_ipv6_offered_gives_the_handset_an_address_and_its_flows_reach_the_sinks
     while not {("2001:db8:5::7", 443), (named, 80)} <= {r.dst for r in bench.sink_records()}:
         assert time.monotonic() < deadline, bench.sink_records()
         time.sleep(0.05)
+    capture = bench.stop_capture()["wlan"]
+    router_v6 = str(ipaddress.ip_network(port.ipv6_prefix).network_address + 1)
+    assert capture.router_addresses[0] == port.router_ip
+    assert router_v6 in capture.router_addresses
+    assert any(ipaddress.ip_address(a).is_link_local for a in capture.router_addresses)
+    assert capture.subnets == [port.subnet, port.ipv6_prefix]
 
 
 def test_ipv6_blocked_reaches_nothing_and_names_have_no_aaaa(make_bench: BenchFactory) -> None:
