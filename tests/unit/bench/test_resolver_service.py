@@ -45,13 +45,8 @@ def serving(
     pool: NamePool | None = None,
     name: str = "resolver",
 ) -> Iterator[Running]:
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", 0))
+    udp, tcp = udp_and_tcp_on_one_port()
     port = udp.getsockname()[1]
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    tcp.bind(("127.0.0.1", port))
-    tcp.listen(64)
     names = pool if pool is not None else NamePool("198.18.0.0/15")
 
     def local(question: Question, proto: str) -> Answer:
@@ -71,6 +66,23 @@ def serving(
             udp.close()
             tcp.close()
     assert not thread.is_alive()
+
+
+def udp_and_tcp_on_one_port() -> tuple[socket.socket, socket.socket]:
+    """A UDP and a TCP socket on the same free loopback port (other processes may hold the TCP one)."""
+    for _ in range(50):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            tcp.bind(("127.0.0.1", udp.getsockname()[1]))
+        except OSError:
+            udp.close()
+            tcp.close()
+            continue
+        tcp.listen(64)
+        return udp, tcp
+    raise AssertionError("no loopback port was free for both UDP and TCP")
 
 
 def query(name: str, rdtype: str = "A") -> dns.message.Message:
