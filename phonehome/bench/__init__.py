@@ -9,8 +9,9 @@ and ``BenchError``.
 from phonehome.bench.bench import Bench
 from phonehome.bench.cleanup import clean_stale
 from phonehome.bench.definition import BenchDef, load_bench
-from phonehome.bench.dnsmasq import DnsLogEntry, Lease
+from phonehome.bench.dnsmasq import Lease
 from phonehome.bench.netops import BenchError
+from phonehome.bench.resolver import DnsLogEntry
 from phonehome.bench.sinks import SinkRecord
 from phonehome.bench.topology import Port
 from phonehome.traffic.capture import Capture

@@ -4,7 +4,7 @@
         port = bench.port("wlan")          # port.netns: where the virtual handset lives
         ...                                # the handset takes a lease, talks, is captured
         bench.mark("consent")
-    bench.capture                          # the finished Capture; bench.leases(), bench.sink_records()
+    bench.capture                          # the finished Capture; bench.leases(), bench.dns_queries()...
 
 Every namespace, link, nft table, sysctl and process is written to the
 bench's state file as it is created (``phonehome.bench.undo``) and removed in
@@ -16,7 +16,6 @@ next one to start (``phonehome bench clean``).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
@@ -27,16 +26,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from phonehome.bench import netops, recorder, runtime, sinks, undo
+from phonehome.bench import audit, netops, nft, privilege, recorder, runtime, sinks, undo
 from phonehome.bench.build import Builder
 from phonehome.bench.cleanup import clean_stale, shared_host_sysctls
 from phonehome.bench.definition import BenchDef, load_bench
-from phonehome.bench.dnsmasq import DnsLogEntry, Lease, read_leases
+from phonehome.bench.dnsmasq import Lease, lease_of, read_leases
 from phonehome.bench.netops import BenchError
+from phonehome.bench.resolver import DnsLogEntry, read_log
 from phonehome.bench.runtime import ProcessId, StateFile
 from phonehome.bench.sinks import SinkRecord
 from phonehome.bench.topology import Port, Topology, plan
-from phonehome.traffic.capture import Capture, file_digest
+from phonehome.traffic.capture import Capture, CaptureFormat, file_digest
 from phonehome.traffic.timeline import PhaseMarker, append_marker, load_timeline
 
 log = logging.getLogger(__name__)
@@ -143,11 +143,16 @@ class Bench:
 
     def leases(self) -> list[Lease]:
         """Every DHCP lease handed out so far (MAC, IP, DHCP hostname, vendor class)."""
-        return read_leases(self.workdir)[0]
+        return read_leases(self.workdir)
+
+    @property
+    def resolver_log(self) -> Path:
+        """The bench resolver's JSON Lines record of every DNS message and its answer."""
+        return self.workdir / "resolver.jsonl"
 
     def dns_queries(self) -> list[DnsLogEntry]:
-        """Every DNS question the handsets asked, with the bench's answers, in order."""
-        return read_leases(self.workdir)[1]
+        """Every DNS message the handsets sent the bench's resolver, with its answer, in order."""
+        return read_log(self.resolver_log)
 
     def sink_records(self) -> list[SinkRecord]:
         """What each TCP connection and UDP datagram to the sinks carried, with its original destination."""
@@ -166,14 +171,22 @@ class Bench:
         return {name: self._snapshot(name) for name in self.ports}
 
     def status(self) -> list[str]:
-        """Problems of a running bench (a process that died...); empty when all is well."""
+        """Problems of a running bench (a process that died, a starved port...); empty when all is well."""
         problems = []
         for record in self._state().data["undo"]:
-            if record["kind"] == "process" and not ProcessId(record["pid"], record["start"]).alive():
+            if record["kind"] != "process" or (self._stopped and record["role"].startswith("capture:")):
+                continue  # a capture tool the bench stopped is no problem
+            if not ProcessId(record["pid"], record["start"]).alive():
                 problems.append(f"{record['role']} (pid {record['pid']}) is not running")
         for record in self._state().data["undo"]:
             if record["kind"] == "netns" and not netops.netns_exists(record["name"]):
                 problems.append(f"namespace {record['name']} is gone")
+        if self._stopped:
+            return problems
+        problems += audit.resolver_problems(self.resolver_log)
+        for port in self.ports.values():
+            macs = audit.foreign_macs(self.router_ns, port)
+            problems += audit.foreign_problems(port, macs, every_port=True)
         return problems
 
     # --- lifecycle ---------------------------------------------------------------------------------
@@ -224,42 +237,69 @@ class Bench:
                 raise BenchError(f"bench {self.name} ({state.run_id}) did not come up: {exc}{extra}") from exc
             raise
         state.data["capture_info"] = builder.captures
+        tool = builder.capture_tool
+        state.data["capture_tool"] = {"name": tool.name, "format": tool.format} if tool else None
         state.save()
         return self
 
     def stop_capture(self) -> dict[str, Capture]:
-        """Stops every capture tool, reads its drop counters and seals the files (SHA-256); idempotent."""
+        """Ends the capture window and seals each port's files (SHA-256); idempotent.
+
+        In order: what the handsets send from now on reaches nothing (the capture
+        still sees it), each capture tool gets the time to hand over what the kernel
+        gave it and is stopped (its drop counters read), and then, before anything
+        is torn down, every service the bench started is checked: one that is gone
+        died during the window, and every capture says so (``audit``).
+        """
         if self._stopped:
             return dict(self._captures)
         state = self._state()
+        records = list(state.data["undo"])
         tools = {
             r["role"].split(":", 1)[1]: ProcessId(r["pid"], r["start"])
-            for r in state.data["undo"]
+            for r in records
             if r["kind"] == "process" and r["role"].startswith("capture:")
         }
         dead = {port for port, proc in tools.items() if not proc.alive()}
+        shared = self._close_window()
         link_counts = {port: netops.link_packets(self.router_ns, self.port(port).interface) for port in tools}
-        time.sleep(recorder.SETTLE_S[self.definition.capture.tool])
+        time.sleep(recorder.SETTLE_S[self._tool_name()])
         for proc in tools.values():
             if proc.alive():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGTERM)
-        for port, proc in tools.items():
+        for proc in tools.values():
             netops.stop_process(proc)
+        shared += audit.dead_services(records) + audit.resolver_problems(self.resolver_log)
+        for port, proc in tools.items():
             problems = []
             if port in dead:
                 problems.append(
                     f"the capture tool on port {port} (pid {proc.pid}) ended before the bench stopped it; "
                     "the files hold what it wrote until then"
                 )
-            self._captures[port] = self._finish(port, problems, link_counts[port])
+            self._captures[port] = self._finish(port, problems + shared, link_counts[port])
+        privilege.reclaim(self.workdir / "capture", privilege.service_user())
         self._stopped = True
         state.data["capture_stopped"] = True
         state.data["captures"] = {name: cap.to_dict() for name, cap in self._captures.items()}
         state.save()
         for capture in self._captures.values():
             capture.save(self.workdir / f"capture-{capture.port}.json")
+            os.chmod(self.workdir / f"capture-{capture.port}.json", 0o600)
         return dict(self._captures)
+
+    def _close_window(self) -> list[str]:
+        """Drops everything the handsets send from now on (before any sink, resolver or uplink)."""
+        lans = tuple(lan.bridge for lan in self._topology().lans)
+        try:
+            netops.nft_apply(self.router_ns, nft.closed_ruleset(lans))
+        except (BenchError, OSError) as exc:
+            return [
+                f"the capture window could not be closed (traffic after the capture may have passed): {exc}"
+            ]
+        self._record(undo.nft_record(self.router_ns, "inet", nft.CLOSED_TABLE))
+        return []
 
     def down(self, log_fn: Callable[[str], None] | None = None) -> dict[str, Capture]:
         """Stops the captures, then removes everything the bench created, newest first."""
@@ -314,9 +354,17 @@ class Bench:
                 state.save()
         return failures
 
+    def _tool_name(self) -> str:
+        chosen = self._state().data.get("capture_tool") or {}
+        return str(chosen.get("name") or self.definition.capture.tool)
+
+    def _format(self) -> CaptureFormat:
+        chosen = self._state().data.get("capture_tool") or {}
+        fmt = chosen.get("format") or self.definition.capture.format or "pcapng"
+        return "pcap" if fmt == "pcap" else "pcapng"
+
     def _capture_base(self, port: str) -> Path:
-        suffix = ".pcapng" if self.definition.capture.format == "pcapng" else ".pcap"
-        return self.workdir / f"{port}{suffix}"
+        return self.workdir / "capture" / f"{port}.{self._format()}"
 
     def _snapshot(self, port: str) -> Capture:
         capture = self._finish(
@@ -328,50 +376,42 @@ class Bench:
 
     def _finish(self, port_name: str, problems: list[str], link_now: int | None = None) -> Capture:
         port = self.port(port_name)
-        spec = self.definition.capture
+        tool = self._tool_name()
         info = self._state().data.get("capture_info", {}).get(port_name, {})
         base = self._capture_base(port_name)
         log_text = _read(self.workdir / f"capture-{port_name}.log")
-        drops = recorder.parse_drops(spec.tool, port.interface, log_text)
         link_then = info.get("link_packets")
-        if link_now is not None and link_then is not None:
-            drops = dataclasses.replace(drops, link_packets=link_now - int(link_then))
-        if not drops.counted:
-            problems.append(
-                f"{spec.tool} on {port.interface} printed no drop statistics: completeness unknown"
-            )
-        if drops.missed:
-            problems.append(
-                f"{port.interface} counted {drops.link_packets} frames while {spec.tool} captured "
-                f"{drops.captured}: {drops.missed} are missing from the files"
-            )
+        link = None if link_now is None or link_then is None else link_now - int(link_then)
+        drops, lost = recorder.tool_drops(tool, port.interface, log_text, link)
+        problems += lost
         files = [file_digest(path) for path in recorder.capture_files(base)]
         if not files:
             problems.append(f"no capture file was written for port {port_name} ({base})")
-        lease = self._lease_of(port)
+        problems += audit.foreign_problems(port, audit.foreign_macs(self.router_ns, port))
+        handset_macs = audit.guard_handset_macs(self.router_ns, port)
+        lease = lease_of(self.leases(), port.bridge, handset_macs)
         markers = load_timeline(self.timeline_path) if self.timeline_path.exists() else []
+        addresses, macs, subnets = audit.router_facts(self.router_ns, port)
         return Capture(
             files=files,
             interface=port.interface,
             port=port_name,
-            format=spec.format,
-            tool=spec.tool,
+            format=self._format(),
+            tool=tool,
             started=float(info.get("started", 0.0)),
             ended=time.time(),
-            handset_mac=lease.mac if lease else port.handset_mac,
+            handset_mac=lease.mac if lease else (handset_macs[0] if len(handset_macs) == 1 else None),
             handset_ip=lease.ip if lease else None,
             markers=markers,
             drops=[drops],
             timeline=self.timeline_path,
-            problems=problems,
+            problems=list(dict.fromkeys(problems)),
+            router_addresses=addresses,
+            router_macs=macs,
+            subnets=subnets,
+            resolver_log=self.resolver_log,
+            isolated=port.isolated,
         )
-
-    def _lease_of(self, port: Port) -> Lease | None:
-        leases = self.leases()
-        if port.handset_mac:
-            return next((lease for lease in reversed(leases) if lease.mac == port.handset_mac), None)
-        on_bridge = [lease for lease in leases if lease.interface == port.bridge]
-        return on_bridge[-1] if len({lease.mac for lease in on_bridge}) == 1 else None
 
     def _state(self) -> StateFile:
         if self.state is None:

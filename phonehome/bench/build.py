@@ -1,13 +1,15 @@
 """The steps that bring a bench up, each recorded (``undo``) the moment its object exists.
 
-Order matters: namespaces and links, then rules, then the services, then the
-capture, and only then the handset's link comes up, so that the capture
-holds the handset's very first frame.
+Order matters: namespaces and links, then the services (sinks, resolver,
+dnsmasq), then the rules, then the capture, and only then the handset's link
+comes up, so that the capture holds the handset's very first frame and every
+service is serving before it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 import sys
 import time
@@ -17,7 +19,7 @@ from typing import TypeVar
 
 from pyroute2 import IPRoute
 
-from phonehome.bench import dnsmasq, netops, nft, recorder, sinks, undo
+from phonehome.bench import dnsmasq, netops, nft, privilege, recorder, resolver_service, sinks, undo, upstream
 from phonehome.bench.definition import BenchDef
 from phonehome.bench.netops import BenchError, poll
 from phonehome.bench.runtime import ProcessId
@@ -25,6 +27,8 @@ from phonehome.bench.topology import Port, Topology
 
 START_TIMEOUT_S = 10.0
 T = TypeVar("T")
+HOST_RESOLV_CONF = Path("/etc/resolv.conf")
+LINK_LOCAL = "fe80::/10"
 
 
 class Builder:
@@ -37,8 +41,13 @@ class Builder:
         self.record = record
         self.captures: dict[str, dict[str, object]] = {}
         """Per port: when its capture started and the interface's frame count then."""
+        self.user = privilege.service_user()
+        self.capture_tool: recorder.CaptureTool | None = None
+        self.capture_dir = workdir / "capture"
 
     def build(self) -> None:
+        self.capture_tool = recorder.choose_tool(self.defn.capture)
+        os.chmod(self.workdir, 0o700)  # the results hold identifiers: their owner's only
         router = self.topo.router_ns
         netops.create_netns(router)
         self.record(undo.netns_record(router))
@@ -50,9 +59,17 @@ class Builder:
             self._port(port)
         if self.defn.mode == "nat":
             self._uplink()
-        ports = self._sinks() if self.defn.mode == "sinkhole" else (0, 0)
-        self._rules(*ports)
+        starting = [("the resolver", self._resolver(), self.workdir / "resolver.log", resolver_service.READY)]
+        sink_port = 0
+        if self.defn.mode == "sinkhole":
+            sink_port, sinks_proc = self._sinks()
+            starting.append(("the sinks", sinks_proc, self.workdir / "sinks.log", sinks.READY))
+        self._rules(sink_port, sink_port)
+        self._guard()
         self._dnsmasq()
+        for what, proc, log, ready in starting:
+            self._wait_started(what, proc, _says(log, ready), log)
+        privilege.service_folder(self.capture_dir, self.user)
         for port in self.topo.ports:
             self._capture(port)
         for port in self.topo.ports:
@@ -179,7 +196,7 @@ class Builder:
         netops.nft_apply(None, nft.host_ruleset(host_table, uplink_host, host_if, str(transfer)))
         self.record(undo.nft_record(None, "inet", host_table))
 
-    def _sinks(self) -> tuple[int, int]:
+    def _sinks(self) -> tuple[int, subprocess.Popen[bytes]]:
         router = self.topo.router_ns
         with netops.inside(router):
             socks = sinks.open_sockets(ipv6=self.defn.ipv6 == "offer")
@@ -196,14 +213,64 @@ class Builder:
         port: int = socks[0].getsockname()[1]
         argv = [sys.executable, "-m", "phonehome.bench.sinks"]
         argv += [arg for fd in fds for arg in ("--fd", str(fd))]
-        argv += ["--out", str(self.workdir / "sinks.jsonl")]
+        argv += ["--out", str(privilege.private_file(self.workdir / "sinks.jsonl")), "--user", self.user.name]
         try:
             proc = netops.spawn(router, argv, self.workdir / "sinks.log", pass_fds=fds)
         finally:
             for sock in socks:
                 sock.close()
         self._record_process("sinks", proc.pid)
-        return port, port
+        return port, proc
+
+    def _resolver(self) -> subprocess.Popen[bytes]:
+        """The bench's DNS: port 53 bound here, as root, and handed to a process that drops root."""
+        ipv6 = self.defn.ipv6 == "offer"
+        with netops.inside(self.topo.router_ns):
+            socks = resolver_service.open_sockets(ipv6)
+        fds = tuple(s.fileno() for s in socks)
+        spec = self.defn.resolver
+        argv = [sys.executable, "-m", "phonehome.bench.resolver_service", "--mode", self.defn.mode]
+        argv += [arg for fd in fds for arg in ("--fd", str(fd))]
+        argv += ["--log", str(privilege.private_file(self.workdir / "resolver.jsonl"))]
+        argv += ["--pool4", spec.pool_ipv4, "--ttl", str(spec.ttl), "--user", self.user.name]
+        if ipv6:
+            argv += ["--pool6", spec.pool_ipv6]
+        for lan in self.topo.lans:
+            argv += ["--client", str(ipaddress.ip_network(f"{lan.router}/{lan.netmask}", strict=False))]
+            if lan.ipv6_prefix:
+                argv += ["--client", lan.ipv6_prefix]
+        if ipv6:
+            argv += ["--client", LINK_LOCAL]
+        if self.defn.mode == "nat":
+            for server in self._upstream_resolvers():
+                argv += ["--upstream", server]
+        try:
+            proc = netops.spawn(self.topo.router_ns, argv, self.workdir / "resolver.log", pass_fds=fds)
+        finally:
+            for sock in socks:
+                sock.close()
+        self._record_process("resolver", proc.pid)
+        return proc
+
+    def _upstream_resolvers(self) -> list[str]:
+        """nat: the definition's ``nat.dns``, else the host's own resolvers (which the router can reach)."""
+        nat = _need(self.defn.nat, "nat")
+        if nat.dns:
+            return list(nat.dns)
+        servers = upstream.host_resolvers(_read(HOST_RESOLV_CONF))
+        if not servers:
+            raise BenchError(
+                f"nat: {HOST_RESOLV_CONF} names no resolver the router namespace can reach (a loopback "
+                "one such as systemd-resolved's 127.0.0.53 is the host's own): set `nat.dns:`"
+            )
+        return servers
+
+    def _guard(self) -> None:
+        guards = tuple(
+            nft.PortGuard(p.name, p.interface, p.handset_macs, p.isolated) for p in self.topo.ports
+        )
+        netops.nft_apply(self.topo.router_ns, nft.guard_ruleset(guards))
+        self.record(undo.nft_record(self.topo.router_ns, "bridge", nft.ROUTER_TABLE))
 
     def _rules(self, tcp_port: int, udp_port: int) -> None:
         nat = self.defn.nat
@@ -223,30 +290,32 @@ class Builder:
         self.record(undo.nft_record(self.topo.router_ns, "inet", nft.ROUTER_TABLE))
 
     def _dnsmasq(self) -> None:
+        # Opened by dnsmasq as root before it drops to its user; it chowns its log to that user.
+        log, leases = self.workdir / "dnsmasq.log", self.workdir / "dnsmasq.leases"
+        privilege.private_file(log)
+        privilege.private_file(leases)
         argv = dnsmasq.dnsmasq_argv(
-            list(self.topo.lans),
-            self.workdir,
-            mode=self.defn.mode,
-            sink_ipv4=self.defn.sink_ipv4,
-            sink_ipv6=self.defn.sink_ipv6 if self.defn.ipv6 == "offer" else None,
-            upstream=self.defn.nat.dns if self.defn.nat else [],
-            lease_seconds=self.defn.lease_seconds,
+            list(self.topo.lans), self.workdir, lease_seconds=self.defn.lease_seconds, user=self.user
         )
         proc = netops.spawn(self.topo.router_ns, argv, self.workdir / "dnsmasq.out")
         self._record_process("dnsmasq", proc.pid)
         self._wait_started(
             "dnsmasq", proc, lambda: dnsmasq.started(self.workdir), self.workdir / "dnsmasq.out"
         )
+        os.chmod(log, 0o600)  # dnsmasq makes it group-readable when it takes it over
 
     def _capture(self, port: Port) -> None:
-        suffix = ".pcapng" if self.defn.capture.format == "pcapng" else ".pcap"
-        argv = recorder.capture_argv(self.defn.capture, port.interface, self.workdir / f"{port.name}{suffix}")
+        chosen = _need(self.capture_tool, "capture tool")
+        name = f"{port.name}{chosen.suffix}"
+        argv = recorder.capture_argv(
+            self.defn.capture, chosen, port.interface, name, user=self.user, setpriv=netops.tool("setpriv")
+        )
         log = self.workdir / f"capture-{port.name}.log"
-        proc = netops.spawn(self.topo.router_ns, argv, log)
+        proc = netops.spawn(self.topo.router_ns, argv, log, cwd=self.capture_dir, umask=0o077)
         self._record_process(f"capture:{port.name}", proc.pid)
         ifindex = netops.wait_link(self.topo.router_ns, port.interface)
         self._wait_started(
-            f"{self.defn.capture.tool} on {port.interface}",
+            f"{chosen.name} on {port.interface}",
             proc,
             lambda: recorder.listening(proc.pid, ifindex),
             log,
@@ -274,6 +343,17 @@ class Builder:
             return False
 
         poll(f"{what} to start (see {log})", ready, START_TIMEOUT_S)
+
+
+def _says(log: Path, line: str) -> Callable[[], bool]:
+    return lambda: line in _read(log)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return ""
 
 
 def _need(value: T | None, what: str) -> T:

@@ -20,6 +20,12 @@ from phonehome.yamlconf import StrictModel, load_model, parse_yaml, validate
 PORT_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+BENCH_NETWORKS = (
+    ipaddress.ip_network("172.16.0.0/13"),
+    ipaddress.ip_network("100.64.0.0/16"),
+    ipaddress.ip_network("fd70:686f:6e65::/48"),
+)
+"""The bench's own networks (``topology.plan``): LANs per group and slot, the nat transfer nets, the ULAs."""
 
 
 class PortDef(StrictModel):
@@ -39,6 +45,14 @@ class PortDef(StrictModel):
     """veth: the interface's name inside the handset namespace."""
     handset_mac: str | None = None
     """veth: the handset's MAC (lower case, colons); a random locally administered one when absent."""
+    handset_macs: list[str] = pydantic.Field(default_factory=list)
+    """physical/vlan: the handset's MACs (lower case, colons; a phone with MAC randomisation may use
+    more than one). Only these get a DHCP lease on the port. Empty: the first MAC that asks for an
+    address is the handset's and every later one is refused; either way a refused MAC is recorded
+    as a problem of the capture."""
+    isolated: bool = True
+    """physical/vlan: nothing but the handset and the bench is on this cable (an AP that bridges one
+    handset and sends nothing of its own). veth ports always are."""
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> PortDef:
@@ -64,6 +78,18 @@ class PortDef(StrictModel):
             )
         if self.handset_mac is not None and not MAC.match(self.handset_mac):
             raise ValueError(f"handset_mac {self.handset_mac!r}: write six lower-case hex pairs with colons")
+        for mac in self.handset_macs:
+            if not MAC.match(mac):
+                raise ValueError(f"handset_macs: {mac!r}: write six lower-case hex pairs with colons")
+        if self.kind == "veth" and (self.handset_macs or not self.isolated):
+            raise ValueError(
+                "`handset_macs:` and `isolated:` are for physical and vlan ports (a veth port's handset is "
+                "`handset_mac:`, and nothing else is on it)"
+            )
+        if self.kind != "veth" and self.handset_mac is not None:
+            raise ValueError(
+                "`handset_mac:` is for veth ports; a physical or vlan port lists `handset_macs:`"
+            )
         return self
 
 
@@ -95,7 +121,7 @@ class NatDef(StrictModel):
     interface: str
     """The host interface traffic leaves by (in tests: a veth into an upstream namespace)."""
     dns: list[str] = pydantic.Field(default_factory=list)
-    """Upstream resolvers for dnsmasq; empty: the host's /etc/resolv.conf."""
+    """Upstream resolvers the bench's resolver forwards to; empty: the host's /etc/resolv.conf."""
     enforce: bool = False
     """Drop every forwarded flow that ``allow`` does not list (the manifest's endpoints)."""
     allow: list[AllowRule] = pydantic.Field(default_factory=list)
@@ -107,8 +133,10 @@ class NatDef(StrictModel):
 
 
 class CaptureDef(StrictModel):
-    tool: Literal["dumpcap", "tcpdump"] = "dumpcap"
-    format: Literal["pcapng", "pcap"] = "pcapng"
+    tool: Literal["auto", "dumpcap", "tcpdump"] = "auto"
+    """auto: dumpcap when it is installed, else tcpdump (what ``phonehome doctor`` accepts)."""
+    format: Literal["pcapng", "pcap"] | None = None
+    """None: pcapng with dumpcap, pcap with tcpdump (which writes nothing else)."""
     rotate_mb: int = pydantic.Field(default=0, ge=0)
     """Start a new file after this many megabytes (0: one file)."""
     rotate_seconds: int = pydantic.Field(default=0, ge=0)
@@ -122,6 +150,40 @@ class CaptureDef(StrictModel):
         return self
 
 
+class ResolverDef(StrictModel):
+    """The bench's own DNS resolver: in sinkhole and offline mode each name gets its own address.
+
+    An address from the pool then stands for exactly one name for the whole run, so a flow to it
+    says which name the handset meant (the resolver's log is the proof).
+    """
+
+    pool_ipv4: str = "198.18.0.0/15"
+    """Where A answers come from (RFC 2544's benchmarking range: never routed, never a real server)."""
+    pool_ipv6: str = "2001:db8:ffff::/64"
+    """Where AAAA answers come from when IPv6 is offered (RFC 3849 documentation space)."""
+    ttl: int = pydantic.Field(default=300, ge=0, le=86400)
+    """The TTL of every answer: an address stays the name's for the run whatever the TTL."""
+
+    @pydantic.field_validator("pool_ipv4", "pool_ipv6")
+    @classmethod
+    def _network(cls, value: str) -> str:
+        return str(ipaddress.ip_network(value, strict=False))
+
+    @pydantic.model_validator(mode="after")
+    def _pools(self) -> ResolverDef:
+        v4, v6 = ipaddress.ip_network(self.pool_ipv4), ipaddress.ip_network(self.pool_ipv6)
+        if v4.version != 4 or v4.num_addresses < 4:
+            raise ValueError(f"pool_ipv4 {self.pool_ipv4}: an IPv4 network of at least 4 addresses")
+        if v6.version != 6 or v6.num_addresses < 4:
+            raise ValueError(f"pool_ipv6 {self.pool_ipv6}: an IPv6 network of at least 4 addresses")
+        for used in BENCH_NETWORKS:
+            if v4.overlaps(used) if used.version == 4 else v6.overlaps(used):
+                raise ValueError(
+                    f"the resolver's pool overlaps {used}, which the bench uses for its own networks"
+                )
+        return self
+
+
 class BenchDef(StrictModel):
     """A whole bench: its ports, how it reaches (or does not reach) the world, and what it captures."""
 
@@ -130,9 +192,7 @@ class BenchDef(StrictModel):
     """sinkhole: no packet leaves, every flow ends at a local sink; nat: masquerade through
     ``nat.interface``; offline: DHCP and DNS only."""
     ports: list[PortDef]
-    sink_ipv4: str = "203.0.113.1"
-    """The address DNS gives for every name in sinkhole mode (TEST-NET-3, never routed)."""
-    sink_ipv6: str = "2001:db8:ffff::1"
+    resolver: ResolverDef = ResolverDef()
     ipv6: Literal["offer", "block"] = "block"
     """offer: router advertisements, the handset gets addresses and its IPv6 is captured and sunk;
     block: no router advertisement and every IPv6 packet from the handset is dropped (and captured)."""
@@ -165,10 +225,6 @@ class BenchDef(StrictModel):
             raise ValueError(
                 "IPv6 cannot be offered in nat mode yet (the uplink is IPv4 only): use `ipv6: block`"
             )
-        if ipaddress.ip_address(self.sink_ipv4).version != 4:
-            raise ValueError("sink_ipv4 must be an IPv4 address")
-        if ipaddress.ip_address(self.sink_ipv6).version != 6:
-            raise ValueError("sink_ipv6 must be an IPv6 address")
         return self
 
     def groups(self) -> list[str]:

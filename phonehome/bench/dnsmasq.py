@@ -1,21 +1,27 @@
-"""dnsmasq for the bench: its command line, and what its log says about leases and DNS queries.
+"""dnsmasq for the bench: DHCP and router advertisements, its command line, and its leases.
 
 One dnsmasq per bench, in the router namespace, serves DHCP on every port
-group's bridge and DNS to the handsets. Its log (``--log-queries=extra
---log-dhcp``) is the record of what the handset asked for and what it called
-itself (DHCP hostname, vendor class such as ``android-dhcp-14``), which are
-identifiers too. Parsing is pure: lines in, records out, garbage skipped.
+group's bridge (and, when IPv6 is offered, router advertisements) and names
+the router as the DNS server; it answers no DNS itself (``--port=0``): the
+bench's own resolver does (``phonehome.bench.resolver``). Its log
+(``--log-dhcp``) records what the handset called itself (DHCP hostname,
+vendor class such as ``android-dhcp-14``), which are identifiers too. It runs
+as an unprivileged user (it keeps only CAP_NET_ADMIN and CAP_NET_RAW, which
+DHCP needs); the files it writes are opened as root at its start. Parsing is
+pure: lines in, records out, garbage skipped.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from phonehome.bench.netops import tool
+from phonehome.bench.privilege import ServiceUser
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,61 +30,52 @@ class LanPlan:
 
     bridge: str
     router: str
-    """The router's address on the bridge (DHCP option 3 and the DNS server)."""
+    """The router's address on the bridge (DHCP option 3, and option 6: the bench's resolver)."""
     first: str
     last: str
     netmask: str
     ipv6_prefix: str | None = None
     """Set when IPv6 is offered: router advertisements (SLAAC) on this bridge."""
 
+    @property
+    def router_ipv6(self) -> str | None:
+        """The router's global IPv6 address on the bridge (the prefix's first host)."""
+        if not self.ipv6_prefix:
+            return None
+        return str(ipaddress.ip_network(self.ipv6_prefix).network_address + 1)
 
-def dnsmasq_argv(
-    lans: list[LanPlan],
-    workdir: Path,
-    *,
-    mode: str,
-    sink_ipv4: str,
-    sink_ipv6: str | None,
-    upstream: list[str],
-    lease_seconds: int,
-) -> list[str]:
+
+def dnsmasq_argv(lans: list[LanPlan], workdir: Path, *, lease_seconds: int, user: ServiceUser) -> list[str]:
     argv = [
         tool("dnsmasq"),
         "--keep-in-foreground",
         "--conf-file=/dev/null",  # never the host's /etc/dnsmasq.conf
         "--no-hosts",
         "--pid-file=",
-        "--user=root",  # the lease and log files live in the bench's (root-owned) folder
+        f"--user={user.name}",
+        f"--group={user.group}",
+        "--port=0",  # no DNS: the bench's resolver answers every name
         "--bind-interfaces",
         f"--dhcp-leasefile={workdir / 'dnsmasq.leases'}",
         f"--log-facility={workdir / 'dnsmasq.log'}",
-        "--log-queries=extra",
         "--log-dhcp",
         "--no-ping",  # without it the first offer waits ~3 s for an ICMP echo that never comes
         "--dhcp-authoritative",
-        "--cache-size=0",  # every query reaches the log with its answer, none is served silently
     ]
     for lan in lans:
         argv += [
             f"--interface={lan.bridge}",
             f"--dhcp-range=set:{lan.bridge},{lan.first},{lan.last},{lan.netmask},{lease_seconds}",
+            # With --port=0 dnsmasq names no DNS server of its own: the router is the resolver.
+            f"--dhcp-option=tag:{lan.bridge},option:dns-server,{lan.router}",
         ]
         if lan.ipv6_prefix:
             argv += [
                 "--enable-ra",
                 f"--dhcp-range=set:{lan.bridge},::,constructor:{lan.bridge},ra-stateless,64",
+                # RDNSS in the router advertisement (RFC 8106) and DHCPv6 option 23 alike.
+                f"--dhcp-option=tag:{lan.bridge},option6:dns-server,[{lan.router_ipv6}]",
             ]
-    if mode == "nat":
-        argv += [f"--server={server}" for server in upstream] if upstream else []
-        if upstream:
-            argv.append("--no-resolv")
-    else:
-        # Every name is the sink. AAAA (and HTTPS, type 65) get clean empty answers through
-        # --local instead of REFUSED, unless IPv6 is offered and then they get the IPv6 sink.
-        argv += ["--no-resolv", f"--address=/#/{sink_ipv4}"]
-        if sink_ipv6:
-            argv.append(f"--address=/#/{sink_ipv6}")
-        argv.append("--local=/#/")
     return argv
 
 
@@ -99,25 +96,7 @@ class Lease:
     """When the lease was acknowledged (the log's clock, whole seconds)."""
 
 
-@dataclass(frozen=True, slots=True)
-class DnsLogEntry:
-    """One DNS question the bench received and what it answered."""
-
-    ts: float
-    client: str
-    name: str
-    qtype: str
-    """``A``, ``AAAA``, ``type=65``... as dnsmasq writes it."""
-    answers: tuple[str, ...] = field(default_factory=tuple)
-
-
-_LINE = re.compile(r"^(?P<stamp>\w{3} +\d+ \d\d:\d\d:\d\d) dnsmasq(?P<dhcp>-dhcp)?\[\d+\]: (?P<msg>.*)$")
-_QUERY = re.compile(
-    r"^(?P<serial>\d+) (?P<client>[0-9a-fA-F.:]+)/\d+ query\[(?P<qtype>[^\]]+)\] (?P<name>\S+) from "
-)
-_REPLY = re.compile(
-    r"^(?P<serial>\d+) \S+ (?:config|reply|cached|forwarded) (?P<name>\S+) (?:is|to) (?P<answer>.+)$"
-)
+_LINE = re.compile(r"^(?P<stamp>\w{3} +\d+ \d\d:\d\d:\d\d) dnsmasq-dhcp\[\d+\]: (?P<msg>.*)$")
 _XID = re.compile(r"^(?P<xid>\d+) (?P<rest>.*)$")
 _ACK = re.compile(r"^DHCPACK\((?P<iface>[^)]+)\) (?P<ip>\S+) (?P<mac>[0-9a-f:]{17})(?: (?P<name>\S+))?")
 
@@ -134,53 +113,31 @@ def _stamp(text: str, now: float) -> float:
     return ts
 
 
-def parse_log(lines: Iterable[str], now: float | None = None) -> tuple[list[Lease], list[DnsLogEntry]]:
-    """Leases (one per MAC, the last acknowledged) and DNS questions, in log order."""
+def parse_log(lines: Iterable[str], now: float | None = None) -> list[Lease]:
+    """Leases, one per MAC (the last acknowledged), in the order they were first acknowledged."""
     now = time.time() if now is None else now
     leases: dict[str, Lease] = {}
     pending: dict[str, dict[str, str]] = {}  # DHCP xid -> what the client said about itself
-    queries: dict[str, tuple[float, str, str, str]] = {}
-    answers: dict[str, list[str]] = {}
-    order: list[str] = []
     for raw in lines:
         match = _LINE.match(raw.rstrip("\n"))
-        if not match:
+        if not match or not (xid_match := _XID.match(match["msg"])):
             continue
-        msg = match["msg"]
-        if match["dhcp"]:
-            xid_match = _XID.match(msg)
-            if not xid_match:
-                continue
-            xid, rest = xid_match["xid"], xid_match["rest"]
-            info = pending.setdefault(xid, {})
-            if rest.startswith("vendor class: "):
-                info["vendor_class"] = rest.removeprefix("vendor class: ").strip()
-            elif rest.startswith("client provides name: "):
-                info["hostname"] = rest.removeprefix("client provides name: ").strip()
-            elif ack := _ACK.match(rest):
-                leases[ack["mac"]] = Lease(
-                    mac=ack["mac"],
-                    ip=ack["ip"],
-                    hostname=info.get("hostname") or ack["name"],
-                    vendor_class=info.get("vendor_class"),
-                    interface=ack["iface"],
-                    ts=_stamp(match["stamp"], now),
-                )
-            continue
-        if q := _QUERY.match(msg):
-            key = q["serial"]
-            if key not in queries:
-                order.append(key)
-            queries[key] = (_stamp(match["stamp"], now), q["client"], q["name"].lower(), q["qtype"])
-            answers[key] = []
-        elif (r := _REPLY.match(msg)) and r["serial"] in answers:
-            answers[r["serial"]].append(r["answer"].strip())
-    entries = [
-        DnsLogEntry(ts, client, name, qtype, tuple(answers[key]))
-        for key in order
-        for ts, client, name, qtype in [queries[key]]
-    ]
-    return list(leases.values()), entries
+        xid, rest = xid_match["xid"], xid_match["rest"]
+        info = pending.setdefault(xid, {})
+        if rest.startswith("vendor class: "):
+            info["vendor_class"] = rest.removeprefix("vendor class: ").strip()
+        elif rest.startswith("client provides name: "):
+            info["hostname"] = rest.removeprefix("client provides name: ").strip()
+        elif ack := _ACK.match(rest):
+            leases[ack["mac"]] = Lease(
+                mac=ack["mac"],
+                ip=ack["ip"],
+                hostname=info.get("hostname") or ack["name"],
+                vendor_class=info.get("vendor_class"),
+                interface=ack["iface"],
+                ts=_stamp(match["stamp"], now),
+            )
+    return list(leases.values())
 
 
 def parse_leasefile(text: str) -> dict[str, str | None]:
@@ -193,25 +150,30 @@ def parse_leasefile(text: str) -> dict[str, str | None]:
     return ids
 
 
-def read_leases(workdir: Path) -> tuple[list[Lease], list[DnsLogEntry]]:
-    """Leases and DNS questions of the dnsmasq whose files are in ``workdir``."""
-    log = workdir / "dnsmasq.log"
+def read_leases(workdir: Path) -> list[Lease]:
+    """The leases of the dnsmasq whose files are in ``workdir``."""
     try:
-        text = log.read_text(encoding="utf-8", errors="replace")
+        text = (workdir / "dnsmasq.log").read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
-        return [], []
-    leases, queries = parse_log(text.splitlines())
+        return []
+    leases = parse_log(text.splitlines())
     try:
         ids = parse_leasefile((workdir / "dnsmasq.leases").read_text(encoding="utf-8", errors="replace"))
     except FileNotFoundError:
         ids = {}
     for lease in leases:
         lease.client_id = ids.get(lease.mac)
-    return leases, queries
+    return leases
+
+
+def lease_of(leases: list[Lease], bridge: str, macs: list[str]) -> Lease | None:
+    """The last lease on ``bridge`` of one of ``macs`` (the port's handset), if it took one."""
+    mine = [lease for lease in leases if lease.interface in (None, bridge) and lease.mac in macs]
+    return mine[-1] if mine else None
 
 
 def started(workdir: Path) -> bool:
-    """dnsmasq writes ``started`` after it has bound its sockets."""
+    """dnsmasq writes ``started`` after it has bound its sockets and dropped to its user."""
     try:
         return "started, version" in (workdir / "dnsmasq.log").read_text(errors="replace")
     except FileNotFoundError:

@@ -36,6 +36,7 @@ TOOLS: tuple[Tool, ...] = (
     # dnsmasq-base, not dnsmasq: the latter starts a system DHCP/DNS service in the root namespace.
     Tool(("dnsmasq",), "dnsmasq-base", "DHCP and DNS for the handset"),
     Tool(("nft",), "nftables", "redirection to the sinks, NAT and isolation rules"),
+    Tool(("setpriv",), "util-linux", "capture tools run unprivileged with only the capabilities they need"),
     Tool(("dumpcap", "tcpdump"), "tcpdump", "lossless packet capture on bench ports"),
     Tool(("busybox",), "busybox", "udhcpc, the DHCP client of the virtual handset"),
     Tool(("tshark",), "tshark", "benchmarks compare the analyzer with it", required=False),

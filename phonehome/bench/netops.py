@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -222,14 +223,63 @@ def nft_tables(name: str | None) -> list[tuple[str, str]]:
     return tables
 
 
+def nft_set_elements(name: str | None, family: str, table: str, set_name: str) -> list[str | int] | None:
+    """The elements of an nft set (MACs and addresses as text, raw payloads as integers); None when
+    the set cannot be read."""
+    done = subprocess.run(
+        ns_argv(name, [tool("nft"), "-j", "list", "set", family, table, set_name]),
+        capture_output=True,
+        text=True,
+        timeout=NFT_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        return None
+    try:
+        items = json.loads(done.stdout)["nftables"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    for item in items:
+        if isinstance(item, dict) and "set" in item:
+            return [e for e in item["set"].get("elem", []) if isinstance(e, str | int)]
+    return None
+
+
+# --- link facts ---------------------------------------------------------------------------------
+
+
+def link_mac(name: str | None, ifname: str) -> str | None:
+    """The interface's hardware address (lower case, colons); None when it is gone."""
+    with iproute(name) as ipr:
+        index = link_index(ipr, ifname)
+        if index is None:
+            return None
+        (link,) = ipr.get_links(index)
+    mac = link.get("IFLA_ADDRESS")
+    return str(mac).lower() if mac else None
+
+
+def link_addresses(name: str | None, ifname: str) -> list[str]:
+    """The interface's own IP addresses (IPv4 first, link-local IPv6 included)."""
+    with iproute(name) as ipr:
+        index = link_index(ipr, ifname)
+        if index is None:
+            return []
+        found = [(a["family"], str(a.get("IFA_ADDRESS"))) for a in ipr.get_addr(index=index)]
+    return [address for _family, address in sorted(found, key=lambda f: f[0])]
+
+
 # --- processes ----------------------------------------------------------------------------------
 
 
 def spawn(
     name: str | None, argv: list[str], log: Path, pass_fds: tuple[int, ...] = (), **popen: Any
 ) -> subprocess.Popen[bytes]:
-    """Starts ``argv`` in namespace ``name``, detached from our session, stdout and stderr to ``log``."""
-    with log.open("ab") as out:
+    """Starts ``argv`` in namespace ``name``, detached from our session, stdout and stderr to ``log``.
+
+    ``log`` is created with mode 0600: what a service says may quote the handset's traffic.
+    """
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as out:
         proc = subprocess.Popen(
             ns_argv(name, argv),
             stdin=subprocess.DEVNULL,

@@ -1,11 +1,15 @@
 """The nftables rulesets of a bench, as text built from a plan (no I/O: unit-tested as strings).
 
 Router namespace: TPROXY every TCP and UDP flow from the handset ports to the
-sinks (sinkhole), answer DNS to any resolver with the bench's dnsmasq, refuse
-QUIC and DoT when asked, drop IPv6 when blocked, and forward nothing except,
-in nat mode, to the uplink (only to ``allow`` when enforcing). Host namespace
-(nat only): the bench's uplink reaches the named interface and nothing else
-of the host, masqueraded.
+sinks (sinkhole: whatever the address, so every resolver pool address too),
+answer DNS to any address with the bench's resolver, refuse QUIC and DoT when
+asked, drop IPv6 when blocked, and forward nothing except, in nat mode, to the
+uplink (only to ``allow`` when enforcing). On the bridge: each port serves DHCP
+to its handset's MACs only and remembers every other MAC it saw (a DHCP
+starvation attack gets no lease and is on record). When the capture stops, the
+window closes: nothing the handsets send is delivered or forwarded any more.
+Host namespace (nat only): the bench's uplink reaches the named interface and
+nothing else of the host, masqueraded.
 """
 
 from __future__ import annotations
@@ -16,8 +20,13 @@ from dataclasses import dataclass, field
 from phonehome.bench.definition import AllowRule
 
 ROUTER_TABLE = "phonehome"
+"""``inet phonehome`` (routing, sinks, DNS) and ``bridge phonehome`` (the ports' MAC guard)."""
+CLOSED_TABLE = "phonehome_closed"
 TPROXY_MARK = 1
 TPROXY_TABLE = 100
+FOREIGN_LIMIT = 1024
+"""Foreign MACs remembered per port; beyond that the set is full and the count is "at least"."""
+DHCP_PORTS = "{ 67, 547 }"
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +125,101 @@ def router_ruleset(plan: RouterPlan) -> str:
             )
         )
     return f"table inet {ROUTER_TABLE} {{\n" + "".join(chains) + "}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class PortGuard:
+    """Which hardware addresses a port's handset may use."""
+
+    name: str
+    interface: str
+    macs: tuple[str, ...]
+    """The handset's MACs; empty: the first MAC that asks for DHCP is the handset's."""
+    isolated: bool = True
+    """Nothing else belongs on the port: with the MACs known, any frame from another MAC is recorded."""
+
+
+def handset_set(port: str) -> str:
+    return f"handset_{port}"
+
+
+def chaddr_set(port: str) -> str:
+    return f"chaddr_{port}"
+
+
+def foreign_set(port: str) -> str:
+    return f"foreign_{port}"
+
+
+def spoofed_set(port: str) -> str:
+    return f"spoofed_{port}"
+
+
+CHADDR = "@th,288,48"
+"""A DHCPv4 message's client hardware address (chaddr, RFC 2131 section 2), the MAC a lease is
+given to: 28 bytes into BOOTP, after the 8-byte UDP header. It need not be the frame's source."""
+DHCP4 = "ether type ip udp dport 67"
+
+
+def guard_ruleset(ports: tuple[PortGuard, ...]) -> str:
+    """``bridge phonehome``: DHCP only for each port's handset; other MACs refused and recorded.
+
+    A lease goes to the chaddr inside the request, not to the frame's sender, so
+    both must be the handset's: a handset that keeps its own source MAC and asks
+    for 300 addresses under 300 invented chaddrs is refused too. On an isolated
+    port whose handset MACs are known, every frame from another MAC is recorded;
+    otherwise only other DHCP clients are (an AP's own frames on a shared cable,
+    or any frame before the first client's request, are not foreign).
+    """
+    sets, rules = [], []
+    for port in ports:
+        own, chaddr = handset_set(port.name), chaddr_set(port.name)
+        foreign, spoofed = foreign_set(port.name), spoofed_set(port.name)
+        where = f'iifname "{port.interface}"'
+        if port.macs:
+            sets.append(_set_def(own, "type ether_addr", f"elements = {{ {', '.join(port.macs)} }}"))
+            hexes = ", ".join("0x" + mac.replace(":", "") for mac in port.macs)
+            sets.append(_set_def(chaddr, f"typeof {CHADDR}", f"elements = {{ {hexes} }}"))
+            which = "" if port.isolated else f"udp dport {DHCP_PORTS} "
+            rules.append(f"{where} {which}ether saddr != @{own} add @{foreign} {{ ether saddr }}")
+        else:
+            sets.append(_set_def(own, "type ether_addr", "size 1", "flags dynamic"))
+            sets.append(_set_def(chaddr, f"typeof {CHADDR}", "size 1", "flags dynamic"))
+            # When a set is full, `add` fails and the rule stops: only the first client gets in.
+            rules.append(f"{where} udp dport {DHCP_PORTS} add @{own} {{ ether saddr }}")
+            rules.append(f"{where} {DHCP4} ether saddr == @{own} add @{chaddr} {{ {CHADDR} }}")
+            rules.append(
+                f"{where} udp dport {DHCP_PORTS} ether saddr != @{own} add @{foreign} {{ ether saddr }}"
+            )
+        sets.append(_set_def(foreign, "type ether_addr", f"size {FOREIGN_LIMIT}", "flags dynamic"))
+        sets.append(_set_def(spoofed, f"typeof {CHADDR}", f"size {FOREIGN_LIMIT}", "flags dynamic"))
+        rules.append(f"{where} udp dport {DHCP_PORTS} ether saddr != @{own} counter drop")
+        rules.append(f"{where} {DHCP4} {CHADDR} != @{chaddr} add @{spoofed} {{ {CHADDR} }}")
+        rules.append(f"{where} {DHCP4} {CHADDR} != @{chaddr} counter drop")
+    chain = _chain("guard", "filter hook prerouting priority -200; policy accept;", rules)
+    return f"table bridge {ROUTER_TABLE} {{\n" + "".join(sets) + chain + "}\n"
+
+
+def _set_def(name: str, *lines: str) -> str:
+    return f"  set {name} {{\n" + "".join(f"    {line}\n" for line in lines) + "  }\n"
+
+
+def closed_ruleset(lans: tuple[str, ...]) -> str:
+    """The end of the capture window: every packet from the handset ports is dropped before routing.
+
+    The capture still sees what the handsets send (it taps the port before any
+    rule), but no sink, resolver or uplink receives it: nothing passes the bench
+    uncaptured between the capture's end and the bench's removal.
+    """
+    return (
+        f"table inet {CLOSED_TABLE} {{\n"
+        + _chain(
+            "closed",
+            "filter hook prerouting priority raw - 10; policy accept;",
+            [f"iifname {_set(lans)} drop"],
+        )
+        + "}\n"
+    )
 
 
 def allow_rule(rule: AllowRule) -> str:

@@ -5,17 +5,60 @@ so it sees the handset's frames with their original destinations, before any
 TPROXY or NAT. Its statistics at exit are the only honest drop count there
 is; a tool that died before printing them leaves ``None`` counters, which the
 policy reads as a capture of unknown completeness.
+
+Neither tool runs as root once capturing (``phonehome.bench.privilege``): each
+writes into a folder ``nobody`` owns, by names relative to its working
+directory (the bench's own folder stays 0700).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
+from phonehome.bench import privilege
 from phonehome.bench.definition import CaptureDef
-from phonehome.bench.netops import tool
-from phonehome.traffic.capture import CaptureDrops
+from phonehome.bench.netops import BenchError
+from phonehome.bench.tools import find_tool
+from phonehome.traffic.capture import CaptureDrops, CaptureFormat
+
+TOOLS = ("dumpcap", "tcpdump")
+"""In the order ``auto`` prefers them: dumpcap writes pcapng and reports its drops per interface."""
+NATIVE_FORMAT: dict[str, CaptureFormat] = {"dumpcap": "pcapng", "tcpdump": "pcap"}
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureTool:
+    """The capture tool a bench runs: which, where it is installed, and the file format it writes."""
+
+    name: str
+    path: str
+    format: CaptureFormat
+
+    @property
+    def suffix(self) -> str:
+        return f".{self.format}"
+
+
+def choose_tool(spec: CaptureDef, search_path: str | None = None) -> CaptureTool:
+    """The tool ``spec`` asks for (``auto``: dumpcap if installed, else tcpdump) and its format."""
+    wanted = TOOLS if spec.tool == "auto" else (spec.tool,)
+    for name in wanted:
+        path = find_tool(name, search_path)
+        if path is None:
+            continue
+        fmt = spec.format or NATIVE_FORMAT[name]
+        if name == "tcpdump" and fmt == "pcapng":
+            raise BenchError(
+                "capture: only tcpdump is installed and it writes pcap only: set `format: pcap` "
+                "or install dumpcap (apt-get install -y tshark)"
+            )
+        return CaptureTool(name, path, fmt)
+    raise BenchError(f"capture: {' or '.join(wanted)} is not installed (phonehome doctor --install)")
+
 
 SETTLE_S = {"dumpcap": 0.35, "tcpdump": 1.1}
 """How long a tool may sit on frames the kernel already gave it: libpcap hands them over in blocks,
@@ -23,23 +66,38 @@ after its read timeout (dumpcap 250 ms, tcpdump 1000 ms). Stopping sooner loses 
 without the tool counting it as dropped."""
 
 
-def capture_argv(spec: CaptureDef, interface: str, base: Path) -> list[str]:
-    """The capture command writing ``base`` (with a rotation number when rotating)."""
-    if spec.tool == "dumpcap":
-        argv = [tool("dumpcap"), "-i", interface, "-w", str(base), "-B", str(spec.buffer_mb), "-q"]
-        if spec.format == "pcap":
+def capture_argv(
+    spec: CaptureDef,
+    chosen: CaptureTool,
+    interface: str,
+    name: str,
+    *,
+    user: privilege.ServiceUser,
+    setpriv: str,
+) -> list[str]:
+    """The capture command writing ``name`` (relative to its working directory; rotation numbered).
+
+    dumpcap starts as ``user`` with CAP_NET_RAW alone, which it drops itself once its
+    socket is open. tcpdump starts as root with only CAP_NET_RAW, CAP_SETUID, CAP_SETGID,
+    CAP_DAC_OVERRIDE and CAP_CHOWN (it creates its first file, in ``user``'s folder, and
+    hands it to ``user`` before it switches) and becomes ``user`` with ``-Z``, keeping
+    no capability.
+    """
+    if chosen.name == "dumpcap":
+        argv = [chosen.path, "-i", interface, "-w", name, "-B", str(spec.buffer_mb), "-q"]
+        if chosen.format == "pcap":
             argv.append("-P")
         if spec.rotate_mb:
             argv += ["-b", f"filesize:{spec.rotate_mb * 1000}"]
         if spec.rotate_seconds:
             argv += ["-b", f"duration:{spec.rotate_seconds}"]
-        return argv
+        return privilege.setpriv_argv(setpriv, user, ("net_raw",), argv)
     argv = [
-        tool("tcpdump"),
+        chosen.path,
         "-i",
         interface,
         "-w",
-        str(base),
+        name,
         "-n",
         "-U",  # write each packet as it comes: a killed tcpdump leaves a usable partial file
         "-s",
@@ -47,15 +105,18 @@ def capture_argv(spec: CaptureDef, interface: str, base: Path) -> list[str]:
         "-B",
         str(spec.buffer_mb * 1024),
         "-Z",
-        "root",  # tcpdump drops to its own user after the first file; later rotated files would fail
+        user.name,  # it opens the device as root, then every file (rotated ones too) as this user
     ]
     if spec.rotate_mb:
         argv += ["-C", str(spec.rotate_mb)]
     if spec.rotate_seconds:
         # -G names files by strftime; a counter keeps their order when -C also applies.
-        argv[argv.index(str(base))] = str(base.with_name(f"{base.stem}-%Y%m%d%H%M%S{base.suffix}"))
+        stem, suffix = os.path.splitext(name)
+        argv[argv.index(name)] = f"{stem}-%Y%m%d%H%M%S{suffix}"
         argv += ["-G", str(spec.rotate_seconds)]
-    return argv
+    return privilege.setpriv_argv(
+        setpriv, None, ("net_raw", "setuid", "setgid", "dac_override", "chown"), argv
+    )
 
 
 def capture_files(base: Path) -> list[Path]:
@@ -132,6 +193,24 @@ def parse_drops(tool_name: str, interface: str, log_text: str) -> CaptureDrops:
     return CaptureDrops(
         tool_name, interface, found["captured"], found["received"], found["dropped"], found["if_dropped"]
     )
+
+
+def tool_drops(
+    tool_name: str, interface: str, log_text: str, link_packets: int | None
+) -> tuple[CaptureDrops, list[str]]:
+    """The tool's counters with the interface's own frame count beside them, and what they say was lost."""
+    drops = parse_drops(tool_name, interface, log_text)
+    if link_packets is not None:
+        drops = dataclasses.replace(drops, link_packets=link_packets)
+    problems = []
+    if not drops.counted:
+        problems.append(f"{tool_name} on {interface} printed no drop statistics: completeness unknown")
+    if drops.missed:
+        problems.append(
+            f"{interface} counted {drops.link_packets} frames while {tool_name} captured "
+            f"{drops.captured}: {drops.missed} are missing from the files"
+        )
+    return drops, problems
 
 
 def _int(match: re.Match[str] | None) -> int | None:

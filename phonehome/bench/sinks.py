@@ -11,7 +11,9 @@ datagram, flushed as written, so a killed sink loses nothing it had finished.
 Runs as its own process (``python -m phonehome.bench.sinks``) so that a bench
 brought up from the command line outlives the command; the bench opens and
 binds the sockets itself and passes them in, so they are ready before any
-handset can send.
+handset can send. The process opens its transcript and then drops to an
+unprivileged user before it reads a byte (it parses hostile input); the
+transparent sockets keep working without the capability that made them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import argparse
 import base64
 import contextlib
 import json
+import os
 import signal
 import socket
 import struct
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from phonehome.bench import privilege
 from phonehome.traffic import tls
 from phonehome.traffic.flow import TlsHello
 
@@ -47,6 +51,7 @@ MAX_CONNECTIONS = 512
 HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
 TLS_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])  # fatal handshake_failure (RFC 8446 6.2)
+READY = "phonehome sinks: serving"
 
 
 @dataclass(slots=True)
@@ -316,11 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m phonehome.bench.sinks")
     parser.add_argument("--fd", type=int, action="append", default=[], help="an inherited socket")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--user", default=privilege.SERVICE_USER, help="who to run as once the files are open"
+    )
     args = parser.parse_args(argv)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     with args.out.open("a", encoding="utf-8") as fh:
+        privilege.drop_privileges(privilege.service_user(args.user))
         out = Transcript(fh)
         threads = []
         for fd in args.fd:
@@ -329,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
             threads.append(threading.Thread(target=serve, args=(sock, out, stop), daemon=True))
         for thread in threads:
             thread.start()
+        print(f"{READY} (pid {os.getpid()}, uid {os.getuid()})", flush=True)
         while not stop.wait(1.0):
             pass
         for thread in threads:

@@ -43,13 +43,21 @@ class Port:
     """physical/vlan: the host interface it came from (physical: it goes back there at the end)."""
     vlan: int | None = None
     ipv6_prefix: str | None = None
+    handset_macs: tuple[str, ...] = ()
+    """The only MACs that get a DHCP lease here (veth: the handset's); empty: the first to ask."""
+    isolated: bool = True
+    """Nothing but the handset and the router is on this port (always so for veth)."""
 
     def to_dict(self) -> dict[str, object]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["handset_macs"] = list(self.handset_macs)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> Port:
-        return cls(**data)  # type: ignore[arg-type]
+        fields: dict[str, Any] = dict(data)
+        fields["handset_macs"] = tuple(fields.get("handset_macs") or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,27 +171,28 @@ def plan(defn: BenchDef, run_id: str, slot: int) -> Topology:
             "ipv6_prefix": ula_prefix(slot, defn.groups().index(p.group)) if defn.ipv6 == "offer" else None,
         }
         if p.kind == "veth":
+            mac = p.handset_mac or random_mac()
             ports.append(
                 Port(
                     interface=ifname(run_id, p.name),
                     netns=handset_ns_name(run_id, p.name),
                     handset_ifname=p.handset_ifname,
-                    handset_mac=p.handset_mac or random_mac(),
+                    handset_mac=mac,
+                    handset_macs=(mac,),
                     **common,  # type: ignore[arg-type]
                 )
             )
-        elif p.kind == "physical":
+            continue
+        cabled = {
+            "handset_macs": tuple(p.handset_macs),
+            "isolated": p.isolated,
+            "host_interface": p.interface,
+        }
+        if p.kind == "physical":
             assert p.interface
-            ports.append(Port(interface=p.interface, host_interface=p.interface, **common))  # type: ignore[arg-type]
+            ports.append(Port(interface=p.interface, **cabled, **common))  # type: ignore[arg-type]
         else:
-            ports.append(
-                Port(
-                    interface=ifname(run_id, p.name),
-                    host_interface=p.interface,
-                    vlan=p.vlan,
-                    **common,  # type: ignore[arg-type]
-                )
-            )
+            ports.append(Port(interface=ifname(run_id, p.name), vlan=p.vlan, **cabled, **common))  # type: ignore[arg-type]
     topo = Topology(run_id, slot, router_ns_name(run_id), tuple(ports), tuple(lans))
     if defn.mode == "nat":
         return Topology(

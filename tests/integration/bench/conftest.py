@@ -12,6 +12,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from phonehome.bench import Bench
 from phonehome.bench.definition import parse_bench
 from phonehome.bench.netops import nft_tables
 from phonehome.bench.runtime import read_states
+from phonehome.bench.tools import find_tool
 from phonehome.bench.topology import Port
 
 BenchFactory = Callable[..., Bench]
@@ -86,3 +88,47 @@ def in_handset(port: Port, code: str, timeout: float = 30.0) -> subprocess.Compl
 def unique(prefix: str) -> str:
     """A name no other test run uses (interface names stay <= 15 chars for short prefixes)."""
     return f"{prefix}{secrets.token_hex(3)}"
+
+
+def need_tool(name: str, why: str) -> str:
+    """The tool's path, or the test is skipped saying which tool is missing and what it was for."""
+    path = find_tool(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed here ({why})")
+    return path
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """A namespace standing in for the host's uplink, on a random 10.213.X.0/24 (it stays on this machine)."""
+
+    netns: str
+    host_if: str
+    host_ip: str
+    allowed_ip: str
+    other_ip: str
+
+
+@pytest.fixture
+def upstream() -> Iterator[Upstream]:
+    name, host_if = unique("phtest-up-"), unique("phtu")
+    net = f"10.213.{secrets.randbelow(250)}"
+    netns.create(name)
+    try:
+        with IPRoute() as ipr:
+            ipr.link("add", ifname=host_if, kind="veth", peer={"ifname": "eth0", "net_ns_fd": name})
+            index = ipr.link_lookup(ifname=host_if)[0]
+            ipr.addr("add", index=index, address=f"{net}.1", prefixlen=24)
+            ipr.link("set", index=index, state="up")
+        with IPRoute(netns=name) as ipr:
+            index = ipr.link_lookup(ifname="eth0")[0]
+            ipr.addr("add", index=index, address=f"{net}.2", prefixlen=24)
+            ipr.addr("add", index=index, address=f"{net}.3", prefixlen=24)
+            ipr.link("set", index=index, state="up")
+        yield Upstream(name, host_if, f"{net}.1", f"{net}.2", f"{net}.3")
+    finally:
+        netns.remove(name)
+        with IPRoute() as ipr:
+            found = ipr.link_lookup(ifname=host_if)
+            if found:
+                ipr.link("del", index=found[0])

@@ -4,8 +4,8 @@ and the options (QUIC blocked, DoT refused, IPv6 offered or blocked) do what the
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -52,7 +52,7 @@ def test_a_sigkilled_owners_bench_is_removed_when_the_next_bench_starts(
             (state,) = [s for s in read_states() if s.run_id == run_id]
             procs = [ProcessId(r["pid"], r["start"]) for r in state.data["undo"] if r["kind"] == "process"]
             roles = {r["role"] for r in state.data["undo"] if r["kind"] == "process"}
-            assert roles == {"sinks", "dnsmasq", "capture:wlan"}
+            assert roles == {"sinks", "resolver", "dnsmasq", "capture:wlan"}
         finally:
             owner.send_signal(signal.SIGKILL)
             owner.wait(10)
@@ -186,15 +186,25 @@ def test_ipv6_offered_gives_the_handset_an_address_and_its_flows_reach_the_sinks
                 time.sleep(0.1)  # the default route arrives with the RA, maybe just after the address
         s.sendall(b"over ipv6")
         s.close()
-        print(socket.getaddrinfo("zzhc.vnet.cn", 80, socket.AF_INET6)[0][4][0])
+        named = socket.getaddrinfo("zzhc.vnet.cn", 80, socket.AF_INET6)[0][4][0]
+        socket.create_connection((named, 80), timeout=3).close()
+        print(named)
         """,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "2001:db8:ffff::1"
+    named = done.stdout.strip()
+    assert ipaddress.ip_address(named) in ipaddress.ip_network("2001:db8:ffff::/64")
+    assert ("zzhc.vnet.cn", "AAAA", (named,)) in {(q.name, q.qtype, q.answers) for q in bench.dns_queries()}
     deadline = time.monotonic() + 3
-    while ("2001:db8:5::7", 443) not in {r.dst for r in bench.sink_records()}:
+    while not {("2001:db8:5::7", 443), (named, 80)} <= {r.dst for r in bench.sink_records()}:
         assert time.monotonic() < deadline, bench.sink_records()
         time.sleep(0.05)
+    capture = bench.stop_capture()["wlan"]
+    router_v6 = str(ipaddress.ip_network(port.ipv6_prefix).network_address + 1)
+    assert capture.router_addresses[0] == port.router_ip
+    assert router_v6 in capture.router_addresses
+    assert any(ipaddress.ip_address(a).is_link_local for a in capture.router_addresses)
+    assert capture.subnets == [port.subnet, port.ipv6_prefix]
 
 
 def test_ipv6_blocked_reaches_nothing_and_names_have_no_aaaa(make_bench: BenchFactory) -> None:
@@ -219,7 +229,9 @@ def test_ipv6_blocked_reaches_nothing_and_names_have_no_aaaa(make_bench: BenchFa
     )
     assert done.stdout.split("\n")[:2] == ["unreachable", "no aaaa"], done.stdout + done.stderr
     assert bench.sink_records() == []
-    assert os.path.exists(bench.workdir / "dnsmasq.log")
+    aaaa = [q for q in bench.dns_queries() if q.qtype == "AAAA"]
+    assert aaaa
+    assert all((q.answers, q.rcode) == ((), "NOERROR") for q in aaaa), "an empty answer, never NXDOMAIN"
 
 
 def test_bench_clean_removes_what_a_sigkilled_owner_left(tmp_path: Path) -> None:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import signal
 import subprocess
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from pyroute2 import IPRoute
 
 from phonehome.bench import Bench
 from phonehome.bench.dhcp_client import obtain_lease
 from phonehome.bench.sinks import SinkRecord
+from phonehome.bench.tools import find_tool
 from phonehome.traffic import analyze
-from tests.integration.bench.conftest import BenchFactory, in_handset
+from phonehome.traffic.capture import Capture
+from tests.integration.bench.conftest import BenchFactory, in_handset, need_tool
 
 pytestmark = pytest.mark.root
 
@@ -23,6 +29,7 @@ VIRTUAL = """
     ports:
       - name: wlan
 """
+POOL = ipaddress.ip_network("198.18.0.0/15")
 
 HANDSET_TRAFFIC = """
     import json, socket, ssl
@@ -55,32 +62,40 @@ def wait_records(bench: Bench, count: int, timeout: float = 5.0) -> list[SinkRec
 
 
 def tshark(path: Path, display_filter: str, *fields: str) -> list[list[str]]:
-    argv = ["tshark", "-r", str(path), "-Y", display_filter, "-T", "fields"]
+    argv = [need_tool("tshark", "the independent oracle of what the capture holds"), "-r", str(path)]
+    argv += ["-Y", display_filter, "-T", "fields"]
     for field in fields:
         argv += ["-e", field]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
     return [line.split("\t") for line in done.stdout.splitlines() if line]
 
 
-def test_handset_leases_resolves_and_every_flow_is_sunk_and_captured(make_bench: BenchFactory) -> None:
-    bench = make_bench(VIRTUAL)
+def run_handset(bench: Bench) -> tuple[Capture, dict[str, str], list[SinkRecord], str]:
+    """The handset takes a lease and sends HTTP, TLS, QUIC-like and raw traffic; the capture stops."""
     port = bench.port("wlan")
     bench.mark("boot")
     lease = obtain_lease(port, bench.workdir, hostname="android-7plus", vendor_class="android-dhcp-9")
     assert lease.router == port.router_ip
     assert lease.dns == (port.router_ip,)
-
     done = in_handset(port, HANDSET_TRAFFIC)
     assert done.returncode == 0, done.stderr
     said = json.loads(done.stdout)
-    assert said["resolved"] == "203.0.113.1"
+    bench.mark("consent", accepted=False)
+    records = wait_records(bench, 4)
+    return bench.stop_capture()["wlan"], said, records, lease.ip
+
+
+def test_handset_leases_resolves_and_every_flow_is_sunk_and_captured(make_bench: BenchFactory) -> None:
+    bench = make_bench(VIRTUAL)
+    port = bench.port("wlan")
+    capture, said, records, handset_ip = run_handset(bench)
+    resolved = said["resolved"]
+    assert ipaddress.ip_address(resolved) in POOL
     assert said["http"].startswith("HTTP/1.1 204 No Content")
     assert "handshake failure" in said["tls"]
-    bench.mark("consent", accepted=False)
 
-    records = wait_records(bench, 4)
     by_dst = {(r.proto, r.dst): r for r in records}
-    http = by_dst[("tcp", ("203.0.113.1", 80))]
+    http = by_dst[("tcp", (resolved, 80))]
     assert http.kind == "http"
     assert http.http_heads == ["POST /register HTTP/1.1\r\nHost: zzhc.vnet.cn\r\nContent-Length: 20"]
     assert http.head.endswith(b"IMEI=352099001761481")
@@ -93,29 +108,48 @@ def test_handset_leases_resolves_and_every_flow_is_sunk_and_captured(make_bench:
     quic = by_dst[("udp", ("203.0.113.5", 443))]
     assert quic.bytes_received == 1205
     assert by_dst[("udp", ("203.0.113.6", 9999))].head == b"ICCID=8986011234567890123"
-    assert {r.client[0] for r in records} == {lease.ip}
+    assert {r.client[0] for r in records} == {handset_ip}
 
     (bench_lease,) = bench.leases()
-    assert (bench_lease.mac, bench_lease.ip) == (port.handset_mac, lease.ip)
+    assert (bench_lease.mac, bench_lease.ip) == (port.handset_mac, handset_ip)
     assert bench_lease.hostname == "android-7plus"
     assert bench_lease.vendor_class == "android-dhcp-9"
-    asked = [(q.name, q.qtype, q.answers) for q in bench.dns_queries()]
-    assert ("zzhc.vnet.cn", "A", ("203.0.113.1",)) in asked
+    asked = [(q.name, q.qtype, q.answers, q.rcode) for q in bench.dns_queries()]
+    assert ("zzhc.vnet.cn", "A", (resolved,), "NOERROR") in asked
 
-    captures = bench.stop_capture()
-    capture = captures["wlan"]
     assert capture.lossless, capture.problems
     assert capture.handset_mac == port.handset_mac
-    assert capture.handset_ip == lease.ip
+    assert capture.handset_ip == handset_ip
     assert [m.phase for m in capture.markers] == ["boot", "consent"]
     assert capture.verify() == []
-    (pcap,) = [f.path for f in capture.files]
+    assert capture.resolver_log == bench.resolver_log
 
+    # The analyzer reads the bench's capture back with the same endpoints.
+    analysis = analyze([f.path for f in capture.files])
+    flows = {(f.proto, f.dst, f.dport): f for f in analysis.flows if f.src == handset_ip}
+    assert flows[("tcp", resolved, 80)].http_host == "zzhc.vnet.cn"
+    assert flows[("tcp", resolved, 80)].src_mac == port.handset_mac
+    assert flows[("tcp", "198.51.100.7", 443)].sni == "activation.example.com"
+    assert ("udp", "203.0.113.5", 443) in flows
+    assert ("udp", "203.0.113.6", 9999) in flows
+    dns = flows[("udp", port.router_ip, 53)]
+    assert "zzhc.vnet.cn" in {q.name for q in dns.dns_queries}
+    assert {(r.proto, *r.dst) for r in records} <= set(flows)
+
+
+def test_tshark_finds_every_flow_and_every_sunk_byte_in_the_capture(make_bench: BenchFactory) -> None:
+    need_tool("tshark", "the independent oracle of what the capture holds")
+    bench = make_bench(VIRTUAL)
+    port = bench.port("wlan")
+    capture, said, records, handset_ip = run_handset(bench)
+    pcaps = [f.path for f in capture.files]
+    assert len(pcaps) == 1
+    pcap = pcaps[0]
     # tshark as the oracle: every flow is in the capture with its original destination...
-    sent = tshark(pcap, f"ip.src=={lease.ip}", "ip.dst", "ip.proto", "tcp.dstport", "udp.dstport")
+    sent = tshark(pcap, f"ip.src=={handset_ip}", "ip.dst", "ip.proto", "tcp.dstport", "udp.dstport")
     endpoints = {(dst, proto, tport or uport) for dst, proto, tport, uport in sent}
     for expected in [
-        ("203.0.113.1", "6", "80"),
+        (said["resolved"], "6", "80"),
         ("198.51.100.7", "6", "443"),
         ("203.0.113.5", "17", "443"),
         ("203.0.113.6", "17", "9999"),
@@ -126,27 +160,57 @@ def test_handset_leases_resolves_and_every_flow_is_sunk_and_captured(make_bench:
     # ...and every byte the sinks received is in it (nothing lost between handset and sink).
     payload = Counter[tuple[str, str]]()
     for dst, tport, length in tshark(
-        pcap, f"ip.src=={lease.ip} && tcp.len > 0", "ip.dst", "tcp.dstport", "tcp.len"
+        pcap, f"ip.src=={handset_ip} && tcp.len > 0", "ip.dst", "tcp.dstport", "tcp.len"
     ):
         payload[(dst, tport)] += int(length)
     for record in records:
         if record.proto == "tcp":
             assert payload[(record.dst[0], str(record.dst[1]))] == record.bytes_received
-    # The analyzer reads the bench's capture back with the same endpoints.
-    analysis = analyze([f.path for f in capture.files])
-    flows = {(f.proto, f.dst, f.dport): f for f in analysis.flows if f.src == lease.ip}
-    assert flows[("tcp", "203.0.113.1", 80)].http_host == "zzhc.vnet.cn"
-    assert flows[("tcp", "203.0.113.1", 80)].src_mac == port.handset_mac
-    assert flows[("tcp", "198.51.100.7", 443)].sni == "activation.example.com"
-    assert ("udp", "203.0.113.5", 443) in flows
-    assert ("udp", "203.0.113.6", 9999) in flows
-    dns = flows[("udp", port.router_ip, 53)]
-    assert "zzhc.vnet.cn" in {q.name for q in dns.dns_queries}
-    assert {(r.proto, *r.dst) for r in records} <= set(flows)
-
     sni = tshark(pcap, "tls.handshake.type == 1", "tls.handshake.extensions_server_name")
     assert sni == [["activation.example.com"]]
     assert tshark(pcap, "dhcp.option.hostname", "dhcp.option.hostname")[0] == ["android-7plus"]
+    answers = tshark(pcap, "dns.flags.response == 1 && dns.qry.name == zzhc.vnet.cn", "dns.a")
+    assert [said["resolved"]] in answers
+
+
+def test_the_capture_names_the_routers_addresses_macs_and_networks(make_bench: BenchFactory) -> None:
+    bench = make_bench(VIRTUAL)
+    port = bench.port()
+    obtain_lease(port, bench.workdir)
+    capture = bench.stop_capture()["wlan"]
+    assert capture.router_addresses == [port.router_ip]
+    assert capture.subnets == [port.subnet]
+    assert capture.isolated
+    assert capture.resolver_log == bench.workdir / "resolver.jsonl"
+    with IPRoute(netns=bench.router_ns) as ipr:
+        kernel = {
+            str(ipr.get_links(ipr.link_lookup(ifname=name)[0])[0].get("IFLA_ADDRESS"))
+            for name in (port.bridge, port.interface)
+        }
+    assert set(capture.router_macs) == kernel  # a bridge takes its first port's MAC: often one
+    assert port.handset_mac not in capture.router_macs
+    assert capture.to_dict()["router_macs"] == capture.router_macs
+
+
+def test_after_the_capture_stops_nothing_the_handset_sends_is_delivered(make_bench: BenchFactory) -> None:
+    bench = make_bench(VIRTUAL)
+    port = bench.port()
+    obtain_lease(port, bench.workdir)
+    bench.stop_capture()
+    done = in_handset(
+        port,
+        """
+        import socket
+        try:
+            socket.create_connection(("198.51.100.77", 443), timeout=2)
+            print("connected")
+        except OSError:
+            print("nothing answers")
+        """,
+    )
+    assert done.stdout.strip() == "nothing answers", done.stderr
+    time.sleep(0.2)
+    assert bench.sink_records() == []
 
 
 def test_capture_json_beside_the_files_reads_back_as_the_same_capture(make_bench: BenchFactory) -> None:
@@ -154,20 +218,15 @@ def test_capture_json_beside_the_files_reads_back_as_the_same_capture(make_bench
     obtain_lease(bench.port(), bench.workdir)
     capture = bench.stop_capture()["wlan"]
     saved = bench.workdir / "capture-wlan.json"
-    from phonehome.traffic.capture import Capture
-
     assert Capture.load(saved) == capture
+    assert saved.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_killed_capture_tool_is_reported_and_its_partial_file_kept(make_bench: BenchFactory) -> None:
-    import os
-    import signal
-
     bench = make_bench(VIRTUAL)
     obtain_lease(bench.port(), bench.workdir)
-    (record,) = [
-        r for r in bench.state.data["undo"] if r["role" if "role" in r else "kind"] == "capture:wlan"
-    ]  # type: ignore[union-attr]
+    assert bench.state is not None
+    (record,) = [r for r in bench.state.data["undo"] if r.get("role") == "capture:wlan"]
     os.kill(record["pid"], signal.SIGKILL)
     time.sleep(0.2)
     assert any("capture:wlan" in p for p in bench.status())
@@ -179,15 +238,14 @@ def test_a_killed_capture_tool_is_reported_and_its_partial_file_kept(make_bench:
     assert capture.files[0].size > 0
 
 
-def test_tcpdump_with_rotation_counts_drops_too(make_bench: BenchFactory) -> None:
+@pytest.mark.parametrize("tool", ["dumpcap", "tcpdump"])
+def test_each_capture_tool_rotates_files_and_counts_every_datagram(
+    make_bench: BenchFactory, tool: str
+) -> None:
+    if find_tool(tool) is None:
+        pytest.skip(f"{tool} is not installed here: the bench uses the other capture tool")
     bench = make_bench(
-        VIRTUAL
-        + """
-    capture:
-      tool: tcpdump
-      format: pcap
-      rotate_mb: 1
-"""
+        VIRTUAL + f"    capture:\n      tool: {tool}\n      format: pcap\n      rotate_mb: 1\n"
     )
     port = bench.port()
     lease = obtain_lease(port, bench.workdir)
@@ -203,12 +261,10 @@ def test_tcpdump_with_rotation_counts_drops_too(make_bench: BenchFactory) -> Non
     assert done.returncode == 0, done.stderr
     capture = bench.stop_capture()["wlan"]
     assert capture.lossless, capture.problems
+    assert (capture.tool, capture.format) == (tool, "pcap")
     assert len(capture.files) >= 3
-    assert capture.format == "pcap"
     assert capture.drops[0].captured is not None
     assert capture.drops[0].captured >= 2500
-    sent = sum(
-        len(tshark(f.path, f"ip.src=={lease.ip} && udp.length == 1408", "frame.number"))
-        for f in capture.files
-    )
+    flows = analyze([f.path for f in capture.files]).flows
+    sent = sum(f.packets_c2s for f in flows if f.src == lease.ip and f.dst == "203.0.113.7")
     assert sent == 2500

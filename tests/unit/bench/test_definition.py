@@ -18,11 +18,26 @@ def test_shipped_definitions_are_valid(name: str) -> None:
     assert bench.ports
 
 
-def test_defaults_are_a_sinkhole_that_blocks_ipv6_and_captures_pcapng() -> None:
+def test_defaults_are_a_sinkhole_that_blocks_ipv6_and_captures_with_whatever_tool_is_installed() -> None:
     bench = parse_bench("ports:\n  - name: wlan\n")
     assert (bench.mode, bench.ipv6, bench.dot, bench.block_quic) == ("sinkhole", "block", "capture", False)
-    assert (bench.capture.tool, bench.capture.format) == ("dumpcap", "pcapng")
-    assert bench.sink_ipv4 == "203.0.113.1"
+    assert (bench.capture.tool, bench.capture.format) == ("auto", None)
+    assert (bench.resolver.pool_ipv4, bench.resolver.pool_ipv6) == ("198.18.0.0/15", "2001:db8:ffff::/64")
+    assert bench.ports[0].isolated
+
+
+def test_the_virtual_bench_lets_the_capture_tool_be_chosen_by_what_is_installed() -> None:
+    bench = load_bench(REPO / "benches" / "virtual.yaml")
+    assert (bench.capture.tool, bench.capture.format) == ("auto", None)
+
+
+def test_a_physical_port_lists_its_handsets_macs_and_may_be_shared() -> None:
+    bench = parse_bench(
+        "ports:\n  - name: ap1\n    kind: physical\n    interface: eth1\n"
+        "    handset_macs: [02:00:00:00:00:01, 02:00:00:00:00:02]\n    isolated: false\n"
+    )
+    assert bench.ports[0].handset_macs == ["02:00:00:00:00:01", "02:00:00:00:00:02"]
+    assert not bench.ports[0].isolated
 
 
 def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
@@ -45,7 +60,22 @@ def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
         ("mode: nat\nports:\n  - name: wlan\n", "needs a `nat:` section"),
         ("nat:\n  interface: eth0\nports:\n  - name: wlan\n", "only for mode nat"),
         ("ports: []\n", "at least one port"),
-        ("capture:\n  tool: tcpdump\nports:\n  - name: wlan\n", "tcpdump writes pcap only"),
+        ("capture:\n  tool: tcpdump\n  format: pcapng\nports:\n  - name: wlan\n", "tcpdump writes pcap only"),
+        ("ports:\n  - name: wlan\n    handset_macs: [02:00:00:00:00:01]\n", "physical and vlan ports"),
+        ("ports:\n  - name: wlan\n    isolated: false\n", "physical and vlan ports"),
+        (
+            "ports:\n  - name: a\n    kind: physical\n    interface: e1\n    handset_mac: 02:00:00:00:00:01\n",
+            "veth",
+        ),
+        (
+            "ports:\n  - name: a\n    kind: physical\n    interface: e1\n    handset_macs: [02:00]\n",
+            "hex pairs",
+        ),
+        ("resolver:\n  pool_ipv4: 172.16.0.0/12\nports:\n  - name: wlan\n", "overlaps 172.16.0.0/13"),
+        ("resolver:\n  pool_ipv4: 2001:db8::/64\nports:\n  - name: wlan\n", "pool_ipv4"),
+        ("resolver:\n  pool_ipv6: 198.18.0.0/15\nports:\n  - name: wlan\n", "pool_ipv6"),
+        ("resolver:\n  pool_ipv4: 198.18.0.0/31\nports:\n  - name: wlan\n", "at least 4"),
+        ("resolver:\n  pool_ipv6: fd70:686f:6e65:1::/64\nports:\n  - name: wlan\n", "overlaps"),
         ("mode: nat\nipv6: offer\nnat:\n  interface: eth0\nports:\n  - name: wlan\n", "IPv6"),
         ("ports:\n  - name: wlan\n    handset_mac: 02:00:00:00:00\n", "handset_mac"),
         (

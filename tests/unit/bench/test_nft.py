@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from phonehome.bench.definition import AllowRule
-from phonehome.bench.nft import RouterPlan, allow_rule, host_ruleset, router_ruleset
+from phonehome.bench.nft import (
+    FOREIGN_LIMIT,
+    PortGuard,
+    RouterPlan,
+    allow_rule,
+    closed_ruleset,
+    guard_ruleset,
+    host_ruleset,
+    router_ruleset,
+)
 
 
 def test_sinkhole_tproxies_tcp_and_udp_to_the_sink_ports_and_forwards_nothing() -> None:
@@ -83,3 +92,47 @@ def test_the_host_table_keeps_the_uplink_off_the_hosts_own_services_and_other_in
         'iifname "phabc123-up" drop'
     )
     assert 'oifname "eth0" ip saddr 100.64.3.0/30 masquerade' in rules
+
+
+def test_a_veth_port_serves_dhcp_to_its_handset_only_and_records_every_other_mac() -> None:
+    rules = guard_ruleset((PortGuard("wlan", "ph1-wlan", ("02:00:00:00:00:01",)),))
+    assert rules.startswith("table bridge phonehome {")
+    assert "elements = { 02:00:00:00:00:01 }" in rules
+    assert 'iifname "ph1-wlan" ether saddr != @handset_wlan add @foreign_wlan { ether saddr }' in rules
+    assert 'iifname "ph1-wlan" udp dport { 67, 547 } ether saddr != @handset_wlan counter drop' in rules
+    assert f"size {FOREIGN_LIMIT}" in rules  # the record of foreign MACs is bounded
+
+
+def test_a_lease_is_refused_for_any_client_hardware_address_but_the_handsets_whatever_the_frames_source() -> (
+    None
+):
+    rules = guard_ruleset((PortGuard("wlan", "ph1-wlan", ("02:00:00:00:00:01",)),))
+    assert "typeof @th,288,48\n    elements = { 0x020000000001 }" in rules
+    spoofed = 'iifname "ph1-wlan" ether type ip udp dport 67 @th,288,48 != @chaddr_wlan'
+    assert f"{spoofed} add @spoofed_wlan {{ @th,288,48 }}" in rules
+    assert f"{spoofed} counter drop" in rules
+
+
+def test_a_cable_without_known_macs_serves_the_first_dhcp_client_only() -> None:
+    rules = guard_ruleset((PortGuard("ap1", "enx1", ()),))
+    assert "size 1\n    flags dynamic" in rules
+    learn = 'iifname "enx1" udp dport { 67, 547 } add @handset_ap1 { ether saddr }'
+    record = (
+        'iifname "enx1" udp dport { 67, 547 } ether saddr != @handset_ap1 add @foreign_ap1 { ether saddr }'
+    )
+    drop = 'iifname "enx1" udp dport { 67, 547 } ether saddr != @handset_ap1 counter drop'
+    assert rules.index(learn) < rules.index(record) < rules.index(drop)
+    assert 'iifname "enx1" ether saddr != @handset_ap1 add' not in rules  # any frame before the first request
+
+
+def test_a_shared_cable_records_only_other_dhcp_clients() -> None:
+    rules = guard_ruleset((PortGuard("ap1", "enx1", ("02:00:00:00:00:01",), isolated=False),))
+    assert 'iifname "enx1" udp dport { 67, 547 } ether saddr != @handset_ap1 add @foreign_ap1' in rules
+    assert 'iifname "enx1" ether saddr != @handset_ap1 add' not in rules
+
+
+def test_the_closed_window_drops_everything_from_the_ports_before_routing() -> None:
+    rules = closed_ruleset(("br0", "br1"))
+    assert "table inet phonehome_closed" in rules
+    assert "hook prerouting priority raw - 10" in rules
+    assert 'iifname { "br0", "br1" } drop' in rules

@@ -88,3 +88,22 @@ def test_a_topology_survives_its_state_file_form() -> None:
 
     topo = plan(parse_bench("mode: nat\nnat:\n  interface: eth0\nipv6: block\n" + TWO_GROUPS), "abcdef", 3)
     assert Topology.from_dict(json.loads(json.dumps(topo.to_dict()))) == topo
+
+
+def test_a_veth_port_serves_its_handsets_mac_and_a_cable_the_macs_it_lists() -> None:
+    topo = plan(
+        parse_bench(
+            TWO_GROUPS.replace(
+                "    group: guest\n  - name: ap2",
+                "    group: guest\n    handset_macs: [02:00:00:00:00:07]\n    isolated: false\n  - name: ap2",
+            )
+        ),
+        "3f2a1c",
+        1,
+    )
+    wlan, ap1, ap2 = topo.ports
+    assert wlan.handset_macs == (wlan.handset_mac,)
+    assert (ap1.handset_macs, ap1.isolated) == (("02:00:00:00:00:07",), False)
+    assert (ap2.handset_macs, ap2.isolated) == ((), True)
+    again = type(ap1).from_dict(ap1.to_dict())
+    assert again == ap1
