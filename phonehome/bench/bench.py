@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from phonehome.bench import netops, recorder, runtime, sinks, undo
+from phonehome.bench import hostif, netops, recorder, runtime, sinks, undo
 from phonehome.bench.build import Builder
 from phonehome.bench.cleanup import clean_stale, shared_host_sysctls
 from phonehome.bench.definition import BenchDef, load_bench
@@ -199,8 +199,20 @@ class Bench:
             self.state = runtime.claim(
                 self.name, owner, {"definition": self.definition.model_dump(mode="json")}
             )
+            try:  # subnets that overlap nothing on the host or of another bench (chosen under the lock)
+                self.topology = plan(
+                    self.definition,
+                    self.state.run_id,
+                    self.state.slot,
+                    hostif.networks_in_use(self.state.run_id),
+                )
+            except BenchError:
+                self.state.path.unlink(missing_ok=True)
+                self.state = None
+                raise
+            self.state.data["topology"] = self.topology.to_dict()
+            self.state.save()
         state = self.state
-        self.topology = plan(self.definition, state.run_id, state.slot)
         if self._workdir is None:
             self._workdir = Path.cwd() / "results" / f"{self.name}-{state.run_id}"
         self._workdir.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from phonehome.yamlconf import StrictModel, load_model, parse_yaml, validate
 PORT_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+LOOPBACK = "lo"
 
 
 class PortDef(StrictModel):
@@ -39,6 +40,10 @@ class PortDef(StrictModel):
     """veth: the interface's name inside the handset namespace."""
     handset_mac: str | None = None
     """veth: the handset's MAC (lower case, colons); a random locally administered one when absent."""
+    take_over: bool = False
+    """physical: borrow an interface the host uses (addresses, routes, a bridge, the default route).
+    Without it such an interface is refused; with it, its whole state is written down first and
+    restored at ``bench down`` (or by the cleanup after a crash)."""
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> PortDef:
@@ -58,13 +63,28 @@ class PortDef(StrictModel):
             )
         if self.interface and not IFNAME.match(self.interface):
             raise ValueError(f"interface {self.interface!r} is not a Linux interface name")
+        if self.interface == LOOPBACK:
+            raise ValueError("interface lo is the loopback: name the host interface a handset is cabled to")
+        if self.take_over and self.kind != "physical":
+            raise ValueError("`take_over:` is for physical ports (a vlan port leaves its parent as it is)")
         if not IFNAME.match(self.handset_ifname):
             raise ValueError(
                 f"handset_ifname {self.handset_ifname!r} is not a Linux interface name (<= 15 chars)"
             )
-        if self.handset_mac is not None and not MAC.match(self.handset_mac):
-            raise ValueError(f"handset_mac {self.handset_mac!r}: write six lower-case hex pairs with colons")
+        if self.handset_mac is not None:
+            unicast_mac("handset_mac", self.handset_mac)
         return self
+
+
+def unicast_mac(key: str, mac: str) -> str:
+    """``mac`` if it can be one interface's address: six lower-case hex pairs, not group, not all zero."""
+    if not MAC.match(mac):
+        raise ValueError(f"{key} {mac!r}: write six lower-case hex pairs with colons")
+    if int(mac[:2], 16) & 1:
+        raise ValueError(f"{key} {mac}: a multicast (group) address cannot be a handset's (first octet odd)")
+    if mac == "00:00:00:00:00:00":
+        raise ValueError(f"{key} {mac}: the all-zero address cannot be a handset's")
+    return mac
 
 
 class AllowRule(StrictModel):
@@ -104,6 +124,15 @@ class NatDef(StrictModel):
     @classmethod
     def _dns(cls, value: list[str]) -> list[str]:
         return [str(ipaddress.ip_address(v)) for v in value]
+
+    @pydantic.field_validator("interface")
+    @classmethod
+    def _interface(cls, value: str) -> str:
+        if not IFNAME.match(value):
+            raise ValueError(f"interface {value!r} is not a Linux interface name")
+        if value == LOOPBACK:
+            raise ValueError("interface lo is the loopback: name the interface the host reaches the world by")
+        return value
 
 
 class CaptureDef(StrictModel):
