@@ -216,6 +216,7 @@ class Bench:
         if self._workdir is None:
             self._workdir = Path.cwd() / "results" / f"{self.name}-{state.run_id}"
         self._workdir.mkdir(parents=True, exist_ok=True)
+        self._workdir.chmod(0o700)  # the results hold identifiers: their owner's only
         state.data.update(
             {
                 "workdir": str(self._workdir),
@@ -256,9 +257,10 @@ class Bench:
             if proc.alive():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGTERM)
+        shared = sinks.problems(self.workdir) if self.definition.mode == "sinkhole" else []
         for port, proc in tools.items():
             netops.stop_process(proc)
-            problems = []
+            problems = list(shared)
             if port in dead:
                 problems.append(
                     f"the capture tool on port {port} (pid {proc.pid}) ended before the bench stopped it; "

@@ -62,11 +62,17 @@ class Builder:
         for port in self.topo.ports:
             self.step = f"port {port.name}"
             self._port(port)
-        self.step = "the services"
         if self.defn.mode == "nat":
             self.step = "the nat uplink"
             self._uplink()
+        self.step = "the services"
         ports = self._sinks() if self.defn.mode == "sinkhole" else (0, 0)
+        if self.defn.mode == "sinkhole":  # serving (unprivileged) before any handset can send
+            poll(
+                "the sinks to serve",
+                lambda: sinks.read_stats(self.workdir / sinks.STATS_NAME),
+                START_TIMEOUT_S,
+            )
         self._rules(*ports)
         self._dnsmasq()
         for port in self.topo.ports:
@@ -246,6 +252,7 @@ class Builder:
         argv = [sys.executable, "-m", "phonehome.bench.sinks"]
         argv += [arg for fd in fds for arg in ("--fd", str(fd))]
         argv += ["--out", str(self.workdir / "sinks.jsonl")]
+        argv += sinks.sink_args(self.defn, self.workdir)
         try:
             proc = netops.spawn(router, argv, self.workdir / "sinks.log", pass_fds=fds)
         finally:

@@ -151,6 +151,31 @@ class CaptureDef(StrictModel):
         return self
 
 
+class SinksDef(StrictModel):
+    """What the sinks give the handsets before they cut connections; every cut is a problem of the
+    capture (the verdict is INCONCLUSIVE: a connection the handset tried may be missing)."""
+
+    max_connections: int = pydantic.Field(default=4096, ge=16, le=65536)
+    """Open connections of all handsets together; at the limit the least recently active one is cut."""
+    per_source: int = pydantic.Field(default=512, ge=1, le=65536)
+    """Open connections of one handset address; at the limit its least recently active one is cut."""
+    idle_seconds: float = pydantic.Field(default=10.0, gt=0, le=3600)
+    """A connection without a byte from the handset for this long is closed (not a problem)."""
+    user: str = "nobody"
+    """Who the sink process runs as once its sockets and files are open (it parses hostile input)."""
+
+
+class DiskDef(StrictModel):
+    """Caps on what one run writes; reaching one stops that writer and is a problem of the capture."""
+
+    capture_mb: int = pydantic.Field(default=4096, ge=1)
+    """All capture files of the run together (shared among the ports); the capture stops there."""
+    transcripts_mb: int = pydantic.Field(default=256, ge=1)
+    """The sinks' records of connections and datagrams."""
+    logs_mb: int = pydantic.Field(default=64, ge=1)
+    """Each service's log (dnsmasq, sinks, capture tool)."""
+
+
 class BenchDef(StrictModel):
     """A whole bench: its ports, how it reaches (or does not reach) the world, and what it captures."""
 
@@ -172,6 +197,8 @@ class BenchDef(StrictModel):
     lease_seconds: int = pydantic.Field(default=3600, ge=120)
     nat: NatDef | None = None
     capture: CaptureDef = CaptureDef()
+    sinks: SinksDef = SinksDef()
+    disk: DiskDef = DiskDef()
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> BenchDef:
