@@ -258,6 +258,7 @@ class Bench:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(proc.pid, signal.SIGTERM)
         shared = sinks.problems(self.workdir) if self.definition.mode == "sinkhole" else []
+        shared += netops.capped_logs(self.workdir, self.definition.disk.logs_mb)
         for port, proc in tools.items():
             netops.stop_process(proc)
             problems = list(shared)
@@ -272,7 +273,10 @@ class Bench:
         state.data["captures"] = {name: cap.to_dict() for name, cap in self._captures.items()}
         state.save()
         for capture in self._captures.values():
-            capture.save(self.workdir / f"capture-{capture.port}.json")
+            try:
+                capture.save(self.workdir / f"capture-{capture.port}.json")
+            except OSError as exc:  # a full disk: the capture itself is what counts; say so, go on
+                capture.problems.append(f"capture-{capture.port}.json could not be written: {exc.strerror}")
         return dict(self._captures)
 
     def down(self, log_fn: Callable[[str], None] | None = None) -> dict[str, Capture]:
@@ -359,7 +363,9 @@ class Bench:
                 f"{port.interface} counted {drops.link_packets} frames while {spec.tool} captured "
                 f"{drops.captured}: {drops.missed} are missing from the files"
             )
-        files = [file_digest(path) for path in recorder.capture_files(base)]
+        paths = recorder.capture_files(base)
+        problems += recorder.cap_problems(spec, port_name, paths, log_text)
+        files = [file_digest(path) for path in paths]
         if not files:
             problems.append(f"no capture file was written for port {port_name} ({base})")
         lease = self._lease_of(port)

@@ -143,11 +143,19 @@ class CaptureDef(StrictModel):
     rotate_seconds: int = pydantic.Field(default=0, ge=0)
     buffer_mb: int = pydantic.Field(default=64, ge=1)
     """Kernel capture buffer: what absorbs bursts without drops."""
+    max_mb: int = pydantic.Field(default=2048, ge=0)
+    """The most one port's capture files may hold together; the capture stops there and says so
+    (the verdict is INCONCLUSIVE). 0 lifts the cap (the disk is then the limit)."""
 
     @pydantic.model_validator(mode="after")
     def _tool_can(self) -> CaptureDef:
         if self.tool == "tcpdump" and self.format == "pcapng":
             raise ValueError("tcpdump writes pcap only: use `format: pcap` or `tool: dumpcap`")
+        if self.tool == "tcpdump" and self.max_mb and (self.rotate_mb or self.rotate_seconds):
+            raise ValueError(
+                "tcpdump cannot stop at `max_mb` while rotating (it would overwrite the first files): "
+                "use `tool: dumpcap`, stop rotating, or `max_mb: 0` to lift the cap"
+            )
         return self
 
 
@@ -166,14 +174,13 @@ class SinksDef(StrictModel):
 
 
 class DiskDef(StrictModel):
-    """Caps on what one run writes; reaching one stops that writer and is a problem of the capture."""
+    """Caps on what one run writes besides the capture (``capture.max_mb``); reaching one stops that
+    writer and is a problem of the capture."""
 
-    capture_mb: int = pydantic.Field(default=4096, ge=1)
-    """All capture files of the run together (shared among the ports); the capture stops there."""
     transcripts_mb: int = pydantic.Field(default=256, ge=1)
     """The sinks' records of connections and datagrams."""
     logs_mb: int = pydantic.Field(default=64, ge=1)
-    """Each service's log (dnsmasq, sinks, capture tool)."""
+    """Each service's log (dnsmasq, sinks, capture tool): ``netops.spawn(file_limit_mb=...)``."""
 
 
 class BenchDef(StrictModel):

@@ -187,6 +187,7 @@ def test_tcpdump_with_rotation_counts_drops_too(make_bench: BenchFactory) -> Non
       tool: tcpdump
       format: pcap
       rotate_mb: 1
+      max_mb: 0
 """
     )
     port = bench.port()

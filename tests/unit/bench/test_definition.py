@@ -46,6 +46,7 @@ def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
         ("nat:\n  interface: eth0\nports:\n  - name: wlan\n", "only for mode nat"),
         ("ports: []\n", "at least one port"),
         ("capture:\n  tool: tcpdump\nports:\n  - name: wlan\n", "tcpdump writes pcap only"),
+        ("capture:\n  tool: tcpdump\n  format: pcap\n  rotate_mb: 5\nports:\n  - name: w\n", "max_mb"),
         ("mode: nat\nipv6: offer\nnat:\n  interface: eth0\nports:\n  - name: wlan\n", "IPv6"),
         ("ports:\n  - name: wlan\n    handset_mac: 02:00:00:00:00\n", "handset_mac"),
         ("ports:\n  - name: wlan\n    handset_mac: 01:00:5e:00:00:01\n", "multicast"),

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from phonehome.bench.definition import CaptureDef
-from phonehome.bench.recorder import capture_argv, capture_files, listening, parse_drops
+from phonehome.bench.recorder import MB, cap_problems, capture_argv, capture_files, listening, parse_drops
 
 DUMPCAP = """Capturing on 'ph3ddedf-wlan'
 File: /tmp/bench0/wlan.pcapng
@@ -57,13 +57,41 @@ def test_dumpcap_argv_rotates_by_size_and_time_and_writes_pcap_when_asked(tmp_pa
     )
     assert argv[1:5] == ["-i", "ph1-wlan", "-w", str(tmp_path / "w.pcap")]
     assert "-P" in argv
-    assert argv[argv.index("filesize:5000") - 1 : argv.index("filesize:5000") + 1] == ["-b", "filesize:5000"]
+    assert argv[argv.index("filesize:5243") - 1 : argv.index("filesize:5243") + 1] == ["-b", "filesize:5243"]
     assert "duration:60" in argv
+    assert argv[-2:] == ["-a", "files:410"]  # 410 files of 5 MiB: the default cap of 2048 MiB
+
+
+def test_by_default_one_dumpcap_file_stops_at_the_cap(tmp_path: Path) -> None:
+    argv = capture_argv(CaptureDef(), "ph1-wlan", tmp_path / "w.pcapng")
+    assert argv[-2:] == ["-a", f"filesize:{2048 * MB // 1000 + 1}"]
+    assert "-b" not in argv
+    assert "-a" not in capture_argv(CaptureDef(max_mb=0), "ph1-wlan", tmp_path / "w.pcapng")
+
+
+def test_tcpdump_stops_at_the_cap_through_the_file_size_limit(tmp_path: Path) -> None:
+    argv = capture_argv(CaptureDef(tool="tcpdump", format="pcap", max_mb=3), "ph1-wlan", tmp_path / "w.pcap")
+    assert Path(argv[0]).name == "prlimit"
+    assert argv[1:3] == [f"--fsize={3 * MB}", "--"]
+    assert Path(argv[3]).name == "tcpdump"
+
+
+def test_a_capture_at_its_cap_and_a_full_disk_are_named(tmp_path: Path) -> None:
+    spec = CaptureDef(max_mb=1)
+    small, full = tmp_path / "small.pcapng", tmp_path / "full.pcapng"
+    small.write_bytes(b"x" * 1000)
+    full.write_bytes(b"x" * MB)
+    assert cap_problems(spec, "wlan", [small], "") == []
+    (reached,) = cap_problems(spec, "wlan", [full], "")
+    assert "reached its cap (capture.max_mb: 1 MB)" in reached
+    log = "dumpcap: Error while writing to the capture file: No space left on device\n"
+    (disk,) = cap_problems(spec, "wlan", [small], log)
+    assert "filled up" in disk
 
 
 def test_tcpdump_argv_stays_root_for_rotated_files(tmp_path: Path) -> None:
     argv = capture_argv(
-        CaptureDef(tool="tcpdump", format="pcap", rotate_mb=5), "ph1-wlan", tmp_path / "w.pcap"
+        CaptureDef(tool="tcpdump", format="pcap", rotate_mb=5, max_mb=0), "ph1-wlan", tmp_path / "w.pcap"
     )
     assert argv[argv.index("-Z") + 1] == "root"
     assert argv[argv.index("-C") + 1] == "5"
