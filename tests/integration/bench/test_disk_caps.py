@@ -41,14 +41,18 @@ def test_a_capture_stops_at_its_cap_and_the_problem_names_the_cap(make_bench: Be
 @contextlib.contextmanager
 def small_tmpfs(where: Path, size_mb: int) -> Iterator[Path]:
     where.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0700", "tmpfs", str(where)], check=True)
+    subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size_mb}m,mode=0700", "tmpfs", str(where)], check=True
+    )
     try:
         yield where
     finally:
         subprocess.run(["umount", "-l", str(where)], check=False, timeout=30)
 
 
-def test_a_full_disk_is_one_clear_line_the_bench_still_comes_down_and_partial_files_stay(tmp_path: Path) -> None:
+def test_a_full_disk_is_one_clear_line_the_bench_still_comes_down_and_partial_files_stay(
+    tmp_path: Path,
+) -> None:
     with small_tmpfs(tmp_path / "small", 6) as disk:
         bench = Bench(parse_bench("name: test-diskfull\nports:\n  - name: wlan\n"), workdir=disk / "bench")
         bench.up()
