@@ -251,3 +251,29 @@ def test_the_cli_says_one_line_for_a_loopback_port(tmp_path: Path) -> None:
     assert "Traceback" not in done.stdout + done.stderr
     assert f"{path}:3" in done.stdout + done.stderr
     assert "loopback" in done.stdout + done.stderr
+
+
+ADB_OWNER = """
+import time
+from phonehome.device import AdbServer
+server = AdbServer.start_private()
+print(server.port, server.process.pid, flush=True)
+time.sleep(120)
+"""
+
+
+def test_the_next_bench_stops_the_adb_server_of_a_killed_run(make_bench: BenchFactory) -> None:
+    from phonehome import owned
+
+    owner = subprocess.Popen([sys.executable, "-c", ADB_OWNER], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    with owner:
+        try:
+            assert owner.stdout is not None
+            port, pid = (int(x) for x in owner.stdout.readline().split())
+        finally:
+            owner.send_signal(signal.SIGKILL)
+            owner.wait(10)
+    assert owned.process_start(pid) is not None
+    make_bench("name: test-adbclean\nports:\n  - name: wlan\n")  # its start cleans what dead runs left
+    assert owned.process_start(pid) is None
+    assert list(owned.owned_dir().glob(f"*{port}*")) == []
