@@ -185,6 +185,16 @@ class TcpConnection(asyncio.Protocol):
     def eof_received(self) -> bool:
         return False
 
+    def pause_writing(self) -> None:
+        """The handset does not read its answers (pipelined requests): stop reading until it does, so
+        the answers queued for it stay bounded (the transport's high-water mark, 64 KiB)."""
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
+
     def end(self, reason: str) -> None:
         """The sink ends the connection (reset): idle, evicted, or the sink stopping."""
         self.closed_by = reason

@@ -177,3 +177,29 @@ def test_statistics_are_final_and_readable_as_json(tmp_path: Path) -> None:
     _records, stats = run_sink(tmp_path, Limits(), nothing)
     assert stats["final"] is True
     assert json.loads((tmp_path / sinks.STATS_NAME).read_text())["accepted"] == 0
+
+
+def test_a_handset_that_never_reads_its_answers_cannot_make_the_sink_queue_them_without_bound(
+    tmp_path: Path,
+) -> None:
+    sent = []
+
+    async def handset(tcp_port: int, _udp: int) -> None:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", tcp_port)
+        writer.transport.set_write_buffer_limits(high=1 << 20)
+        total = 0
+        try:
+            for _ in range(200):  # 200 x 1000 pipelined requests, answers never read
+                writer.write(GET * 1000)
+                total += len(GET) * 1000
+                await asyncio.wait_for(writer.drain(), 0.5)
+        except TimeoutError:
+            pass  # the sink stopped reading: the handset's sends back up
+        sent.append(total)
+        writer.transport.abort()
+        await asyncio.sleep(0.2)
+
+    records, _stats = run_sink(tmp_path, Limits(), handset)
+    assert sent[0] < 200 * 1000 * len(GET), "the sink kept reading while its answers piled up"
+    (record,) = records
+    assert record.http_requests < 200 * 1000
