@@ -9,7 +9,7 @@ connection the sink refused or cut, every datagram the socket dropped, every
 record it could not write is counted in the statistics file, which the bench
 turns into problems of the capture (``sinks.problems``).
 
-asyncio protocols rather than a thread per connection: 4,000 idle
+asyncio protocols rather than a thread per connection (UDP: ``sink_udp``): 4,000 idle
 connections cost a few MB, and timeouts are one sweep a second instead of a
 timer per read.
 """
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import os
 import resource
@@ -31,17 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from phonehome.bench.sink_talk import Conversation
-from phonehome.bench.sinks import SinkRecord, orig_dst
+from phonehome.bench.sink_udp import UdpReader
+from phonehome.bench.sinks import SinkRecord
 
 SWEEP_S = 1.0
 """How often idle connections are closed, UDP summaries written and statistics refreshed."""
-UDP_BATCH = 512
-"""Datagrams read per wake-up before other sockets get their turn."""
-UDP_RECORDS_PER_FLOW = 32
-"""Datagrams of one flow (client address and port, destination) recorded one by one; later ones of the
-same flow are summed into one record (count, bytes, SHA-256 of their concatenation) per idle spell."""
-UDP_FLOWS_TRACKED = 4096
-UDP_HEAD_BYTES = 256
 RCVBUF_BYTES = 16 << 20
 """The UDP socket's kernel buffer (set as root, SO_RCVBUFFORCE): what absorbs a burst the loop is behind on."""
 LISTEN_BACKLOG = 4096
@@ -217,87 +210,6 @@ class TcpConnection(asyncio.Protocol):
         self.sink.transcript.write(record)
 
 
-@dataclass
-class _UdpFlow:
-    seen: int = 0
-    summed: int = 0
-    bytes: int = 0
-    first: float = 0.0
-    last: float = 0.0
-    sha: Any = None
-
-
-class UdpReader:
-    """Reads a transparent UDP socket in batches; one record per datagram, then per-flow summaries."""
-
-    def __init__(self, sock: socket.socket, sink: Sink) -> None:
-        self.sock = sock
-        self.sink = sink
-        self.flows: OrderedDict[tuple[str, int, str, int], _UdpFlow] = OrderedDict()
-        self.inode = os.fstat(sock.fileno()).st_ino
-        sock.setblocking(False)
-
-    def ready(self) -> None:
-        for _ in range(UDP_BATCH):
-            try:
-                data, anc, _flags, addr = self.sock.recvmsg(65535, 256)
-            except BlockingIOError:
-                return
-            except OSError:
-                return
-            self.datagram(data, orig_dst(anc) or ("?", 0), (str(addr[0]), int(addr[1])))
-
-    def datagram(self, data: bytes, dst: tuple[str, int], client: tuple[str, int]) -> None:
-        stats = self.sink.stats.stats
-        stats.udp_datagrams += 1
-        now = time.time()
-        key = (*client, *dst)
-        flow = self.flows.get(key)
-        if flow is None:
-            flow = self.flows[key] = _UdpFlow()
-            if len(self.flows) > UDP_FLOWS_TRACKED:
-                self.summarise(*self.flows.popitem(last=False))
-        self.flows.move_to_end(key)
-        flow.seen += 1
-        flow.last = now
-        if flow.seen <= UDP_RECORDS_PER_FLOW:
-            record = SinkRecord("udp", client, dst, now, now, len(data), data[:UDP_HEAD_BYTES])
-            record.sha256 = hashlib.sha256(data).hexdigest()
-            self.sink.transcript.write(record)
-            return
-        if not flow.summed:
-            flow.first, flow.sha = now, hashlib.sha256()
-        flow.summed += 1
-        flow.bytes += len(data)
-        flow.sha.update(data)
-
-    def summarise(self, key: tuple[str, int, str, int], flow: _UdpFlow) -> None:
-        if not flow.summed:
-            return
-        record = SinkRecord("udp", key[:2], key[2:], flow.first, flow.last, flow.bytes, b"", kind="summary")
-        record.datagrams = flow.summed
-        record.sha256 = flow.sha.hexdigest()
-        self.sink.transcript.write(record)
-        flow.summed, flow.bytes, flow.sha = 0, 0, None
-
-    def sweep(self, now: float, idle: float) -> None:
-        for key, flow in list(self.flows.items()):
-            if now - flow.last >= idle:
-                self.summarise(key, flow)
-                if now - flow.last >= 60 * idle:
-                    del self.flows[key]
-
-    def dropped(self) -> int:
-        """The kernel's drop counter of this socket (last column of /proc/net/udp and udp6)."""
-        for table in ("/proc/net/udp", "/proc/net/udp6"):
-            with contextlib.suppress(OSError):
-                for line in Path(table).read_text().splitlines()[1:]:
-                    cols = line.split()
-                    if len(cols) >= 13 and cols[9] == str(self.inode):
-                        return int(cols[-1])
-        return 0
-
-
 class Sink:
     def __init__(self, limits: Limits, transcript: Transcript, stats: StatsFile) -> None:
         self.limits = limits
@@ -423,7 +335,7 @@ async def serve(
             server = await loop.create_server(lambda: TcpConnection(sink), sock=sock, backlog=LISTEN_BACKLOG)
             servers.append(server)
         else:
-            reader = UdpReader(sock, sink)
+            reader = UdpReader(sock, transcript, stats)
             sink.udp.append(reader)
             loop.add_reader(sock.fileno(), reader.ready)
     stats.write()

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from phonehome.bench import sinks
-from phonehome.bench.sink_service import UDP_RECORDS_PER_FLOW, Limits, Stats, StatsFile, Transcript, serve
+from phonehome.bench.sink_service import Limits, Stats, StatsFile, Transcript, serve
 from phonehome.bench.sink_talk import NO_CONTENT
+from phonehome.bench.sink_udp import UDP_RECORDS_PER_FLOW
 from phonehome.bench.sinks import SinkRecord, read_records
 
 Scenario = Callable[[int, int], Awaitable[None]]
