@@ -225,22 +225,10 @@ def _require_root(what: str) -> None:
 
 @contextlib.contextmanager
 def _private_adb_server() -> Iterator[Any]:
-    import socket  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
-
     from phonehome.device import AdbServer  # noqa: PLC0415
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = AdbServer(port=port)
-    server.ensure_running()
-    try:
+    with AdbServer.private() as server:  # no mDNS; recorded, so a killed run's server is cleaned
         yield server
-    finally:
-        subprocess.run(
-            [str(server.binary), "-P", str(port), "kill-server"], capture_output=True, timeout=10, check=False
-        )
 
 
 def _attach_to_allure(run: Run) -> None:

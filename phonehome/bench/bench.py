@@ -26,7 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from phonehome.bench import audit, netops, nft, privilege, recorder, runtime, sinks, undo
+from phonehome.bench import audit, hostif, netops, nft, privilege, recorder, runtime, sinks, undo
 from phonehome.bench.build import Builder
 from phonehome.bench.cleanup import clean_stale, shared_host_sysctls
 from phonehome.bench.definition import BenchDef, load_bench
@@ -212,11 +212,24 @@ class Bench:
             self.state = runtime.claim(
                 self.name, owner, {"definition": self.definition.model_dump(mode="json")}
             )
+            try:  # subnets that overlap nothing on the host or of another bench (chosen under the lock)
+                self.topology = plan(
+                    self.definition,
+                    self.state.run_id,
+                    self.state.slot,
+                    hostif.networks_in_use(self.state.run_id),
+                )
+            except BenchError:
+                self.state.path.unlink(missing_ok=True)
+                self.state = None
+                raise
+            self.state.data["topology"] = self.topology.to_dict()
+            self.state.save()
         state = self.state
-        self.topology = plan(self.definition, state.run_id, state.slot)
         if self._workdir is None:
             self._workdir = Path.cwd() / "results" / f"{self.name}-{state.run_id}"
         self._workdir.mkdir(parents=True, exist_ok=True)
+        self._workdir.chmod(0o700)  # the results hold identifiers: their owner's only
         state.data.update(
             {
                 "workdir": str(self._workdir),
@@ -271,6 +284,9 @@ class Bench:
         for proc in tools.values():
             netops.stop_process(proc)
         shared += audit.dead_services(records) + audit.resolver_problems(self.resolver_log)
+        if self.definition.mode == "sinkhole":
+            shared += sinks.problems(self.workdir)
+        shared += netops.capped_logs(self.workdir, self.definition.disk.logs_mb)
         for port, proc in tools.items():
             problems = []
             if port in dead:
@@ -285,8 +301,12 @@ class Bench:
         state.data["captures"] = {name: cap.to_dict() for name, cap in self._captures.items()}
         state.save()
         for capture in self._captures.values():
-            capture.save(self.workdir / f"capture-{capture.port}.json")
-            os.chmod(self.workdir / f"capture-{capture.port}.json", 0o600)
+            path = self.workdir / f"capture-{capture.port}.json"
+            try:
+                capture.save(path)
+                os.chmod(path, 0o600)
+            except OSError as exc:  # a full disk: the capture itself is what counts; say so, go on
+                capture.problems.append(f"{path.name} could not be written: {exc.strerror}")
         return dict(self._captures)
 
     def _close_window(self) -> list[str]:
@@ -384,7 +404,9 @@ class Bench:
         link = None if link_now is None or link_then is None else link_now - int(link_then)
         drops, lost = recorder.tool_drops(tool, port.interface, log_text, link)
         problems += lost
-        files = [file_digest(path) for path in recorder.capture_files(base)]
+        paths = recorder.capture_files(base)
+        problems += recorder.cap_problems(self.definition.capture, port_name, paths, log_text)
+        files = [file_digest(path) for path in paths]
         if not files:
             problems.append(f"no capture file was written for port {port_name} ({base})")
         problems += audit.foreign_problems(port, audit.foreign_macs(self.router_ns, port))

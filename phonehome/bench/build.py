@@ -17,9 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pyroute2 import IPRoute
+from pyroute2 import IPRoute, NetlinkError
 
-from phonehome.bench import dnsmasq, netops, nft, privilege, recorder, resolver_service, sinks, undo, upstream
+from phonehome.bench import (
+    dnsmasq,
+    hostif,
+    netops,
+    nft,
+    privilege,
+    recorder,
+    resolver_service,
+    sinks,
+    undo,
+    upstream,
+)
 from phonehome.bench.definition import BenchDef
 from phonehome.bench.netops import BenchError, poll
 from phonehome.bench.runtime import ProcessId
@@ -44,24 +55,40 @@ class Builder:
         self.user = privilege.service_user()
         self.capture_tool: recorder.CaptureTool | None = None
         self.capture_dir = workdir / "capture"
+        self.step = "the router namespace"
+        """What is being built now (named when the kernel refuses it)."""
 
     def build(self) -> None:
+        """Builds every part; a step the kernel refuses (pyroute2's NetlinkError) becomes a BenchError."""
         self.capture_tool = recorder.choose_tool(self.defn.capture)
         os.chmod(self.workdir, 0o700)  # the results hold identifiers: their owner's only
+        try:
+            self._build()
+        except NetlinkError as exc:
+            raise BenchError(
+                f"{self.step}: the kernel refused it ({exc.args[-1]}, errno {exc.code}); check what the "
+                "definition names for it (interfaces, MACs), and phonehome doctor for the host"
+            ) from exc
+
+    def _build(self) -> None:
         router = self.topo.router_ns
         netops.create_netns(router)
         self.record(undo.netns_record(router))
         self._router_sysctls()
         with IPRoute(netns=router) as ipr:
             for lan in self.topo.lans:
+                self.step = f"bridge {lan.bridge}"
                 self._bridge(ipr, lan)
         for port in self.topo.ports:
+            self.step = f"port {port.name}"
             self._port(port)
         if self.defn.mode == "nat":
+            self.step = "the nat uplink"
             self._uplink()
+        self.step = "the services"
         starting = [("the resolver", self._resolver(), self.workdir / "resolver.log", resolver_service.READY)]
         sink_port = 0
-        if self.defn.mode == "sinkhole":
+        if self.defn.mode == "sinkhole":  # serving (unprivileged) before any handset can send
             sink_port, sinks_proc = self._sinks()
             starting.append(("the sinks", sinks_proc, self.workdir / "sinks.log", sinks.READY))
         self._rules(sink_port, sink_port)
@@ -119,33 +146,66 @@ class Builder:
                 )
                 self.record(undo.link_record(router, port.interface))
         elif port.kind == "physical":
-            host_if = _need(port.host_interface, "interface")
-            with IPRoute() as host:
-                index = netops.link_index(host, host_if)
-                if index is None:
-                    raise BenchError(f"port {port.name}: host interface {host_if} does not exist")
-                host.link("set", index=index, state="down")
-                host.link("set", index=index, net_ns_fd=router)
-            self.record(undo.moved_record(router, port.interface, host_if))
+            self._borrow(port)
         else:
-            host_if, vlan = _need(port.host_interface, "interface"), _need(port.vlan, "vlan")
-            with IPRoute() as host:
-                parent = netops.link_index(host, host_if)
-                if parent is None:
-                    raise BenchError(f"port {port.name}: host interface {host_if} does not exist")
+            self._vlan(port)
+        with IPRoute(netns=router) as ipr:
+            index = poll(f"link {port.interface}", lambda: netops.link_index(ipr, port.interface))
+            bridge = netops.link_index(ipr, port.bridge)
+            ipr.link("set", index=index, master=bridge, state="up")
+
+    def _borrow(self, port: Port) -> None:
+        """Moves a host interface into the router, after writing down everything it carried."""
+        host_if = _need(port.host_interface, "interface")
+        state = self._host_interface(port, host_if)
+        uses = hostif.host_uses(state)
+        if uses and not port.take_over:
+            raise BenchError(
+                f"port {port.name}: host interface {host_if} {'; '.join(uses)}. Name an interface the host "
+                "does not use, or set `take_over: true` on the port to borrow it anyway (its addresses, "
+                "routes, MTU and state come back at bench down)"
+            )
+        self.record(undo.taken_record(self.topo.router_ns, port.interface, state))
+        with IPRoute() as host:
+            index = _need(netops.link_index(host, host_if), "the interface")
+            host.link("set", index=index, state="down")
+            host.link("set", index=index, net_ns_fd=self.topo.router_ns)
+
+    def _vlan(self, port: Port) -> None:
+        """An 802.1Q sub-interface of a host interface, made straight into the router (the parent stays)."""
+        host_if, vlan = _need(port.host_interface, "interface"), _need(port.vlan, "vlan")
+        self._host_interface(port, host_if)
+        with IPRoute() as host:
+            parent = _need(netops.link_index(host, host_if), "the interface")
+            try:
                 host.link(
                     "add",
                     ifname=port.interface,
                     kind="vlan",
                     link=parent,
                     vlan_id=vlan,
-                    net_ns_fd=router,
+                    net_ns_fd=self.topo.router_ns,
                 )
-            self.record(undo.link_record(router, port.interface))
-        with IPRoute(netns=router) as ipr:
-            index = poll(f"link {port.interface}", lambda: netops.link_index(ipr, port.interface))
-            bridge = netops.link_index(ipr, port.bridge)
-            ipr.link("set", index=index, master=bridge, state="up")
+            except NetlinkError as exc:
+                raise BenchError(
+                    f"port {port.name}: VLAN {vlan} on {host_if} cannot be made ({exc.args[-1]}): is it already "
+                    f"there (ip -d link show {host_if}), or does the kernel lack 802.1Q support?"
+                ) from exc
+        self.record(undo.link_record(self.topo.router_ns, port.interface))
+
+    def _host_interface(self, port: Port, host_if: str) -> hostif.LinkState:
+        """The host interface's state; a clear error when it is missing, a loopback or another bench's."""
+        holder = hostif.holder(host_if, self.topo.run_id)
+        if holder is not None:
+            raise BenchError(f"port {port.name}: host interface {host_if} is held by {holder}")
+        state = hostif.snapshot(host_if)
+        if state is None:
+            raise BenchError(
+                f"port {port.name}: host interface {host_if} does not exist (ip link lists the host's)"
+            )
+        if state["loopback"]:
+            raise BenchError(f"port {port.name}: {host_if} is a loopback interface: no handset is behind it")
+        return state
 
     def _resolv_conf(self, port: Port) -> None:
         """``ip netns exec`` shows this file as /etc/resolv.conf; the host's own is never touched."""
@@ -213,7 +273,8 @@ class Builder:
         port: int = socks[0].getsockname()[1]
         argv = [sys.executable, "-m", "phonehome.bench.sinks"]
         argv += [arg for fd in fds for arg in ("--fd", str(fd))]
-        argv += ["--out", str(privilege.private_file(self.workdir / "sinks.jsonl")), "--user", self.user.name]
+        argv += ["--out", str(privilege.private_file(self.workdir / "sinks.jsonl"))]
+        argv += sinks.sink_args(self.defn, self.workdir)
         try:
             proc = netops.spawn(router, argv, self.workdir / "sinks.log", pass_fds=fds)
         finally:
@@ -245,7 +306,13 @@ class Builder:
             for server in self._upstream_resolvers():
                 argv += ["--upstream", server]
         try:
-            proc = netops.spawn(self.topo.router_ns, argv, self.workdir / "resolver.log", pass_fds=fds)
+            proc = netops.spawn(
+                self.topo.router_ns,
+                argv,
+                self.workdir / "resolver.log",
+                pass_fds=fds,
+                file_limit_mb=self.defn.disk.logs_mb,
+            )
         finally:
             for sock in socks:
                 sock.close()
@@ -297,7 +364,9 @@ class Builder:
         argv = dnsmasq.dnsmasq_argv(
             list(self.topo.lans), self.workdir, lease_seconds=self.defn.lease_seconds, user=self.user
         )
-        proc = netops.spawn(self.topo.router_ns, argv, self.workdir / "dnsmasq.out")
+        proc = netops.spawn(
+            self.topo.router_ns, argv, self.workdir / "dnsmasq.out", file_limit_mb=self.defn.disk.logs_mb
+        )
         self._record_process("dnsmasq", proc.pid)
         self._wait_started(
             "dnsmasq", proc, lambda: dnsmasq.started(self.workdir), self.workdir / "dnsmasq.out"

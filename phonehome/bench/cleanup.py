@@ -4,7 +4,8 @@ A bench is stale when the process that owned it died (a SIGKILLed test, a
 crashed CI job). Its state file says exactly what to remove; a sweep by name
 then catches anything without a state file (namespaces ``phonehome-<id>-*``,
 host links ``ph<id>-*``, nft tables ``phonehome_<id>``, ``/etc/netns`` folders)
-whose run id no live bench claims.
+whose run id no live bench claims. Processes phonehome started outside a bench (private adb servers,
+``phonehome.owned``) whose run died are stopped too, and logs of virtual handsets that stopped go.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from pyroute2 import netns
 
+from phonehome import owned
 from phonehome.bench import netops, runtime, undo
 from phonehome.bench.topology import run_id_of
 
@@ -56,6 +58,9 @@ def clean_stale(
             f"removed bench {state.name} ({state.run_id}): {why}" + (f"; {failures}" if failures else "")
         )
     removed += _sweep(live, log)
+    removed += owned.clean(log, everything=everything)  # private adb servers of killed runs
+    for folder in {runtime.run_dir(), runtime.run_dir() / "virtual"}:
+        removed += owned.sweep_handset_logs(folder)
     return removed
 
 

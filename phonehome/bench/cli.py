@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Any
+
+from pyroute2 import NetlinkError
 
 from phonehome.bench.bench import Bench
 from phonehome.bench.cleanup import clean_stale
@@ -35,12 +38,26 @@ def run(args: argparse.Namespace) -> int:
     except BenchError as exc:
         print(f"phonehome bench {args.verb}: {exc}")
         return EXIT_FAIL
+    except (NetlinkError, OSError) as exc:  # a step outside the builder's own translation: still one line
+        print(f"phonehome bench {args.verb}: the system refused it: {exc} (phonehome doctor checks the host)")
+        return EXIT_FAIL
+
+
+def networks(topology: dict[str, Any]) -> str:
+    """The subnets a bench chose (they avoid the host's routes and addresses), as one line."""
+    lans = {p["group"]: p["subnet"] for p in topology.get("ports", [])}
+    shown = [f"{group} {subnet}" for group, subnet in lans.items()]
+    if topology.get("transfer"):
+        shown.append(f"nat transfer {topology['transfer']} (host .1, router .2)")
+    return "networks: " + ", ".join(shown)
 
 
 def _up(args: argparse.Namespace) -> int:
     bench = Bench.from_file(args.definition, workdir=args.workdir, detached=True).up(log_fn=print)
     print(f"bench {bench.name} is up: run id {bench.run_id}, folder {bench.workdir}")
     print(f"  router namespace {bench.router_ns}")
+    if bench.topology is not None:
+        print(f"  {networks(bench.topology.to_dict())}")
     for port in bench.ports.values():
         where = (
             f"handset namespace {port.netns} ({port.handset_ifname})" if port.netns else port.host_interface
@@ -65,6 +82,7 @@ def _status(name: str | None) -> int:
         )
         age = time.time() - float(state.data.get("created", time.time()))
         print(f"{state.run_id}  {state.name}  {who}  up {age:.0f} s  {state.data.get('workdir', '')}")
+        print(f"  {networks(state.data.get('topology', {}))}")
         try:
             problems = Bench.attach(state.run_id).status()
         except (BenchError, KeyError) as exc:

@@ -21,11 +21,15 @@ PORT_NAME = re.compile(r"^[a-z][a-z0-9]{0,5}$")
 IFNAME = re.compile(r"^[A-Za-z0-9_.@-]{1,15}$")
 MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 BENCH_NETWORKS = (
-    ipaddress.ip_network("172.16.0.0/13"),
-    ipaddress.ip_network("100.64.0.0/16"),
+    ipaddress.ip_network("172.16.0.0/12"),
+    ipaddress.ip_network("10.0.0.0/8"),
+    ipaddress.ip_network("192.168.0.0/16"),
+    ipaddress.ip_network("100.64.0.0/10"),
     ipaddress.ip_network("fd70:686f:6e65::/48"),
 )
-"""The bench's own networks (``topology.plan``): LANs per group and slot, the nat transfer nets, the ULAs."""
+"""Where the bench takes its own networks from (``topology.LAN_POOLS`` and ``TRANSFER_POOLS``: LANs per
+group and slot, the nat transfer nets; the ULAs): a resolver pool there could shadow one of them."""
+LOOPBACK = "lo"
 
 
 class PortDef(StrictModel):
@@ -53,6 +57,10 @@ class PortDef(StrictModel):
     isolated: bool = True
     """physical/vlan: nothing but the handset and the bench is on this cable (an AP that bridges one
     handset and sends nothing of its own). veth ports always are."""
+    take_over: bool = False
+    """physical: borrow an interface the host uses (addresses, routes, a bridge, the default route).
+    Without it such an interface is refused; with it, its whole state is written down first and
+    restored at ``bench down`` (or by the cleanup after a crash)."""
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> PortDef:
@@ -72,15 +80,20 @@ class PortDef(StrictModel):
             )
         if self.interface and not IFNAME.match(self.interface):
             raise ValueError(f"interface {self.interface!r} is not a Linux interface name")
+        if self.interface == LOOPBACK:
+            raise ValueError("interface lo is the loopback: name the host interface a handset is cabled to")
+        if self.take_over and self.kind != "physical":
+            raise ValueError("`take_over:` is for physical ports (a vlan port leaves its parent as it is)")
         if not IFNAME.match(self.handset_ifname):
             raise ValueError(
                 f"handset_ifname {self.handset_ifname!r} is not a Linux interface name (<= 15 chars)"
             )
-        if self.handset_mac is not None and not MAC.match(self.handset_mac):
-            raise ValueError(f"handset_mac {self.handset_mac!r}: write six lower-case hex pairs with colons")
+        if self.handset_mac is not None:
+            unicast_mac("handset_mac", self.handset_mac)
         for mac in self.handset_macs:
             if not MAC.match(mac):
                 raise ValueError(f"handset_macs: {mac!r}: write six lower-case hex pairs with colons")
+            unicast_mac("handset_macs", mac)
         if self.kind == "veth" and (self.handset_macs or not self.isolated):
             raise ValueError(
                 "`handset_macs:` and `isolated:` are for physical and vlan ports (a veth port's handset is "
@@ -91,6 +104,17 @@ class PortDef(StrictModel):
                 "`handset_mac:` is for veth ports; a physical or vlan port lists `handset_macs:`"
             )
         return self
+
+
+def unicast_mac(key: str, mac: str) -> str:
+    """``mac`` if it can be one interface's address: six lower-case hex pairs, not group, not all zero."""
+    if not MAC.match(mac):
+        raise ValueError(f"{key} {mac!r}: write six lower-case hex pairs with colons")
+    if int(mac[:2], 16) & 1:
+        raise ValueError(f"{key} {mac}: a multicast (group) address cannot be a handset's (first octet odd)")
+    if mac == "00:00:00:00:00:00":
+        raise ValueError(f"{key} {mac}: the all-zero address cannot be a handset's")
+    return mac
 
 
 class AllowRule(StrictModel):
@@ -131,6 +155,15 @@ class NatDef(StrictModel):
     def _dns(cls, value: list[str]) -> list[str]:
         return [str(ipaddress.ip_address(v)) for v in value]
 
+    @pydantic.field_validator("interface")
+    @classmethod
+    def _interface(cls, value: str) -> str:
+        if not IFNAME.match(value):
+            raise ValueError(f"interface {value!r} is not a Linux interface name")
+        if value == LOOPBACK:
+            raise ValueError("interface lo is the loopback: name the interface the host reaches the world by")
+        return value
+
 
 class CaptureDef(StrictModel):
     tool: Literal["auto", "dumpcap", "tcpdump"] = "auto"
@@ -142,11 +175,19 @@ class CaptureDef(StrictModel):
     rotate_seconds: int = pydantic.Field(default=0, ge=0)
     buffer_mb: int = pydantic.Field(default=64, ge=1)
     """Kernel capture buffer: what absorbs bursts without drops."""
+    max_mb: int = pydantic.Field(default=2048, ge=0)
+    """The most one port's capture files may hold together; the capture stops there and says so
+    (the verdict is INCONCLUSIVE). 0 lifts the cap (the disk is then the limit)."""
 
     @pydantic.model_validator(mode="after")
     def _tool_can(self) -> CaptureDef:
         if self.tool == "tcpdump" and self.format == "pcapng":
             raise ValueError("tcpdump writes pcap only: use `format: pcap` or `tool: dumpcap`")
+        if self.tool == "tcpdump" and self.max_mb and (self.rotate_mb or self.rotate_seconds):
+            raise ValueError(
+                "tcpdump cannot stop at `max_mb` while rotating (it would overwrite the first files): "
+                "use `tool: dumpcap`, stop rotating, or `max_mb: 0` to lift the cap"
+            )
         return self
 
 
@@ -184,6 +225,30 @@ class ResolverDef(StrictModel):
         return self
 
 
+class SinksDef(StrictModel):
+    """What the sinks give the handsets before they cut connections; every cut is a problem of the
+    capture (the verdict is INCONCLUSIVE: a connection the handset tried may be missing)."""
+
+    max_connections: int = pydantic.Field(default=4096, ge=16, le=65536)
+    """Open connections of all handsets together; at the limit the least recently active one is cut."""
+    per_source: int = pydantic.Field(default=512, ge=1, le=65536)
+    """Open connections of one handset address; at the limit its least recently active one is cut."""
+    idle_seconds: float = pydantic.Field(default=10.0, gt=0, le=3600)
+    """A connection without a byte from the handset for this long is closed (not a problem)."""
+    user: str = "nobody"
+    """Who the sink process runs as once its sockets and files are open (it parses hostile input)."""
+
+
+class DiskDef(StrictModel):
+    """Caps on what one run writes besides the capture (``capture.max_mb``); reaching one stops that
+    writer and is a problem of the capture."""
+
+    transcripts_mb: int = pydantic.Field(default=256, ge=1)
+    """The sinks' records of connections and datagrams."""
+    logs_mb: int = pydantic.Field(default=64, ge=1)
+    """Each service's log (dnsmasq, sinks, capture tool): ``netops.spawn(file_limit_mb=...)``."""
+
+
 class BenchDef(StrictModel):
     """A whole bench: its ports, how it reaches (or does not reach) the world, and what it captures."""
 
@@ -203,6 +268,8 @@ class BenchDef(StrictModel):
     lease_seconds: int = pydantic.Field(default=3600, ge=120)
     nat: NatDef | None = None
     capture: CaptureDef = CaptureDef()
+    sinks: SinksDef = SinksDef()
+    disk: DiskDef = DiskDef()
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> BenchDef:

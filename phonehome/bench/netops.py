@@ -273,12 +273,22 @@ def link_addresses(name: str | None, ifname: str) -> list[str]:
 
 
 def spawn(
-    name: str | None, argv: list[str], log: Path, pass_fds: tuple[int, ...] = (), **popen: Any
+    name: str | None,
+    argv: list[str],
+    log: Path,
+    pass_fds: tuple[int, ...] = (),
+    file_limit_mb: int | None = None,
+    **popen: Any,
 ) -> subprocess.Popen[bytes]:
     """Starts ``argv`` in namespace ``name``, detached from our session, stdout and stderr to ``log``.
 
     ``log`` is created with mode 0600: what a service says may quote the handset's traffic.
+    ``file_limit_mb`` caps every file the process writes (its log included): a write beyond it fails
+    (EFBIG) instead of filling the disk, and ``file_limit_reached`` says so afterwards.
     """
+    if file_limit_mb is not None:
+        argv = [tool("prlimit"), f"--fsize={file_limit_mb << 20}", "--", *argv]
+        popen.setdefault("preexec_fn", _ignore_sigxfsz)
     with os.fdopen(os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "ab") as out:
         proc = subprocess.Popen(
             ns_argv(name, argv),
@@ -292,6 +302,25 @@ def spawn(
     reap_children()
     _CHILDREN[proc.pid] = proc
     return proc
+
+
+def _ignore_sigxfsz() -> None:
+    """In the child before exec: a write beyond the file size limit fails with EFBIG, never kills
+    (an ignored signal stays ignored across exec)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+
+def capped_logs(folder: Path, limit_mb: int) -> list[str]:
+    """A line for each log in ``folder`` that grew to the file size limit of ``spawn(file_limit_mb=...)``:
+    what its service wrote after that is missing."""
+    found = []
+    for path in sorted([*folder.glob("*.log"), *folder.glob("*.out")]):
+        with contextlib.suppress(OSError):
+            if path.stat().st_size >= limit_mb << 20:
+                found.append(
+                    f"{path.name} reached its cap (disk.logs_mb: {limit_mb} MB): later lines are missing"
+                )
+    return found
 
 
 @atexit.register

@@ -16,12 +16,13 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from phonehome.bench import privilege
 from phonehome.bench.definition import CaptureDef
-from phonehome.bench.netops import BenchError
+from phonehome.bench.netops import BenchError, tool
 from phonehome.bench.tools import find_tool
 from phonehome.traffic.capture import CaptureDrops, CaptureFormat
 
@@ -60,6 +61,12 @@ def choose_tool(spec: CaptureDef, search_path: str | None = None) -> CaptureTool
     raise BenchError(f"capture: {' or '.join(wanted)} is not installed (phonehome doctor --install)")
 
 
+MB = 1 << 20
+DISK_FULL_BYTES = 1 << 20
+"""Less free space than this where the capture is written: the disk filled up (the tool's own error
+may not have fit in its log, on the same disk)."""
+CAP_REACHED = 0.98
+"""A capture this close to its cap stopped at it (dumpcap checks the size per packet, in kB of 1000)."""
 SETTLE_S = {"dumpcap": 0.35, "tcpdump": 1.1}
 """How long a tool may sit on frames the kernel already gave it: libpcap hands them over in blocks,
 after its read timeout (dumpcap 250 ms, tcpdump 1000 ms). Stopping sooner loses the last block
@@ -75,7 +82,8 @@ def capture_argv(
     user: privilege.ServiceUser,
     setpriv: str,
 ) -> list[str]:
-    """The capture command writing ``name`` (relative to its working directory; rotation numbered).
+    """The capture command writing ``name`` (relative to its working directory; rotation numbered),
+    stopping at ``spec.max_mb`` (dumpcap: autostop; tcpdump: the file size limit, which ends it).
 
     dumpcap starts as ``user`` with CAP_NET_RAW alone, which it drops itself once its
     socket is open. tcpdump starts as root with only CAP_NET_RAW, CAP_SETUID, CAP_SETGID,
@@ -87,11 +95,7 @@ def capture_argv(
         argv = [chosen.path, "-i", interface, "-w", name, "-B", str(spec.buffer_mb), "-q"]
         if chosen.format == "pcap":
             argv.append("-P")
-        if spec.rotate_mb:
-            argv += ["-b", f"filesize:{spec.rotate_mb * 1000}"]
-        if spec.rotate_seconds:
-            argv += ["-b", f"duration:{spec.rotate_seconds}"]
-        return privilege.setpriv_argv(setpriv, user, ("net_raw",), argv)
+        return privilege.setpriv_argv(setpriv, user, ("net_raw",), argv + _dumpcap_limits(spec))
     argv = [
         chosen.path,
         "-i",
@@ -114,9 +118,59 @@ def capture_argv(
         stem, suffix = os.path.splitext(name)
         argv[argv.index(name)] = f"{stem}-%Y%m%d%H%M%S{suffix}"
         argv += ["-G", str(spec.rotate_seconds)]
+    if spec.max_mb:  # no rotation here (the definition refuses it): one file, at most max_mb
+        argv = [tool("prlimit"), f"--fsize={spec.max_mb * MB}", "--", *argv]
     return privilege.setpriv_argv(
         setpriv, None, ("net_raw", "setuid", "setgid", "dac_override", "chown"), argv
     )
+
+
+def _dumpcap_limits(spec: CaptureDef) -> list[str]:
+    """Rotation and the cap: one file stopped at ``max_mb``, or files of a size and a count that
+    together hold ``max_mb``."""
+    rotating = bool(spec.rotate_mb or spec.rotate_seconds)
+    if not rotating:
+        return ["-a", f"filesize:{_kb(spec.max_mb)}"] if spec.max_mb else []
+    args = []
+    size = spec.rotate_mb or (max(1, spec.max_mb // 16) if spec.max_mb else 0)
+    if size:
+        args += ["-b", f"filesize:{_kb(size)}"]
+    if spec.rotate_seconds:
+        args += ["-b", f"duration:{spec.rotate_seconds}"]
+    if spec.max_mb:
+        args += ["-a", f"files:{max(1, -(-spec.max_mb // size))}"]
+    return args
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return DISK_FULL_BYTES
+
+
+def _kb(mb: int) -> int:
+    """``mb`` MiB in dumpcap's kB (1000 bytes)."""
+    return -(-mb * MB // 1000)
+
+
+def cap_problems(spec: CaptureDef, port: str, files: list[Path], log_text: str) -> list[str]:
+    """Why a capture stopped short on the disk side: its cap reached, or the disk full."""
+    found = []
+    total = sum(path.stat().st_size for path in files if path.exists())
+    if spec.max_mb and total >= spec.max_mb * MB * CAP_REACHED:
+        found.append(
+            f"the capture of port {port} reached its cap (capture.max_mb: {spec.max_mb} MB) and stopped "
+            f"at {total} bytes: later traffic is missing from it (raise capture.max_mb)"
+        )
+    folder = files[0].parent if files else None
+    full = folder is not None and _free_bytes(folder) < DISK_FULL_BYTES
+    if full or "No space left on device" in log_text:
+        found.append(
+            f"the disk of the results folder filled up during the capture of port {port} (No space left "
+            f"on device): the capture stopped at {total} bytes and later traffic is missing"
+        )
+    return found
 
 
 def capture_files(base: Path) -> list[Path]:

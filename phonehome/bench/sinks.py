@@ -2,38 +2,35 @@
 
 nftables TPROXYs each flow, whatever its address and port, to one TCP and one
 UDP socket in the router namespace; the socket's own address is then the
-flow's original destination. The sinks answer plain HTTP with ``204 No
-Content`` (Android's connectivity check passes, so the firmware goes on as if
-online), keep TLS ClientHellos whole and end the handshake with an alert, and
-keep the first bytes of anything else. One JSON line per connection or
-datagram, flushed as written, so a killed sink loses nothing it had finished.
+flow's original destination. What the sinks answer is ``sink_talk``; how they
+stay up under a hostile handset is ``sink_service``. One JSON line per
+connection or datagram, referring to the capture's bytes (times, addresses,
+sizes, SHA-256, the first bytes) rather than copying them.
 
 Runs as its own process (``python -m phonehome.bench.sinks``) so that a bench
 brought up from the command line outlives the command; the bench opens and
 binds the sockets itself and passes them in, so they are ready before any
-handset can send. The process opens its transcript and then drops to an
-unprivileged user before it reads a byte (it parses hostile input); the
-transparent sockets keep working without the capability that made them.
+handset can send. The process opens its files, then drops root for good
+before it reads a byte of the handset's (it parses hostile TLS and HTTP).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import contextlib
+import dataclasses
 import json
 import os
-import signal
 import socket
 import struct
-import threading
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from phonehome.bench import privilege
+from phonehome.bench.definition import BenchDef
 from phonehome.traffic import tls
 from phonehome.traffic.flow import TlsHello
 
@@ -42,16 +39,10 @@ IP_RECVORIGDSTADDR = 20
 IPV6_RECVORIGDSTADDR = 74
 IPV6_TRANSPARENT = 75
 
-KEEP_BYTES = 64 * 1024
-"""Bytes of each flow's client data kept in the record (the capture has them all)."""
-IDLE_S = 10.0
-POLL_S = 0.05
-"""How often blocked sink threads look whether the bench is stopping."""
-MAX_CONNECTIONS = 512
-HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"DELETE ", b"OPTIONS ", b"PATCH ", b"CONNECT ")
-NO_CONTENT = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"
-TLS_ALERT = bytes([0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28])  # fatal handshake_failure (RFC 8446 6.2)
+SO_RCVBUFFORCE = 33
 READY = "phonehome sinks: serving"
+"""The line the sink process prints once it serves, unprivileged."""
+STATS_NAME = "sinks-stats.json"
 
 
 @dataclass(slots=True)
@@ -69,13 +60,21 @@ class SinkRecord:
     bytes_received: int
     """Payload bytes the handset sent (all of them, even beyond what ``head`` keeps)."""
     head: bytes
-    """The first ``KEEP_BYTES`` bytes the handset sent."""
+    """The first bytes the handset sent (TCP: up to 1 KiB, UDP: 256 bytes; the capture has them all)."""
     kind: str = "raw"
-    """``http``, ``tls`` or ``raw``."""
+    """``http``, ``tls`` or ``raw``; ``summary`` for a UDP flow's datagrams beyond the first few."""
     http_heads: list[str] = field(default_factory=list)
-    """Each HTTP request's request line and headers, as sent (latin-1)."""
+    """Each HTTP request's request line and headers, as sent (latin-1; the first 256)."""
     client_hello: bytes | None = None
     """The TLS records carrying the ClientHello, exactly as sent."""
+    sha256: str = ""
+    """SHA-256 of every byte the handset sent on the connection (a summary: of its datagrams, in order)."""
+    closed_by: str = ""
+    """TCP: ``client``, or ``sink: ...`` with the reason the sink ended it (idle, evicted at a limit...)."""
+    http_requests: int = 0
+    """HTTP requests answered on the connection (``http_heads`` keeps the first 256)."""
+    datagrams: int = 1
+    """UDP: datagrams this record stands for (more than one for a ``summary``)."""
 
     @property
     def hello(self) -> TlsHello | None:
@@ -103,6 +102,10 @@ class SinkRecord:
             "kind": self.kind,
             "http_heads": self.http_heads,
             "client_hello": base64.b64encode(self.client_hello).decode() if self.client_hello else None,
+            "sha256": self.sha256,
+            "closed_by": self.closed_by,
+            "http_requests": self.http_requests,
+            "datagrams": self.datagrams,
         }
         return json.dumps(obj, sort_keys=True)
 
@@ -120,6 +123,10 @@ class SinkRecord:
             kind=obj["kind"],
             http_heads=list(obj["http_heads"]),
             client_hello=base64.b64decode(obj["client_hello"]) if obj["client_hello"] else None,
+            sha256=str(obj.get("sha256", "")),
+            closed_by=str(obj.get("closed_by", "")),
+            http_requests=int(obj.get("http_requests", 0)),
+            datagrams=int(obj.get("datagrams", 1)),
         )
 
 
@@ -172,23 +179,6 @@ def _transparent(family: int, kind: int, port: int) -> socket.socket:
     return sock
 
 
-# --- the sink process -----------------------------------------------------------------------------
-
-
-class Transcript:
-    """The JSON Lines file, shared by the sink's threads."""
-
-    def __init__(self, fh: IO[str]) -> None:
-        self._fh = fh
-        self._lock = threading.Lock()
-
-    def write(self, record: SinkRecord) -> None:
-        line = record.to_json() + "\n"
-        with self._lock:
-            self._fh.write(line)
-            self._fh.flush()
-
-
 def orig_dst(ancdata: list[tuple[int, int, bytes]]) -> tuple[str, int] | None:
     """The original destination from IP(V6)_ORIGDSTADDR control data (a sockaddr_in or sockaddr_in6)."""
     for level, kind, data in ancdata:
@@ -201,148 +191,129 @@ def orig_dst(ancdata: list[tuple[int, int, bytes]]) -> tuple[str, int] | None:
     return None
 
 
-def serve_udp(sock: socket.socket, out: Transcript, stop: threading.Event) -> None:
-    sock.settimeout(POLL_S)
-    while not stop.is_set():
+# --- limits, statistics and what they mean for the capture -------------------------------------------
+
+
+def sink_args(defn: BenchDef, workdir: Path) -> list[str]:
+    """The sink process's options from the definition: its limits, caps, statistics file and user."""
+    spec = defn.sinks
+    return [
+        "--stats",
+        str(workdir / STATS_NAME),
+        "--max-connections",
+        str(spec.max_connections),
+        "--per-source",
+        str(spec.per_source),
+        "--idle",
+        str(spec.idle_seconds),
+        "--transcript-mb",
+        str(defn.disk.transcripts_mb),
+        "--user",
+        spec.user,
+    ]
+
+
+def read_stats(path: Path) -> dict[str, Any] | None:
+    """The sink's statistics (its first line); None when absent or unreadable (a rewrite in progress)."""
+    for _ in range(3):
         try:
-            data, anc, _flags, addr = sock.recvmsg(65535, 256)
-        except TimeoutError:
-            continue
+            text = path.read_text(encoding="utf-8")
         except OSError:
-            return
-        now = time.time()
-        dst = orig_dst(anc) or ("?", 0)
-        out.write(SinkRecord("udp", (addr[0], addr[1]), dst, now, now, len(data), data[:KEEP_BYTES]))
+            return None
+        with contextlib.suppress(ValueError):
+            data = json.loads(text.split("\n", 1)[0])
+            if isinstance(data, dict):
+                return data
+    return None
 
 
-def serve_tcp(sock: socket.socket, out: Transcript, stop: threading.Event) -> None:
-    sock.settimeout(POLL_S)
-    slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-    workers: list[threading.Thread] = []
-    while not stop.is_set():
-        try:
-            conn, addr = sock.accept()
-        except TimeoutError:
-            continue
-        except OSError:
-            return
-        if not slots.acquire(blocking=False):
-            conn.close()  # a flood: the capture still has it; the sink stays alive
-            continue
-        thread = threading.Thread(target=_connection, args=(conn, addr, out, stop, slots), daemon=True)
-        thread.start()
-        workers = [w for w in workers if w.is_alive()] + [thread]
-    for worker in workers:  # each notices `stop` within POLL_S and writes its record
-        worker.join(2.0)
+def problems(workdir: Path) -> list[str]:
+    """What the sinks' statistics say the capture's sink records lack, one line each (empty: nothing).
+
+    Any refused or cut connection is a problem (the handset may have tried one the transcript does
+    not have), and so is a dropped datagram or connection attempt and a transcript cut short.
+    """
+    path = workdir / STATS_NAME
+    stats = read_stats(path)
+    if stats is None:
+        return [f"the sinks wrote no statistics ({path}): whether they refused connections is unknown"]
+    found = []
+    limits = stats.get("limits", {})
+    cut = stats.get("cut") or {}
+    if stats.get("refused"):
+        found.append(
+            f"the sinks could not accept {stats['refused']} time(s) (out of file descriptors): connections "
+            "the handset tried may be missing from the sink records"
+        )
+    for reason, count in sorted(cut.items()):
+        found.append(
+            f"the sinks cut {count} connection(s): {reason} (limits: {limits.get('per_source')} per source, "
+            f"{limits.get('max_connections')} in all); what the handset sent on them after that is not recorded"
+        )
+    if stats.get("listen_drops"):
+        found.append(
+            f"the router's listen queues dropped {stats['listen_drops']} connection attempt(s) (a flood of "
+            "new connections): the handset's connections may be missing"
+        )
+    if stats.get("udp_dropped"):
+        found.append(
+            f"the sinks' UDP socket dropped {stats['udp_dropped']} of "
+            f"{stats['udp_dropped'] + stats.get('udp_datagrams', 0)} datagrams (the handset sent faster than "
+            "the sink reads): they are in the capture only"
+        )
+    if stats.get("transcript_error"):
+        found.append(
+            f"the sink transcript could not be written ({stats['transcript_error']}): "
+            f"{stats.get('records_not_written', 0)} record(s) are missing"
+        )
+    elif stats.get("transcript_capped"):
+        cap = int(limits.get("transcript_bytes", 0)) >> 20
+        found.append(
+            f"the sink transcript reached its cap (disk.transcripts_mb: {cap} MB): "
+            f"{stats.get('records_not_written', 0)} record(s) were not written"
+        )
+    return found
 
 
-def _connection(
-    conn: socket.socket,
-    addr: Any,
-    out: Transcript,
-    stop: threading.Event,
-    slots: threading.BoundedSemaphore,
-) -> None:
-    record = SinkRecord("tcp", (addr[0], addr[1]), _sockname(conn), time.time(), 0.0, 0, b"")
-    try:
-        _converse(conn, record, stop)
-    except OSError:
-        pass
-    finally:
-        record.end = time.time()
-        with contextlib.suppress(OSError):
-            conn.close()
-        out.write(record)
-        slots.release()
-
-
-def _sockname(conn: socket.socket) -> tuple[str, int]:
-    name = conn.getsockname()
-    return name[0], name[1]
-
-
-def _chunks(conn: socket.socket, stop: threading.Event) -> Iterator[bytes]:
-    """Client data until it closes, goes idle or the sink stops."""
-    conn.settimeout(POLL_S)
-    idle_since = time.monotonic()
-    while not stop.is_set() and time.monotonic() - idle_since < IDLE_S:
-        try:
-            data = conn.recv(65536)
-        except TimeoutError:
-            continue
-        if not data:
-            return
-        idle_since = time.monotonic()
-        yield data
-
-
-def _converse(conn: socket.socket, record: SinkRecord, stop: threading.Event) -> None:
-    buf = b""
-    reader = tls.HandshakeReader(from_client=True)
-    for data in _chunks(conn, stop):
-        record.bytes_received += len(data)
-        if len(record.head) < KEEP_BYTES:
-            record.head += data[: KEEP_BYTES - len(record.head)]
-        if record.kind == "raw" and len(record.head) == len(data):  # the first chunk decides
-            if data[:1] == b"\x16" and data[1:2] == b"\x03":
-                record.kind = "tls"
-            elif data.startswith(HTTP_METHODS):
-                record.kind = "http"
-        if record.kind == "tls" and reader.feed(data) is not tls.ReadState.NEED_MORE:
-            record.client_hello = record.head[: reader.consumed]
-            conn.sendall(TLS_ALERT)
-            return
-        if record.kind == "http":
-            buf += data
-            buf = _answer_http(conn, buf, record)
-
-
-def _answer_http(conn: socket.socket, buf: bytes, record: SinkRecord) -> bytes:
-    """Answers each complete request in ``buf`` with 204; returns what is left of it."""
-    while True:
-        end = buf.find(b"\r\n\r\n")
-        if end < 0:
-            return buf[-KEEP_BYTES:]
-        head = buf[:end]
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                with contextlib.suppress(ValueError):
-                    length = max(0, int(value.strip()))
-        if len(buf) < end + 4 + length and length <= KEEP_BYTES:
-            return buf  # wait for the body
-        record.http_heads.append(head.decode("latin-1"))
-        conn.sendall(NO_CONTENT)
-        buf = buf[end + 4 + length :]
+# --- the sink process ---------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
+    from phonehome.bench import sink_service  # noqa: PLC0415  (it imports this module)
+
     parser = argparse.ArgumentParser(prog="python -m phonehome.bench.sinks")
     parser.add_argument("--fd", type=int, action="append", default=[], help="an inherited socket")
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument(
-        "--user", default=privilege.SERVICE_USER, help="who to run as once the files are open"
-    )
+    parser.add_argument("--stats", type=Path, help=f"default: {STATS_NAME} beside --out")
+    default = sink_service.Limits()
+    parser.add_argument("--max-connections", type=int, default=default.max_connections)
+    parser.add_argument("--per-source", type=int, default=default.per_source)
+    parser.add_argument("--idle", type=float, default=default.idle_s)
+    parser.add_argument("--transcript-mb", type=int, default=default.transcript_bytes >> 20)
+    parser.add_argument("--user", default="nobody", help="who to run as once the files are open")
     args = parser.parse_args(argv)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with args.out.open("a", encoding="utf-8") as fh:
-        privilege.drop_privileges(privilege.service_user(args.user))
-        out = Transcript(fh)
-        threads = []
-        for fd in args.fd:
-            sock = socket.socket(fileno=fd)
-            serve = serve_tcp if sock.type == socket.SOCK_STREAM else serve_udp
-            threads.append(threading.Thread(target=serve, args=(sock, out, stop), daemon=True))
-        for thread in threads:
-            thread.start()
-        print(f"{READY} (pid {os.getpid()}, uid {os.getuid()})", flush=True)
-        while not stop.wait(1.0):
-            pass
-        for thread in threads:
-            thread.join(3.0)
+    limits = sink_service.Limits(args.max_connections, args.per_source, args.idle, args.transcript_mb << 20)
+    out = os.open(args.out, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    stats_fd = os.open(
+        args.stats or args.out.with_name(STATS_NAME),
+        os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC,
+        0o600,
+    )
+    for fd in (out, stats_fd):
+        os.fchmod(fd, 0o600)  # results hold identifiers: their owner's only
+    socks = [socket.socket(fileno=fd) for fd in args.fd]
+    for sock in socks:
+        if sock.type == socket.SOCK_DGRAM:
+            with contextlib.suppress(OSError):  # SO_RCVBUFFORCE: beyond rmem_max, needs CAP_NET_ADMIN
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, sink_service.RCVBUF_BYTES)
+    sink_service.raise_file_limit(limits.max_connections + 256)
+    stats = sink_service.Stats(limits=dataclasses.asdict(limits))
+    privilege.drop_privileges(privilege.service_user(args.user))
+    stats.uid = os.getuid()
+    stats_file = sink_service.StatsFile(stats_fd, stats)
+    transcript = sink_service.Transcript(out, limits.transcript_bytes, stats_file)
+    print(f"{READY} (pid {os.getpid()}, uid {os.getuid()})", flush=True)
+    asyncio.run(sink_service.serve(socks, limits, transcript, stats_file))
     return 0
 
 

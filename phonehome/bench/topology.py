@@ -9,12 +9,20 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from phonehome.bench.definition import BenchDef
 from phonehome.bench.dnsmasq import LanPlan
+from phonehome.bench.netops import BenchError
 from phonehome.bench.runtime import IF_PREFIX, NS_PREFIX
+
+Net = ipaddress.IPv4Network
+LAN_POOLS = tuple(ipaddress.IPv4Network(n) for n in ("172.16.0.0/12", "10.0.0.0/8", "192.168.0.0/16"))
+"""Where handset subnets (a /24 per port group) come from, first choice first (RFC 1918)."""
+TRANSFER_POOLS = (ipaddress.IPv4Network("100.64.0.0/10"), ipaddress.IPv4Network("172.16.0.0/12"))
+"""Where the nat transfer /30 between host and router comes from (RFC 6598 shared space first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +55,8 @@ class Port:
     """The only MACs that get a DHCP lease here (veth: the handset's); empty: the first to ask."""
     isolated: bool = True
     """Nothing but the handset and the router is on this port (always so for veth)."""
+    take_over: bool = False
+    """physical: the definition allows borrowing an interface the host uses (``PortDef.take_over``)."""
 
     def to_dict(self) -> dict[str, object]:
         data = {name: getattr(self, name) for name in self.__slots__}
@@ -73,6 +83,11 @@ class Topology:
     transfer: str | None = None
     """nat: the /30 between host and router: host .1, router .2."""
     host_table: str | None = None
+
+    def networks(self) -> list[Net]:
+        """The IPv4 networks this bench uses: each port group's subnet and the nat transfer net."""
+        found = [ipaddress.IPv4Network(f"{lan.router}/{lan.netmask}", strict=False) for lan in self.lans]
+        return found + ([ipaddress.IPv4Network(self.transfer)] if self.transfer else [])
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form kept in the bench's state file (``Bench.attach`` reads it back)."""
@@ -140,11 +155,40 @@ def random_mac() -> str:
     return "02:" + ":".join(f"{b:02x}" for b in secrets.token_bytes(5))
 
 
-def plan(defn: BenchDef, run_id: str, slot: int) -> Topology:
+def free_network(default: Net, pools: Iterable[Net], taken: list[Net]) -> Net:
+    """``default`` if it overlaps nothing in ``taken``, else the first network of its size that doesn't,
+    searched from ``default`` on through ``pools`` (so benches of different slots look in different places)."""
+    size = default.num_addresses
+    for pool in pools:
+        if pool.prefixlen > default.prefixlen:
+            continue
+        base, end = int(pool.network_address), int(pool.broadcast_address) + 1
+        first = int(default.network_address) if default.subnet_of(pool) else base
+        for low, high in ((first, end), (base, first)):
+            address = low
+            while address < high:
+                net = ipaddress.IPv4Network((address, default.prefixlen))
+                clash = next((other for other in taken if net.overlaps(other)), None)
+                if clash is None:
+                    return net
+                # Skip past whatever it overlaps, aligned to our size.
+                after = max(int(clash.broadcast_address) + 1, address + size)
+                address = -(-after // size) * size
+    raise BenchError(
+        f"no free /{default.prefixlen} in {', '.join(map(str, pools))}: the host's routes and addresses and "
+        "other benches cover them all (ip route show table all)"
+    )
+
+
+def plan(defn: BenchDef, run_id: str, slot: int, taken: Iterable[Net] = ()) -> Topology:
+    """Names and addresses for the bench; its subnets overlap nothing in ``taken`` (the host's routes
+    and addresses, other benches' networks: ``netops.host_networks``)."""
+    busy = [net for net in taken if net.version == 4 and net.prefixlen > 0]
     lans = []
     bridges = {}
     for g, group in enumerate(defn.groups()):
-        net = ipaddress.ip_network(f"172.{16 + g}.{slot}.0/24")
+        net = free_network(ipaddress.IPv4Network(f"172.{16 + g}.{slot}.0/24"), LAN_POOLS, busy)
+        busy.append(net)
         bridge = ifname(run_id, f"br{g}")
         bridges[group] = (bridge, net)
         prefix = ula_prefix(slot, g) if defn.ipv6 == "offer" else None
@@ -190,7 +234,7 @@ def plan(defn: BenchDef, run_id: str, slot: int) -> Topology:
         }
         if p.kind == "physical":
             assert p.interface
-            ports.append(Port(interface=p.interface, **cabled, **common))  # type: ignore[arg-type]
+            ports.append(Port(interface=p.interface, take_over=p.take_over, **cabled, **common))  # type: ignore[arg-type]
         else:
             ports.append(Port(interface=ifname(run_id, p.name), vlan=p.vlan, **cabled, **common))  # type: ignore[arg-type]
     topo = Topology(run_id, slot, router_ns_name(run_id), tuple(ports), tuple(lans))
@@ -202,7 +246,7 @@ def plan(defn: BenchDef, run_id: str, slot: int) -> Topology:
             topo.ports,
             topo.lans,
             uplink_host=ifname(run_id, "up"),
-            transfer=f"100.64.{slot}.0/30",
+            transfer=str(free_network(ipaddress.IPv4Network(f"100.64.{slot}.0/30"), TRANSFER_POOLS, busy)),
             host_table=f"phonehome_{run_id}",
         )
     return topo

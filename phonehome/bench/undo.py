@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from phonehome.bench import netops
+from phonehome.bench import hostif, netops
 from phonehome.bench.runtime import ProcessId
 
 Record = dict[str, Any]
@@ -30,6 +30,11 @@ def link_record(ns: str | None, ifname: str) -> Record:
 
 def moved_record(ns: str, ifname: str, home_name: str) -> Record:
     return {"kind": "moved", "netns": ns, "ifname": ifname, "home": home_name}
+
+
+def taken_record(ns: str, ifname: str, state: dict[str, Any]) -> Record:
+    """A host interface moved into ``ns``; ``state`` (``hostif.snapshot``) is what it gets back."""
+    return {"kind": "taken", "netns": ns, "ifname": ifname, "state": state}
 
 
 def nft_record(ns: str | None, family: str, table: str) -> Record:
@@ -53,7 +58,7 @@ def describe(record: Record) -> str:
     where = record.get("netns") or "host"
     if kind == "netns":
         return f"namespace {record['name']}"
-    if kind in ("link", "moved"):
+    if kind in ("link", "moved", "taken"):
         return f"link {record['ifname']} in {where}"
     if kind == "nft":
         return f"nft table {record['family']} {record['table']} in {where}"
@@ -72,6 +77,8 @@ def undo_one(record: Record, shared_sysctls: set[tuple[str | None, str]] | None 
         netops.delete_link(record["netns"], record["ifname"])
     elif kind == "moved":
         netops.move_link_home(record["netns"], record["ifname"], record["home"])
+    elif kind == "taken":
+        hostif.take_home(record["netns"], record["ifname"], record["state"])
     elif kind == "nft":
         netops.nft_delete_table(record["netns"], record["family"], record["table"])
     elif kind == "sysctl":

@@ -7,14 +7,21 @@ first. `pin_adb_binary` makes every adbutils and uiautomator2 call in this
 process use one binary (``ADBUTILS_ADB_PATH``, adbutils' bundled adb unless
 the user set it). `AdbServer` carries the server's host and port, so a lab or
 a test can run a private server (``adb -P PORT``) and nothing falls back to 5037.
+
+A private server (``AdbServer.private()``, one per virtual run) is phonehome's own process: it starts
+without mDNS (no listener on UDP 5353 of every host interface), is written down in
+``phonehome.owned`` as it starts, and is stopped with its files removed at the end, or by the next
+bench's cleanup when the run that started it was killed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +30,7 @@ from pathlib import Path
 import adbutils
 from adbutils.errors import AdbConnectionError
 
+from phonehome import owned
 from phonehome.device.deadline import Deadline
 
 ADB_PATH_ENV = "ADBUTILS_ADB_PATH"
@@ -31,6 +39,9 @@ DEFAULT_PORT = 5037
 START_SERVER_TIMEOUT_S = 20.0
 CONNECT_TIMEOUT_S = 3.0  # to the adb server on this host: it answers at once or not at all
 NO_DELAY = 1
+QUIET_ENV = {"ADB_MDNS": "0", "ADB_MDNS_OPENSCREEN": "0"}
+"""adb's server without mDNS discovery: nothing of it listens on UDP 5353 of every host interface."""
+STOP_TIMEOUT_S = 5.0
 
 
 def bundled_adb() -> Path | None:
@@ -154,6 +165,72 @@ class AdbServer:
     host: str = "127.0.0.1"
     port: int = field(default_factory=_default_port)
     binary: Path = field(default_factory=pin_adb_binary)
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False, compare=False)
+    """The server process when phonehome started it (``start_private``), else None."""
+
+    @classmethod
+    @contextmanager
+    def private(cls, timeout: float = START_SERVER_TIMEOUT_S) -> Iterator[AdbServer]:
+        """A server of phonehome's own on a free port, stopped (files and all) when the block ends."""
+        server = cls.start_private(timeout)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    @classmethod
+    def start_private(cls, timeout: float = START_SERVER_TIMEOUT_S) -> AdbServer:
+        """Starts ``adb server nodaemon`` on a free port, without mDNS, written down before it runs a
+        moment (``phonehome.owned``); returns once it answers. ``stop`` ends it."""
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = cls(port=port)
+        log = owned.owned_dir() / f"adb-{port}.log"
+        log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+            server.process = subprocess.Popen(
+                [str(server.binary), "-P", str(port), "server", "nodaemon"],
+                env={**os.environ, **QUIET_ENV},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        owned.record(server.record_name, server.process.pid, [log, server.port_file], port=port)
+        deadline = time.monotonic() + timeout
+        while not server.running(timeout=0.2):
+            if server.process.poll() is not None or time.monotonic() > deadline:
+                tail = log.read_text(errors="replace")[-400:].strip()
+                server.stop()
+                raise ConnectionError(f"{server.binary} -P {port} server nodaemon did not start: {tail}")
+            time.sleep(0.05)
+        return server
+
+    @property
+    def record_name(self) -> str:
+        return f"adb-server-{self.port}"
+
+    @property
+    def port_file(self) -> Path:
+        """The file the adb server leaves in the user's Android folder (``~/.android/adb.<port>``)."""
+        return Path(os.environ.get("HOME") or Path.home()) / ".android" / f"adb.{self.port}"
+
+    def stop(self) -> None:
+        """Ends a server ``start_private`` started and removes its files; a no-op for other servers."""
+        if self.process is None:
+            return
+        path = owned.owned_dir() / f"{self.record_name}.json"
+        data = owned.read(path) or {
+            "pid": self.process.pid,
+            "start": owned.process_start(self.process.pid),
+            "files": [str(owned.owned_dir() / f"adb-{self.port}.log"), str(self.port_file)],
+        }
+        owned.stop(path, data)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(STOP_TIMEOUT_S)  # reaped: no zombie
+        self.port_file.unlink(missing_ok=True)  # written by the server at its end too
+        self.process = None
 
     def client(self) -> adbutils.AdbClient:
         """An adbutils client for this server, with TCP_NODELAY on its sockets."""
@@ -172,6 +249,7 @@ class AdbServer:
             return
         done = subprocess.run(
             [str(self.binary), "-P", str(self.port), "start-server"],
+            env={**os.environ, **QUIET_ENV},
             capture_output=True,
             text=True,
             timeout=timeout,

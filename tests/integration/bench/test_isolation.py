@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import secrets
 import socket
 import subprocess
 import sys
@@ -230,3 +231,69 @@ def test_nat_without_enforce_lets_every_upstream_address_through(
     finally:
         other.close()
     assert bench.sink_records() == []  # nat mode has no sinks
+
+
+def test_nat_chooses_subnets_that_overlap_no_host_route_and_status_names_them(
+    upstream: Upstream, make_bench: BenchFactory
+) -> None:
+    metric = str(secrets.randbelow(50000) + 10000)
+    covering = ["100.64.0.0/16", "172.16.0.0/16"]  # every slot's default transfer net and first LAN
+    added = []
+    try:
+        for net in covering:
+            argv = [
+                "ip",
+                "route",
+                "add",
+                net,
+                "via",
+                upstream.allowed_ip,
+                "dev",
+                upstream.host_if,
+                "metric",
+                metric,
+            ]
+            subprocess.run(argv, check=True, timeout=10, capture_output=True)
+            added.append(net)
+        bench = make_bench(
+            f"""
+            name: test-natnets
+            mode: nat
+            ports:
+              - name: wlan
+            nat:
+              interface: {upstream.host_if}
+              dns: [{upstream.allowed_ip}]
+            """
+        )
+        assert bench.topology is not None
+        chosen = bench.topology.networks()
+        host = [ipaddress.ip_network(n) for n in covering]
+        assert not any(mine.overlaps(theirs) for mine in chosen for theirs in host)
+        status = subprocess.run(
+            [sys.executable, "-m", "phonehome.cli", "bench", "status", bench.run_id],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=Path(__file__).resolve().parents[3],
+        )
+        assert f"lan {chosen[0]}" in status.stdout, status.stdout
+        assert f"nat transfer {bench.topology.transfer}" in status.stdout
+        port = bench.port()
+        assert port.netns
+        lease = obtain_lease(port, bench.workdir)
+        assert ipaddress.ip_address(lease.ip) in chosen[0]
+        other = Listener(upstream.netns, upstream.other_ip, 8080)
+        try:
+            assert connect_from(port.netns, upstream.other_ip, 8080) == "connected"
+        finally:
+            other.close()
+    finally:
+        for net in added:
+            subprocess.run(
+                ["ip", "route", "del", net, "dev", upstream.host_if, "metric", metric],
+                check=False,
+                timeout=10,
+                capture_output=True,
+            )

@@ -245,7 +245,8 @@ def test_each_capture_tool_rotates_files_and_counts_every_datagram(
     if find_tool(tool) is None:
         pytest.skip(f"{tool} is not installed here: the bench uses the other capture tool")
     bench = make_bench(
-        VIRTUAL + f"    capture:\n      tool: {tool}\n      format: pcap\n      rotate_mb: 1\n"
+        VIRTUAL
+        + f"    capture:\n      tool: {tool}\n      format: pcap\n      rotate_mb: 1\n      max_mb: 0\n"
     )
     port = bench.port()
     lease = obtain_lease(port, bench.workdir)

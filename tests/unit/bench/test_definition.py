@@ -61,6 +61,7 @@ def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
         ("nat:\n  interface: eth0\nports:\n  - name: wlan\n", "only for mode nat"),
         ("ports: []\n", "at least one port"),
         ("capture:\n  tool: tcpdump\n  format: pcapng\nports:\n  - name: wlan\n", "tcpdump writes pcap only"),
+        ("capture:\n  tool: tcpdump\n  format: pcap\n  rotate_mb: 5\nports:\n  - name: w\n", "max_mb"),
         ("ports:\n  - name: wlan\n    handset_macs: [02:00:00:00:00:01]\n", "physical and vlan ports"),
         ("ports:\n  - name: wlan\n    isolated: false\n", "physical and vlan ports"),
         (
@@ -71,13 +72,27 @@ def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
             "ports:\n  - name: a\n    kind: physical\n    interface: e1\n    handset_macs: [02:00]\n",
             "hex pairs",
         ),
-        ("resolver:\n  pool_ipv4: 172.16.0.0/12\nports:\n  - name: wlan\n", "overlaps 172.16.0.0/13"),
+        ("resolver:\n  pool_ipv4: 172.16.0.0/12\nports:\n  - name: wlan\n", "overlaps 172.16.0.0/12"),
+        ("resolver:\n  pool_ipv4: 10.9.0.0/16\nports:\n  - name: wlan\n", "overlaps 10.0.0.0/8"),
         ("resolver:\n  pool_ipv4: 2001:db8::/64\nports:\n  - name: wlan\n", "pool_ipv4"),
         ("resolver:\n  pool_ipv6: 198.18.0.0/15\nports:\n  - name: wlan\n", "pool_ipv6"),
         ("resolver:\n  pool_ipv4: 198.18.0.0/31\nports:\n  - name: wlan\n", "at least 4"),
         ("resolver:\n  pool_ipv6: fd70:686f:6e65:1::/64\nports:\n  - name: wlan\n", "overlaps"),
         ("mode: nat\nipv6: offer\nnat:\n  interface: eth0\nports:\n  - name: wlan\n", "IPv6"),
         ("ports:\n  - name: wlan\n    handset_mac: 02:00:00:00:00\n", "handset_mac"),
+        ("ports:\n  - name: wlan\n    handset_mac: 01:00:5e:00:00:01\n", "multicast"),
+        ("ports:\n  - name: wlan\n    handset_mac: 33:33:00:00:00:01\n", "multicast"),
+        ("ports:\n  - name: wlan\n    handset_mac: ff:ff:ff:ff:ff:ff\n", "multicast"),
+        ("ports:\n  - name: wlan\n    handset_mac: 00:00:00:00:00:00\n", "all-zero"),
+        ("ports:\n  - name: ap\n    kind: physical\n    interface: lo\n", "loopback"),
+        ("ports:\n  - name: ap\n    kind: vlan\n    interface: lo\n    vlan: 3\n", "loopback"),
+        ("mode: nat\nnat:\n  interface: lo\nports:\n  - name: wlan\n", "loopback"),
+        ("mode: nat\nnat:\n  interface: eth 0\nports:\n  - name: wlan\n", "not a Linux interface name"),
+        (
+            "ports:\n  - name: ap\n    kind: vlan\n    interface: eth1\n    vlan: 3\n    take_over: true\n",
+            "physical",
+        ),
+        ("ports:\n  - name: wlan\n    take_over: true\n", "physical"),
         (
             "mode: nat\nnat:\n  interface: eth0\n  allow:\n    - cidr: 10.0.0.0/8\n      ports: [0]\nports:\n  - name: w\n",
             "outside",
@@ -87,3 +102,21 @@ def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
 def test_inconsistent_definitions_are_refused_with_a_reason(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_bench(text)
+
+
+def test_a_multicast_mac_is_a_definition_error_with_file_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "bench.yaml"
+    path.write_text("name: lab\nports:\n  - name: wlan\n    handset_mac: 01:00:5e:7f:00:01\n")
+    with pytest.raises(ConfigError) as info:
+        load_bench(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}:3: ports.0")
+    assert "multicast" in message
+    assert "\n" not in message.strip()
+
+
+def test_take_over_is_off_unless_the_definition_says_so() -> None:
+    port = parse_bench("ports:\n  - name: ap\n    kind: physical\n    interface: enx1\n").ports[0]
+    assert port.take_over is False
+    taken = "ports:\n  - name: ap\n    kind: physical\n    interface: enx1\n    take_over: true\n"
+    assert parse_bench(taken).ports[0].take_over is True

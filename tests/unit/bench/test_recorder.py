@@ -11,7 +11,9 @@ from phonehome.bench.definition import CaptureDef
 from phonehome.bench.netops import BenchError
 from phonehome.bench.privilege import ServiceUser
 from phonehome.bench.recorder import (
+    MB,
     CaptureTool,
+    cap_problems,
     capture_argv,
     capture_files,
     choose_tool,
@@ -73,8 +75,41 @@ def test_dumpcap_argv_rotates_by_size_and_time_and_writes_pcap_when_asked() -> N
     tool = argv.index("/usr/bin/dumpcap")
     assert argv[tool + 1 : tool + 5] == ["-i", "ph1-wlan", "-w", "w.pcap"]
     assert "-P" in argv
-    assert argv[argv.index("filesize:5000") - 1 : argv.index("filesize:5000") + 1] == ["-b", "filesize:5000"]
+    assert argv[argv.index("filesize:5243") - 1 : argv.index("filesize:5243") + 1] == ["-b", "filesize:5243"]
     assert "duration:60" in argv
+    assert argv[-2:] == ["-a", "files:410"]  # 410 files of 5 MiB: the default cap of 2048 MiB
+
+
+def test_by_default_one_dumpcap_file_stops_at_the_cap() -> None:
+    argv = capture_argv(
+        CaptureDef(), DUMPCAP, "ph1-wlan", "w.pcapng", user=NOBODY, setpriv="/usr/bin/setpriv"
+    )
+    assert argv[-2:] == ["-a", f"filesize:{2048 * MB // 1000 + 1}"]
+    assert "-b" not in argv
+    uncapped = capture_argv(CaptureDef(max_mb=0), DUMPCAP, "ph1-wlan", "w.pcapng", user=NOBODY, setpriv="s")
+    assert "-a" not in uncapped
+
+
+def test_tcpdump_stops_at_the_cap_through_the_file_size_limit() -> None:
+    spec = CaptureDef(tool="tcpdump", format="pcap", max_mb=3)
+    argv = capture_argv(spec, TCPDUMP, "ph1-wlan", "w.pcap", user=NOBODY, setpriv="/usr/bin/setpriv")
+    inner = argv[argv.index("--") + 1 :]
+    assert Path(inner[0]).name == "prlimit"
+    assert inner[1:3] == [f"--fsize={3 * MB}", "--"]
+    assert inner[3] == "/usr/bin/tcpdump"
+
+
+def test_a_capture_at_its_cap_and_a_full_disk_are_named(tmp_path: Path) -> None:
+    spec = CaptureDef(max_mb=1)
+    small, full = tmp_path / "small.pcapng", tmp_path / "full.pcapng"
+    small.write_bytes(b"x" * 1000)
+    full.write_bytes(b"x" * MB)
+    assert cap_problems(spec, "wlan", [small], "") == []
+    (reached,) = cap_problems(spec, "wlan", [full], "")
+    assert "reached its cap (capture.max_mb: 1 MB)" in reached
+    log = "dumpcap: Error while writing to the capture file: No space left on device\n"
+    (disk,) = cap_problems(spec, "wlan", [small], log)
+    assert "filled up" in disk
 
 
 def test_dumpcap_runs_as_nobody_with_only_cap_net_raw() -> None:
@@ -90,7 +125,7 @@ def test_dumpcap_runs_as_nobody_with_only_cap_net_raw() -> None:
 
 
 def test_tcpdump_switches_to_nobody_itself_and_starts_with_five_capabilities_only() -> None:
-    spec = CaptureDef(tool="tcpdump", rotate_mb=5)
+    spec = CaptureDef(tool="tcpdump", rotate_mb=5, max_mb=0)
     argv = capture_argv(spec, TCPDUMP, "ph1-wlan", "w.pcap", user=NOBODY, setpriv="/usr/bin/setpriv")
     assert argv[argv.index("-Z") + 1] == "nobody"
     assert "root" not in argv
@@ -102,7 +137,7 @@ def test_tcpdump_switches_to_nobody_itself_and_starts_with_five_capabilities_onl
 
 
 def test_tcpdump_time_rotation_names_files_by_date_in_capture_order() -> None:
-    spec = CaptureDef(tool="tcpdump", rotate_seconds=30)
+    spec = CaptureDef(tool="tcpdump", rotate_seconds=30, max_mb=0)
     argv = capture_argv(spec, TCPDUMP, "ph1-wlan", "w.pcap", user=NOBODY, setpriv="/s")
     assert argv[argv.index("-w") + 1] == "w-%Y%m%d%H%M%S.pcap"
     assert argv[argv.index("-G") + 1] == "30"

@@ -107,3 +107,38 @@ def test_a_veth_port_serves_its_handsets_mac_and_a_cable_the_macs_it_lists() -> 
     assert (ap2.handset_macs, ap2.isolated) == ((), True)
     again = type(ap1).from_dict(ap1.to_dict())
     assert again == ap1
+
+
+NAT = "mode: nat\nnat:\n  interface: eth0\nports:\n  - name: wlan\n  - name: ap\n    group: guest\n"
+
+
+def nets(*texts: str) -> list[ipaddress.IPv4Network]:
+    return [ipaddress.IPv4Network(t) for t in texts]
+
+
+def test_without_anything_in_the_way_the_slot_picks_the_subnets() -> None:
+    topo = plan(parse_bench(NAT), "aaaaaa", 7)
+    assert [str(n) for n in topo.networks()] == ["172.16.7.0/24", "172.17.7.0/24", "100.64.7.0/30"]
+
+
+def test_subnets_that_a_host_route_or_address_overlaps_are_passed_over() -> None:
+    host = nets("100.64.0.0/16", "172.16.7.128/25", "172.17.0.0/16")
+    topo = plan(parse_bench(NAT), "aaaaaa", 7, host)
+    chosen = topo.networks()
+    assert not any(mine.overlaps(theirs) for mine in chosen for theirs in host)
+    assert not any(a.overlaps(b) for i, a in enumerate(chosen) for b in chosen[i + 1 :])
+    assert [n.prefixlen for n in chosen] == [24, 24, 30]
+    assert topo.ports[0].router_ip == str(chosen[0].network_address + 1)
+
+
+def test_a_default_route_does_not_count_as_overlapping_everything() -> None:
+    topo = plan(parse_bench(NAT), "aaaaaa", 3, nets("0.0.0.0/0"))
+    assert str(topo.networks()[0]) == "172.16.3.0/24"
+
+
+def test_when_every_candidate_is_taken_the_error_says_so() -> None:
+    from phonehome.bench.netops import BenchError
+
+    everything = nets("172.16.0.0/12", "10.0.0.0/8", "192.168.0.0/16")
+    with pytest.raises(BenchError, match="no free /24"):
+        plan(parse_bench(NAT), "aaaaaa", 3, everything)
