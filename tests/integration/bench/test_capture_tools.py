@@ -13,7 +13,7 @@ from tests.integration.bench.conftest import BenchFactory, in_handset
 
 pytestmark = pytest.mark.root
 
-BENCH_TOOLS = ("ip", "nft", "dnsmasq", "setpriv", "busybox")
+BENCH_TOOLS = ("ip", "nft", "dnsmasq", "setpriv", "prlimit", "busybox")
 FORMATS = {"dumpcap": "pcapng", "tcpdump": "pcap"}
 
 
