@@ -175,10 +175,11 @@ def test_malformed_packets_are_counted_by_reason_and_the_rest_analyzed(run: Anal
     assert analysis.stats.malformed == {"ipv4-truncated": 1, "tcp-truncated": 1}
 
 
-def test_non_ip_frames_are_counted_not_analyzed(run: Analyze) -> None:
+def test_non_ip_frames_are_counted_and_become_link_flows(run: Analyze) -> None:
     arp = Packet(1.0, b"\xff" * 6 + b"\x02" * 6 + b"\x08\x06" + b"\x00" * 28)
     analysis = run([arp])
-    assert (analysis.stats.non_ip_frames, analysis.flows) == (1, [])
+    assert analysis.stats.non_ip_frames == 1
+    assert [f.proto for f in analysis.flows] == ["link-0x0806"]
 
 
 def test_icmp_is_noted_per_type_and_address_pair(run: Analyze) -> None:
@@ -263,10 +264,13 @@ def test_tunnelled_traffic_is_analyzed_inside_vxlan_and_gtp(run: Analyze) -> Non
         )
         packets.append(Packet(p.ts + 0.0001 * i, outer))
     analysis = run(packets)
-    hosts = [f.http_host for f in analysis.flows if f.proto == "tcp"]
-    assert hosts == ["example.com"]  # the same inner flow, seen through both tunnels
-    inner_flow = next(f for f in analysis.flows if f.proto == "tcp")
-    assert inner_flow.first_frame == 1
+    inner = [f for f in analysis.flows if f.proto == "tcp"]
+    # The same inner flow through two carriers is one flow per carrier, each saying where it went.
+    assert [(f.http_host, f.tunnel.kind if f.tunnel else None) for f in inner] == [
+        ("example.com", "vxlan"),
+        ("example.com", "gtp-u"),
+    ]
+    assert [f.first_frame for f in inner] == [1, 2]
 
 
 @st.composite
