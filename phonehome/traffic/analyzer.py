@@ -144,7 +144,8 @@ class Engine:
                         if linktype not in link.SUPPORTED and linktype not in stats.unsupported_link_types:
                             stats.unsupported_link_types.append(linktype)
                         self.frame, self.next_sweep = frame, next_sweep
-                        self.others.frame_without_ip(linktype, data, ts=ts, frame=frame)
+                        if not self.others.frame_without_ip(linktype, data, ts=ts, frame=frame):
+                            dropped += 1  # (inside a tunnel: the carrier keeps the bytes)
                     continue
                 try:
                     packet = parse_ip(data, off, etype)

@@ -239,8 +239,8 @@ class FlowTable:
         """A SYN on a known 4-tuple: a new connection unless it repeats the one that opened this flow."""
         state = side.state
         stream = side.stream
-        if stream is None:
-            return False
+        if stream is None:  # a flow seen only from its middle is over: this SYN opens another
+            return state.provisional
         return state.flow.closed or ((seq + 1) & MASK) != stream.base
 
     def open_stream(self, side: Side, seq: int, flags: int, payload: bytes, cut: int) -> TcpStream | None:
@@ -248,10 +248,13 @@ class FlowTable:
         packets carry nothing to read (its orientation may still change)."""
         state = side.state
         if state.provisional:
-            if not payload and not cut:
+            if not payload and not cut and not flags & SYN:
                 return None
             state.provisional = False
-            says = orientation.tcp_payload_says(payload) if payload else None
+            if flags & SYN:  # a SYN-ACK after the middle of a flow: its sender is the server
+                says: bool | None = not flags & ACK
+            else:
+                says = orientation.tcp_payload_says(payload) if payload else None
             if says is not None and says != side.from_client:
                 self._reorient(state)
         session = side.session

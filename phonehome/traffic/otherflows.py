@@ -90,11 +90,14 @@ class OtherFlows:
         entry.packets += 1
         entry.bytes += len(payload)
 
-    def frame_without_ip(self, linktype: int, data: bytes, *, ts: float, frame: int) -> None:
-        """A frame with a MAC header but no IP (ARP, LLDP, EAPOL, any EtherType): a flow between the MACs."""
+    def frame_without_ip(self, linktype: int, data: bytes, *, ts: float, frame: int) -> bool:
+        """A frame with a MAC header but no IP (ARP, LLDP, EAPOL, any EtherType): a flow between the MACs.
+
+        False when the frame has no MAC header to key a flow on (it is counted in ``non_ip_frames``).
+        """
         found = link.frame_protocol(linktype, data)
         if found is None:
-            return  # no MAC header to key a flow on: counted in non_ip_frames (and unsupported link types)
+            return False
         etype, sender, receiver, off = found
         payload = data[off:]
         side = self.side(
@@ -107,6 +110,7 @@ class OtherFlows:
         )
         side.payload_bytes += len(payload)
         side.session.packet(side.from_client, payload, frame)  # type: ignore[union-attr]
+        return True
 
     def lost_fragments(  # noqa: PLR0917  (the Reassembler's on_lost callback)
         self, proto: int, src: bytes, dst: bytes, data: bytes, fragments: int, frame: int

@@ -111,3 +111,18 @@ def test_a_syn_still_decides_over_any_payload(run: Analyze) -> None:
     conv.send(b"HTTP/1.1 200 OK\r\n\r\n")
     (flow,) = run(conv.packets).flows
     assert (flow.src, flow.dst) == (HANDSET, PEER)
+
+
+def test_a_syn_after_a_flow_seen_only_from_its_middle_opens_a_new_flow(run: Analyze) -> None:
+    old = TcpConversation((HANDSET, 40000), (PEER, 80)).segment(ACK, from_client=False)
+    new = TcpConversation((HANDSET, 40000), (PEER, 80), ts=old.ts + 1).handshake().send(POST)
+    flows = run(old.packets + new.packets).flows
+    assert len(flows) == 2
+    assert (flows[1].src, flows[1].http_host) == (HANDSET, "hidden.example")
+
+
+def test_a_syn_ack_settles_a_flow_seen_from_its_middle(run: Analyze) -> None:
+    conv = TcpConversation((HANDSET, 8443), (PEER, 50000))
+    conv.segment(ACK).segment(0x12, from_client=False)  # an ACK, then the peer's SYN-ACK: the peer serves
+    (flow,) = run(conv.packets).flows
+    assert (flow.src, flow.dst) == (HANDSET, PEER)

@@ -137,3 +137,15 @@ def test_nested_tunnels_name_the_outermost_carrier_and_depth_is_bounded(
     analysis = run([Packet(1.0, factory.ETHERNET.frame(deep, True))], observer=recorder)
     assert [f.proto for f in analysis.flows] == ["ipip"] * 5
     assert b"deep" in recorder.stream(4, True)  # what was not opened is the deepest carrier's payload
+
+
+def test_a_carried_frame_that_is_not_ip_stays_the_carriers_payload(
+    run: Analyze, recorder: RecordingObserver
+) -> None:
+    geneve = b"\x00\x00\x08\x00\x00\x00\x01\x00" + b"\x00IMEI=490154203237518"
+    packet = Packet(
+        1.0, factory.ETHERNET.frame(factory.ipv4(factory.udp(50000, 6081, geneve), *GW4, 17), True)
+    )
+    analysis = run([packet], observer=recorder)
+    assert [f.proto for f in analysis.flows] == ["udp"]
+    assert recorder.stream(0, True) == geneve
