@@ -48,7 +48,8 @@ def _status_line(data: bytes) -> bool:
 
 def udp_sender_is_server(data: bytes, sport: int, dport: int) -> bool:
     """The first datagram of a UDP flow reads as a server's message (a reply of a known protocol)."""
-    if len(data) >= 12 and data[2] & 0x80:  # DNS QR bit (RFC 1035 4.1.1)
+    # DNS: QR set, a standard query's answer to one question (RFC 1035 4.1.1).
+    if len(data) >= 12 and data[2] & 0xF8 == 0x80 and data[4:6] == b"\x00\x01":
         msg = parse_message(data)
         if msg is not None and msg.response and not msg.malformed and msg.questions:
             return True
@@ -56,8 +57,16 @@ def udp_sender_is_server(data: bytes, sport: int, dport: int) -> bool:
         return True
     if data and data[0] in DHCPV6_SERVER_TYPES and (sport in DHCPV6_PORTS or dport in DHCPV6_PORTS):
         return True
-    if len(data) >= 48 and data[0] & 7 in (4, 5) and 1 <= (data[0] >> 3) & 7 <= 4 and data[1] <= 16:
-        return True  # NTP server or broadcast mode (RFC 5905 7.3)
+    # NTPv3/v4 server or broadcast mode (RFC 5905 7.3): 48 bytes, or more on port 123. A QUIC long
+    # header byte (0xCC: "version 1, mode 4") must not pass, hence no v1/v2 and the length or port.
+    if (
+        len(data) >= 48
+        and (len(data) == 48 or 123 in (sport, dport))
+        and data[0] & 7 in (4, 5)
+        and (data[0] >> 3) & 7 in (3, 4)
+        and data[1] <= 16
+    ):
+        return True
     return _status_line(data)
 
 

@@ -126,3 +126,13 @@ def test_a_syn_ack_settles_a_flow_seen_from_its_middle(run: Analyze) -> None:
     conv.segment(ACK).segment(0x12, from_client=False)  # an ACK, then the peer's SYN-ACK: the peer serves
     (flow,) = run(conv.packets).flows
     assert (flow.src, flow.dst) == (HANDSET, PEER)
+
+
+@pytest.mark.parametrize("first_byte", [0xCC, 0xCD, 0x5C, 0x64])
+def test_quic_packets_whose_first_byte_looks_like_ntp_are_not_taken_for_replies(
+    run: Analyze, first_byte: int
+) -> None:
+    datagram = bytes([first_byte, 0, 0, 0, 1]) + bytes(1195)
+    conv = UdpConversation((HANDSET, 50000), (PEER, 443)).send(datagram)
+    (flow,) = run(conv.packets).flows
+    assert (flow.src, flow.dport) == (HANDSET, 443)
