@@ -93,6 +93,7 @@ class Engine:
             if ts < prev_ts and prev_ts - ts > CLOCK_STEP_S:
                 stats.clock_steps += 1
                 stats.largest_clock_step = max(stats.largest_clock_step, prev_ts - ts)
+                next_sweep = min(next_sweep, ts)  # keep sweeping idle flows on the new clock
             prev_ts = ts
             if ts >= next_sweep:
                 self.now = max(self.now, ts)
