@@ -234,21 +234,23 @@ class Engine:
                     else:
                         end = start + ulen  # link padding
                 side.payload_bytes += end - start - 8 + cut
-                datagram = buf[start + 8 : end]
+                session = side.session
                 if (sport in tunnel_ports or dport in tunnel_ports) and depth < MAX_TUNNEL_DEPTH:
+                    datagram = buf[start + 8 : end]
                     found = tunnels.decapsulate(sport, dport, datagram)
                     if found is not None:
                         if fast:
                             src, dst = data[26:30], data[30:34]
                         self.frame, self.next_sweep, self.prev_ts = frame, next_sweep, prev_ts
                         datagram = self._carry(found, datagram, src, dst, carrier=side, ts=ts, depth=depth)
-                        if not datagram:
-                            continue
-                session = side.session
-                if session.active:  # type: ignore[union-attr]
+                    if (datagram or found is None) and session.active:  # type: ignore[union-attr]
+                        ctx.linktype = linktype
+                        ctx.frame_data = data
+                        session.datagram(side.from_client, datagram, frame, ts)  # type: ignore[union-attr]
+                elif session.active:  # type: ignore[union-attr]
                     ctx.linktype = linktype
                     ctx.frame_data = data
-                    session.datagram(side.from_client, datagram, frame, ts)  # type: ignore[union-attr]
+                    session.datagram(side.from_client, buf[start + 8 : end], frame, ts)  # type: ignore[union-attr]
             else:
                 if fast:
                     src, dst = data[26:30], data[30:34]
