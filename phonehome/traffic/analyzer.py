@@ -39,6 +39,7 @@ CLOCK_STEP_S = 1.0
 
 _TCP_HEAD = struct.Struct("!4xI4xBB").unpack_from  # sequence number, data offset, flags
 _UDP_HEAD = struct.Struct("!HHH").unpack_from
+_SOURCE_MAC = slice(6, 12)  # an Ethernet frame's source address (a prebuilt slice: no BUILD_SLICE per frame)
 
 
 class Engine:
@@ -84,7 +85,9 @@ class Engine:
         frame = self.frame - (1 if depth else 0)
         next_sweep = self.next_sweep
         prev_ts = self.prev_ts if not depth else -math.inf
-        macs = self.others.macs if not depth else None  # frames of the capture, not the ones tunnels carried
+        count_macs = not depth  # frames of the capture, not the ones tunnels carried
+        count_mac, side_mac = table.count_mac, table.side_mac
+        mac_at = _SOURCE_MAC
         scope = table.scope
         dropped = non_ip = ip_packets = tcp_packets = udp_packets = 0
         tunnel_ports = tunnels.PORTS
@@ -108,12 +111,7 @@ class Engine:
                 and not data[20] & 0x3F
                 and not data[21]
             ):
-                if macs is not None:
-                    mac = data[6:12]
-                    try:
-                        macs[mac] += 1
-                    except KeyError:
-                        self.others.new_mac(mac)
+                macs = count_macs  # counted per flow direction below, or here when it reaches none
                 total = (data[16] << 8) | data[17]
                 end = 14 + total
                 cut = 0
@@ -123,6 +121,8 @@ class Engine:
                     elif total < 20:
                         malformed["ipv4-header-length"] += 1
                         dropped += 1
+                        if macs:
+                            count_mac(data[mac_at])
                         continue
                     else:
                         cut = end - len(data)
@@ -133,7 +133,8 @@ class Engine:
                 key = data[26:38]  # source, destination, then the transport header's two ports
                 fast = True
             else:
-                if macs is not None and linktype in link.MAC_HEADERS:
+                macs = False
+                if count_macs and linktype in link.MAC_HEADERS:
                     self.others.count_mac(linktype, data)
                 etype, off = link_decode(linktype, data)
                 if etype < 0:
@@ -175,12 +176,16 @@ class Engine:
                 if end - start < 20:
                     malformed["tcp-truncated"] += 1
                     dropped += 1
+                    if macs:
+                        count_mac(data[mac_at])
                     continue
                 seq, offbyte, flags = tcp_head(buf, start)
                 payload = start + (offbyte >> 4) * 4
                 if payload < start + 20 or payload > end:
                     malformed["tcp-header-length"] += 1
                     dropped += 1
+                    if macs:
+                        count_mac(data[mac_at])
                     continue
                 side = tcp_table.get(key)
                 if side is None or (flags & SYN and not flags & ACK and table.new_syn(side, seq)):
@@ -191,6 +196,11 @@ class Engine:
                 side.packets += 1
                 side.last_ts = ts
                 side.last_frame = frame
+                if macs:
+                    if data[mac_at] == side.mac:
+                        side.mac_frames += 1
+                    else:
+                        side_mac(side, data[mac_at])
                 stream = side.stream
                 if stream is None:
                     stream = table.open_stream(side, seq, flags, buf[payload:end], cut)
@@ -217,6 +227,8 @@ class Engine:
                 if end - start < 8:
                     malformed["udp-truncated"] += 1
                     dropped += 1
+                    if macs:
+                        count_mac(data[mac_at])
                     continue
                 side = udp_table.get(key)
                 if side is None:
@@ -227,6 +239,11 @@ class Engine:
                 side.packets += 1
                 side.last_ts = ts
                 side.last_frame = frame
+                if macs:
+                    if data[mac_at] == side.mac:
+                        side.mac_frames += 1
+                    else:
+                        side_mac(side, data[mac_at])
                 sport, dport, ulen = udp_head(buf, start)
                 if ulen != end - start and 8 <= ulen < end - start:
                     if any(buf[start + ulen : end]):  # bytes after the datagram: carried, so kept
@@ -254,6 +271,8 @@ class Engine:
             else:
                 if fast:
                     src, dst = data[26:30], data[30:34]
+                    if macs:
+                        count_mac(data[mac_at])
                 self.frame, self.next_sweep, self.prev_ts = frame, next_sweep, prev_ts
                 self._other(
                     proto,
@@ -343,6 +362,7 @@ class Engine:
         self.stats.tcp_gap_bytes = self.table.gap_bytes
         self.stats.http_bodies_dropped = self.ctx.bodies_dropped
         self.stats.dns_answers_dropped = self.book.answers_dropped
+        self.stats.macs_dropped = self.table.macs_dropped
         self.stats.malformed = dict(sorted(self.malformed.items()))
 
 
@@ -408,7 +428,7 @@ def analyze(
         warnings=warnings,
         other=list(engine.others.summary.values()),
         dns_answers=engine.book.answers,
-        macs={link.format_mac(mac): n for mac, n in engine.others.macs.items()},
+        macs={link.format_mac(mac): n for mac, n in engine.table.macs.items()},
     )
 
 

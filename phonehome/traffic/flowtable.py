@@ -27,6 +27,8 @@ CLOSED_LINGER = 30.0
 SWEEP_EVERY = 5.0
 MAX_ANOMALIES = 8
 """Anomalies noted per flow; later ones are only counted in the analysis' stats."""
+MAX_MACS = 4096
+"""Distinct source hardware addresses counted in ``FlowTable.macs``."""
 
 OtherKey = tuple[int, bytes, bytes, bytes]
 """(protocol code, sender, receiver, tunnel scope) of a flow that is neither TCP nor UDP: an IP
@@ -86,6 +88,8 @@ class Side:
         "from_client",
         "last_frame",
         "last_ts",
+        "mac",
+        "mac_frames",
         "packets",
         "payload_bytes",
         "session",
@@ -104,6 +108,10 @@ class Side:
         self.payload_bytes = 0
         """Datagram bytes (UDP payload, or the IP payload of another protocol); TCP counts in its stream."""
         self.fin = False
+        self.mac: bytes | None = None
+        self.mac_frames = 0
+        """Frames of this direction the packet loop saw with ``mac`` as their source (counted into
+        ``FlowTable.macs`` when the flow ends: one comparison per frame instead of a dictionary update)."""
 
 
 class FlowState:
@@ -153,6 +161,25 @@ class FlowTable:
         the same inner 4-tuple through another carrier, or outside it, is another flow."""
         self.tunnel: Tunnel | None = None
         """The outermost carrier of the packet being handled, when it came out of a tunnel."""
+        self.macs: dict[bytes, int] = {}
+        """Frames per source hardware address (up to MAX_MACS addresses)."""
+        self.macs_dropped = 0
+
+    def count_mac(self, mac: bytes, frames: int = 1) -> None:
+        n = self.macs.get(mac)
+        if n is not None:
+            self.macs[mac] = n + frames
+        elif len(self.macs) >= MAX_MACS:
+            self.macs_dropped += frames
+        else:
+            self.macs[mac] = frames
+
+    def side_mac(self, side: Side, mac: bytes) -> None:
+        """A frame whose source address is not its direction's usual one (or the direction's first)."""
+        if side.mac is None:
+            side.mac, side.mac_frames = mac, 1
+        else:
+            self.count_mac(mac)
 
     def _new_flow(
         self,
@@ -359,6 +386,10 @@ class FlowTable:
         flow.last_frame = max(state.c2s.last_frame, state.s2c.last_frame)
         state.session.finish()
         flow.packets_c2s, flow.packets_s2c = state.c2s.packets, state.s2c.packets
+        for side in (state.c2s, state.s2c):
+            if side.mac_frames:
+                self.count_mac(side.mac, side.mac_frames)  # type: ignore[arg-type]
+                side.mac_frames = 0
         if table is self.tcp:
             for side in (state.c2s, state.s2c):
                 stream = side.stream

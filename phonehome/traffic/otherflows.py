@@ -17,8 +17,6 @@ from phonehome.traffic.flowtable import LINK_CODE, MAX_ANOMALIES, FlowTable, Oth
 
 MAX_OTHER = 10_000
 """Summary lines (protocol, type, address pair) kept in ``Analysis.other``."""
-MAX_MACS = 4096
-"""Distinct source hardware addresses counted in ``Analysis.macs``."""
 
 
 class OtherFlows:
@@ -29,7 +27,6 @@ class OtherFlows:
         self.stats = stats
         self.malformed = malformed
         self.summary: dict[tuple[int, bytes, bytes, int | None], OtherTraffic] = {}
-        self.macs: dict[bytes, int] = {}
 
     def side(
         self, key: OtherKey, *, ts: float, frame: int, linktype: int, frame_data: bytes, payload: bytes
@@ -134,19 +131,8 @@ class OtherFlows:
             )
         side.session.packet(side.from_client, data, frame)  # type: ignore[union-attr]
 
-    def new_mac(self, mac: bytes) -> None:
-        """A source hardware address not counted yet (the packet loop counts known ones itself)."""
-        if len(self.macs) >= MAX_MACS:
-            self.stats.macs_dropped += 1
-        else:
-            self.macs[mac] = 1
-
     def count_mac(self, linktype: int, data: bytes) -> None:
+        """Counts a frame (not on the packet loop's fast path) by its source hardware address."""
         found = link.frame_protocol(linktype, data)
-        if found is None or not found[1]:
-            return
-        mac = found[1]
-        if mac in self.macs:
-            self.macs[mac] += 1
-        else:
-            self.new_mac(mac)
+        if found is not None and found[1]:
+            self.table.count_mac(found[1])

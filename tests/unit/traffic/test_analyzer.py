@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phonehome.traffic import Analysis, CaptureError, analyze, dns, factory, http, otherflows, tls
+from phonehome.traffic import Analysis, CaptureError, analyze, dns, factory, flowtable, http, tls
 from phonehome.traffic.factory import Link, Packet, RecordingObserver, TcpConversation, UdpConversation
 
 Analyze = Callable[..., Analysis]
@@ -356,10 +356,10 @@ def test_distinct_macs_are_bounded_and_the_rest_counted(run: Analyze) -> None:
                 b"x", 0x88B5, src=f"02:00:00:00:{i >> 8:02x}:{i & 255:02x}", dst="ff:ff:ff:ff:ff:ff"
             ),
         )
-        for i in range(otherflows.MAX_MACS + 5)
+        for i in range(flowtable.MAX_MACS + 5)
     ]
     analysis = run(frames)
-    assert len(analysis.macs) == otherflows.MAX_MACS
+    assert len(analysis.macs) == flowtable.MAX_MACS
     assert analysis.stats.macs_dropped == 5
 
 
