@@ -37,7 +37,9 @@ TOOLS: tuple[Tool, ...] = (
     Tool(("dnsmasq",), "dnsmasq-base", "DHCP and DNS for the handset"),
     Tool(("nft",), "nftables", "redirection to the sinks, NAT and isolation rules"),
     Tool(("setpriv",), "util-linux", "capture tools run unprivileged with only the capabilities they need"),
-    Tool(("prlimit",), "util-linux", "caps on what a capture and the services may write (disk use is bounded)"),
+    Tool(
+        ("prlimit",), "util-linux", "caps on what a capture and the services may write (disk use is bounded)"
+    ),
     Tool(("dumpcap", "tcpdump"), "tcpdump", "lossless packet capture on bench ports"),
     Tool(("busybox",), "busybox", "udhcpc, the DHCP client of the virtual handset"),
     Tool(("tshark",), "tshark", "benchmarks compare the analyzer with it", required=False),

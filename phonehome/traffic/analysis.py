@@ -58,8 +58,10 @@ class Stats:
     tcp_packets: int = 0
     udp_packets: int = 0
     other_ip_packets: int = 0
+    """IP packets of another protocol (each also reaches a flow of that protocol)."""
     non_ip_frames: int = 0
-    """Frames without IP (ARP, LLDP...) or of a link type the analyzer does not read."""
+    """Frames without IP (ARP, LLDP...; those with a MAC header reach a ``link-0xNNNN`` flow) or of a
+    link type the analyzer does not read."""
     fragments_reassembled: int = 0
     tcp_gap_bytes: int = 0
     """Bytes missing from TCP streams (lost before capture, or cut by the snap length)."""
@@ -76,7 +78,13 @@ class Stats:
     largest_clock_step: float = 0.0
     """The largest backward step, in seconds."""
     truncated_fragments: int = 0
-    """IP fragments cut by the snap length, or fragment sets whose first fragment never completed."""
+    """IP fragments cut by the snap length, plus fragment sets still incomplete at the capture's end
+    (their bytes reach a flow of their protocol and address pair, with an anomaly, but no transport
+    header says more)."""
+    dns_answers_dropped: int = 0
+    """DNS answers not kept in ``Analysis.dns_answers`` (it was full)."""
+    macs_dropped: int = 0
+    """Frames whose source hardware address was not counted in ``Analysis.macs`` (it was full)."""
 
 
 @dataclass(slots=True)
@@ -84,12 +92,16 @@ class Analysis:
     """A capture (one file or a rotated sequence) turned into flows."""
 
     flows: list[Flow]
-    """Every TCP connection and UDP conversation, in order of first packet (``Flow.id`` is the index)."""
+    """Every TCP connection, UDP conversation, conversation of another IP protocol between two
+    addresses, and exchange of frames without IP between two hardware addresses, in order of
+    first packet (``Flow.id`` is the index)."""
     files: list[CaptureFile]
     stats: Stats
     warnings: list[str]
     """Human-readable problems: truncated files, drops, unsupported link types."""
     other: list[OtherTraffic] = field(default_factory=list)
+    """IP packets that are neither TCP nor UDP summed per protocol, ICMP type and address pair
+    (a summary for people: the same packets are in ``flows``)."""
     dns_answers: list[DnsAnswer] = field(default_factory=list)
     """Every A/AAAA answer seen in a DNS response (plain DNS over UDP or TCP), in capture order."""
     macs: dict[str, int] = field(default_factory=dict)

@@ -15,27 +15,31 @@ reassembled, so losses after it switched to counting only are not counted.
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from phonehome.traffic import ip, link, naming, tunnels
-from phonehome.traffic.analysis import Analysis, OtherTraffic, Stats
-from phonehome.traffic.flow import FlowObserver
-from phonehome.traffic.flowtable import FlowTable
+from phonehome.traffic.analysis import Analysis, Stats
+from phonehome.traffic.flow import FlowObserver, Tunnel
+from phonehome.traffic.flowtable import FlowTable, Side
 from phonehome.traffic.fragments import Reassembler
+from phonehome.traffic.otherflows import OtherFlows
 from phonehome.traffic.pcapfile import CaptureError, CaptureFile, CaptureReader, Packet, open_capture
 from phonehome.traffic.sessions import BODY_BUDGET, Context
 from phonehome.traffic.tcp import ACK, FIN, HALF, MASK, MAX_JUMP, RST, SYN
 
 BODY_LIMIT = 1 << 20
 """HTTP body bytes kept per request by default (leak detection scans them)."""
-MAX_OTHER = 10_000
 MAX_TUNNEL_DEPTH = 4
+CLOCK_STEP_S = 1.0
+"""A frame this much earlier than the one before it is a step of the capture's clock."""
 
 _TCP_HEAD = struct.Struct("!4xI4xBB").unpack_from  # sequence number, data offset, flags
 _UDP_HEAD = struct.Struct("!HHH").unpack_from
+_SOURCE_MAC = slice(6, 12)  # an Ethernet frame's source address (a prebuilt slice: no BUILD_SLICE per frame)
 
 
 class Engine:
@@ -46,15 +50,15 @@ class Engine:
         self.stats = Stats()
         self.malformed: Counter[str] = Counter()
         self.book = naming.DnsBook()
-        self.table = FlowTable(
-            Context(observer, self.book, self.malformed, body_limit), observer, self.malformed
-        )
+        self.ctx = Context(observer, self.book, self.malformed, body_limit)
+        self.table = FlowTable(self.ctx, observer, self.malformed)
         self.flows = self.table.flows
-        self.fragments = Reassembler(self.malformed)
-        self.other: dict[tuple[int, bytes, bytes, int | None], OtherTraffic] = {}
+        self.others = OtherFlows(self.table, self.stats, self.malformed)
+        self.fragments = Reassembler(self.malformed, on_lost=self.others.lost_fragments)
         self.frame = 0
         self.now = 0.0
         self.next_sweep = 0.0
+        self.prev_ts = -math.inf
         self.warnings: list[str] = []
 
     # -- the packet loop -----------------------------------------------------------------------------
@@ -65,21 +69,35 @@ class Engine:
         self._loop(reader.packets(), 0)
         self.stats.frames += self.frame - first
 
-    def _loop(self, packets: Iterable[Packet], depth: int) -> None:
-        """The per-packet path. ``depth`` > 0: packets found inside a tunnel, numbered as their carrier."""
+    def _loop(self, packets: Iterable[Packet], depth: int) -> int:
+        """The per-packet path; returns how many packets reached no flow (each counted by reason).
+
+        ``depth`` > 0: packets found inside a tunnel, numbered as their carrier.
+        """
         stats = self.stats
         malformed = self.malformed
         table = self.table
+        ctx = self.ctx
         tcp_table, udp_table = table.tcp, table.udp
         parse_ip, link_decode, fragment_add = ip.parse, link.decode, self.fragments.add
         tcp_head, udp_head = _TCP_HEAD, _UDP_HEAD
         Malformed, Fragment = ip.Malformed, ip.Fragment  # locals for speed
         frame = self.frame - (1 if depth else 0)
         next_sweep = self.next_sweep
-        non_ip = ip_packets = tcp_packets = udp_packets = 0
+        prev_ts = self.prev_ts if not depth else -math.inf
+        count_macs = not depth  # frames of the capture, not the ones tunnels carried
+        count_mac, side_mac = table.count_mac, table.side_mac
+        mac_at = _SOURCE_MAC
+        scope = table.scope
+        dropped = non_ip = ip_packets = tcp_packets = udp_packets = 0
         tunnel_ports = tunnels.PORTS
         for ts, linktype, data, _orig in packets:
             frame += 1
+            if ts < prev_ts and prev_ts - ts > CLOCK_STEP_S:
+                stats.clock_steps += 1
+                stats.largest_clock_step = max(stats.largest_clock_step, prev_ts - ts)
+                next_sweep = min(next_sweep, ts)  # keep sweeping idle flows on the new clock
+            prev_ts = ts
             if ts >= next_sweep:
                 self.now = max(self.now, ts)
                 next_sweep = table.sweep(ts)
@@ -93,6 +111,7 @@ class Engine:
                 and not data[20] & 0x3F
                 and not data[21]
             ):
+                macs = count_macs  # counted per flow direction below, or here when it reaches none
                 total = (data[16] << 8) | data[17]
                 end = 14 + total
                 cut = 0
@@ -101,6 +120,9 @@ class Engine:
                         end = len(data)
                     elif total < 20:
                         malformed["ipv4-header-length"] += 1
+                        dropped += 1
+                        if macs:
+                            count_mac(data[mac_at])
                         continue
                     else:
                         cut = end - len(data)
@@ -111,29 +133,41 @@ class Engine:
                 key = data[26:38]  # source, destination, then the transport header's two ports
                 fast = True
             else:
+                macs = False
+                if count_macs and linktype in link.MAC_HEADERS:
+                    self.others.count_mac(linktype, data)
                 etype, off = link_decode(linktype, data)
                 if etype < 0:
                     if etype == link.TRUNCATED:
                         malformed["link-truncated"] += 1
+                        dropped += 1
                     else:
                         non_ip += 1
                         if linktype not in link.SUPPORTED and linktype not in stats.unsupported_link_types:
                             stats.unsupported_link_types.append(linktype)
+                        self.frame, self.next_sweep = frame, next_sweep
+                        if not self.others.frame_without_ip(linktype, data, ts=ts, frame=frame):
+                            dropped += 1  # (inside a tunnel: the carrier keeps the bytes)
                     continue
                 try:
                     packet = parse_ip(data, off, etype)
                 except Malformed as exc:
                     malformed[exc.reason] += 1
+                    if exc.reason == "ip-fragment-truncated":
+                        stats.truncated_fragments += 1
+                    dropped += 1
                     continue
                 if type(packet) is Fragment:
-                    whole = fragment_add(packet, ts)
+                    whole = fragment_add(packet, ts, frame)
                     if whole is None:
-                        continue
+                        continue  # held until its datagram completes (or given up: then it reaches a flow)
                     stats.fragments_reassembled += 1
                     packet = whole
                 proto, src, dst, buf, start, end, cut = packet  # type: ignore[misc]
                 key = src + dst + buf[start : start + 4]
                 fast = False
+            if depth:
+                key += scope
             ip_packets += 1
             if cut:
                 stats.snaplen_cut_packets += 1
@@ -141,31 +175,45 @@ class Engine:
                 tcp_packets += 1
                 if end - start < 20:
                     malformed["tcp-truncated"] += 1
+                    dropped += 1
+                    if macs:
+                        count_mac(data[mac_at])
                     continue
                 seq, offbyte, flags = tcp_head(buf, start)
                 payload = start + (offbyte >> 4) * 4
                 if payload < start + 20 or payload > end:
                     malformed["tcp-header-length"] += 1
+                    dropped += 1
+                    if macs:
+                        count_mac(data[mac_at])
                     continue
                 side = tcp_table.get(key)
                 if side is None or (flags & SYN and not flags & ACK and table.new_syn(side, seq)):
                     table.frame = frame
-                    side = table.new_tcp(key, flags, ts, linktype, data)
+                    side = table.new_tcp(
+                        key, flags, ts=ts, linktype=linktype, frame_data=data, payload=buf[payload:end]
+                    )
                 side.packets += 1
                 side.last_ts = ts
                 side.last_frame = frame
+                if macs:
+                    if data[mac_at] == side.mac:
+                        side.mac_frames += 1
+                    else:
+                        side_mac(side, data[mac_at])
                 stream = side.stream
                 if stream is None:
-                    base = seq + 1 if flags & SYN else seq
-                    stream = side.stream = side.session.stream(side.from_client, base)  # type: ignore[union-attr]
+                    stream = table.open_stream(side, seq, flags, buf[payload:end], cut)
                 n = end - payload
-                if n or cut:
+                if (n or cut) and stream is not None:
                     if stream.deliver is None:  # counting only: the stream's extent, retransmissions once
                         jump = ((seq + n + cut - stream.base - stream.high + HALF) & MASK) - HALF
                         if 0 < jump <= MAX_JUMP:
                             stream.high += jump
                     else:
                         side.session.ts = ts  # type: ignore[union-attr]
+                        ctx.linktype = linktype
+                        ctx.frame_data = data
                         stream.add(seq, buf[payload:end], frame, cut)
                 if flags & (FIN | RST):
                     side.fin = True
@@ -178,59 +226,143 @@ class Engine:
                 udp_packets += 1
                 if end - start < 8:
                     malformed["udp-truncated"] += 1
+                    dropped += 1
+                    if macs:
+                        count_mac(data[mac_at])
                     continue
                 side = udp_table.get(key)
                 if side is None:
                     table.frame = frame
-                    side = table.new_udp(key, ts, linktype, data)
+                    side = table.new_udp(
+                        key, ts=ts, linktype=linktype, frame_data=data, payload=buf[start + 8 : end]
+                    )
                 side.packets += 1
                 side.last_ts = ts
                 side.last_frame = frame
+                if macs:
+                    if data[mac_at] == side.mac:
+                        side.mac_frames += 1
+                    else:
+                        side_mac(side, data[mac_at])
                 sport, dport, ulen = udp_head(buf, start)
-                if 8 <= ulen <= end - start:
-                    end = start + ulen  # drop link padding
-                side.udp_bytes += end - start - 8 + cut
+                if ulen != end - start and 8 <= ulen < end - start:
+                    if any(buf[start + ulen : end]):  # bytes after the datagram: carried, so kept
+                        malformed["udp-length-short"] += 1
+                    else:
+                        end = start + ulen  # link padding
+                side.payload_bytes += end - start - 8 + cut
                 session = side.session
-                if session.active:  # type: ignore[union-attr]
-                    session.datagram(side.from_client, buf[start + 8 : end], frame, ts)  # type: ignore[union-attr]
                 if (sport in tunnel_ports or dport in tunnel_ports) and depth < MAX_TUNNEL_DEPTH:
-                    found = tunnels.decapsulate(sport, dport, buf[start + 8 : end])
+                    datagram = buf[start + 8 : end]
+                    found = tunnels.decapsulate(sport, dport, datagram)
                     if found is not None:
-                        self.frame, self.next_sweep = frame, next_sweep
-                        self._loop(((ts, found[0], found[1], -1),), depth + 1)
+                        if fast:
+                            src, dst = data[26:30], data[30:34]
+                        self.frame, self.next_sweep, self.prev_ts = frame, next_sweep, prev_ts
+                        datagram = self._carry(found, datagram, src, dst, carrier=side, ts=ts, depth=depth)
+                    if (datagram or found is None) and session.active:  # type: ignore[union-attr]
+                        ctx.linktype = linktype
+                        ctx.frame_data = data
+                        session.datagram(side.from_client, datagram, frame, ts)  # type: ignore[union-attr]
+                elif session.active:  # type: ignore[union-attr]
+                    ctx.linktype = linktype
+                    ctx.frame_data = data
+                    session.datagram(side.from_client, buf[start + 8 : end], frame, ts)  # type: ignore[union-attr]
             else:
                 if fast:
                     src, dst = data[26:30], data[30:34]
-                self._other(proto, src, dst, buf[start:end], frame=frame, ts=ts)
+                    if macs:
+                        count_mac(data[mac_at])
+                self.frame, self.next_sweep, self.prev_ts = frame, next_sweep, prev_ts
+                self._other(
+                    proto,
+                    src,
+                    dst,
+                    buf[start:end],
+                    cut=cut,
+                    ts=ts,
+                    linktype=linktype,
+                    frame_data=data,
+                    frame=frame,
+                    depth=depth,
+                )
         if not depth:
             self.frame = frame
+            self.prev_ts = prev_ts
         self.next_sweep = next_sweep
         stats.non_ip_frames += non_ip
         stats.ip_packets += ip_packets
         stats.tcp_packets += tcp_packets
         stats.udp_packets += udp_packets
+        return dropped
 
-    def _other(self, proto: int, src: bytes, dst: bytes, payload: bytes, *, frame: int, ts: float) -> None:
-        self.stats.other_ip_packets += 1
-        icmp_type = payload[0] if proto in (ip.PROTO_ICMP, ip.PROTO_ICMPV6) and payload else None
-        key = (proto, src, dst, icmp_type)
-        entry = self.other.get(key)
-        if entry is None:
-            if len(self.other) >= MAX_OTHER:
-                self.malformed["other-traffic-overflow"] += 1
-                return
-            entry = self.other[key] = OtherTraffic(
-                proto, ip.address(src), ip.address(dst), icmp_type, 0, 0, frame, ts
-            )
-        entry.packets += 1
-        entry.bytes += len(payload)
+    # -- what is not TCP or UDP ----------------------------------------------------------------------
+
+    def _other(
+        self,
+        proto: int,
+        src: bytes,
+        dst: bytes,
+        payload: bytes,
+        *,
+        cut: int,
+        ts: float,
+        linktype: int,
+        frame_data: bytes,
+        frame: int,
+        depth: int,
+    ) -> None:
+        """An IP packet of another protocol: its flow, and what it carries (a tunnel's inner packet)."""
+        side = self.others.ip_packet(
+            proto, src, dst, payload, ts=ts, frame=frame, linktype=linktype, frame_data=frame_data
+        )
+        side.payload_bytes += len(payload) + cut
+        kind = tunnels.IP_KINDS.get(proto)
+        if kind is not None and depth < MAX_TUNNEL_DEPTH:
+            found = tunnels.ip_tunnel(proto, payload)
+            if found is not None:
+                payload = self._carry((kind, *found), payload, src, dst, carrier=side, ts=ts, depth=depth)
+        side.session.packet(side.from_client, payload, frame)  # type: ignore[union-attr]
+
+    def _carry(
+        self,
+        found: tuple[str, int, bytes],
+        payload: bytes,
+        src: bytes,
+        dst: bytes,
+        *,
+        carrier: Side,
+        ts: float,
+        depth: int,
+    ) -> bytes:
+        """Reads the packet a tunnel carried as a frame of its own; returns what stays the carrier's
+        payload: the encapsulation header and any bytes after the inner packet, or all of it when
+        the inner packet did not reach a flow (nothing is lost, nothing is reported twice)."""
+        kind, linktype, inner = found
+        table = self.table
+        saved_scope, saved_tunnel = table.scope, table.tunnel
+        if saved_tunnel is None:
+            table.tunnel = Tunnel(kind, ip.address(src), ip.address(dst), carrier.state.flow.id)
+        table.scope = saved_scope + min(src, dst) + max(src, dst)
+        try:
+            dropped = self._loop(((ts, linktype, inner, -1),), depth + 1)
+        finally:
+            table.scope, table.tunnel = saved_scope, saved_tunnel
+        if dropped:
+            return payload
+        header = payload[: len(payload) - len(inner)]
+        extent = tunnels.ip_extent(inner) if linktype == link.LINKTYPE_RAW else len(inner)
+        return header + inner[extent:] if extent < len(inner) else header
 
     def finish(self) -> None:
         """At the end of the last file: every flow still open ends."""
+        self.fragments.flush()
+        self.stats.truncated_fragments += self.fragments.incomplete
         self.table.finish()
         self.stats.tcp_gap_bytes = self.table.gap_bytes
-        self.stats.http_bodies_dropped = self.table.ctx.bodies_dropped
-        self.fragments.flush()
+        self.stats.http_bodies_dropped = self.ctx.bodies_dropped
+        self.stats.dns_answers_dropped = self.book.answers_dropped
+        self.stats.macs_dropped = self.table.macs_dropped
         self.stats.malformed = dict(sorted(self.malformed.items()))
 
 
@@ -284,8 +416,19 @@ def analyze(
         )
     for linktype in stats.unsupported_link_types:
         warnings.append(f"link type {linktype} is not supported: its frames were counted, not analyzed")
+    if stats.clock_steps:
+        warnings.append(
+            f"the capture's clock went back {stats.clock_steps} times (at most {stats.largest_clock_step:.1f} s):"
+            " packets after a step may sit in the wrong phase"
+        )
     return Analysis(
-        flows=engine.flows, files=files, stats=stats, warnings=warnings, other=list(engine.other.values())
+        flows=engine.flows,
+        files=files,
+        stats=stats,
+        warnings=warnings,
+        other=list(engine.others.summary.values()),
+        dns_answers=engine.book.answers,
+        macs={link.format_mac(mac): n for mac, n in engine.table.macs.items()},
     )
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 
 from phonehome.traffic.flow import Flow
 
+PORTED = frozenset({"tcp", "udp"})
+"""Protocols whose flows have ports."""
+
 
 @dataclass(slots=True)
 class Endpoint:
@@ -24,7 +27,8 @@ class Endpoint:
     """How the name was learned across its flows (sni, quic-sni, http-host, dns)."""
     addresses: list[str] = field(default_factory=list)
     ports: list[str] = field(default_factory=list)
-    """Server ports as ``tcp/443``, ``udp/443``..., in order of first use."""
+    """Server ports as ``tcp/443``, ``udp/443``..., in order of first use; a protocol without ports
+    by its name (``icmp``, ``gre``, ``link-0x0806``)."""
     transports: list[str] = field(default_factory=list)
     apps: list[str] = field(default_factory=list)
     flows: int = 0
@@ -61,7 +65,7 @@ def endpoints(flows: Iterable[Flow]) -> list[Endpoint]:
         if named:
             _add(ep.name_sources, flow.name_source)
         _add(ep.addresses, flow.dst)
-        _add(ep.ports, f"{flow.proto}/{flow.dport}")
+        _add(ep.ports, f"{flow.proto}/{flow.dport}" if flow.proto in PORTED else flow.proto)
         _add(ep.transports, flow.transport)
         _add(ep.apps, flow.app)
         _add(ep.clients, flow.src)

@@ -14,10 +14,10 @@ from typing import Any
 
 from phonehome.traffic.analysis import Analysis
 from phonehome.traffic.endpoints import Endpoint
-from phonehome.traffic.flow import Flow, HttpRequest, TlsHello
+from phonehome.traffic.flow import DhcpMessage, Flow, HttpRequest, TlsHello, Tunnel
 from phonehome.traffic.pcapfile import CaptureFile
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def schema() -> dict[str, Any]:
@@ -56,6 +56,30 @@ def _request(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+def _tunnel(tunnel: Tunnel | None) -> dict[str, Any] | None:
+    if tunnel is None:
+        return None
+    return {"kind": tunnel.kind, "src": tunnel.src, "dst": tunnel.dst, "flow_id": tunnel.flow_id}
+
+
+def _dhcp(msg: DhcpMessage) -> dict[str, Any]:
+    return {
+        "version": msg.version,
+        "from_client": msg.from_client,
+        "message_type": msg.message_type,
+        "frame": msg.frame,
+        "offset": msg.offset,
+        "link_spans": [list(span) for span in msg.link_spans],
+        "client_mac": msg.client_mac,
+        "server_id": msg.server_id,
+        "your_address": msg.your_address,
+        "routers": list(msg.routers),
+        "dns_servers": list(msg.dns_servers),
+        "hostname": msg.hostname,
+        "vendor_class": msg.vendor_class,
+    }
+
+
 def flow_dict(flow: Flow) -> dict[str, Any]:
     names: dict[str, None] = dict.fromkeys(q.name for q in flow.dns_queries)
     return {
@@ -66,6 +90,7 @@ def flow_dict(flow: Flow) -> dict[str, Any]:
         "dst": flow.dst,
         "dport": flow.dport,
         "src_mac": flow.src_mac,
+        "dst_mac": flow.dst_mac,
         "transport": flow.transport,
         "app": flow.app,
         "server_name": flow.server_name,
@@ -87,6 +112,12 @@ def flow_dict(flow: Flow) -> dict[str, Any]:
         "tls": _hello(flow.tls),
         "tls_server_version": flow.tls_server_version,
         "http_requests": [_request(r) for r in flow.http_requests],
+        "claims": [{"name": c.name, "source": c.source, "frame": c.frame} for c in flow.claims],
+        "tunnel": _tunnel(flow.tunnel),
+        "dhcp": [_dhcp(m) for m in flow.dhcp],
+        "icmp_types": list(flow.icmp_types),
+        "cleartext_in_tls": flow.cleartext_in_tls,
+        "anomalies": list(flow.anomalies),
     }
 
 
@@ -156,6 +187,11 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
             "http_bodies_dropped": stats.http_bodies_dropped,
             "malformed": dict(stats.malformed),
             "unsupported_link_types": stats.unsupported_link_types,
+            "clock_steps": stats.clock_steps,
+            "largest_clock_step": stats.largest_clock_step,
+            "truncated_fragments": stats.truncated_fragments,
+            "dns_answers_dropped": stats.dns_answers_dropped,
+            "macs_dropped": stats.macs_dropped,
         },
         "warnings": list(analysis.warnings),
         "flows": [flow_dict(f) for f in analysis.flows],
@@ -173,4 +209,19 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
             }
             for o in analysis.other
         ],
+        "dns_answers": [
+            {
+                "name": a.name,
+                "address": a.address,
+                "client": a.client,
+                "server": a.server,
+                "client_mac": a.client_mac,
+                "server_mac": a.server_mac,
+                "frame": a.frame,
+                "ts": a.ts,
+                "flow_id": a.flow_id,
+            }
+            for a in analysis.dns_answers
+        ],
+        "macs": dict(analysis.macs),
     }

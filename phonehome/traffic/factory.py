@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from phonehome.traffic import link as lt
@@ -31,7 +31,11 @@ __all__ = [
     "RecordingObserver",
     "TcpConversation",
     "UdpConversation",
+    "encapsulate",
+    "ethernet",
     "fragment",
+    "gre",
+    "icmp",
     "interleave",
     "ipv4",
     "ipv6",
@@ -129,6 +133,27 @@ def udp(sport: int, dport: int, payload: bytes) -> bytes:
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
+def icmp(icmp_type: int, code: int = 0, payload: bytes = b"") -> bytes:
+    """An ICMP (RFC 792) or ICMPv6 (RFC 4443) message: type, code, a zero checksum, then ``payload``
+    (for an echo: identifier, sequence number and data)."""
+    return struct.pack("!BBH", icmp_type, code, 0) + payload
+
+
+def gre(payload: bytes, protocol: int = lt.ETHERTYPE_IPV4, *, key: int | None = None) -> bytes:
+    """A GRE header (RFC 2784, key per RFC 2890) before ``payload`` of EtherType ``protocol``
+    (0x6558: an Ethernet frame)."""
+    flags = 0x2000 if key is not None else 0
+    return (
+        struct.pack("!HH", flags, protocol) + (struct.pack("!I", key) if key is not None else b"") + payload
+    )
+
+
+def ethernet(payload: bytes, ethertype: int, *, src: str, dst: str, vlans: Sequence[int] = ()) -> bytes:
+    """An Ethernet frame of any EtherType (ARP 0x0806, LLDP 0x88cc, EAPOL 0x888e...), 802.1Q tags first."""
+    tags = b"".join(struct.pack("!HH", ETHERTYPE_VLAN, vid) for vid in vlans)
+    return mac(dst) + mac(src) + tags + struct.pack("!H", ethertype) + payload
+
+
 def fragment(packet: bytes, size: int, *, ident: int = 0x4242) -> list[bytes]:
     """Splits an IPv4 or IPv6 packet into fragments carrying ``size`` payload bytes each (a multiple of 8)."""
     if packet[0] >> 4 == 4:
@@ -206,6 +231,16 @@ ETHERNET = Link()
 RAW = Link(lt.LINKTYPE_RAW)
 SLL = Link(lt.LINKTYPE_LINUX_SLL)
 SLL2 = Link(lt.LINKTYPE_LINUX_SLL2)
+
+
+def encapsulate(
+    packets: Iterable[Packet],
+    outer: Callable[[bytes], bytes],
+    link: Link = ETHERNET,
+) -> list[Packet]:
+    """Each packet's IP packet (from a RAW-link conversation) wrapped by ``outer`` (which returns the
+    outer IP packet: IP-in-IP, GRE, UDP to a tunnel port...) and framed on ``link``."""
+    return [Packet(p.ts, link.frame(outer(p.data), True), link.linktype) for p in packets]
 
 
 def _ip(payload: bytes, src: str, dst: str, proto: int) -> bytes:

@@ -13,8 +13,9 @@ from typing import Literal, Protocol
 Proto = str
 """``tcp`` or ``udp``; another IP protocol by its name (``icmp``, ``icmpv6``, ``esp``, ``ah``, ``gre``,
 ``ipip``, ``ipv6`` for 6in4, ``sctp``...) or ``ip-N`` for protocol number N; a frame without IP as
-``link-0xNNNN`` (its EtherType). Every packet the capture holds belongs to a flow: nothing is judged
-only by what a classifier expected to see."""
+``link-0xNNNN`` (its EtherType; ``link-llc`` for an 802.3 frame without one). Every packet the capture
+holds belongs to a flow: nothing is judged only by what a classifier expected to see. (IP fragments
+whose datagram never completed reach a flow of their protocol with ports 0 and an anomaly.)"""
 IP_PROTOCOL_NAMES = {
     1: "icmp",
     2: "igmp",
@@ -201,21 +202,26 @@ class HttpRequest:
 
 @dataclass(slots=True)
 class Flow:
-    """A TCP connection or a UDP conversation, from its first packet to its last.
+    """A TCP connection, a UDP conversation, a conversation of another IP protocol between two
+    addresses, or frames without IP between two hardware addresses, from its first packet to its last.
 
-    The client is the side that opened it (sent the SYN; for UDP, the first
-    datagram, unless ports say otherwise), which for a handset's own traffic
-    is the handset.
+    The client is the side that opened it: the SYN's sender; for a flow first
+    seen mid-stream, or UDP, the first payload's sender unless that payload
+    reads as a server's (a DNS/DHCP/NTP reply, an HTTP status line, a TLS
+    ServerHello, a server greeting), port rank only when nothing can be read;
+    for ICMP the first sender unless it sent a reply or an error. For a
+    handset's own traffic that is the handset.
     """
 
     id: int
     """Index in order of first packet, 0-based; stable for a given capture."""
     proto: Proto
     src: str
-    """Client address (IPv4 dotted or IPv6 compressed form)."""
+    """Client address (IPv4 dotted or IPv6 compressed form; a hardware address for ``link-*`` flows)."""
     sport: int
+    """0 for protocols without ports."""
     dst: str
-    """Server address."""
+    """Server address (for ``link-*`` flows a hardware address, ``""`` when the link layer has none)."""
     dport: int
     first_ts: float
     last_ts: float
@@ -298,6 +304,9 @@ class FlowObserver(Protocol):
         Every byte either side sent is delivered, encrypted or not (TLS records after the
         handshake too: framing is not encryption, and a scan of ciphertext costs little and
         finds nothing). ``offset`` counts bytes of that direction from the flow's start.
+        A tunnel's carrier flow gets only what is not its inner packet's (the encapsulation
+        header, bytes after the inner packet) when the inner packet reached a flow of its own,
+        and all of its payload when it did not: each byte is delivered once.
         """
 
     def on_http_request(self, flow: Flow, request: HttpRequest) -> None:

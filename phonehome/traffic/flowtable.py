@@ -1,8 +1,9 @@
 """The flow table: which flow each packet belongs to, who is its client, and when a flow is over.
 
-Each flow is indexed under both directions' 4-tuple keys (raw addresses
-then the two ports, as they sit in the packet), so the packet loop finds it
-with one dictionary lookup. Flows end when they closed a while ago, go
+Each TCP/UDP flow is indexed under both directions' 4-tuple keys (raw
+addresses then the two ports, as they sit in the packet), so the packet
+loop finds it with one dictionary lookup; flows of any other protocol (and
+frames without IP) under (protocol, sender, receiver) both ways. Flows end when they closed a while ago, go
 idle, or the capture ends; their per-flow state is then released and only
 the Flow record stays.
 """
@@ -10,11 +11,12 @@ the Flow record stays.
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
-from phonehome.traffic import ip, link, naming
-from phonehome.traffic.flow import Flow, FlowObserver
+from phonehome.traffic import ip, link, naming, orientation
+from phonehome.traffic.flow import IP_PROTOCOL_NAMES, Flow, FlowObserver, Tunnel
 from phonehome.traffic.sessions import Context
-from phonehome.traffic.tcp import ACK, MASK, SYN, TcpStream
+from phonehome.traffic.tcp import ACK, DIFFERENT, MASK, SYN, UNCOMPARED, WINDOW_BUDGET, Budget, TcpStream
 from phonehome.traffic.tcp_session import TcpSession
 from phonehome.traffic.udp_session import UdpSession
 
@@ -23,13 +25,15 @@ UDP_IDLE = 120.0
 CLOSED_LINGER = 30.0
 """Seconds of capture time a closed TCP flow keeps absorbing late packets before it is ended."""
 SWEEP_EVERY = 5.0
+MAX_ANOMALIES = 8
+"""Anomalies noted per flow; later ones are only counted in the analysis' stats."""
+MAX_MACS = 4096
+"""Distinct source hardware addresses counted in ``FlowTable.macs``."""
 
-# Ports whose side is the server when a flow's first packet does not say (a capture started mid-flow).
-SERVICE_PORTS = frozenset(
-    {20, 21, 22, 23, 25, 53, 67, 69, 80, 110, 123, 137, 143, 161, 389, 443, 465, 500, 514, 587, 636, 853,
-     993, 995, 1080, 1194, 1883, 1900, 3128, 3478, 4500, 5060, 5222, 5223, 5228, 5349, 5353, 5355,
-     8000, 8080, 8443, 8883, 19302}
-)  # fmt: skip
+OtherKey = tuple[int, bytes, bytes, bytes]
+"""(protocol code, sender, receiver, tunnel scope) of a flow that is neither TCP nor UDP: an IP
+protocol number, or LINK_CODE plus an EtherType with hardware addresses."""
+LINK_CODE = 0x10000
 
 
 def split_key(key: bytes) -> tuple[bytes, bytes, int, int]:
@@ -44,8 +48,36 @@ def reverse_key(key: bytes) -> bytes:
     return key[n : 2 * n] + key[:n] + key[2 * n + 2 : 2 * n + 4] + key[2 * n : 2 * n + 2]
 
 
-def _server_rank(port: int) -> int:
-    return 2 if port in SERVICE_PORTS else (1 if port < 1024 else 0)
+def proto_name(code: int) -> str:
+    """``Flow.proto`` of an IP protocol number or a LINK_CODE-tagged EtherType."""
+    if code >= LINK_CODE:
+        etype = code - LINK_CODE
+        return "link-llc" if etype < 0x600 else f"link-0x{etype:04x}"
+    return {6: "tcp", 17: "udp"}.get(code) or IP_PROTOCOL_NAMES.get(code) or f"ip-{code}"
+
+
+class PacketSession:
+    """The payload of a flow that is neither TCP nor UDP: each packet's payload is one datagram."""
+
+    __slots__ = ("dns_name", "flow", "observer", "offsets")
+
+    def __init__(self, flow: Flow, observer: FlowObserver | None) -> None:
+        self.flow = flow
+        self.observer = observer
+        self.dns_name: str | None = None
+        self.offsets = [0, 0]
+
+    def packet(self, from_client: bool, data: bytes, frame: int) -> None:
+        if self.observer is not None and data:
+            side = 0 if from_client else 1
+            self.observer.on_payload(self.flow, from_client, self.offsets[side], data, frame)
+            self.offsets[side] += len(data)
+
+    def finish(self) -> None:
+        pass
+
+
+Session = TcpSession | UdpSession | PacketSession
 
 
 class Side:
@@ -56,11 +88,13 @@ class Side:
         "from_client",
         "last_frame",
         "last_ts",
+        "mac",
+        "mac_frames",
         "packets",
+        "payload_bytes",
         "session",
         "state",
         "stream",
-        "udp_bytes",
     )
 
     def __init__(self, state: FlowState, from_client: bool) -> None:
@@ -71,22 +105,32 @@ class Side:
         self.last_ts = state.flow.first_ts
         self.last_frame = state.flow.first_frame
         self.stream: TcpStream | None = None
-        self.udp_bytes = 0
+        self.payload_bytes = 0
+        """Datagram bytes (UDP payload, or the IP payload of another protocol); TCP counts in its stream."""
         self.fin = False
+        self.mac: bytes | None = None
+        self.mac_frames = 0
+        """Frames of this direction the packet loop saw with ``mac`` as their source (counted into
+        ``FlowTable.macs`` when the flow ends: one comparison per frame instead of a dictionary update)."""
 
 
 class FlowState:
     """A flow while it lasts: its record, its session and its two directions."""
 
-    __slots__ = ("c2s", "closed_at", "flow", "keys", "s2c", "session")
+    __slots__ = ("c2s", "closed_at", "flow", "idle", "keys", "provisional", "s2c", "session", "table")
 
-    def __init__(self, flow: Flow, session: TcpSession | UdpSession) -> None:
+    def __init__(self, flow: Flow, session: Session, idle: float) -> None:
         self.flow = flow
         self.session = session
+        self.idle = idle
         self.c2s = Side(self, True)
         self.s2c = Side(self, False)
-        self.keys: tuple[bytes, ...] = ()
+        self.keys: tuple[object, ...] = ()
+        self.table: dict[Any, Side] = {}
+        """The flow table's index it is registered in (TCP, UDP or other)."""
         self.closed_at: float | None = None
+        self.provisional = False
+        """A TCP flow first seen mid-stream without payload: oriented by ports until payload says."""
 
     @property
     def last_ts(self) -> float:
@@ -94,113 +138,236 @@ class FlowState:
 
 
 class FlowTable:
-    """Flows by 4-tuple, created on their first packet and ended when over."""
+    """Flows by 4-tuple (TCP, UDP) or by protocol and address pair (anything else), created on their
+    first packet and ended when over."""
 
     def __init__(self, ctx: Context, observer: FlowObserver | None, stats: Counter[str]) -> None:
         self.ctx = ctx
         self.observer = observer
+        self.stats = stats
         self.book = ctx.book
         self.flows: list[Flow] = []
         self.tcp: dict[bytes, Side] = {}
         self.udp: dict[bytes, Side] = {}
+        self.other: dict[OtherKey, Side] = {}
         self.active: dict[int, FlowState] = {}
         self.gap_bytes = 0
+        self.window = Budget(WINDOW_BUDGET)
+        """Recently delivered TCP bytes kept by all streams at once, to compare retransmissions with."""
         self.frame = 0
         """Frame number of the packet being handled (set by the packet loop before it creates a flow)."""
+        self.scope = b""
+        """Appended to TCP/UDP keys of packets found inside a tunnel (the carrier's outer addresses):
+        the same inner 4-tuple through another carrier, or outside it, is another flow."""
+        self.tunnel: Tunnel | None = None
+        """The outermost carrier of the packet being handled, when it came out of a tunnel."""
+        self.macs: dict[bytes, int] = {}
+        """Frames per source hardware address (up to MAX_MACS addresses)."""
+        self.macs_dropped = 0
+
+    def count_mac(self, mac: bytes, frames: int = 1) -> None:
+        n = self.macs.get(mac)
+        if n is not None:
+            self.macs[mac] = n + frames
+        elif len(self.macs) >= MAX_MACS:
+            self.macs_dropped += frames
+        else:
+            self.macs[mac] = frames
+
+    def side_mac(self, side: Side, mac: bytes) -> None:
+        """A frame whose source address is not its direction's usual one (or the direction's first)."""
+        if side.mac is None:
+            side.mac, side.mac_frames = mac, 1
+        else:
+            self.count_mac(mac)
 
     def _new_flow(
         self,
         proto: str,
-        key: bytes,
+        ends: tuple[str, str, int, int],
         *,
         sender_is_client: bool,
         ts: float,
         linktype: int,
         frame_data: bytes,
     ) -> Flow:
-        src, dst, sport, dport = split_key(key)
+        src, dst, sport, dport = ends
         if not sender_is_client:
             src, dst, sport, dport = dst, src, dport, sport
         src_mac, dst_mac = link.macs(linktype, frame_data)
+        if not sender_is_client:
+            src_mac, dst_mac = dst_mac, src_mac
         flow = Flow(
             id=len(self.flows),
             proto=proto,
-            src=ip.address(src),
+            src=src,
             sport=sport,
-            dst=ip.address(dst),
+            dst=dst,
             dport=dport,
             first_ts=ts,
             last_ts=ts,
             first_frame=self.frame,
             last_frame=self.frame,
-            src_mac=src_mac if sender_is_client else dst_mac,
+            src_mac=src_mac,
+            dst_mac=dst_mac,
+            tunnel=self.tunnel,
         )
         self.flows.append(flow)
         return flow
 
+    def _ip_ends(self, key: bytes) -> tuple[str, str, int, int]:
+        core = key[: len(key) - len(self.scope)] if self.scope else key
+        src, dst, sport, dport = split_key(core)
+        return ip.address(src), ip.address(dst), sport, dport
+
     def _register(
-        self,
-        state: FlowState,
-        table: dict[bytes, Side],
-        key: bytes,
-        sender_is_client: bool,
+        self, state: FlowState, table: dict[Any, Side], key: Any, back: Any, sender_is_client: bool
     ) -> Side:
-        back = reverse_key(key)
         sender, receiver = (state.c2s, state.s2c) if sender_is_client else (state.s2c, state.c2s)
         table[key] = sender
         table[back] = receiver
         state.keys = (key, back)
+        state.table = table
         self.active[state.flow.id] = state
         return sender
 
-    def new_tcp(self, key: bytes, flags: int, ts: float, linktype: int, frame_data: bytes) -> Side:
+    def _reverse(self, key: bytes) -> bytes:
+        if not self.scope:
+            return reverse_key(key)
+        n = len(self.scope)
+        return reverse_key(key[:-n]) + key[-n:]
+
+    # -- TCP -----------------------------------------------------------------------------------------
+
+    def new_tcp(
+        self, key: bytes, flags: int, *, ts: float, linktype: int, frame_data: bytes, payload: bytes
+    ) -> Side:
         old = self.tcp.get(key)
         if old is not None:
             self.end(old.state)
-        _, _, sport, dport = split_key(key)
-        # The SYN's sender is the client, the SYN-ACK's the server; without either, the service port decides.
-        by_ports = _server_rank(dport) >= _server_rank(sport)
-        sender_is_client = not flags & ACK if flags & SYN else by_ports
+        ends = self._ip_ends(key)
+        provisional = False
+        if flags & SYN:  # the SYN's sender is the client, the SYN-ACK's the server
+            sender_is_client = not flags & ACK
+        else:  # mid-stream: the first payload says, else (for now) the service port
+            says = orientation.tcp_payload_says(payload) if payload else None
+            sender_is_client = orientation.by_ports(ends[2], ends[3]) if says is None else says
+            provisional = not payload
         flow = self._new_flow(
-            "tcp", key, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
+            "tcp", ends, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
         )
         dns_name = self.book.name_for(flow.src, flow.dst, flow.src_mac)
         naming.assign(flow, dns_name)
-        state = FlowState(flow, TcpSession(flow, self.ctx, dns_name))
-        return self._register(state, self.tcp, key, sender_is_client)
+        state = FlowState(flow, TcpSession(flow, self.ctx, dns_name), TCP_IDLE)
+        state.provisional = provisional
+        return self._register(state, self.tcp, key, self._reverse(key), sender_is_client)
 
     def new_syn(self, side: Side, seq: int) -> bool:
         """A SYN on a known 4-tuple: a new connection unless it repeats the one that opened this flow."""
         state = side.state
         stream = side.stream
-        if stream is None:
-            return False
+        if stream is None:  # a flow seen only from its middle is over: this SYN opens another
+            return state.provisional
         return state.flow.closed or ((seq + 1) & MASK) != stream.base
 
-    def new_udp(self, key: bytes, ts: float, linktype: int, frame_data: bytes) -> Side:
-        _, _, sport, dport = split_key(key)
-        sender_is_client = _server_rank(dport) >= _server_rank(sport)
+    def open_stream(self, side: Side, seq: int, flags: int, payload: bytes, cut: int) -> TcpStream | None:
+        """The direction's stream, created on its first packet; None while an unoriented flow's
+        packets carry nothing to read (its orientation may still change)."""
+        state = side.state
+        if state.provisional:
+            if not payload and not cut and not flags & SYN:
+                return None
+            state.provisional = False
+            if flags & SYN:  # a SYN-ACK after the middle of a flow: its sender is the server
+                says: bool | None = not flags & ACK
+            else:
+                says = orientation.tcp_payload_says(payload) if payload else None
+            if says is not None and says != side.from_client:
+                self._reorient(state)
+        session = side.session
+        assert isinstance(session, TcpSession)
+        stream = side.stream = session.stream(side.from_client, seq + 1 if flags & SYN else seq)
+        self._watch(stream, state.flow)
+        return stream
+
+    def _reorient(self, state: FlowState) -> None:
+        """Swaps client and server of a flow whose streams have not started (its payload said so)."""
+        flow = state.flow
+        flow.src, flow.dst, flow.sport, flow.dport = flow.dst, flow.src, flow.dport, flow.sport
+        flow.src_mac, flow.dst_mac = flow.dst_mac, flow.src_mac
+        state.c2s, state.s2c = state.s2c, state.c2s
+        state.c2s.from_client, state.s2c.from_client = True, False
+        dns_name = self.book.name_for(flow.src, flow.dst, flow.src_mac)
+        naming.assign(flow, dns_name)
+        state.session = state.c2s.session = state.s2c.session = TcpSession(flow, self.ctx, dns_name)
+
+    def _watch(self, stream: TcpStream, flow: Flow) -> None:
+        """Notes overlapping retransmissions with other bytes (and unplaceable ones) on the flow."""
+        forward = stream.on_overlap
+        stats = self.stats
+
+        def on_overlap(offset: int, data: bytes, frame: int) -> None:
+            kind = stream.overlap_kind
+            stats[f"tcp-overlap-{kind}"] += 1
+            if len(flow.anomalies) < MAX_ANOMALIES:
+                if kind == DIFFERENT:
+                    what = "overlapping retransmission with different bytes"
+                elif kind == UNCOMPARED:
+                    what = "retransmitted bytes that could not be compared (behind the window or in a hole)"
+                else:
+                    what = "bytes with sequence numbers far outside the stream"
+                flow.anomalies.append(f"{what} at offset {offset}, frame {frame}")
+            if forward is not None:
+                forward(offset, data, frame)
+
+        stream.on_overlap = on_overlap
+        stream.recent_budget = self.window
+
+    # -- UDP -----------------------------------------------------------------------------------------
+
+    def new_udp(self, key: bytes, *, ts: float, linktype: int, frame_data: bytes, payload: bytes) -> Side:
+        ends = self._ip_ends(key)
+        sender_is_client = orientation.udp_sender_is_client(payload, ends[2], ends[3])
         flow = self._new_flow(
-            "udp", key, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
+            "udp", ends, sender_is_client=sender_is_client, ts=ts, linktype=linktype, frame_data=frame_data
         )
         dns_name = self.book.name_for(flow.src, flow.dst, flow.src_mac)
         naming.assign(flow, dns_name)
-        state = FlowState(flow, UdpSession(flow, self.ctx, dns_name))
-        return self._register(state, self.udp, key, sender_is_client)
+        state = FlowState(flow, UdpSession(flow, self.ctx, dns_name), UDP_IDLE)
+        return self._register(state, self.udp, key, self._reverse(key), sender_is_client)
+
+    # -- everything else -----------------------------------------------------------------------------
+
+    def new_other(
+        self, key: OtherKey, *, ts: float, linktype: int, frame_data: bytes, payload: bytes
+    ) -> Side:
+        """A flow of another IP protocol (ports 0) or of frames without IP (addresses are the MACs)."""
+        code, sender, receiver, scope = key
+        if code >= LINK_CODE:
+            ends = (link.format_mac(sender), link.format_mac(receiver) if receiver else "", 0, 0)
+            sender_is_client = True
+        else:
+            ends = (ip.address(sender), ip.address(receiver), 0, 0)
+            sender_is_client = orientation.icmp_sender_is_client(code, payload)
+        flow = self._new_flow(
+            proto_name(code),
+            ends,
+            sender_is_client=sender_is_client,
+            ts=ts,
+            linktype=linktype,
+            frame_data=frame_data,
+        )
+        state = FlowState(flow, PacketSession(flow, self.observer), UDP_IDLE)
+        return self._register(state, self.other, key, (code, receiver, sender, scope), sender_is_client)
+
+    # -- end -----------------------------------------------------------------------------------------
 
     def sweep(self, now: float) -> float:
         """Ends flows that closed a while ago or went idle; returns when to sweep next."""
         expired = [
             state
             for state in self.active.values()
-            if now - state.last_ts
-            > (
-                CLOSED_LINGER
-                if state.closed_at is not None
-                else TCP_IDLE
-                if state.flow.proto == "tcp"
-                else UDP_IDLE
-            )
+            if now - state.last_ts > (CLOSED_LINGER if state.closed_at is not None else state.idle)
         ]
         for state in expired:
             self.end(state)
@@ -210,7 +377,7 @@ class FlowTable:
         """The flow is over: flush its session, settle its counters, tell the observer, forget its state."""
         if self.active.pop(state.flow.id, None) is None:
             return
-        table = self.tcp if state.flow.proto == "tcp" else self.udp
+        table = state.table
         for key in state.keys:
             if table.get(key) in (state.c2s, state.s2c):
                 del table[key]
@@ -219,19 +386,25 @@ class FlowTable:
         flow.last_frame = max(state.c2s.last_frame, state.s2c.last_frame)
         state.session.finish()
         flow.packets_c2s, flow.packets_s2c = state.c2s.packets, state.s2c.packets
-        if flow.proto == "tcp":
+        for side in (state.c2s, state.s2c):
+            if side.mac_frames:
+                self.count_mac(side.mac, side.mac_frames)  # type: ignore[arg-type]
+                side.mac_frames = 0
+        if table is self.tcp:
             for side in (state.c2s, state.s2c):
                 stream = side.stream
                 if stream is None:
                     continue
                 gaps = stream.gaps
                 self.gap_bytes += gaps
+                if stream.stray:
+                    self.stats["tcp-segment-out-of-window"] += stream.stray
                 if side.from_client:
                     flow.bytes_c2s, flow.gaps_c2s = stream.high, gaps
                 else:
                     flow.bytes_s2c, flow.gaps_s2c = stream.high, gaps
         else:
-            flow.bytes_c2s, flow.bytes_s2c = state.c2s.udp_bytes, state.s2c.udp_bytes
+            flow.bytes_c2s, flow.bytes_s2c = state.c2s.payload_bytes, state.s2c.payload_bytes
         naming.assign(flow, state.session.dns_name)
         if self.observer is not None:
             self.observer.on_flow_end(flow)

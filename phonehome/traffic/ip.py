@@ -1,4 +1,4 @@
-"""IPv4 (RFC 791) and IPv6 (RFC 8200) headers, extension headers and IP-in-IP/GRE tunnels.
+"""IPv4 (RFC 791) and IPv6 (RFC 8200) headers and extension headers.
 
 Hand-written rather than dpkt: the analyzer needs only the addresses, the
 transport protocol and where its bytes are, and building objects per packet
@@ -27,7 +27,6 @@ PROTO_NONE: Final = 59
 _GENERIC_EXT: Final = frozenset({0, 43, 60, 135, 139, 140})
 _FRAGMENT: Final = 44
 _MAX_EXT: Final = 16
-_MAX_TUNNEL_DEPTH: Final = 4
 
 IpPacket = tuple[int, bytes, bytes, bytes, int, int, int]
 """(transport protocol, source, destination, buffer, start, end, bytes cut by the snap length).
@@ -75,23 +74,10 @@ def address(raw: bytes) -> str:
     return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
 
 
-def parse(data: bytes, off: int, etype: int, depth: int = 0) -> IpPacket | Fragment:
-    """Decodes the IP header at data[off:]; follows IP-in-IP and GRE tunnels to the inner packet."""
-    packet = ipv4(data, off) if etype == link.ETHERTYPE_IPV4 else ipv6(data, off)
-    if type(packet) is Fragment or depth >= _MAX_TUNNEL_DEPTH:
-        return packet
-    assert type(packet) is tuple
-    proto, _, _, buf, start, end, _ = packet
-    if proto in (PROTO_IPIP, PROTO_IPV6):
-        if start >= end:
-            raise Malformed("tunnel-truncated")
-        inner = link.ETHERTYPE_IPV4 if proto == PROTO_IPIP else link.ETHERTYPE_IPV6
-        return parse(buf[:end], start, inner, depth + 1)
-    if proto == PROTO_GRE:
-        etype, inner_off = gre(buf, start, end)
-        if etype in (link.ETHERTYPE_IPV4, link.ETHERTYPE_IPV6):
-            return parse(buf[:end], inner_off, etype, depth + 1)
-    return packet
+def parse(data: bytes, off: int, etype: int) -> IpPacket | Fragment:
+    """Decodes the IP header at data[off:]. Tunnels are left to the packet loop, which keeps the
+    carrier packets as a flow of their own before it reads what they carry (``tunnels.ip_tunnel``)."""
+    return ipv4(data, off) if etype == link.ETHERTYPE_IPV4 else ipv6(data, off)
 
 
 def ipv4(data: bytes, off: int) -> IpPacket | Fragment:
@@ -187,25 +173,3 @@ def ipv6(data: bytes, off: int) -> IpPacket | Fragment:
     if pos > end:
         raise Malformed("ipv6-extension-truncated")
     return nh, src, dst, data, pos, end, cut
-
-
-def gre(data: bytes, start: int, end: int) -> tuple[int, int]:
-    """(EtherType, offset) of what a GRE header (RFC 2784/2890, PPTP's RFC 2637) carries."""
-    if start + 4 > end:
-        return link.TRUNCATED, start
-    flags = (data[start] << 8) | data[start + 1]
-    etype = (data[start + 2] << 8) | data[start + 3]
-    pos = start + 4
-    if flags & 0x7 == 1:  # enhanced GRE (PPTP): key always, sequence and ack optional
-        pos += 4 + (4 if flags & 0x1000 else 0) + (4 if flags & 0x0080 else 0)
-        if etype == 0x880B and pos < end:
-            return link.ppp(data[:end], pos)
-        return link.NOT_IP, pos
-    pos += (4 if flags & 0x8000 else 0) + (4 if flags & 0x2000 else 0) + (4 if flags & 0x1000 else 0)
-    if pos > end:
-        return link.TRUNCATED, pos
-    if etype == 0x6558:  # transparent Ethernet bridging
-        if pos + 14 > end:
-            return link.TRUNCATED, pos
-        return link.ethertype(data[:end], (data[pos + 12] << 8) | data[pos + 13], pos + 14)
-    return link.ethertype(data[:end], etype, pos)

@@ -42,6 +42,9 @@ SUPPORTED = frozenset(
     }
 )
 
+MAC_HEADERS = frozenset({LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2})
+"""Link types whose frames carry the sender's hardware address."""
+
 _VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
 _PPPOE_SESSION = 0x8864
 _MPLS = frozenset({0x8847, 0x8848})
@@ -158,6 +161,32 @@ def decode(linktype: int, data: bytes) -> tuple[int, int]:
             return TRUNCATED, 0
         return ethertype(data, (data[2] << 8) | data[3], 4)
     return NOT_IP, 0
+
+
+def frame_protocol(linktype: int, data: bytes) -> tuple[int, bytes, bytes, int] | None:
+    """(EtherType, source hardware address, destination hardware address or b"", payload offset) of a
+    frame with a MAC header (Ethernet, Linux cooked), for frames without IP; None for other link types.
+
+    VLAN tags are followed; an 802.3 frame (a length, not an EtherType) gives EtherType 0.
+    """
+    if linktype == LINKTYPE_ETHERNET and len(data) >= 14:
+        etype, off, src, dst = (data[12] << 8) | data[13], 14, data[6:12], data[0:6]
+        for _ in range(8):
+            if etype not in _VLAN_TAGS or off + 4 > len(data):
+                break
+            etype, off = (data[off + 2] << 8) | data[off + 3], off + 4
+    elif linktype == LINKTYPE_LINUX_SLL and len(data) >= 16:
+        etype, off, src, dst = (
+            (data[14] << 8) | data[15],
+            16,
+            data[6 : 6 + min(8, (data[4] << 8) | data[5])],
+            b"",
+        )
+    elif linktype == LINKTYPE_LINUX_SLL2 and len(data) >= 20:
+        etype, off, src, dst = (data[0] << 8) | data[1], 20, data[12 : 12 + min(8, data[11])], b""
+    else:
+        return None
+    return (etype if etype >= 0x600 else 0), src, dst, off
 
 
 def format_mac(raw: bytes) -> str:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import ipaddress
 
+from phonehome.traffic.analysis import DnsAnswer
 from phonehome.traffic.dns import AAAA, CNAME, DNAME, A, DnsMessage
 from phonehome.traffic.flow import Flow
 
 MAX_ANSWERS = 1_000_000
 """Addresses remembered per capture; beyond it the oldest are forgotten first."""
+MAX_RECORDS = 1_000_000
+"""Answers kept with their provenance per capture (``DnsBook.answers``); beyond it they are counted."""
 
 DOT_PORT = 853
 DOH_RESOLVERS = frozenset(
@@ -94,42 +97,54 @@ def _canonical(address: str) -> str | None:
         return None
 
 
-class DnsBook:
-    """Addresses each client learned from DNS answers, mapped to the name it asked for."""
+def resolved(message: DnsMessage) -> list[tuple[str, str]]:
+    """(name asked, address) for each A/AAAA answer of a response, CNAME/DNAME chains followed back."""
+    if not message.response or not message.answers:
+        return []
+    asked = [name for name, _ in message.questions]
+    # Who each name was reached from: a CNAME/DNAME target inherits the name that led to it.
+    origin: dict[str, str] = {name: name for name in asked}
+    for _ in range(8):  # chains come in order, but a hostile answer may not; a few passes settle it
+        changed = False
+        for record in message.answers:
+            if record.rtype in (CNAME, DNAME) and record.name in origin and record.value not in origin:
+                origin[record.value] = origin[record.name]
+                changed = True
+        if not changed:
+            break
+    found = []
+    for record in message.answers:
+        if record.rtype not in (A, AAAA) or not record.value:
+            continue
+        address = _canonical(record.value)
+        if address is not None:
+            found.append((origin.get(record.name) or (asked[0] if len(asked) == 1 else record.name), address))
+    return found
 
-    def __init__(self, max_answers: int = MAX_ANSWERS) -> None:
+
+class DnsBook:
+    """Addresses each client learned from DNS answers, mapped to the name it asked for; and every
+    answer seen, with who sent it to whom (``answers``), for the policy to trust or not."""
+
+    def __init__(self, max_answers: int = MAX_ANSWERS, max_records: int = MAX_RECORDS) -> None:
         self._names: dict[tuple[str, str], str] = {}
         self.max_answers = max_answers
+        self.answers: list[DnsAnswer] = []
+        """Every A/AAAA answer of every response, in capture order, up to ``max_records``."""
+        self.max_records = max_records
+        self.answers_dropped = 0
+        """Answers not kept in ``answers`` (it was full)."""
 
     def __len__(self) -> int:
         return len(self._names)
 
     def learn(self, client: str, message: DnsMessage, client_mac: str | None = None) -> None:
-        """Records the answers of a response that ``client`` received (CNAME chains followed).
+        """Records the answers of a response that ``client`` received from its server (CNAME chains followed).
 
         With the client's hardware address, the answers also name flows from
         its other addresses (a dual-stack handset asks over IPv6, connects over IPv4).
         """
-        if not message.response or not message.answers:
-            return
-        asked = [name for name, _ in message.questions]
-        # Who each name was reached from: a CNAME/DNAME target inherits the name that led to it.
-        origin: dict[str, str] = {name: name for name in asked}
-        for _ in range(8):  # chains come in order, but a hostile answer may not; a few passes settle it
-            changed = False
-            for record in message.answers:
-                if record.rtype in (CNAME, DNAME) and record.name in origin and record.value not in origin:
-                    origin[record.value] = origin[record.name]
-                    changed = True
-            if not changed:
-                break
-        for record in message.answers:
-            if record.rtype not in (A, AAAA) or not record.value:
-                continue
-            address = _canonical(record.value)
-            if address is None:
-                continue
-            name = origin.get(record.name) or (asked[0] if len(asked) == 1 else record.name)
+        for name, address in resolved(message):
             for key in (
                 ((client, address), (f"mac:{client_mac}", address)) if client_mac else ((client, address),)
             ):
@@ -137,6 +152,27 @@ class DnsBook:
                 self._names[key] = name
             while len(self._names) > self.max_answers:
                 del self._names[next(iter(self._names))]
+
+    def record(
+        self,
+        message: DnsMessage,
+        *,
+        client: str,
+        server: str,
+        client_mac: str | None,
+        server_mac: str | None,
+        frame: int,
+        ts: float,
+        flow_id: int,
+    ) -> None:
+        """Keeps each answer of a response with its provenance: sent by ``server`` to ``client``."""
+        for name, address in resolved(message):
+            if len(self.answers) >= self.max_records:
+                self.answers_dropped += 1
+                continue
+            self.answers.append(
+                DnsAnswer(name, address, client, server, client_mac, server_mac, frame, ts, flow_id)
+            )
 
     def name_for(self, client: str, server: str, client_mac: str | None = None) -> str | None:
         """The name ``client`` (or, failing that, the host with ``client_mac``) last resolved to ``server``."""

@@ -15,7 +15,7 @@ import ipaddress
 from collections import Counter
 from collections.abc import Callable
 
-from phonehome.traffic import naming
+from phonehome.traffic import link, naming
 from phonehome.traffic.dns import DnsMessage, parse_message
 from phonehome.traffic.flow import (
     ClaimSource,
@@ -78,6 +78,8 @@ class Context:
         "bodies_kept",
         "body_limit",
         "book",
+        "frame_data",
+        "linktype",
         "observer",
         "on_content",
         "pending",
@@ -98,6 +100,10 @@ class Context:
         self.bodies_kept = 0
         self.bodies_dropped = 0
         """Requests whose body went to the observer but was not kept (BODY_BUDGET was spent)."""
+        self.linktype = 1
+        self.frame_data = b""
+        """The link type and bytes of the frame being handled (set by the packet loop before it hands
+        a packet to a session), for what needs the frame's own hardware addresses."""
 
     def content(self, flow: Flow, from_client: bool, content: Content) -> None:
         """Hands bytes a protocol layer recovered to the observer, if it takes them."""
@@ -236,7 +242,8 @@ def embedded_client_hello(data: bytes) -> TlsHello | None:
 
 
 class DnsRecorder:
-    """DNS messages of a flow: the client's questions to the flow, responses' answers to the book."""
+    """DNS messages of a flow: the client's questions to the flow, every response's answers to the
+    book's ``answers`` with their provenance, and the server's answers to the book's names."""
 
     __slots__ = ("ctx", "flow", "seen")
 
@@ -257,11 +264,26 @@ class DnsRecorder:
             if (name, qtype) not in self.seen:
                 self.seen.add((name, qtype))
                 flow.dns_queries.append(DnsQuery(name, qtype, frame, ts))
-        if msg.response and flow.app == "dns":
-            if from_client:  # a response from the flow's client: it is the server here
-                self.ctx.book.learn(flow.dst, msg)
-            else:
-                self.ctx.book.learn(flow.src, msg, flow.src_mac)
+        if not msg.response:
+            return
+        ctx = self.ctx
+        # The response frame's own addresses: one the handset forged carries its hardware address.
+        sender_mac, receiver_mac = link.macs(ctx.linktype, ctx.frame_data)
+        client, server = (flow.dst, flow.src) if from_client else (flow.src, flow.dst)
+        ctx.book.record(
+            msg,
+            client=client,
+            server=server,
+            client_mac=receiver_mac,
+            server_mac=sender_mac,
+            frame=frame,
+            ts=ts,
+            flow_id=flow.id,
+        )
+        # Names for display come only from responses the flow's server sent to its client: a client
+        # that answers itself (or a handset that serves DNS) must not name its own destinations.
+        if flow.app == "dns" and not from_client:
+            ctx.book.learn(flow.src, msg, flow.src_mac)
 
 
 def is_doh_request(request: HttpRequest) -> bool:

@@ -49,7 +49,7 @@ def _when(ep: Endpoint) -> str:
 
 
 def _row(ep: Endpoint) -> tuple[str, ...]:
-    name = safe(ep.name)
+    name = safe(ep.name) or "unknown"
     if len(name) > MAX_NAME:
         name = name[: MAX_NAME - 1] + "…"
     if not ep.named:
@@ -73,9 +73,12 @@ def render(analysis: Analysis) -> str:
     right = {4, 5}
     lines = []
     files = len(analysis.files)
+    others = sum(1 for f in analysis.flows if f.proto not in ("tcp", "udp"))
     lines.append(
         f"{analysis.packets} packets in {files} file{'s' if files != 1 else ''}, "
-        f"{len(analysis.flows)} flows, {len(eps)} endpoints"
+        f"{len(analysis.flows)} flows"
+        + (f" ({others} neither TCP nor UDP)" if others else "")
+        + f", {len(eps)} endpoints"
         + (" (capture truncated)" if analysis.truncated else "")
     )
     for row in rows:

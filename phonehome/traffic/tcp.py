@@ -5,7 +5,12 @@ what leaves is each byte once, in stream order, with its offset from the
 stream's start (a jump in offsets is a gap: bytes lost before capture).
 Out-of-order data waits in a bounded heap; when the bound is hit, the
 stream skips ahead and records the gap rather than grow. Overlaps keep the
-bytes delivered (or queued) first. Sequence numbers wrap (RFC 9293 3.4);
+bytes delivered (or queued) first; with ``on_overlap`` set, the other
+version of overlapped bytes is handed to it when it differs (compared with
+a bounded window of recently delivered bytes), and so is every byte that
+could not be delivered in order (behind the window, in a skipped hole, far
+outside the sequence space): a receiver may have kept bytes a capture
+reader would drop, so nothing a sender put on the wire goes unseen. Sequence numbers wrap (RFC 9293 3.4);
 offsets do not, so streams over 4 GB count correctly. No checksums are
 checked: veth captures carry offloaded ones.
 """
@@ -24,8 +29,17 @@ MAX_PENDING = 1 << 20
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
+WINDOW = 256 << 10
+"""Recently delivered bytes kept per direction to compare overlapping retransmissions with."""
+WINDOW_BUDGET = 64 << 20
+"""Recently delivered bytes kept across all streams at once (a stream over it forgets its window)."""
+
 Deliver = Callable[[int, bytes, int], None]
 """Receives (offset in the stream, bytes, frame number) in stream order."""
+Overlap = Callable[[int, bytes, int], None]
+"""Receives (offset, bytes, frame) of bytes that were not delivered: see ``TcpStream.overlap_kind``."""
+
+DIFFERENT, UNCOMPARED, OUT_OF_WINDOW = "different", "uncompared", "out-of-window"
 
 
 class Budget:
@@ -55,12 +69,23 @@ class TcpStream:
         "high",
         "max_pending",
         "next",
+        "on_overlap",
+        "overlap_kind",
         "pending",
         "pending_bytes",
+        "recent",
+        "recent_budget",
+        "recent_start",
+        "stray",
     )
 
     def __init__(
-        self, base: int, deliver: Deliver | None, max_pending: int = MAX_PENDING, budget: Budget | None = None
+        self,
+        base: int,
+        deliver: Deliver | None,
+        max_pending: int = MAX_PENDING,
+        budget: Budget | None = None,
+        on_overlap: Overlap | None = None,
     ) -> None:
         self.base = base & MASK
         self.deliver = deliver
@@ -75,6 +100,20 @@ class TcpStream:
         self.max_pending = max_pending
         self.budget = budget if budget is not None else Budget(max_pending)
         """Shared with the analysis' other streams: out-of-order bytes held by all of them at once."""
+        self.on_overlap = on_overlap
+        """Called with bytes that were not delivered: the other version of overlapped bytes
+        (when it differs), or bytes that could not be compared or placed."""
+        self.overlap_kind = DIFFERENT
+        """Why the latest ``on_overlap`` call came: ``different`` (compared: the bytes differ),
+        ``uncompared`` (behind the window or in a skipped hole), ``out-of-window`` (sequence
+        numbers far outside the stream)."""
+        self.recent = bytearray()
+        """The last delivered bytes (up to WINDOW), kept while ``on_overlap`` is set."""
+        self.recent_start = 0
+        self.recent_budget: Budget | None = None
+        """Shared with the analysis' other streams; None: this stream's own WINDOW_BUDGET."""
+        self.stray = 0
+        """Segments whose sequence numbers were too far outside the stream to place."""
 
     def add(self, seq: int, data: bytes, frame: int, cut: int = 0) -> None:
         """One segment's payload; ``cut`` more bytes followed it on the wire but not in the capture."""
@@ -85,13 +124,19 @@ class TcpStream:
                 self.high += jump
             return
         delta = ((seq - self.base - self.next + HALF) & MASK) - HALF
-        if delta > MAX_JUMP:
+        if delta > MAX_JUMP or delta < -MAX_JUMP:
+            self.stray += 1
+            if self.on_overlap is not None and n:
+                self.overlap_kind = OUT_OF_WINDOW
+                self.on_overlap(self.next + delta, data, frame)
             return
         end = self.next + delta + n + cut
         self.high = max(self.high, end)
         if delta == 0 and not self.pending:
             if n:
                 self.next += n
+                if self.on_overlap is not None:
+                    self._remember(self.next - n, data)
                 self.deliver(self.next - n, data, frame)
             if cut:
                 self.gaps += cut
@@ -99,7 +144,11 @@ class TcpStream:
             return
         if delta < 0:
             if delta + n <= 0:
+                if self.on_overlap is not None and n:
+                    self._overlap(self.next + delta, data, frame)
                 return  # wholly a retransmission
+            if self.on_overlap is not None:
+                self._overlap(self.next + delta, data[:-delta], frame)
             data = data[-delta:]
             delta = 0
         if data:
@@ -130,11 +179,15 @@ class TcpStream:
             self.pending_bytes -= len(data)
             self.budget.used -= len(data)
             skip = self.next - offset
+            if skip and self.on_overlap is not None:
+                self._overlap(offset, data[:skip], frame)
             if skip >= len(data):
                 continue
             if skip:
                 data = data[skip:]
             self.next += len(data)
+            if self.on_overlap is not None:
+                self._remember(self.next - len(data), data)
             self.deliver(self.next - len(data), data, frame)
         if self.deliver is None:
             self._clear()
@@ -143,6 +196,47 @@ class TcpStream:
         self.pending.clear()
         self.budget.used -= self.pending_bytes
         self.pending_bytes = 0
+        self._forget()
+
+    def _window_budget(self) -> Budget:
+        if self.recent_budget is None:
+            self.recent_budget = Budget(WINDOW_BUDGET)
+        return self.recent_budget
+
+    def _forget(self) -> None:
+        if self.recent:
+            self._window_budget().used -= len(self.recent)
+            self.recent.clear()
+
+    def _remember(self, offset: int, data: bytes) -> None:
+        """Keeps delivered bytes in the window; a gap before them restarts it."""
+        recent = self.recent
+        if offset != self.recent_start + len(recent):
+            self._forget()
+            self.recent_start = offset
+        budget = self._window_budget()
+        recent += data
+        budget.used += len(data)
+        if len(recent) > WINDOW + (WINDOW >> 2):
+            drop = len(recent) - WINDOW
+            del recent[:drop]
+            self.recent_start += drop
+            budget.used -= drop
+        if budget.used > budget.limit:
+            self._forget()
+            self.recent_start = offset + len(data)
+
+    def _overlap(self, offset: int, data: bytes, frame: int) -> None:
+        """Bytes at offsets already delivered: reported when they differ or cannot be compared."""
+        assert self.on_overlap is not None
+        start = self.recent_start
+        if start <= offset and offset + len(data) <= start + len(self.recent):
+            if self.recent[offset - start : offset - start + len(data)] == data:
+                return
+            self.overlap_kind = DIFFERENT
+        else:
+            self.overlap_kind = UNCOMPARED
+        self.on_overlap(offset, data, frame)
 
     def _skip(self) -> None:
         """Gives up on the hole before the earliest queued byte."""

@@ -39,7 +39,7 @@ from phonehome.traffic.sessions import (
 )
 from phonehome.traffic.socks import MAX_HANDSHAKE, UDP_ASSOCIATE, looks_like_socks, parse_socks
 from phonehome.traffic.starttls import StartTlsReader
-from phonehome.traffic.tcp import TcpStream
+from phonehome.traffic.tcp import Overlap, TcpStream
 from phonehome.traffic.tls_session import TlsReader
 from phonehome.traffic.websocket import ServerFrames, WebSocketReader, WsMessage
 
@@ -123,9 +123,25 @@ class TcpSession:
             self.dns_c2s, self.dns_s2c = TcpDnsStream(), TcpDnsStream()
 
     def stream(self, from_client: bool, base: int) -> TcpStream:
-        """Creates one direction's stream, reassembling only if that direction's bytes are still wanted."""
+        """Creates one direction's stream, reassembling only if that direction's bytes are still wanted.
+
+        Bytes a retransmission overlapped with other bytes reach the observer's ``on_content``.
+        """
+        on_content = getattr(self.ctx.observer, "on_content", None)
+        on_overlap: Overlap | None = None
+        if on_content is not None:
+            flow = self.flow
+
+            def forward(offset: int, data: bytes, frame: int) -> None:
+                on_content(flow, from_client, Content("tcp-overlap", data, offset, frame, exact=True))
+
+            on_overlap = forward
+
         stream = TcpStream(
-            base, self.client_data if from_client else self.server_data, budget=self.ctx.pending
+            base,
+            self.client_data if from_client else self.server_data,
+            budget=self.ctx.pending,
+            on_overlap=on_overlap,
         )
         if from_client:
             self.c2s = stream

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phonehome.traffic import Analysis, CaptureError, analyze, dns, factory, http, tls
+from phonehome.traffic import Analysis, CaptureError, analyze, dns, factory, flowtable, http, tls
 from phonehome.traffic.factory import Link, Packet, RecordingObserver, TcpConversation, UdpConversation
 
 Analyze = Callable[..., Analysis]
@@ -175,10 +175,11 @@ def test_malformed_packets_are_counted_by_reason_and_the_rest_analyzed(run: Anal
     assert analysis.stats.malformed == {"ipv4-truncated": 1, "tcp-truncated": 1}
 
 
-def test_non_ip_frames_are_counted_not_analyzed(run: Analyze) -> None:
+def test_non_ip_frames_are_counted_and_become_link_flows(run: Analyze) -> None:
     arp = Packet(1.0, b"\xff" * 6 + b"\x02" * 6 + b"\x08\x06" + b"\x00" * 28)
     analysis = run([arp])
-    assert (analysis.stats.non_ip_frames, analysis.flows) == (1, [])
+    assert analysis.stats.non_ip_frames == 1
+    assert [f.proto for f in analysis.flows] == ["link-0x0806"]
 
 
 def test_icmp_is_noted_per_type_and_address_pair(run: Analyze) -> None:
@@ -263,10 +264,13 @@ def test_tunnelled_traffic_is_analyzed_inside_vxlan_and_gtp(run: Analyze) -> Non
         )
         packets.append(Packet(p.ts + 0.0001 * i, outer))
     analysis = run(packets)
-    hosts = [f.http_host for f in analysis.flows if f.proto == "tcp"]
-    assert hosts == ["example.com"]  # the same inner flow, seen through both tunnels
-    inner_flow = next(f for f in analysis.flows if f.proto == "tcp")
-    assert inner_flow.first_frame == 1
+    inner = [f for f in analysis.flows if f.proto == "tcp"]
+    # The same inner flow through two carriers is one flow per carrier, each saying where it went.
+    assert [(f.http_host, f.tunnel.kind if f.tunnel else None) for f in inner] == [
+        ("example.com", "vxlan"),
+        ("example.com", "gtp-u"),
+    ]
+    assert [f.first_frame for f in inner] == [1, 2]
 
 
 @st.composite
@@ -329,3 +333,154 @@ def test_offloaded_64k_frames_without_ip_length_are_read_whole(run: Analyze) -> 
     (flow,) = run(conv.packets).flows
     assert flow.http_requests[0].body == body
     assert flow.bytes_c2s == len(request)
+
+
+def test_source_macs_are_counted_per_frame_and_the_first_frame_gives_the_flows_dst_mac(run: Analyze) -> None:
+    conv = web().handshake().send(GET)
+    spoofed = web(link=Link(client_mac="02:00:00:00:00:99"), ts=conv.ts).send(b"more")
+    analysis = run(
+        conv.packets + spoofed.packets + web(link=factory.SLL, ts=spoofed.ts + 1000).handshake().packets
+    )
+    assert analysis.macs == {"02:00:00:00:00:01": 5, "02:00:00:00:00:fe": 2, "02:00:00:00:00:99": 1}
+    assert (analysis.flows[0].src_mac, analysis.flows[0].dst_mac) == (
+        "02:00:00:00:00:01",
+        "02:00:00:00:00:fe",
+    )
+
+
+def test_distinct_macs_are_bounded_and_the_rest_counted(run: Analyze) -> None:
+    frames = [
+        Packet(
+            1.0,
+            factory.ethernet(
+                b"x", 0x88B5, src=f"02:00:00:00:{i >> 8:02x}:{i & 255:02x}", dst="ff:ff:ff:ff:ff:ff"
+            ),
+        )
+        for i in range(flowtable.MAX_MACS + 5)
+    ]
+    analysis = run(frames)
+    assert len(analysis.macs) == flowtable.MAX_MACS
+    assert analysis.stats.macs_dropped == 5
+
+
+def test_the_clock_going_back_is_counted_across_rotated_files(tmp_path: Path) -> None:
+    conv = web(step=0.5).handshake().send(GET).close()
+    packets = conv.packets
+    stepped = [*packets[:3], Packet(packets[3].ts - 30, packets[3].data), *packets[4:5]]
+    late = [Packet(p.ts - 10, p.data) for p in packets[5:]]
+    first, second = tmp_path / "a.pcapng", tmp_path / "b.pcapng"
+    first.write_bytes(factory.pcapng_bytes(stepped))
+    second.write_bytes(factory.pcapng_bytes(late))
+    analysis = analyze([first, second])
+    assert analysis.stats.clock_steps == 2
+    assert analysis.stats.largest_clock_step == pytest.approx(29.5)
+    assert any("clock went back 2 times" in w for w in analysis.warnings)
+
+
+def test_a_small_backward_jitter_is_not_a_clock_step(run: Analyze) -> None:
+    conv = web().handshake()
+    conv.packets[1] = Packet(conv.packets[0].ts - 0.5, conv.packets[1].data)
+    assert run(conv.packets).stats.clock_steps == 0
+
+
+def test_bytes_after_a_short_udp_length_are_kept_and_counted(
+    run: Analyze, recorder: RecordingObserver
+) -> None:
+    datagram = bytearray(factory.udp(40000, 9999, b"declared"))
+    packet = factory.ipv4(bytes(datagram) + b"HIDDEN-IMEI", "10.0.0.2", "203.0.113.9", 17)
+    padded = factory.ipv4(bytes(datagram) + bytes(6), "10.0.0.2", "203.0.113.9", 17)
+    analysis = run(
+        [
+            Packet(1.0, factory.ETHERNET.frame(packet, True)),
+            Packet(2.0, factory.ETHERNET.frame(padded, True)),
+        ],
+        observer=recorder,
+    )
+    assert recorder.stream(0, True) == b"declaredHIDDEN-IMEI" + b"declared"
+    assert analysis.stats.malformed == {"udp-length-short": 1}
+
+
+@st.composite
+def random_frames(draw: st.DrawFn) -> list[Packet]:
+    linktypes = st.sampled_from([1, 101, 113, 276, 0, 9, 12, 147])
+    frames = []
+    for i in range(draw(st.integers(1, 12))):
+        kind = draw(st.integers(0, 3))
+        if kind == 0:
+            data = draw(st.binary(max_size=120))
+        else:
+            proto = draw(st.sampled_from([1, 4, 6, 17, 41, 47, 50, 58, 132, 255]))
+            body = draw(st.binary(max_size=80))
+            if kind == 2 and proto in (4, 41, 47):
+                body = (factory.gre(b"") if proto == 47 else b"") + draw(st.binary(max_size=60))
+            build = factory.ipv6 if proto in (41, 58) and kind == 3 else factory.ipv4
+            src, dst = ("2001:db8::1", "2001:db8::2") if build is factory.ipv6 else ("10.0.0.1", "10.0.0.2")
+            data = factory.ETHERNET.frame(build(body, src, dst, proto), draw(st.booleans()))
+            if draw(st.booleans()):
+                cut = draw(st.integers(0, len(data)))
+                data = data[:cut]
+        ts = 100.0 + draw(st.floats(-5, 5, allow_nan=False))
+        frames.append(
+            Packet(
+                ts + i,
+                data,
+                linktype=1 if kind else draw(linktypes),
+                orig_len=len(data) + draw(st.integers(0, 3)),
+            )
+        )
+    return frames
+
+
+@settings(
+    max_examples=100,
+    deadline=2000,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(random_frames())
+def test_the_packet_loop_never_raises_on_random_frames(tmp_path: Path, frames: list[Packet]) -> None:
+    path = tmp_path / "random.pcapng"
+    path.write_bytes(factory.pcapng_bytes(frames))
+    observer = RecordingObserver()
+    analysis = analyze(path, observer=observer, hash_files=False)
+    assert sorted(observer.ended) == [f.id for f in analysis.flows]
+    for flow in analysis.flows:
+        assert flow.first_frame <= flow.last_frame
+    to_dict = analysis.to_dict()
+    assert to_dict["stats"]["frames"] == len(frames)
+
+
+def test_a_retransmission_with_other_bytes_is_an_anomaly_and_reaches_on_content(
+    run: Analyze, recorder: RecordingObserver
+) -> None:
+    conv = web().handshake()
+    first = b"POST /a HTTP/1.1\r\nHost: example.com\r\nContent-Length: 10\r\n\r\nIMEI=00000"
+    conv.segment(0x18, first)
+    hidden = b"IMEI=49015"
+    conv.segment(0x18, hidden, seq=1001 + len(first) - len(hidden))  # the same offsets, other bytes
+    for observer in (recorder, None):
+        (flow,) = run(conv.packets, observer=observer).flows
+        assert flow.anomalies == [
+            f"overlapping retransmission with different bytes at offset {len(first) - len(hidden)}, frame 5"
+        ]
+        assert flow.http_requests[0].body == b"IMEI=00000"
+    ((flow_id, from_client, content),) = recorder.contents
+    assert (flow_id, from_client) == (0, True)
+    assert (content.chain, content.data, content.offset, content.frame, content.exact) == (
+        "tcp-overlap",
+        hidden,
+        len(first) - len(hidden),
+        5,
+        True,
+    )
+
+
+def test_anomalies_per_flow_are_bounded_and_all_overlaps_counted(
+    run: Analyze, recorder: RecordingObserver
+) -> None:
+    conv = web().handshake().send(b"x" * 100)
+    for i in range(20):
+        conv.segment(0x18, bytes([i]) * 10, seq=1001)
+    analysis = run(conv.packets, observer=recorder)
+    assert len(analysis.flows[0].anomalies) == 8
+    assert analysis.stats.malformed == {"tcp-overlap-different": 20}
+    assert len(recorder.contents) == 20

@@ -125,3 +125,53 @@ def test_the_schema_rejects_a_wrong_transport(run: Analyze) -> None:
 
 def test_the_schema_itself_is_valid_draft_2020_12() -> None:
     jsonschema.Draft202012Validator.check_schema(schema())
+
+
+def integrity_capture() -> list[Packet]:
+    ping = Packet(
+        1.0,
+        factory.ETHERNET.frame(factory.ipv4(factory.icmp(8, 0, b"pad"), "10.0.0.2", "198.51.100.9", 1), True),
+    )
+    arp = Packet(
+        2.0,
+        factory.ethernet(b"\x00\x01" + bytes(26), 0x0806, src="02:00:00:00:00:01", dst="ff:ff:ff:ff:ff:ff"),
+    )
+    inner = TcpConversation(("10.0.0.2", 40000), ("203.0.113.66", 80), link=factory.RAW, ts=3.0).handshake()
+    inner.send(http.build_request("GET", "/", {"Host": "inner.example"}))
+    gre = factory.encapsulate(
+        inner.packets, lambda p: factory.ipv4(factory.gre(p), "10.0.0.2", "192.0.2.99", 47)
+    )
+    overlap = TcpConversation(("10.0.0.2", 40001), ("198.51.100.20", 80), ts=10.0).handshake().send(b"abcdef")
+    overlap.segment(0x18, b"XYZ", seq=1001 + 3)
+    answer = UdpConversation(("10.0.0.2", 33000), ("10.0.0.1", 53), ts=20.0)
+    answer.send(
+        dns.build_response("a.example", [DnsRecord("a.example", A, 5, "198.51.100.20")]), from_client=False
+    )
+    return [ping, arp, *gre, *overlap.packets, *answer.packets, Packet(5.0, ping.data)]
+
+
+def test_json_carries_the_integrity_fields_and_validates(run: Analyze) -> None:
+    data = json.loads(json.dumps(run(integrity_capture(), observer=factory.RecordingObserver()).to_dict()))
+    VALIDATOR.validate(data)
+    assert data["schema_version"] == 2
+    by_proto = {f["proto"]: f for f in data["flows"]}
+    assert set(by_proto) == {"icmp", "link-0x0806", "gre", "tcp", "udp"}
+    assert by_proto["icmp"]["icmp_types"] == [8]
+    assert (by_proto["link-0x0806"]["src"], by_proto["link-0x0806"]["dst_mac"]) == (
+        "02:00:00:00:00:01",
+        "ff:ff:ff:ff:ff:ff",
+    )
+    inner = next(f for f in data["flows"] if f["tunnel"])
+    assert inner["tunnel"] == {
+        "kind": "gre",
+        "src": "10.0.0.2",
+        "dst": "192.0.2.99",
+        "flow_id": by_proto["gre"]["id"],
+    }
+    assert any("different bytes" in a for f in data["flows"] for a in f["anomalies"])
+    assert data["dns_answers"][0]["name"] == "a.example"
+    assert data["dns_answers"][0]["server"] == "10.0.0.1"
+    assert data["macs"]["02:00:00:00:00:01"] >= 3
+    assert data["stats"]["clock_steps"] == 1
+    ports = {p for e in data["endpoints"] for p in e["ports"]}
+    assert {"icmp", "gre", "link-0x0806", "tcp/80"} <= ports

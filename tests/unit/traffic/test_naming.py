@@ -235,3 +235,52 @@ def test_an_answer_received_over_ipv6_names_the_same_handsets_ipv4_flow(run: Ana
     flows = run(answer.packets + conn.packets + other_host.packets).flows
     assert (flows[1].server_name, flows[1].name_source) == ("dual.example", "dns")
     assert flows[2].name_source == "none"  # another host (another MAC) did not ask
+
+
+def test_every_answer_is_kept_with_who_sent_it_to_whom(run: Analyze) -> None:
+    chain = [
+        DnsRecord("api.example", CNAME, 60, "edge.cdn.example"),
+        DnsRecord("edge.cdn.example", A, 60, "198.51.100.20"),
+        DnsRecord("edge.cdn.example", A, 60, "198.51.100.21"),
+    ]
+    udp = lookup("api.example", chain)
+    query = dns.build_query("tcp.example")
+    response = dns.build_response(
+        "tcp.example", [DnsRecord("tcp.example", AAAA, 60, "2001:db8::7")], qtype=AAAA
+    )
+    tcp = TcpConversation((HANDSET, 41000), RESOLVER, ts=T0 + 1).handshake()
+    tcp.send(len(query).to_bytes(2, "big") + query)
+    tcp.send(len(response).to_bytes(2, "big") + response, from_client=False)
+    analysis = run(udp.packets + tcp.packets)
+    answers = [
+        (a.name, a.address, a.client, a.server, a.client_mac, a.server_mac, a.flow_id)
+        for a in analysis.dns_answers
+    ]
+    router, handset = ETHERNET.server_mac, ETHERNET.client_mac
+    assert answers == [
+        ("api.example", "198.51.100.20", HANDSET, "10.0.0.1", handset, router, 0),
+        ("api.example", "198.51.100.21", HANDSET, "10.0.0.1", handset, router, 0),
+        ("tcp.example", "2001:db8::7", HANDSET, "10.0.0.1", handset, router, 1),
+    ]
+    assert [a.frame for a in analysis.dns_answers] == [2, 2, len(udp.packets) + 5]
+
+
+def test_a_response_the_client_sends_itself_is_kept_as_its_own_and_names_nothing(run: Analyze) -> None:
+    forged = dns.build_response("bank.example", [DnsRecord("bank.example", A, 60, "203.0.113.66")])
+    conv = UdpConversation((HANDSET, 33000), RESOLVER, ts=T0)
+    conv.send(dns.build_query("bank.example")).send(forged)  # the "response" comes from the handset
+    resolver_flow = TcpConversation(("10.0.0.1", 41000), ("203.0.113.66", 443), ts=T0 + 1).handshake()
+    analysis = run(conv.packets + resolver_flow.packets)
+    (answer,) = analysis.dns_answers
+    assert (answer.client, answer.server, answer.server_mac) == ("10.0.0.1", HANDSET, ETHERNET.client_mac)
+    assert analysis.flows[1].name_source == "none"
+
+
+def test_dns_answers_are_bounded_and_the_overflow_counted() -> None:
+    book = DnsBook(max_records=2)
+    message = dns.parse_message(
+        dns.build_response("n.example", [DnsRecord("n.example", A, 1, f"192.0.2.{i}") for i in range(5)])
+    )
+    assert message is not None
+    book.record(message, client="a", server="b", client_mac=None, server_mac=None, frame=1, ts=0.0, flow_id=0)
+    assert (len(book.answers), book.answers_dropped) == (2, 3)

@@ -200,3 +200,82 @@ def test_streams_sharing_a_budget_give_up_holes_when_it_is_spent() -> None:
     assert (b.gaps, b_sink.data) == (100, b"b" * 600)
     a.stop()
     assert budget.used == 0
+
+
+class Overlaps:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, bytes, int, str]] = []
+        self.stream: TcpStream | None = None
+
+    def __call__(self, offset: int, data: bytes, frame: int) -> None:
+        assert self.stream is not None
+        self.calls.append((offset, data, frame, self.stream.overlap_kind))
+
+
+def watched(base: int = 1000, **kw: int) -> tuple[TcpStream, Sink, Overlaps]:
+    sink, overlaps = Sink(), Overlaps()
+    s = TcpStream(base, sink, on_overlap=overlaps, **kw)
+    overlaps.stream = s
+    return s, sink, overlaps
+
+
+def test_a_retransmission_with_other_bytes_is_reported_and_the_first_bytes_kept() -> None:
+    s, sink, overlaps = watched()
+    s.add(1000, b"hello world", 1)
+    s.add(1006, b"WORLD", 2)  # same offsets, other bytes
+    s.add(1000, b"hello", 3)  # same bytes: nothing to say
+    assert sink.data == b"hello world"
+    assert overlaps.calls == [(6, b"WORLD", 2, "different")]
+
+
+def test_a_segment_reaching_back_into_delivered_bytes_reports_only_its_overlap() -> None:
+    s, sink, overlaps = watched()
+    s.add(1000, b"abcdef", 1)
+    s.add(1004, b"XYghij", 2)
+    assert sink.data == b"abcdefghij"
+    assert overlaps.calls == [(4, b"XY", 2, "different")]
+
+
+def test_queued_segments_overlapping_each_other_with_other_bytes_are_reported() -> None:
+    s, sink, overlaps = watched()
+    s.add(1004, b"efgh", 1)  # out of order
+    s.add(1006, b"XYij", 2)  # overlaps the queued segment with other bytes
+    s.add(1000, b"abcd", 3)  # fills the hole: both drain
+    assert sink.data == b"abcdefghij"
+    assert overlaps.calls == [(6, b"XY", 2, "different")]
+
+
+def test_bytes_behind_the_window_or_in_a_skipped_hole_are_reported_uncompared() -> None:
+    s, sink, overlaps = watched(max_pending=8)
+    s.add(1000, b"a" * 4, 1)
+    s.add(1010, b"b" * 10, 2)  # past a hole, more than the stream may queue: the hole is skipped
+    s.add(1004, b"HOLE!!", 3)  # the hole's bytes arrive late: never delivered, still seen
+    assert sink.data == b"a" * 4 + b"b" * 10
+    assert overlaps.calls == [(4, b"HOLE!!", 3, "uncompared")]
+
+
+def test_segments_far_outside_the_stream_are_counted_and_reported() -> None:
+    s, _, overlaps = watched()
+    s.add(1000 + (1 << 31) - 5, b"stray", 1)
+    assert s.stray == 1
+    assert overlaps.calls[0][1:] == (b"stray", 1, "out-of-window")
+
+
+def test_the_window_is_bounded_and_released() -> None:
+    shared = Budget(1 << 20)
+    s, _, overlaps = watched()
+    s.recent_budget = shared
+    for i in range(40):
+        s.add(1000 + i * 10_000, bytes([i]) * 10_000, i)
+    assert len(s.recent) <= 320 << 10
+    assert shared.used == len(s.recent)
+    s.add(1000, b"\xff" * 10, 99)  # long gone from the window: reported without comparing
+    assert overlaps.calls[-1][3] == "uncompared"
+    s.stop()
+    assert shared.used == 0
+
+
+def test_without_on_overlap_nothing_is_kept() -> None:
+    s, _ = stream()
+    s.add(1000, b"x" * 1000, 1)
+    assert not s.recent
