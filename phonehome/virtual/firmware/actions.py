@@ -254,6 +254,8 @@ class ActionRunner:
             async with self.network.naming:
                 out.address = await self.network.address_of(host, action.timeout_s)
                 sock = udp_socket(self.network.netns, out.address)
+                if ":" not in out.address:  # a broadcast needs it, anything else ignores it
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
                 if spec.source_port:
                     sock.bind(("::" if ":" in out.address else "0.0.0.0", spec.source_port))  # noqa: S104
                 await loop.sock_connect(sock, (out.address, spec.port))

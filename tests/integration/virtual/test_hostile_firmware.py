@@ -132,6 +132,7 @@ def test_a_broadcast_that_is_not_dhcp_is_judged(hostile: Callable[..., ProfileRu
         "udp": {"host": "255.255.255.255", "port": 9999, "payload": {"text": "imei={imei1}"}},
     }
     result = hostile("broadcast", [action])
+    sent_ok(result, "bcast")
     assert verdicts(result)["no-cleartext-identifiers"] == "FAIL"
     assert verdicts(result)["declared-endpoints"] == "FAIL"
 
@@ -171,12 +172,13 @@ def test_every_name_gets_its_own_address_so_the_latest_lookup_does_not_rename_a_
 
 
 def test_cleartext_after_a_client_hello_fails(hostile: Callable[..., ProfileRun]) -> None:
+    # android.clients.google.com is declared TLS-only (the captive portal probe may be cleartext).
     action = {
         "label": "fake-tls",
         "tcp": {
-            "host": "connectivitycheck.gstatic.com",
+            "host": "android.clients.google.com",
             "port": 443,
-            "client_hello": {"sni": "connectivitycheck.gstatic.com"},
+            "client_hello": {"sni": "android.clients.google.com"},
             "payload": {"text": "imei={imei1}"},
         },
     }
