@@ -43,6 +43,7 @@ class Names:
         """Where the names came from, for the evaluation's record."""
         self.untrusted = 0
         """Answers seen but not trusted (sent by the handset, to someone else, by another server)."""
+        self.router_macs: set[str] = set()
 
     @classmethod
     def build(
@@ -51,8 +52,10 @@ class Names:
         handset: Handset,
         infrastructure: Infrastructure,
         log: Iterable[ResolverAnswer] = (),
+        router_macs: Iterable[str] = (),
     ) -> Names:
         names = cls()
+        names.router_macs = {m.replace(":", "").lower() for m in router_macs}
         logged = 0
         for entry in log:
             if entry.client not in handset.addresses:
@@ -64,7 +67,7 @@ class Names:
             names.sources.append(f"the bench resolver's log ({logged} answers)")
         seen = 0
         for answer in answers:
-            if names._trusted(answer, handset, infrastructure):
+            if names._trusted(answer, handset, infrastructure, names.router_macs):
                 names._add(answer.address, _Named(answer.ts, answer.frame, answer.name))
                 seen += 1
             else:
@@ -76,11 +79,19 @@ class Names:
         return names
 
     @staticmethod
-    def _trusted(answer: DnsAnswer, handset: Handset, infrastructure: Infrastructure) -> bool:
+    def _trusted(
+        answer: DnsAnswer, handset: Handset, infrastructure: Infrastructure, router_macs: set[str]
+    ) -> bool:
         if not handset.is_mine(answer.client, answer.client_mac):
             return False  # an answer to someone else names nothing for the handset
         if handset.is_mine(answer.server, answer.server_mac):
             return False  # the handset wrote this "answer" itself
+        if (
+            router_macs
+            and answer.server_mac
+            and answer.server_mac.replace(":", "").lower() not in router_macs
+        ):
+            return False  # on a bench every answer comes through the router: another MAC forged it
         return not infrastructure.known or infrastructure.resolver(answer.server)
 
     def _add(self, address: str, named: _Named) -> None:

@@ -104,7 +104,11 @@ def evaluate(
     handset = resolve(handset, flows, router_macs)
     infra = infrastructure(flows, handset, bench)
     names = Names.build(
-        analysis.dns_answers if analysis else (), handset, infra, bench.resolver_answers if bench else ()
+        analysis.dns_answers if analysis else (),
+        handset,
+        infra,
+        bench.resolver_answers if bench else (),
+        router_macs=router_macs,
     )
     contacts = [contact(f, handset, infra, names) for f in flows if handset.owns(f)]
     for found in contacts:
@@ -199,8 +203,10 @@ def analyze_capture(
     ``phonehome.traffic.CaptureError`` for a file that is not a capture.
     """
     line = timeline if isinstance(timeline, Timeline) or timeline is None else Timeline(timeline)
-    detector = LeakDetector(identity, sends=handset.sent if handset else None, limits=limits,
-                            phase_at=line.phase_at if line else None)  # fmt: skip
+    # Every byte is looked at, whichever side sent it: the handset's addresses are known in full only
+    # after the analysis (its MAC's IPv6 addresses, the tunnels it carried), and the evaluation keeps
+    # the findings of the bytes it sent.
+    detector = LeakDetector(identity, limits=limits, phase_at=line.phase_at if line else None)
     analysis = analyze(captures, observer=detector)
     recorded = analysis.drops
     total = None if recorded is None and drops is None else (recorded or 0) + (drops or 0)

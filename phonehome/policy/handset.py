@@ -133,16 +133,25 @@ def _multicast(address: str) -> bool:
 
 
 def _sole_sender(flows: Sequence[Flow], address: str, mac: str, routers: set[str]) -> bool:
-    """``mac`` is the only non-router hardware address seen with ``address`` (so it is that host's)."""
-    seen = set()
-    for flow in flows:
-        if flow.src == address and flow.src_mac:
-            seen.add(_mac(flow.src_mac))
-        if flow.dst == address and flow.dst_mac:
-            seen.add(_mac(flow.dst_mac))
-    seen -= routers
-    seen.discard(None)
+    """``mac`` is the only non-router hardware address ``address`` sent from (so it is that host's).
+
+    Only flows in which the address sent packets count: a frame addressed *to* it names whatever
+    the sender chose, which a forger picks to muddle the handset's MAC.
+    """
+    seen = _sent_from(flows, address) - routers
     return seen == {mac}
+
+
+def _sent_from(flows: Sequence[Flow], address: str) -> set[str]:
+    """Hardware addresses of the flows in which ``address`` sent packets, as their first frame shows."""
+    seen: set[str] = set()
+    for flow in flows:
+        if flow.src == address and flow.src_mac and flow.packets_c2s:
+            seen.add(_mac(flow.src_mac) or "")
+        if flow.dst == address and flow.dst_mac and flow.packets_s2c:
+            seen.add(_mac(flow.dst_mac) or "")
+    seen.discard("")
+    return seen
 
 
 def infer(flows: Sequence[Flow]) -> Handset | None:
@@ -170,8 +179,11 @@ def infer(flows: Sequence[Flow]) -> Handset | None:
             how = f"inferred: {best} opened {count} of {total} flows {scope}"
             if rest:
                 how += f" (next: {rest[0][0]} with {rest[0][1]}; pass --handset if that is the handset)"
-            macs = {_mac(f.src_mac) for f in ip_flows if f.src == best and f.src_mac}
-            macs.discard(None)
-            mac = next(iter(macs)) if len(macs) == 1 else None
+            votes = Counter(
+                _mac(f.src_mac) for f in ip_flows if f.src == best and f.src_mac and f.packets_c2s
+            )
+            votes.pop(None, None)
+            ranked = votes.most_common(2)
+            mac = ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
             return Handset({best}, mac, how)
     return None

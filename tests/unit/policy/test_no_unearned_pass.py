@@ -85,6 +85,8 @@ def flow(
         **extra,
     )
     made.sport = sport
+    made.packets_c2s = made.packets_c2s or 1  # both sides sent something, as on a real wire
+    made.packets_s2c = made.packets_s2c or 1
     if made.transport == "tls" and made.tls is None:
         made.tls = TlsHello(name, versions=[0x0304], legacy_version=0x0303, frame=3)
     return made
