@@ -19,6 +19,18 @@ class Field:
     wire_type: int
     """0 varint, 1 fixed64, 2 length-delimited, 5 fixed32 (groups, 3 and 4, are not accepted)."""
     value: int | bytes
+    offset: int = 0
+    """Where the value starts in the message (for length-delimited fields, its first byte)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """The fields read from a buffer; ``complete`` is False when MAX_FIELDS stopped the reading."""
+
+    fields: list[Field]
+    complete: bool
+    end: int
+    """Offset where reading stopped (the buffer's length when complete)."""
 
 
 def _varint(data: bytes, pos: int) -> tuple[int, int]:
@@ -33,42 +45,49 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     raise ValueError("truncated or overlong varint")
 
 
-def parse_message(data: bytes) -> list[Field] | None:
-    """The fields of ``data`` when all of it is one well-formed message, else None."""
+def read_message(data: bytes, max_fields: int = MAX_FIELDS) -> Message | None:
+    """The fields of ``data`` when all of it is one well-formed message, else None.
+
+    A message with more than ``max_fields`` fields is read up to there (``complete`` False): whether the
+    rest is well-formed is not known, and the caller must say that it was not read.
+    """
     fields: list[Field] = []
     pos = 0
     try:
         while pos < len(data):
-            if len(fields) >= MAX_FIELDS:
-                return None
+            if len(fields) >= max_fields:
+                return Message(fields, False, pos)
             key, pos = _varint(data, pos)
             number, wire_type = key >> 3, key & 7
             if not 1 <= number < 2**29:
                 return None
             if wire_type == 0:
+                start = pos
                 value, pos = _varint(data, pos)
-                fields.append(Field(number, 0, value))
-            elif wire_type == 1:
-                if pos + 8 > len(data):
+                fields.append(Field(number, 0, value, start))
+            elif wire_type in (1, 5):
+                size = 8 if wire_type == 1 else 4
+                if pos + size > len(data):
                     return None
-                fields.append(Field(number, 1, int.from_bytes(data[pos : pos + 8], "little")))
-                pos += 8
-            elif wire_type == 5:
-                if pos + 4 > len(data):
-                    return None
-                fields.append(Field(number, 5, int.from_bytes(data[pos : pos + 4], "little")))
-                pos += 4
+                fields.append(Field(number, wire_type, int.from_bytes(data[pos : pos + size], "little"), pos))
+                pos += size
             elif wire_type == 2:
                 length, pos = _varint(data, pos)
                 if pos + length > len(data):
                     return None
-                fields.append(Field(number, 2, data[pos : pos + length]))
+                fields.append(Field(number, 2, data[pos : pos + length], pos))
                 pos += length
             else:
                 return None
     except ValueError:
         return None
-    return fields or None
+    return Message(fields, True, pos) if fields else None
+
+
+def parse_message(data: bytes) -> list[Field] | None:
+    """The fields of ``data`` when all of it is one well-formed message of at most MAX_FIELDS fields."""
+    message = read_message(data)
+    return message.fields if message is not None and message.complete else None
 
 
 def looks_like_message(data: bytes) -> bool:

@@ -1,0 +1,215 @@
+"""Text encodings firmware wraps bytes in: base64, base32, hex (whole values and runs inside text), JSON
+sequences, and the test that tells text from binary.
+
+Hand-written on top of :mod:`base64` and :mod:`json` because a leak scan
+decodes what a strict decoder refuses: unpadded and URL-safe base64, a run
+whose first characters are not its own, one case of base32, an odd hex digit
+at a run's edge, and JSON documents one after another (NDJSON, RFC 7464).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+_TEXT_BYTES = bytes([0x09, 0x0A, 0x0D, 0x1E, *range(0x20, 0x7F)])
+"""Printable ASCII, tab, line breaks and RFC 7464's record separator."""
+_HIGH_BYTES = bytes(range(0x80, 0x100))
+_B64_STD = re.compile(rb"^[A-Za-z0-9+/]+={0,2}$")
+_B64_URL = re.compile(rb"^[A-Za-z0-9_-]+={0,2}$")
+# A base64 run, possibly broken into MIME lines (RFC 2045 6.8: 76 characters, CRLF; Android: LF). Hex and
+# base32 runs are runs of this alphabet too: one pass finds them all.
+TOKEN = re.compile(rb"[A-Za-z0-9+/_-]{16,}(?:={0,2}(?:\r?\n|\\r\\n|\\n)[A-Za-z0-9+/_-]+)*={0,6}")
+_HEX_RUN = re.compile(rb"(?<![0-9A-Fa-f])[0-9A-Fa-f]{24,}(?![0-9A-Fa-f])")
+_B32_RUN = re.compile(rb"(?<![A-Z2-7])[A-Z2-7]{16,}(?![A-Z2-7])|(?<![a-z2-7])[a-z2-7]{16,}(?![a-z2-7])")
+_B32 = re.compile(rb"^(?:[A-Z2-7]+|[a-z2-7]+)={0,6}$")
+_B32HEX = re.compile(rb"^(?:[0-9A-V]+|[0-9a-v]+)={0,6}$")
+_HEX_WHOLE = re.compile(rb"^[0-9A-Fa-f]+$")
+MIME_BREAKS = re.compile(rb"\r?\n|\\r\\n|\\n|[ \t]")
+TEXT_RUN = re.compile(rb"[\t\n\r\x1e\x20-\x7e]{16,}")
+"""Printable stretches of binary data long enough to hold a token or a field."""
+
+
+def is_text(data: bytes) -> bool:
+    """Text (ASCII or UTF-8) with at most 5% other bytes, judged over all of ``data``.
+
+    The whole buffer, not a sample: a binary head must not make a text tail
+    look binary, nor a text head a binary tail look like text.
+    """
+    if not data:
+        return False
+    allowance = len(data) // 20
+    other = len(data.translate(None, _TEXT_BYTES))
+    if other <= allowance:
+        return True
+    controls = len(data.translate(None, _TEXT_BYTES + _HIGH_BYTES))
+    if controls > allowance:
+        return False
+    # The other bytes are high bytes: text when they are UTF-8 (Chinese, Cyrillic...), a few strays allowed.
+    invalid = data.decode("utf-8", "replace").count("\ufffd")
+    return controls + invalid <= allowance
+
+
+def b64(token: bytes) -> bytes | None:
+    """Standard or URL-safe base64, padded or not; None when it is not base64."""
+    body = token.rstrip(b"=")
+    if len(body) % 4 == 1:
+        return None
+    padded = body + b"=" * (-len(body) % 4)
+    try:
+        if _B64_STD.match(padded):
+            return base64.b64decode(padded, validate=True)
+        if _B64_URL.match(padded):
+            return base64.urlsafe_b64decode(padded)
+    except (binascii.Error, ValueError):
+        return None
+    return None
+
+
+def b64_step(token: bytes) -> str:
+    return "base64" if _B64_STD.match(token) else "base64url"
+
+
+def b32(token: bytes, *, extended: bool = False) -> bytes | None:
+    """RFC 4648 base32 (or base32hex), one case, padded or not; None when it is not."""
+    if not (_B32HEX if extended else _B32).match(token):
+        return None
+    body = token.rstrip(b"=").upper()
+    if len(body) % 8 in (1, 3, 6):
+        return None
+    padded = body + b"=" * (-len(body) % 8)
+    try:
+        return base64.b32hexdecode(padded) if extended else base64.b32decode(padded)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def unhex(run: bytes) -> list[bytes]:
+    """A hex run's bytes; an odd run is read both ways (its first or its last digit is not its own)."""
+    if len(run) % 2 == 0:
+        return [bytes.fromhex(run.decode("ascii"))]
+    return [bytes.fromhex(run[1:].decode("ascii")), bytes.fromhex(run[:-1].decode("ascii"))]
+
+
+@dataclass(frozen=True, slots=True)
+class Decoding:
+    """One reading of an encoded value or run: how (``base64``, ``base32``, ``hex``...), where, what."""
+
+    step: str
+    start: int
+    """Offset of the run in the text it was found in."""
+    data: bytes
+
+
+def whole(value: bytes) -> list[Decoding]:
+    """Every reading of ``value`` taken as one encoded value (a field, a body, a header).
+
+    Hex is read only as hex (a hex string is base64-shaped by accident); other
+    values are read as base32 and base64 when they are valid as either.
+    """
+    compact = MIME_BREAKS.sub(b"", value)
+    if len(compact) < 8 or compact.rstrip(b"=").isdigit():
+        return []
+    if _HEX_WHOLE.match(compact):
+        return [Decoding("hex", 0, data) for data in unhex(compact)] if len(compact) >= 16 else []
+    out = [Decoding(step, 0, data) for step, data in _base32_readings(compact)]
+    decoded = b64(compact)
+    if decoded is None and compact.endswith(b"=") and len(compact) % 4:
+        decoded = b64(compact[len(compact) % 4 :])  # padding fixes the alignment: the head is not its own
+    if decoded is not None:
+        out.append(Decoding(b64_step(compact), 0, decoded))
+    return out
+
+
+def _base32_readings(token: bytes) -> list[tuple[str, bytes]]:
+    out = []
+    decoded = b32(token)
+    if decoded is not None:
+        out.append(("base32", decoded))
+    if re.search(rb"[G-Vg-v]", token):
+        decoded = b32(token, extended=True)
+        if decoded is not None:
+            out.append(("base32hex", decoded))
+    return out
+
+
+def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
+    """Encoded runs inside text (a header value, a log line, XML), in order, each read every valid way.
+
+    ``realign``: the run may start with bytes that are not its own (text cut
+    out of binary data), so base64 is also read from its 2nd, 3rd and 4th
+    character.
+    """
+    for match in TOKEN.finditer(text):
+        token = MIME_BREAKS.sub(b"", match.group())
+        if token.rstrip(b"=").isdigit():
+            continue  # numbers are matched as they are
+        at = match.start()
+        if _HEX_WHOLE.match(token):
+            if len(token) >= 24:
+                yield from (Decoding("hex", at, data) for data in unhex(token))
+            continue
+        for hex_run in _HEX_RUN.finditer(token):
+            yield from (Decoding("hex", at + hex_run.start(), data) for data in unhex(hex_run.group()))
+        if _B32.match(token) or re.match(rb"^[0-9A-Va-v]+={0,6}$", token):
+            for step, data in _base32_readings(token):
+                yield Decoding(step, at, data)
+        else:
+            for b32_run in _B32_RUN.finditer(token):
+                for step, data in _base32_readings(b32_run.group()):
+                    yield Decoding(step, at + b32_run.start(), data)
+        for skip in range(4 if realign else 1):
+            decoded = b64(token[skip:])
+            if decoded is None and not skip and token.endswith(b"=") and len(token) % 4:
+                decoded = b64(token[len(token) % 4 :])
+            if decoded is not None:
+                yield Decoding(b64_step(token[skip:]), at + skip, decoded)
+
+
+_JSON = json.JSONDecoder()
+_SEPARATORS = " \t\r\n\x1e"
+
+
+def json_documents(text: bytes) -> tuple[list[object], int] | None:
+    """The documents of a JSON text, of JSON Lines / concatenated JSON, or of an RFC 7464 sequence.
+
+    Returns them with the byte offset where reading stopped (``len(text)``
+    when all of it was JSON), or None when not even the first document is.
+    Raises RecursionError for documents nested deeper than Python's stack.
+    """
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError:
+        decoded = text.decode("utf-8", "surrogateescape")
+    if decoded.startswith("\ufeff"):
+        decoded = decoded[1:]
+    docs: list[object] = []
+    pos = 0
+    while True:
+        while pos < len(decoded) and decoded[pos] in _SEPARATORS:
+            pos += 1
+        if pos >= len(decoded):
+            break
+        try:
+            doc, pos_after = _JSON.raw_decode(decoded, pos)
+        except ValueError:
+            break
+        docs.append(doc)
+        pos = pos_after
+    if not docs:
+        return None
+    if pos >= len(decoded):
+        return docs, len(text)
+    return docs, len(text) - len(decoded[pos:].encode("utf-8", "surrogateescape"))
+
+
+def utf8(text: str) -> bytes:
+    """A JSON string's bytes: raw bytes kept as they were, lone surrogates from ``\\ud800`` escapes too."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
