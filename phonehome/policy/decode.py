@@ -182,7 +182,9 @@ class _Walk:
         if text:
             stripped = data.strip()
             lead = len(data) - len(data.lstrip())
-            if stripped[:1] in (b"{", b"[", b"\x1e", b"\xef") and self.json(view, stripped, lead, depth):
+            # a document may follow a few bytes of framing (a length that happens to be printable)
+            brace = next((i for i, byte in enumerate(stripped[:4]) if byte in b"{[\x1e\xef"), -1)
+            if brace >= 0 and self.json(view, stripped[brace:], lead + brace, depth):
                 return
             if b"--" in data[:4] and self.multipart(view, depth):
                 return
@@ -230,7 +232,7 @@ class _Walk:
             if result is None or not result.complete:
                 continue
             self.child(view, kind, result.data, depth)
-            rest = data[result.consumed :]
+            rest = b"" if result.capped else data[result.consumed :]
             if rest.strip(b"\0\r\n\t "):
                 # bytes after the stream: another stream, or text the server reads on (RFC 1952 2.2)
                 self.child(view, "trailing", rest, depth, at=result.consumed, verbatim=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 _TEXT_BYTES = bytes([0x09, 0x0A, 0x0D, 0x1E, *range(0x20, 0x7F)])
 """Printable ASCII, tab, line breaks and RFC 7464's record separator."""
+_TEXT_SET = frozenset(_TEXT_BYTES)
 _HIGH_BYTES = bytes(range(0x80, 0x100))
 _B64_STD = re.compile(rb"^[A-Za-z0-9+/]+={0,2}$")
 _B64_URL = re.compile(rb"^[A-Za-z0-9_-]+={0,2}$")
@@ -142,10 +143,11 @@ def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
 
     ``realign``: the run may start with bytes that are not its own (text cut
     out of binary data), so base64 is also read from its 2nd, 3rd and 4th
-    character.
+    character; so is a run right after a byte that is not text.
     """
     for match in TOKEN.finditer(text):
         token = MIME_BREAKS.sub(b"", match.group())
+        loose = realign or (match.start() > 0 and text[match.start() - 1] not in _TEXT_SET)
         if token.rstrip(b"=").isdigit():
             continue  # numbers are matched as they are
         at = match.start()
@@ -162,7 +164,7 @@ def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
             for b32_run in _B32_RUN.finditer(token):
                 for step, data in _base32_readings(b32_run.group()):
                     yield Decoding(step, at + b32_run.start(), data)
-        for skip in range(4 if realign else 1):
+        for skip in range(4 if loose else 1):
             decoded = b64(token[skip:])
             if decoded is None and not skip and token.endswith(b"=") and len(token) % 4:
                 decoded = b64(token[len(token) % 4 :])

@@ -124,7 +124,7 @@ def test_imei_is_found_in_every_encoding(detector_factory, name: str) -> None:
 def test_decode_chain_names_each_layer(detector_factory) -> None:
     body, headers = _encodings()["base64-nested-url-safe"]
     found = next(f for f in post(detector_factory(), body, headers).findings if f.identifier == "imei")
-    assert found.decode == "http-body>base64>json:blob>base64url"
+    assert found.decode == "http-body>base64>json:blob>base64url>json:imei"
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import base64
 import gzip
 import hashlib
 import json
+import zlib
 from collections.abc import Callable
 from urllib.parse import quote
 
@@ -39,6 +40,27 @@ def _protobuf(text: bytes) -> bytes:
     return b"\x08\x01\x12" + bytes([len(text)]) + text
 
 
+def _escaped(value: str) -> bytes:
+    return "".join(f"\\u{ord(c):04x}" for c in value).encode()
+
+
+def _gzip_times(data: bytes, times: int) -> bytes:
+    for _ in range(times):
+        data = gzip.compress(data)
+    return data
+
+
+def _deep(inner: bytes) -> bytes:
+    """Two layers of base64-in-JSON around ``inner``: it sits five decodings deep."""
+    for _ in range(2):
+        inner = base64.b64encode(json.dumps({"d": base64.b64encode(inner).decode()}).encode())
+    return inner
+
+
+_HEX_NOISE = " ".join(hashlib.sha1(str(i).encode()).hexdigest() for i in range(300))
+_BINARY_HEAD = bytes(range(256)) * 2 + bytes(87) + b"Q"  # 600 bytes; the last one a base64 letter
+
+
 WRAPPINGS: dict[str, Callable[[str], bytes]] = {
     "text": lambda v: f"device {v} ok".encode(),
     "json": lambda v: json.dumps({"d": {"v": v}}).encode(),
@@ -55,6 +77,15 @@ WRAPPINGS: dict[str, Callable[[str], bytes]] = {
     "sha1-hex": lambda v: hashlib.sha1(v.encode()).hexdigest().encode(),
     "sha256-base64": lambda v: base64.b64encode(hashlib.sha256(v.encode()).digest()),
     "protobuf": lambda v: _protobuf(v.encode()),
+    "base32": lambda v: base64.b32encode(json.dumps({"v": v}).encode()),
+    "base32-lower-unpadded-gzip": lambda v: base64.b32encode(gzip.compress(v.encode())).lower().rstrip(b"="),
+    "base32hex-in-text": lambda v: b"id " + base64.b32hexencode(f"<{v}>".encode()) + b" end",
+    "ndjson": lambda v: b'{"n": 1}\n' + json.dumps({"d": v}).encode() + b"\n",
+    "json-seq-escaped": lambda v: b'\x1e{"n": 1}\n\x1e{"d": "' + _escaped(v) + b'"}\n',
+    "gzip-3x": lambda v: _gzip_times(json.dumps({"v": v}).encode(), 3),
+    "raw-deflate-deep": lambda v: _deep(zlib.compress(json.dumps({"v": v}).encode())[2:-4]),
+    "binary-head-base64": lambda v: _BINARY_HEAD + base64.b64encode(gzip.compress(v.encode())),
+    "after-300-hex-runs": lambda v: f"{_HEX_NOISE} {gzip.compress(v.encode()).hex()}".encode(),
     "multipart": lambda v: (
         b'--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n' + v.encode() + b"\r\n--q--\r\n"
     ),
