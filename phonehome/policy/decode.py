@@ -397,7 +397,7 @@ class _Walk:
             )
         prefix = view.chain.rsplit(">", 1)[-1]
         base = prefix.split(":", 1)[1] + "." if prefix.startswith("protobuf:") else ""
-        lines: dict[str, list[str]] = {"numbers": [], "unsigned": [], "floats": []}
+        lines: dict[str, list[str]] = {"numbers": [], "unsigned": [], "zigzag": [], "floats": []}
         covered = []
         for item in message.fields:
             label = f"protobuf:{base}{item.number}"
@@ -495,7 +495,7 @@ def _number(wire_type: int, value: int) -> list[tuple[str, str]]:
     else:
         out = [("numbers", str(value))]
     if wire_type == 0 and value:
-        out.append(("numbers", str((value >> 1) ^ -(value & 1))))  # zigzag: sint32, sint64
+        out.append(("zigzag", str((value >> 1) ^ -(value & 1))))  # sint32, sint64
     if wire_type in (1, 5):
         (number,) = struct.unpack("<d" if bits == 64 else "<f", value.to_bytes(bits // 8, "little"))
         out += _float(number, bits)
@@ -508,11 +508,11 @@ def _float(number: float, bits: int) -> list[tuple[str, str]]:
     if not (math.isfinite(number) and 1e-3 < abs(number) < 1e9):
         return []
     if bits == 64:
-        return [("floats", repr(number))]
-    for digits in range(1, 10):
-        text = f"{number:.{digits}g}"
+        return [("floats", repr(number))] if "e" not in repr(number) else []
+    for places in range(1, 12):
+        text = f"{number:.{places}f}"
         if struct.unpack("<f", struct.pack("<f", float(text)))[0] == number:
-            return [("floats", text)] if "e" not in text else []
+            return [("floats", text)]
     return []
 
 

@@ -55,9 +55,17 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 _BOUNDARY = {"digit": _DIGITS, "alnum": _ALNUM, "hex": _HEX}
 # What may stand between latitude and longitude: punctuation, spaces and the coordinates' own names
 # ("59.91, 10.75", '"lat": 59.91, "lon": 10.75', "<lat>..</lat><lon>"), not words ("59.91 and 10.75").
-_BETWEEN = re.compile(rb"(?i)(?:[\s,;:&=\"'\[\](){}<>|/_\\]|latitude|longitude|lat|lng|lon|long|x|y)*")
-_LAT_KEY = re.compile(rb"(?i)(lat|latitude)[\"']?\s*[:=]\s*[\"']?$")
-_LON_KEY = re.compile(rb"(?i)(lon|lng|long|longitude)[\"']?\s*[:=]\s*[\"']?$")
+_NAME_AFFIX = rb"(?:gps|geo|loc|last|cur|current|device|user|my|fix)?"
+_NAME_SUFFIX = rb"(?:e[5-7]|_?deg(?:rees)?)?"
+_BETWEEN = re.compile(
+    rb"(?i)(?:[\s,;:&=\"'\[\](){}<>|/_\\]|"
+    + _NAME_AFFIX
+    + rb"(?:latitude|longitude|lat|lng|lon|long)"
+    + _NAME_SUFFIX
+    + rb"|x|y)*"
+)
+_LAT_KEY = re.compile(rb"(?i)(?:lat|latitude)" + _NAME_SUFFIX + rb"(?:[\"']?\s*[:=]\s*[\"']?|>)$")
+_LON_KEY = re.compile(rb"(?i)(?:lon|lng|long|longitude)" + _NAME_SUFFIX + rb"(?:[\"']?\s*[:=]\s*[\"']?|>)$")
 
 
 def _literal(pattern: bytes) -> bytes:
@@ -82,23 +90,21 @@ class Matcher:
         self.coordinates = list(expansion.coordinates)
         expressions: list[bytes] = []
         flags: list[int] = []
-        # id -> (form index) or (coordinate index, scale): decimal (0), E6 (6), E7 (7)
+        # id -> (form index) or (coordinate index, scale): decimal with a dot (0) or a comma (1), E5-E7
         self._targets: list[tuple[str, int, int]] = []
+        self._backs: list[int] = []
+        """For a decimal pattern: how far before its end the decimal separator is."""
         for index, form in enumerate(self.forms):
             expressions.append(form.pattern if form.regex else _literal(form.pattern))
             flags.append(hyperscan.HS_FLAG_CASELESS if form.caseless else 0)
             self._targets.append(("form", index, 0))
+            self._backs.append(0)
         for index, coord in enumerate(self.coordinates):
-            for prefix in sorted(_coordinate_prefixes(coord)):
-                integer = prefix.replace(".", "")
-                for scale, expr in (
-                    (0, re.escape(prefix).encode()),
-                    (6, integer.encode() + rb"\d{4}"),
-                    (7, integer.encode() + rb"\d{5}"),
-                ):
-                    expressions.append(expr)
-                    flags.append(0)
-                    self._targets.append(("coord", index, scale))
+            for text, scale, back in _coordinate_patterns(coord):
+                expressions.append(text)
+                flags.append(0)
+                self._targets.append(("coord", index, scale))
+                self._backs.append(back)
         self.pattern_count = len(expressions)
         self._block: hyperscan.Database | None = None
         self._stream: hyperscan.Database | None = None
@@ -152,44 +158,69 @@ class Matcher:
                 if hi < len(buf) and buf[hi] in banned:
                     return None
             return Hit(form.identifier, form.name, cand.start, cand.end)
-        return _verify_coordinate(self.coordinates[index], scale, buf, lo=lo, hi=hi, base=base)
+        return _verify_coordinate(
+            self.coordinates[index], scale, buf, hi=hi, back=self._backs[cand.pattern], base=base
+        )
 
 
 def _verify_coordinate(
-    coord: Coordinate, scale: int, buf: bytes | bytearray, *, lo: int, hi: int, base: int
+    coord: Coordinate, scale: int, buf: bytes | bytearray, *, hi: int, back: int, base: int
 ) -> _CoordinateHit | None:
-    # Walk back to the number's start (digits, then an optional sign), forward to its end.
-    start = hi
-    while start > 0 and (buf[start - 1] in _DIGITS or buf[start - 1] == 0x2E):
-        start -= 1
-    end = hi
-    while end < len(buf) and buf[end] in _DIGITS:
-        end += 1
-    negative = start > 0 and buf[start - 1] == 0x2D
-    text = bytes(buf[start:end]).decode("ascii", "replace")
-    if scale == 0:
-        if text.count(".") != 1:
-            return None
-        places = len(text.split(".")[1])
-        if not 2 <= places <= 7:
-            return None
-        tolerance = 10.0**-places
-        value = float(text)
+    """Reads the whole number around a candidate that ends at ``hi`` and judges it (Coordinate.matches)."""
+    if scale <= 1:
+        separator = hi - back
+        start = separator
+        while start > 0 and buf[start - 1] in _DIGITS:
+            start -= 1
+        end = hi
+        while end < len(buf) and buf[end] in _DIGITS:
+            end += 1
+        mark = buf[separator]
+        if not 1 <= separator - start <= 3 or (
+            start > 1 and buf[start - 1] == mark and buf[start - 2] in _DIGITS
+        ):
+            return None  # "1.59.91" is a version, "1,259,91" a thousands-grouped number
+        whole, fraction = bytes(buf[start:separator]), bytes(buf[separator + 1 : end])
+        value = float(whole + b"." + fraction)
+        places = len(fraction.rstrip(b"0"))
     else:
-        if "." in text or not text.isdigit() or (start > 0 and buf[start - 1] == 0x2E):
-            return None
-        value = int(text) / 10**scale
-        tolerance = 10.0**-scale
-        if end - hi != 0:
-            return None
-    if negative:
+        start = hi
+        while start > 0 and buf[start - 1] in _DIGITS:
+            start -= 1
+        if (hi < len(buf) and buf[hi] in _DIGITS) or (start > 0 and buf[start - 1] == 0x2E):
+            return None  # more digits than the pattern has, or the fraction of a decimal
+        digits = bytes(buf[start:hi])
+        value = int(digits) / 10**scale
+        places = scale - (len(digits) - len(digits.rstrip(b"0")))
+        end = hi
+    if start > 0 and buf[start - 1] == 0x2D:
         value = -value
         start -= 1
-    if abs(value - coord.degrees) > tolerance + coord.extra + 1e-12:
+    if not coord.matches(value, places):
         return None
     before = bytes(buf[max(0, start - 24) : start])
     keyed = bool((_LAT_KEY if coord.axis == "lat" else _LON_KEY).search(before))
     return _CoordinateHit(coord.axis, start + base, end + base, keyed)
+
+
+def _coordinate_patterns(coord: Coordinate) -> list[tuple[bytes, int, int]]:
+    """(expression, scale, separator distance from the end) for every rendering of one axis.
+
+    Decimals: the two-decimal prefixes every value within reach starts with, with a dot and with a comma
+    (``String.format`` in a German locale), and the roundings that lost their trailing zeros (``60.0``).
+    E5, E6, E7 integers: the prefix's digits without leading zeros, then the rest; skipped under 0.1
+    degrees, where two digits or fewer would match every number in the traffic.
+    """
+    out: list[tuple[bytes, int, int]] = []
+    for prefix in sorted(_coordinate_prefixes(coord)):
+        out += [(re.escape(prefix).encode(), 0, 3), (prefix.replace(".", ",").encode(), 1, 3)]
+        integer = prefix.replace(".", "").lstrip("0")
+        if len(integer) >= 2:
+            out += [(integer.encode() + b"\\d{%d}" % (scale - 2), scale, 0) for scale in (5, 6, 7)]
+    for short in sorted(coord.short_forms()):
+        back = len(short.partition(".")[2]) + 1
+        out += [(re.escape(short).encode(), 0, back), (short.replace(".", ",").encode(), 1, back)]
+    return out
 
 
 def _pair(coords: list[_CoordinateHit], buf: bytes | bytearray = b"", base: int = 0) -> list[Hit]:
