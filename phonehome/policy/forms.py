@@ -137,7 +137,7 @@ def _base_forms(identity: Identity) -> Iterator[tuple[Form, bool]]:
         caseless: bool = False,
         transform: bool = True,
     ) -> tuple[Form, bool]:
-        return Form(key, value, name, text.encode("latin-1"), caseless, boundary), transform
+        return Form(key, value, name, text.encode("utf-8", "surrogatepass"), caseless, boundary), transform
 
     for imei in identity.imei:
         body = imei[:14]
@@ -294,7 +294,7 @@ def _transforms(base: Form) -> Iterator[Form]:
             if urlsafe != base64.b64encode(digest).rstrip(b"="):
                 yield Form(base.identifier, base.value, f"{algo}-base64url({label})", urlsafe)
     yield Form(base.identifier, base.value, f"hex-ascii({base.name})", text.hex().encode(), caseless=True)
-    quoted = quote(text.decode("latin-1"), safe="").encode()
+    quoted = quote(text, safe="").encode()
     if quoted != text:
         yield Form(
             base.identifier, base.value, f"url({base.name})", quoted, caseless=True, boundary=base.boundary

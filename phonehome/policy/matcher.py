@@ -18,6 +18,9 @@ from phonehome.policy.forms import Coordinate, Expansion, Form
 
 WINDOW = 96
 """Bytes kept on each side of a candidate: enough to read a coordinate's digits and a field name."""
+HEAD = 256
+"""Longest literal given to Hyperscan (its limit is ~4000 bytes per expression): a longer form (a 1 MiB
+serial, its hex and base64) is found by its first HEAD bytes, and the rest is compared on the candidate."""
 PAIR_DISTANCE = 48
 """Latitude and longitude count as a location when this close (either order): one alone is a number."""
 _KEEP = 4096
@@ -95,7 +98,7 @@ class Matcher:
         self._backs: list[int] = []
         """For a decimal pattern: how far before its end the decimal separator is."""
         for index, form in enumerate(self.forms):
-            expressions.append(form.pattern if form.regex else _literal(form.pattern))
+            expressions.append(form.pattern if form.regex else _literal(form.pattern[:HEAD]))
             flags.append(hyperscan.HS_FLAG_CASELESS if form.caseless else 0)
             self._targets.append(("form", index, 0))
             self._backs.append(0)
@@ -114,7 +117,7 @@ class Matcher:
             self._block.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
             self._stream = hyperscan.Database(mode=hyperscan.HS_MODE_STREAM)
             self._stream.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-        self._lengths = [len(f.pattern) if not f.regex else 16 for f in self.forms]
+        self._lengths = [min(len(f.pattern), HEAD) if not f.regex else 16 for f in self.forms]
 
     def scan(self, data: bytes) -> list[Hit]:
         """Verified hits in one buffer (block mode)."""
@@ -123,7 +126,7 @@ class Matcher:
         found: list[_Candidate] = []
 
         def on_match(pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            found.append(_Candidate(pattern, self._start_of(pattern, end), end))
+            found.append(self._candidate(pattern, end))
 
         self._block.scan(data, match_event_handler=on_match)
         hits, coords = [], []
@@ -139,9 +142,14 @@ class Matcher:
         """A scanner for one direction of one flow."""
         return StreamScanner(self)
 
-    def _start_of(self, pattern: int, end: int) -> int:
+    def _candidate(self, pattern: int, end: int) -> _Candidate:
+        """A Hyperscan match as a candidate spanning the whole form (a long form's head matched)."""
         kind, index, _scale = self._targets[pattern]
-        return end - self._lengths[index] if kind == "form" else end
+        if kind != "form":
+            return _Candidate(pattern, end, end)
+        start = end - self._lengths[index]
+        form = self.forms[index]
+        return _Candidate(pattern, start, start + len(form.pattern) if not form.regex else end)
 
     def _verify(
         self, cand: _Candidate, buf: bytes | bytearray, base: int, closed: bool
@@ -151,6 +159,12 @@ class Matcher:
         lo, hi = cand.start - base, cand.end - base
         if kind == "form":
             form = self.forms[index]
+            if not form.regex and len(form.pattern) > HEAD:
+                found = bytes(buf[lo:hi])
+                if (found.lower() if form.caseless else found) != (
+                    form.pattern.lower() if form.caseless else form.pattern
+                ):
+                    return None
             banned = _BOUNDARY.get(form.boundary)
             if banned is not None:
                 if lo > 0 and buf[lo - 1] in banned:
@@ -299,7 +313,7 @@ class StreamScanner:
     def _on_match(self, pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
         # Hyperscan counts from the stream's open, which we reset after each gap.
         absolute = self._stream_origin + end
-        self._pending.append(_Candidate(pattern, self.matcher._start_of(pattern, absolute), absolute))
+        self._pending.append(self.matcher._candidate(pattern, absolute))
 
     def _reset(self, offset: int) -> None:
         if self._stream is not None:

@@ -112,3 +112,23 @@ def test_coordinate_field_names_with_scale_suffixes_pair_and_key() -> None:
     matcher = _location_matcher(59.913868, 10.752245)
     assert matcher.scan(b'"latitudeE7": 599138680, "longitudeE7": 107522450')
     assert [h.form for h in matcher.scan(b'"latitudeE7": 599138680, "n": 1')] == ["lat-field"]
+
+
+def test_identity_values_hyperscan_cannot_compile_are_still_matched() -> None:
+    serial = "S\x00\xff序" + "".join(chr(0x21 + i % 90) for i in range(1 << 20))  # 1 MiB, NUL and high bytes
+    ssid = "ssid-\x00\xfe-" + "x" * 5000
+    identity = Identity.model_validate({"serial": serial, "ssid": ssid, "imei": "352099001761481"})
+    matcher = Matcher(expand(identity))
+    value = serial.encode()
+    data = b"head " + value + b" mid " + ssid.encode() + b" tail 352099001761481"
+    hits = {(h.identifier, h.form, h.start) for h in matcher.scan(data)}
+    assert ("serial", "serial", 5) in hits
+    assert ("ssid", "ssid", data.index(ssid.encode())) in hits
+    assert ("imei", "imei", data.index(b"3520990")) in hits
+    assert not [h for h in matcher.scan(b"head " + value[:-1] + b"!") if h.identifier == "serial"]
+    scanner = matcher.stream()
+    streamed = []
+    for start in range(0, len(data), 65536):
+        streamed += scanner.feed(data[start : start + 65536], start)
+    streamed += scanner.close()
+    assert {(h.identifier, h.form, h.start) for h in streamed} == hits
