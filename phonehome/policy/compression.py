@@ -33,7 +33,9 @@ class Inflated:
     capped: bool
     """Output stopped at the limit with input left: there is more than ``data``."""
     complete: bool = True
-    """The stream ended properly. A guess at a magic-less stream that did not is junk, not data."""
+    """The stream ended properly (with a matching checksum, where the format has one). A guess at a
+    magic-less stream that did not is junk; a stream behind a magic number that did not yields what it
+    yielded, but may not be all there is to the bytes."""
 
 
 def looks_zlib(data: bytes) -> bool:
@@ -93,6 +95,7 @@ def inflate(data: bytes, kind: str, room: int) -> Inflated | None:
     """
     out = bytearray()
     pos = 0
+    intact = True
     while pos < len(data) and len(out) < room:
         if kind == "gzip":
             header = gzip_header_length(data, pos)
@@ -112,13 +115,26 @@ def inflate(data: bytes, kind: str, room: int) -> Inflated | None:
         if capped:
             return Inflated(bytes(out), end, True)
         if not complete:
-            return Inflated(bytes(out), len(data), False) if out else None
+            return Inflated(bytes(out), len(data), False, False) if out else None
+        intact = intact and _checksum_ok(kind, output, data[end : end + trailer])
         pos = min(end + trailer, len(data))
         if kind != "gzip":
             break  # gzip members follow each other (RFC 1952 2.2); anything else is trailing data
     if not out and pos == 0:
         return None
-    return Inflated(bytes(out), pos, len(out) >= room and pos < len(data))
+    return Inflated(bytes(out), pos, len(out) >= room and pos < len(data), intact)
+
+
+def _checksum_ok(kind: str, output: bytes, trailer: bytes) -> bool:
+    """RFC 1952 2.3.1 CRC-32 and size, RFC 1950 2.2 Adler-32: a stream that ends where a checksum
+    says it does was compressed data, not bytes that happened to inflate."""
+    if kind == "gzip":
+        return trailer == (zlib.crc32(output) & 0xFFFFFFFF).to_bytes(4, "little") + (
+            len(output) & 0xFFFFFFFF
+        ).to_bytes(4, "little")
+    if kind == "zlib":
+        return trailer == zlib.adler32(output).to_bytes(4, "big")
+    return True
 
 
 def unbrotli(data: bytes, room: int) -> Inflated | None:
@@ -184,6 +200,7 @@ def unzstd(data: bytes, room: int) -> Inflated | None:
     end = zstd_frames_end(data) or len(data)
     reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data[:end]), read_across_frames=True)
     out = bytearray()
+    intact = True
     try:
         while len(out) <= room:
             chunk = reader.read(min(_CHUNK * 4, room + 1 - len(out)))
@@ -193,5 +210,6 @@ def unzstd(data: bytes, room: int) -> Inflated | None:
     except zstandard.ZstdError:
         if not out:
             return None
+        intact = False
     capped = len(out) > room
-    return Inflated(bytes(out[:room]), end, capped)
+    return Inflated(bytes(out[:room]), end, capped, intact and zstd_frames_end(data) > 0)

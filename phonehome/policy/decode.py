@@ -26,9 +26,6 @@ from phonehome.policy.compression import GZIP_MAGIC, ZSTD_MAGIC, Inflated
 from phonehome.policy.encodings import (
     MIME_BREAKS,
     TEXT_RUN,
-    TOKEN,
-    b64,
-    b64_step,
     is_text,
     json_documents,
     runs,
@@ -103,8 +100,9 @@ class Decoded:
 
 
 _PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
-_FORM = re.compile(rb"^[^=&\s/]{1,64}=[^&\s]*(?:&[^=&\s/]{1,64}(?:=[^&\s]*)?)*$")
-_PADDED_B64 = re.compile(rb"^[A-Za-z0-9+/_-]{8,}={1,2}$")
+_FORM = re.compile(rb"^[^=&\s/\x00-\x1f\x7f]{1,64}=[^&\s]*(?:&[^=&\s/\x00-\x1f\x7f]{1,64}(?:=[^&\s]*)?)*$")
+_PADDED = re.compile(rb"^[A-Za-z0-9+/_-]{8,}={1,6}$")
+"""A padded base64 or base32 value: "key=" with nothing after, not a form."""
 _BOUNDARY = re.compile(r'boundary="?([^";,\s]{1,200})"?', re.IGNORECASE)
 _MIN_GUESS = 8
 """Smallest binary view worth a guess at magic-less compression (a MAC deflates to 8 bytes)."""
@@ -124,6 +122,8 @@ class _Walk:
         self.attempts = 0
         self.stopped = False
         self.spent = False
+        self.loose: set[int] = set()
+        """Views (by id) of text cut out of binary data."""
 
     def limit(self, view: View, reason: str, *, bomb: bool = False) -> None:
         self.out.limits.append(LimitEvent(view.chain, reason, bomb, view.origin))
@@ -154,6 +154,7 @@ class _Walk:
         scan: bool = True,
         at: int | None = None,
         verbatim: bool = False,
+        loose: bool = False,
     ) -> None:
         """Adds what ``step`` decoded from ``parent``; ``at`` is where in the parent it came from and
         ``verbatim`` says ``data`` is the parent's bytes there (so its offsets stay exact)."""
@@ -169,6 +170,8 @@ class _Walk:
             scan=scan,
             context=parent.data if parent.parsed else None,
         )
+        if loose:
+            self.loose.add(id(view))
         self.add(view, depth + 1)
 
     def children(self, view: View, depth: int) -> None:
@@ -182,9 +185,7 @@ class _Walk:
         if text:
             stripped = data.strip()
             lead = len(data) - len(data.lstrip())
-            # a document may follow a few bytes of framing (a length that happens to be printable)
-            brace = next((i for i, byte in enumerate(stripped[:4]) if byte in b"{[\x1e\xef"), -1)
-            if brace >= 0 and self.json(view, stripped[brace:], lead + brace, depth):
+            if self.framed_json(view, stripped, lead, depth):
                 return
             if b"--" in data[:4] and self.multipart(view, depth):
                 return
@@ -193,16 +194,20 @@ class _Walk:
             if (
                 _FORM.match(stripped)
                 and not nested
-                and not _PADDED_B64.match(stripped)
+                and not _PADDED.match(stripped)
                 and self.form(view, stripped, depth)
             ):
                 return
-            if self.whole(view, stripped, depth) and not MIME_BREAKS.search(stripped):
+            loose = id(view) in self.loose
+            readings = self.whole(view, stripped, depth)
+            if readings and not loose and not MIME_BREAKS.search(stripped):
                 return  # one encoded value; with breaks, it may as well be words with runs among them
             if _PERCENT.search(data):
                 self.child(view, "url", unquote_to_bytes(data), depth)
-            self.tokens(view, depth)
+            self.tokens(view, depth, realign=loose, done=readings)
         else:
+            if self.frame(view, depth):
+                return
             if looks_like_message(data):
                 covered = self.protobuf(view, depth)
             self.text_runs(view, depth, covered)
@@ -218,7 +223,7 @@ class _Walk:
             kinds.append("gzip")
         elif data.startswith(ZSTD_MAGIC):
             kinds.append("zstd")
-        elif compression.looks_zlib(data):
+        elif compression.looks_zlib(data) and not text:  # compressed data is binary; "XG" is base64
             kinds.append("zlib")
         if depth == 0 and "br" in self.encoding:
             kinds.append("brotli")
@@ -229,9 +234,13 @@ class _Walk:
             kinds += [kind for kind in ("brotli", "deflate") if kind not in kinds]
         for kind in kinds:
             result = self.inflate(view, kind, data)
-            if result is None or not result.complete:
+            if result is None or not (result.complete or kind in ("gzip", "zlib", "zstd")):
                 continue
             self.child(view, kind, result.data, depth)
+            if not result.complete:
+                # truncated, corrupt, or a wrong checksum: what came out is kept, and the bytes are
+                # still read as whatever else they may be (two bytes of "zlib header" prove little)
+                return False
             rest = b"" if result.capped else data[result.consumed :]
             if rest.strip(b"\0\r\n\t "):
                 # bytes after the stream: another stream, or text the server reads on (RFC 1952 2.2)
@@ -278,6 +287,25 @@ class _Walk:
                 )
             )
         return result
+
+    def frame(self, view: View, depth: int) -> bool:
+        """Binary data behind a length prefix that counts exactly the bytes after it (1, 2 or 4 bytes,
+        either byte order; gRPC's flag byte and 4-byte length, RFC 9113 aside): decoded from there on,
+        so that a magic-less stream (raw deflate, brotli) or a protobuf message behind it is seen."""
+        data = view.data
+        size = len(data)
+        for at, length in (
+            (5, int.from_bytes(data[1:5], "big") if data[0] in (0, 1) else -1),
+            (4, int.from_bytes(data[:4], "big")),
+            (4, int.from_bytes(data[:4], "little")),
+            (2, int.from_bytes(data[:2], "big")),
+            (2, int.from_bytes(data[:2], "little")),
+            (1, data[0]),
+        ):
+            if length == size - at and length >= _MIN_GUESS:
+                self.child(view, "frame", data[at:], depth, at=at, verbatim=True)
+                return True
+        return False
 
     def embedded(self, view: View, depth: int, covered: list[tuple[int, int]]) -> None:
         """gzip and zstd streams behind a header of some other protocol (a length, a version byte)."""
@@ -336,6 +364,12 @@ class _Walk:
                 text = utf8(node) if isinstance(node, str) else json.dumps(node).encode()
                 last = path.rsplit(".", 1)[-1] if path else None
                 self.child(view, f"json:{path}" if path else "json", text, depth, key=last)
+                if isinstance(node, str) and not node.isascii() and max(node) <= "\xff":
+                    # binary carried as ISO-8859-1 characters (Java's new String(bytes, ISO_8859_1))
+                    binary = node.encode("latin-1")
+                    self.child(
+                        view, f"json-latin1:{path}" if path else "json-latin1", binary, depth, key=last
+                    )
 
         try:
             for doc in docs:
@@ -347,6 +381,15 @@ class _Walk:
         if data[end:].strip():
             self.child(view, "trailing", data[end:], depth, at=lead + end, verbatim=True)
         return True
+
+    def framed_json(self, view: View, data: bytes, lead: int, depth: int) -> bool:
+        """JSON from the first byte, or after a few bytes of framing (a length, a version, a type byte,
+        any of which may be a brace itself)."""
+        for brace, byte in enumerate(data[:16]):
+            framed = byte in b"{[\x1e\xef" and (brace <= 3 or not is_text(data[:brace]))
+            if framed and self.json(view, data[brace:], lead + brace, depth):
+                return True
+        return False
 
     def form(self, view: View, data: bytes, depth: int) -> bool:
         pairs = [part.partition(b"=") for part in data.split(b"&") if part]
@@ -414,16 +457,22 @@ class _Walk:
         return covered
 
     # -- encodings -----------------------------------------------------------------------------
-    def whole(self, view: View, data: bytes, depth: int) -> bool:
+    def whole(self, view: View, data: bytes, depth: int) -> set[bytes]:
+        """Reads ``data`` as one encoded value; returns what it decoded to."""
         readings = whole(data)
         for reading in readings:
             self.child(view, reading.step, reading.data, depth)
-        return bool(readings)
+        return {reading.data for reading in readings}
 
-    def tokens(self, view: View, depth: int) -> None:
-        """base64, base32 and hex runs inside text (a header value, a log line, an XML element)."""
+    def tokens(
+        self, view: View, depth: int, *, realign: bool = False, done: set[bytes] | None = None
+    ) -> None:
+        """base64, base32 and hex runs inside text (a header value, a log line, an XML element);
+        ``realign`` for text cut out of binary data, whose edges may not be its own (encodings.runs)."""
         count, last = 0, -1
-        for reading in runs(view.data):
+        for reading in runs(view.data, realign=realign):
+            if done and reading.data in done:
+                continue
             if reading.start != last:
                 count, last = count + 1, reading.start
                 if count > self.limits.max_tokens:
@@ -453,17 +502,11 @@ class _Walk:
                         f"those from byte {match.start()} on not decoded",
                     )
                 return
-            run = match.group()
-            self.child(view, "text", run, depth, scan=False, at=match.start(), verbatim=True)
             # The bytes before a run are binary, but its first characters may be too (a length byte that
-            # happens to be a letter): base64 at the run's head is read from each alignment as well.
-            head = TOKEN.match(run)
-            if head is not None:
-                token = MIME_BREAKS.sub(b"", head.group())
-                for skip in (1, 2, 3):
-                    decoded = b64(token[skip:])
-                    if decoded is not None:
-                        self.child(view, b64_step(token[skip:]), decoded, depth, at=match.start() + skip)
+            # happens to be a letter): the run is "loose", its encoded runs read from every alignment.
+            self.child(
+                view, "text", match.group(), depth, scan=False, at=match.start(), verbatim=True, loose=True
+            )
 
 
 def _renderings(item: Field) -> list[tuple[str, str]]:

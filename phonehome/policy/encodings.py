@@ -89,6 +89,11 @@ def b32(token: bytes, *, extended: bool = False) -> bytes | None:
         return None
 
 
+def _hex_digits(digits: bytes) -> bool:
+    """Digits only, yet hex: hex of digits or of hex is all digits (``3335...``); numbers are shorter."""
+    return len(digits) >= 24 and len(digits) % 2 == 0
+
+
 def unhex(run: bytes) -> list[bytes]:
     """A hex run's bytes; an odd run is read both ways (its first or its last digit is not its own)."""
     if len(run) % 2 == 0:
@@ -113,11 +118,11 @@ def whole(value: bytes) -> list[Decoding]:
     values are read as base32 and base64 when they are valid as either.
     """
     compact = MIME_BREAKS.sub(b"", value)
-    if len(compact) < 8 or compact.rstrip(b"=").isdigit():
+    if len(compact) < 8 or (compact.rstrip(b"=").isdigit() and not _hex_digits(compact)):
         return []
     if _HEX_WHOLE.match(compact):
         return [Decoding("hex", 0, data) for data in unhex(compact)] if len(compact) >= 16 else []
-    out = [Decoding(step, 0, data) for step, data in _base32_readings(compact)]
+    out = [Decoding(step, skip, data) for step, skip, data in _base32_readings(compact)]
     decoded = b64(compact)
     if decoded is None and compact.endswith(b"=") and len(compact) % 4:
         decoded = b64(compact[len(compact) % 4 :])  # padding fixes the alignment: the head is not its own
@@ -126,15 +131,23 @@ def whole(value: bytes) -> list[Decoding]:
     return out
 
 
-def _base32_readings(token: bytes) -> list[tuple[str, bytes]]:
+def _base32_readings(token: bytes, loose: bool = False) -> list[tuple[str, int, bytes]]:
+    """(step, offset, bytes) for base32 and base32hex; padding that does not fill 8-character groups
+    says how many characters at the head are not the run's own, and a ``loose`` run is tried without
+    its first 1-3."""
+    skips = {0, *((1, 2, 3) if loose else ())}
+    if token.endswith(b"=") and len(token) % 8:
+        skips.add(len(token) % 8)
     out = []
-    decoded = b32(token)
-    if decoded is not None:
-        out.append(("base32", decoded))
-    if re.search(rb"[G-Vg-v]", token):
-        decoded = b32(token, extended=True)
+    for skip in sorted(skips):
+        body = token[skip:]
+        decoded = b32(body)
         if decoded is not None:
-            out.append(("base32hex", decoded))
+            out.append(("base32", skip, decoded))
+        if re.search(rb"[G-Vg-v]", body):
+            decoded = b32(body, extended=True)
+            if decoded is not None:
+                out.append(("base32hex", skip, decoded))
     return out
 
 
@@ -148,7 +161,7 @@ def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
     for match in TOKEN.finditer(text):
         token = MIME_BREAKS.sub(b"", match.group())
         loose = realign or (match.start() > 0 and text[match.start() - 1] not in _TEXT_SET)
-        if token.rstrip(b"=").isdigit():
+        if token.rstrip(b"=").isdigit() and not _hex_digits(token):
             continue  # numbers are matched as they are
         at = match.start()
         if _HEX_WHOLE.match(token):
@@ -157,13 +170,12 @@ def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
             continue
         for hex_run in _HEX_RUN.finditer(token):
             yield from (Decoding("hex", at + hex_run.start(), data) for data in unhex(hex_run.group()))
-        if _B32.match(token) or re.match(rb"^[0-9A-Va-v]+={0,6}$", token):
-            for step, data in _base32_readings(token):
-                yield Decoding(step, at, data)
-        else:
+        for step, skip, data in _base32_readings(token, loose):
+            yield Decoding(step, at + skip, data)
+        if not _B32.match(token):
             for b32_run in _B32_RUN.finditer(token):
-                for step, data in _base32_readings(b32_run.group()):
-                    yield Decoding(step, at + b32_run.start(), data)
+                for step, skip, data in _base32_readings(b32_run.group()):
+                    yield Decoding(step, at + b32_run.start() + skip, data)
         for skip in range(4 if loose else 1):
             decoded = b64(token[skip:])
             if decoded is None and not skip and token.endswith(b"=") and len(token) % 4:
