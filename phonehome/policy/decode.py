@@ -107,8 +107,8 @@ _BOUNDARY = re.compile(r'boundary="?([^";,\s]{1,200})"?', re.IGNORECASE)
 _MIN_GUESS = 8
 """Smallest binary view worth a guess at magic-less compression (a MAC deflates to 8 bytes)."""
 _MIN_EMBEDDED = 16
-"""Output a stream found behind a magic number inside a view must yield to count (random bytes
-after a chance magic number inflate to a few bytes of junk)."""
+"""Output a broken stream found behind a magic number inside a view must yield to count (random bytes
+after a chance magic number inflate to a few bytes of junk); a whole one with its checksum counts."""
 
 
 class _Walk:
@@ -326,7 +326,7 @@ class _Walk:
                     )
                     return
                 result = self.inflate(view, kind, data[pos:])
-                if result is not None and result.complete and len(result.data) >= _MIN_EMBEDDED:
+                if result is not None and (result.complete or len(result.data) >= _MIN_EMBEDDED):
                     self.child(view, kind, result.data, depth, at=pos)
                     pos = data.find(magic, pos + max(result.consumed, 1))
                 else:
