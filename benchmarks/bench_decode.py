@@ -70,11 +70,16 @@ def corpus(seed: int = 7) -> dict[str, bytes]:
         "events": [event() for _ in range(3)],
     }
     large = [event() for _ in range(600)]
-    proto = bytearray()
-    for number in range(1, 40):
+    proto = bytearray()  # a checkin-like message: strings, small and large varints, a nested message
+    for number in range(1, 15):
         text = word(rng.randrange(4, 30)).encode()
-        proto += bytes([(number << 3 | 2) & 0x7F]) + bytes([len(text)]) + text
-        proto += bytes([((number + 40) << 3) & 0x7F | 0x80, 1]) + bytes([rng.randrange(1, 127)])
+        proto += bytes([number << 3 | 2, len(text)]) + text
+        proto += bytes([number << 3 | 0x80 | 0, 1]) + bytes(
+            [0x80 | rng.randrange(128), rng.randrange(1, 127)]
+        )
+        proto += bytes([(number + 1) << 3 | 1]) + rng.randbytes(8)
+    nested = b"\x0a\x07TA-1062\x10\x96\x01\x1a\x0a00WW_1_13E"
+    proto += bytes([15 << 3 | 2, len(nested)]) + nested
     log = "\n".join(
         f"2024-01-0{rng.randrange(1, 9)} 12:00:{rng.randrange(60):02d} I/{word(6)}: {word()} id={rng.randbytes(12).hex()}"
         for _ in range(120)

@@ -43,6 +43,20 @@ def looks_zlib(data: bytes) -> bool:
     return len(data) > 2 and data[0] & 0x0F == 8 and data[0] >> 4 <= 7 and (data[0] << 8 | data[1]) % 31 == 0
 
 
+def may_deflate(data: bytes) -> bool:
+    """Whether raw deflate could start here (RFC 1951 3.2.3-4): the first block's type is not the
+    reserved 11, and a stored block's length is followed by its one's complement."""
+    block_type = data[0] >> 1 & 3
+    if block_type == 3:
+        return False
+    if block_type == 0:
+        return (
+            len(data) >= 5
+            and int.from_bytes(data[1:3], "little") ^ int.from_bytes(data[3:5], "little") == 0xFFFF
+        )
+    return True
+
+
 def gzip_header_length(data: bytes, pos: int = 0) -> int | None:
     """Length of the RFC 1952 member header at ``pos`` (its optional fields included), None if not one."""
     if data[pos : pos + 3] != GZIP_MAGIC or len(data) < pos + 10:

@@ -25,10 +25,11 @@ from phonehome.policy import compression
 from phonehome.policy.compression import GZIP_MAGIC, ZSTD_MAGIC, Inflated
 from phonehome.policy.encodings import (
     MIME_BREAKS,
-    TEXT_RUN,
     is_text,
     json_documents,
     runs,
+    text_mask,
+    text_runs,
     utf8,
     whole,
 )
@@ -100,6 +101,7 @@ class Decoded:
 
 
 _PERCENT = re.compile(rb"%[0-9A-Fa-f]{2}")
+_JSON_START = re.compile(rb"[{\[\x1e\xef]")
 _FORM = re.compile(rb"^[^=&\s/\x00-\x1f\x7f]{1,64}=[^&\s]*(?:&[^=&\s/\x00-\x1f\x7f]{1,64}(?:=[^&\s]*)?)*$")
 _PADDED = re.compile(rb"^[A-Za-z0-9+/_-]{8,}={1,6}$")
 """A padded base64 or base32 value: "key=" with nothing after, not a form."""
@@ -124,6 +126,8 @@ class _Walk:
         self.spent = False
         self.loose: set[int] = set()
         """Views (by id) of text cut out of binary data."""
+        self.leaves: set[int] = set()
+        """Views (by id) not to decode further: our renderings of protobuf numbers."""
 
     def limit(self, view: View, reason: str, *, bomb: bool = False) -> None:
         self.out.limits.append(LimitEvent(view.chain, reason, bomb, view.origin))
@@ -155,6 +159,7 @@ class _Walk:
         at: int | None = None,
         verbatim: bool = False,
         loose: bool = False,
+        leaf: bool = False,
     ) -> None:
         """Adds what ``step`` decoded from ``parent``; ``at`` is where in the parent it came from and
         ``verbatim`` says ``data`` is the parent's bytes there (so its offsets stay exact)."""
@@ -172,20 +177,28 @@ class _Walk:
         )
         if loose:
             self.loose.add(id(view))
+        if leaf:
+            self.leaves.add(id(view))
         self.add(view, depth + 1)
 
     def children(self, view: View, depth: int) -> None:
-        if self.stopped:
+        if self.stopped or id(view) in self.leaves:
             return
         data = view.data
-        text = is_text(data)
+        mask = text_mask(data)
+        text = is_text(data, mask)
         if self.decompress(view, depth, text):
             return
         covered: list[tuple[int, int]] = []
+        if text and len(data) < _MIN_GUESS:
+            if _PERCENT.search(data):  # too short for any other encoding or container
+                self.child(view, "url", unquote_to_bytes(data), depth)
+            return
         if text:
-            stripped = data.strip()
-            lead = len(data) - len(data.lstrip())
-            if self.framed_json(view, stripped, lead, depth):
+            stripped = data.lstrip()
+            lead = len(data) - len(stripped)
+            stripped = stripped.rstrip()
+            if _JSON_START.search(stripped, 0, 16) and self.framed_json(view, stripped, lead, depth):
                 return
             if b"--" in data[:4] and self.multipart(view, depth):
                 return
@@ -210,7 +223,7 @@ class _Walk:
                 return
             if looks_like_message(data):
                 covered = self.protobuf(view, depth)
-            self.text_runs(view, depth, covered)
+            self.text_runs(view, depth, mask, covered)
         self.embedded(view, depth, covered)
 
     # -- compression ---------------------------------------------------------------------------
@@ -232,6 +245,8 @@ class _Walk:
         # brotli first: it only accepts a complete stream, while raw deflate accepts many short byte strings
         if not text and len(data) >= _MIN_GUESS:
             kinds += [kind for kind in ("brotli", "deflate") if kind not in kinds]
+            if not compression.may_deflate(data) and "deflate" in kinds and "deflate" not in self.encoding:
+                kinds.remove("deflate")
         for kind in kinds:
             result = self.inflate(view, kind, data)
             if result is None or not (result.complete or kind in ("gzip", "zlib", "zstd")):
@@ -294,18 +309,27 @@ class _Walk:
         so that a magic-less stream (raw deflate, brotli) or a protobuf message behind it is seen."""
         data = view.data
         size = len(data)
-        for at, length in (
-            (5, int.from_bytes(data[1:5], "big") if data[0] in (0, 1) else -1),
-            (4, int.from_bytes(data[:4], "big")),
-            (4, int.from_bytes(data[:4], "little")),
-            (2, int.from_bytes(data[:2], "big")),
-            (2, int.from_bytes(data[:2], "little")),
-            (1, data[0]),
+        if size < _MIN_GUESS + 1:
+            return False
+        at = 0
+        if data[0] == size - 1:
+            at = 1
+        elif size - 2 < 1 << 16 and data[:2] in (
+            (size - 2).to_bytes(2, "big"),
+            (size - 2).to_bytes(2, "little"),
         ):
-            if length == size - at and length >= _MIN_GUESS:
-                self.child(view, "frame", data[at:], depth, at=at, verbatim=True)
-                return True
-        return False
+            at = 2
+        elif size - 4 < 1 << 32 and data[:4] in (
+            (size - 4).to_bytes(4, "big"),
+            (size - 4).to_bytes(4, "little"),
+        ):
+            at = 4
+        elif size - 5 < 1 << 32 and data[0] in (0, 1) and data[1:5] == (size - 5).to_bytes(4, "big"):
+            at = 5
+        if not at or size - at < _MIN_GUESS:
+            return False
+        self.child(view, "frame", data[at:], depth, at=at, verbatim=True)
+        return True
 
     def embedded(self, view: View, depth: int, covered: list[tuple[int, int]]) -> None:
         """gzip and zstd streams behind a header of some other protocol (a length, a version byte)."""
@@ -453,7 +477,10 @@ class _Walk:
         # sibling fields pair up (each field alone in its view would not); one view per reading of them.
         for kind, texts in lines.items():
             if texts:
-                self.child(view, f"protobuf:{base}{kind}", "\n".join(texts).encode(), depth, key=None)
+                # our own rendering, for the matcher only: nothing in it is encoded
+                self.child(
+                    view, f"protobuf:{base}{kind}", "\n".join(texts).encode(), depth, key=None, leaf=True
+                )
         return covered
 
     # -- encodings -----------------------------------------------------------------------------
@@ -484,28 +511,28 @@ class _Walk:
                     return
             self.child(view, reading.step, reading.data, depth, at=reading.start)
 
-    def text_runs(self, view: View, depth: int, covered: list[tuple[int, int]]) -> None:
+    def text_runs(self, view: View, depth: int, mask: bytes, covered: list[tuple[int, int]]) -> None:
         """Printable stretches of binary data, decoded as text: a binary header must not hide the
         base64, JSON or ``key=value`` text after it. Fields a protobuf parse explained are left out."""
-        data = view.data
         if covered:
-            blanked = bytearray(data)
+            blanked = bytearray(mask)
             for lo, hi in covered:
                 blanked[lo:hi] = bytes(hi - lo)
-            data = bytes(blanked)
-        for count, match in enumerate(TEXT_RUN.finditer(data)):
-            if count >= self.limits.max_tokens or self.stopped:
-                if not self.stopped:
-                    self.limit(
-                        view,
-                        f"more than {self.limits.max_tokens} text stretches in binary data: "
-                        f"those from byte {match.start()} on not decoded",
-                    )
+            mask = bytes(blanked)
+        for count, (start, end) in enumerate(text_runs(mask)):
+            if self.stopped:
+                return
+            if count >= self.limits.max_tokens:
+                self.limit(
+                    view,
+                    f"more than {self.limits.max_tokens} text stretches in binary data: "
+                    f"those from byte {start} on not decoded",
+                )
                 return
             # The bytes before a run are binary, but its first characters may be too (a length byte that
             # happens to be a letter): the run is "loose", its encoded runs read from every alignment.
             self.child(
-                view, "text", match.group(), depth, scan=False, at=match.start(), verbatim=True, loose=True
+                view, "text", view.data[start:end], depth, scan=False, at=start, verbatim=True, loose=True
             )
 
 

@@ -30,12 +30,22 @@ _B32_RUN = re.compile(rb"(?<![A-Z2-7])[A-Z2-7]{16,}(?![A-Z2-7])|(?<![a-z2-7])[a-
 _B32 = re.compile(rb"^(?:[A-Z2-7]+|[a-z2-7]+)={0,6}$")
 _B32HEX = re.compile(rb"^(?:[0-9A-V]+|[0-9a-v]+)={0,6}$")
 _HEX_WHOLE = re.compile(rb"^[0-9A-Fa-f]+$")
+_B32ISH = re.compile(rb"^(?:[0-9A-Z]+|[0-9a-z]+)=*$")
+"""One case of letters and digits: worth trying as base32 or base32hex."""
 MIME_BREAKS = re.compile(rb"\r?\n|\\r\\n|\\n|[ \t]")
-TEXT_RUN = re.compile(rb"[\t\n\r\x1e\x20-\x7e]{16,}")
-"""Printable stretches of binary data long enough to hold a token or a field."""
+_MASK = bytes(1 if byte in _TEXT_BYTES else 2 if byte >= 0x80 else 0 for byte in range(256))
+"""Byte -> 1 text, 2 high (maybe UTF-8), 0 control: one C-speed pass classifies a buffer."""
+_RUN = b"\x01" * 16
+"""Printable stretches of binary data this long may hold a token or a field."""
 
 
-def is_text(data: bytes) -> bool:
+def text_mask(data: bytes) -> bytes:
+    """``data`` with each byte replaced by its class (1 text, 2 high, 0 control), for is_text and
+    text_runs to share."""
+    return data.translate(_MASK)
+
+
+def is_text(data: bytes, mask: bytes | None = None) -> bool:
     """Text (ASCII or UTF-8) with at most 5% other bytes, judged over all of ``data``.
 
     The whole buffer, not a sample: a binary head must not make a text tail
@@ -44,15 +54,28 @@ def is_text(data: bytes) -> bool:
     if not data:
         return False
     allowance = len(data) // 20
-    other = len(data.translate(None, _TEXT_BYTES))
-    if other <= allowance:
-        return True
-    controls = len(data.translate(None, _TEXT_BYTES + _HIGH_BYTES))
+    if data.isascii():
+        return (mask or text_mask(data)).count(0) <= allowance
+    mask = mask or text_mask(data)
+    controls = mask.count(0)
     if controls > allowance:
         return False
+    if len(data) - mask.count(1) <= allowance:
+        return True
     # The other bytes are high bytes: text when they are UTF-8 (Chinese, Cyrillic...), a few strays allowed.
     invalid = data.decode("utf-8", "replace").count("\ufffd")
     return controls + invalid <= allowance
+
+
+def text_runs(mask: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of the printable ASCII stretches of 16 bytes or more, from a text_mask."""
+    ascii_text = mask.replace(b"\x02", b"\x00")
+    pos = ascii_text.find(_RUN)
+    while pos >= 0:
+        end = ascii_text.find(b"\x00", pos)
+        end = len(mask) if end < 0 else end
+        yield pos, end
+        pos = ascii_text.find(_RUN, end)
 
 
 def b64(token: bytes) -> bytes | None:
@@ -122,7 +145,11 @@ def whole(value: bytes) -> list[Decoding]:
         return []
     if _HEX_WHOLE.match(compact):
         return [Decoding("hex", 0, data) for data in unhex(compact)] if len(compact) >= 16 else []
-    out = [Decoding(step, skip, data) for step, skip, data in _base32_readings(compact)]
+    out = (
+        [Decoding(step, skip, data) for step, skip, data in _base32_readings(compact)]
+        if _B32ISH.match(compact)
+        else []
+    )
     decoded = b64(compact)
     if decoded is None and compact.endswith(b"=") and len(compact) % 4:
         decoded = b64(compact[len(compact) % 4 :])  # padding fixes the alignment: the head is not its own
@@ -135,11 +162,11 @@ def _base32_readings(token: bytes, loose: bool = False) -> list[tuple[str, int, 
     """(step, offset, bytes) for base32 and base32hex; padding that does not fill 8-character groups
     says how many characters at the head are not the run's own, and a ``loose`` run is tried without
     its first 1-3."""
-    skips = {0, *((1, 2, 3) if loose else ())}
-    if token.endswith(b"=") and len(token) % 8:
-        skips.add(len(token) % 8)
-    out = []
-    for skip in sorted(skips):
+    skips = [0, 1, 2, 3] if loose else [0]
+    if token.endswith(b"=") and len(token) % 8 not in skips:
+        skips.append(len(token) % 8)
+    out: list[tuple[str, int, bytes]] = []
+    for skip in skips:
         body = token[skip:]
         decoded = b32(body)
         if decoded is not None:
@@ -160,7 +187,10 @@ def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
     """
     for match in TOKEN.finditer(text):
         token = MIME_BREAKS.sub(b"", match.group())
-        loose = realign or (match.start() > 0 and text[match.start() - 1] not in _TEXT_SET)
+        # only a run's head can have bytes that are not its own: at the start of text cut out of binary
+        # data, or right after a byte that is not text
+        before = text[match.start() - 1] if match.start() else None
+        loose = (realign and before is None) or (before is not None and before not in _TEXT_SET)
         if token.rstrip(b"=").isdigit() and not _hex_digits(token):
             continue  # numbers are matched as they are
         at = match.start()
