@@ -140,15 +140,38 @@ class FieldMatch:
     """Offset of the value in the view it came from (-1 when not known)."""
 
 
-def text_pairs(data: bytes, limit: int = 512) -> Iterator[tuple[str, str, int]]:
-    """(name, value, offset of value) pairs from text: query strings, XML, logs, custom protocols."""
+MAX_TEXT_PAIRS = 4096
+"""``key=value`` pairs read from one text view; a caller must say so when a view has more."""
+
+
+def text_pairs(data: bytes, limit: int = MAX_TEXT_PAIRS) -> Iterator[tuple[str, str, int]]:
+    """(name, value, offset of value) pairs from text: query strings, XML, logs, custom protocols.
+
+    Stops after ``limit`` pairs without saying so; read_text_pairs says where it stopped.
+    """
+    yield from read_text_pairs(data, limit).pairs
+
+
+@dataclass(frozen=True, slots=True)
+class TextPairs:
+    """The pairs read from a text, and where reading stopped if the limit cut it short."""
+
+    pairs: list[tuple[str, str, int]]
+    cut_at: int | None
+    """Offset of the first pair not read (None: all were)."""
+
+
+def read_text_pairs(data: bytes, limit: int = MAX_TEXT_PAIRS) -> TextPairs:
+    """text_pairs, with the offset where ``limit`` stopped it: the caller records a decode limit."""
+    pairs: list[tuple[str, str, int]] = []
     for count, match in enumerate(_TEXT_PAIR.finditer(data)):
         if count >= limit:
-            return
+            return TextPairs(pairs, match.start())
         if match.group(1) is not None:
-            yield match.group(1).decode("latin-1"), match.group(2).decode("latin-1"), match.start(2)
+            pairs.append((match.group(1).decode("latin-1"), match.group(2).decode("latin-1"), match.start(2)))
         else:
-            yield match.group(3).decode("latin-1"), match.group(4).decode("latin-1"), match.start(4)
+            pairs.append((match.group(3).decode("latin-1"), match.group(4).decode("latin-1"), match.start(4)))
+    return TextPairs(pairs, None)
 
 
 class FieldJudge:

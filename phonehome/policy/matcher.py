@@ -9,20 +9,19 @@ small window of bytes kept around each candidate.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import hyperscan
 
-from phonehome.policy.forms import Coordinate, Expansion, Form
+from phonehome.policy import coordinates
+from phonehome.policy.coordinates import PAIR_DISTANCE, CoordinateHit
+from phonehome.policy.forms import Expansion, Form
 
 WINDOW = 96
 """Bytes kept on each side of a candidate: enough to read a coordinate's digits and a field name."""
 HEAD = 256
 """Longest literal given to Hyperscan (its limit is ~4000 bytes per expression): a longer form (a 1 MiB
 serial, its hex and base64) is found by its first HEAD bytes, and the rest is compared on the candidate."""
-PAIR_DISTANCE = 48
-"""Latitude and longitude count as a location when this close (either order): one alone is a number."""
 _KEEP = 4096
 
 
@@ -44,45 +43,14 @@ class _Candidate:
     end: int
 
 
-@dataclass(slots=True)
-class _CoordinateHit:
-    axis: str
-    start: int
-    end: int
-    keyed: bool
-
-
 _DIGITS = frozenset(b"0123456789")
 _ALNUM = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _BOUNDARY = {"digit": _DIGITS, "alnum": _ALNUM, "hex": _HEX}
-# What may stand between latitude and longitude: punctuation, spaces and the coordinates' own names
-# ("59.91, 10.75", '"lat": 59.91, "lon": 10.75', "<lat>..</lat><lon>"), not words ("59.91 and 10.75").
-_NAME_AFFIX = rb"(?:gps|geo|loc|last|cur|current|device|user|my|fix)?"
-_NAME_SUFFIX = rb"(?:e[5-7]|_?deg(?:rees)?)?"
-_BETWEEN = re.compile(
-    rb"(?i)(?:[\s,;:&=\"'\[\](){}<>|/_\\]|"
-    + _NAME_AFFIX
-    + rb"(?:latitude|longitude|lat|lng|lon|long)"
-    + _NAME_SUFFIX
-    + rb"|x|y)*"
-)
-_LAT_KEY = re.compile(rb"(?i)(?:lat|latitude)" + _NAME_SUFFIX + rb"(?:[\"']?\s*[:=]\s*[\"']?|>)$")
-_LON_KEY = re.compile(rb"(?i)(?:lon|lng|long|longitude)" + _NAME_SUFFIX + rb"(?:[\"']?\s*[:=]\s*[\"']?|>)$")
 
 
 def _literal(pattern: bytes) -> bytes:
     return b"".join(b"\\x%02x" % byte for byte in pattern)
-
-
-def _coordinate_prefixes(coord: Coordinate) -> set[str]:
-    """Two-decimal prefixes that every value within tolerance starts with (truncated or rounded)."""
-    reach = 0.01 + coord.extra
-    out = set()
-    for delta in (-reach, 0.0, reach):
-        value = abs(coord.degrees + delta)
-        out.add(f"{int(value * 100) / 100:.2f}")
-    return out
 
 
 class Matcher:
@@ -93,21 +61,17 @@ class Matcher:
         self.coordinates = list(expansion.coordinates)
         expressions: list[bytes] = []
         flags: list[int] = []
-        # id -> (form index) or (coordinate index, scale): decimal with a dot (0) or a comma (1), E5-E7
-        self._targets: list[tuple[str, int, int]] = []
-        self._backs: list[int] = []
-        """For a decimal pattern: how far before its end the decimal separator is."""
+        # Hyperscan id -> form index, or (coordinate index, its pattern)
+        self._targets: list[int | tuple[int, coordinates.Pattern]] = []
         for index, form in enumerate(self.forms):
             expressions.append(form.pattern if form.regex else _literal(form.pattern[:HEAD]))
             flags.append(hyperscan.HS_FLAG_CASELESS if form.caseless else 0)
-            self._targets.append(("form", index, 0))
-            self._backs.append(0)
+            self._targets.append(index)
         for index, coord in enumerate(self.coordinates):
-            for text, scale, back in _coordinate_patterns(coord):
-                expressions.append(text)
+            for pattern in coordinates.patterns(coord):
+                expressions.append(pattern.expression)
                 flags.append(0)
-                self._targets.append(("coord", index, scale))
-                self._backs.append(back)
+                self._targets.append((index, pattern))
         self.pattern_count = len(expressions)
         self._block: hyperscan.Database | None = None
         self._stream: hyperscan.Database | None = None
@@ -134,7 +98,7 @@ class Matcher:
             checked = self._verify(cand, data, 0, closed=True)
             if isinstance(checked, Hit):
                 hits.append(checked)
-            elif isinstance(checked, _CoordinateHit):
+            elif isinstance(checked, CoordinateHit):
                 coords.append(checked)
         return hits + _pair(coords, data, 0)
 
@@ -144,8 +108,8 @@ class Matcher:
 
     def _candidate(self, pattern: int, end: int) -> _Candidate:
         """A Hyperscan match as a candidate spanning the whole form (a long form's head matched)."""
-        kind, index, _scale = self._targets[pattern]
-        if kind != "form":
+        index = self._targets[pattern]
+        if not isinstance(index, int):
             return _Candidate(pattern, end, end)
         start = end - self._lengths[index]
         form = self.forms[index]
@@ -153,12 +117,12 @@ class Matcher:
 
     def _verify(
         self, cand: _Candidate, buf: bytes | bytearray, base: int, closed: bool
-    ) -> Hit | _CoordinateHit | None:
+    ) -> Hit | CoordinateHit | None:
         """Checks a candidate on ``buf`` (which starts at stream offset ``base``)."""
-        kind, index, scale = self._targets[cand.pattern]
+        target = self._targets[cand.pattern]
         lo, hi = cand.start - base, cand.end - base
-        if kind == "form":
-            form = self.forms[index]
+        if isinstance(target, int):
+            form = self.forms[target]
             if not form.regex and len(form.pattern) > HEAD:
                 found = bytes(buf[lo:hi])
                 if (found.lower() if form.caseless else found) != (
@@ -172,92 +136,12 @@ class Matcher:
                 if hi < len(buf) and buf[hi] in banned:
                     return None
             return Hit(form.identifier, form.name, cand.start, cand.end)
-        return _verify_coordinate(
-            self.coordinates[index], scale, buf, hi=hi, back=self._backs[cand.pattern], base=base
-        )
+        index, pattern = target
+        return coordinates.verify(self.coordinates[index], pattern, buf, hi, base)
 
 
-def _verify_coordinate(
-    coord: Coordinate, scale: int, buf: bytes | bytearray, *, hi: int, back: int, base: int
-) -> _CoordinateHit | None:
-    """Reads the whole number around a candidate that ends at ``hi`` and judges it (Coordinate.matches)."""
-    if scale <= 1:
-        separator = hi - back
-        start = separator
-        while start > 0 and buf[start - 1] in _DIGITS:
-            start -= 1
-        end = hi
-        while end < len(buf) and buf[end] in _DIGITS:
-            end += 1
-        mark = buf[separator]
-        if not 1 <= separator - start <= 3 or (
-            start > 1 and buf[start - 1] == mark and buf[start - 2] in _DIGITS
-        ):
-            return None  # "1.59.91" is a version, "1,259,91" a thousands-grouped number
-        whole, fraction = bytes(buf[start:separator]), bytes(buf[separator + 1 : end])
-        value = float(whole + b"." + fraction)
-        places = len(fraction.rstrip(b"0"))
-    else:
-        start = hi
-        while start > 0 and buf[start - 1] in _DIGITS:
-            start -= 1
-        if (hi < len(buf) and buf[hi] in _DIGITS) or (start > 0 and buf[start - 1] == 0x2E):
-            return None  # more digits than the pattern has, or the fraction of a decimal
-        digits = bytes(buf[start:hi])
-        value = int(digits) / 10**scale
-        places = scale - (len(digits) - len(digits.rstrip(b"0")))
-        end = hi
-    if start > 0 and buf[start - 1] == 0x2D:
-        value = -value
-        start -= 1
-    if not coord.matches(value, places):
-        return None
-    before = bytes(buf[max(0, start - 24) : start])
-    keyed = bool((_LAT_KEY if coord.axis == "lat" else _LON_KEY).search(before))
-    return _CoordinateHit(coord.axis, start + base, end + base, keyed)
-
-
-def _coordinate_patterns(coord: Coordinate) -> list[tuple[bytes, int, int]]:
-    """(expression, scale, separator distance from the end) for every rendering of one axis.
-
-    Decimals: the two-decimal prefixes every value within reach starts with, with a dot and with a comma
-    (``String.format`` in a German locale), and the roundings that lost their trailing zeros (``60.0``).
-    E5, E6, E7 integers: the prefix's digits without leading zeros, then the rest; skipped under 0.1
-    degrees, where two digits or fewer would match every number in the traffic.
-    """
-    out: list[tuple[bytes, int, int]] = []
-    for prefix in sorted(_coordinate_prefixes(coord)):
-        out += [(re.escape(prefix).encode(), 0, 3), (prefix.replace(".", ",").encode(), 1, 3)]
-        integer = prefix.replace(".", "").lstrip("0")
-        if len(integer) >= 2:
-            out += [(integer.encode() + b"\\d{%d}" % (scale - 2), scale, 0) for scale in (5, 6, 7)]
-    for short in sorted(coord.short_forms()):
-        back = len(short.partition(".")[2]) + 1
-        out += [(re.escape(short).encode(), 0, back), (short.replace(".", ",").encode(), 1, back)]
-    return out
-
-
-def _pair(coords: list[_CoordinateHit], buf: bytes | bytearray = b"", base: int = 0) -> list[Hit]:
-    """Latitude next to longitude (either order), or a coordinate under its own field name."""
-    out: list[Hit] = []
-    used: set[int] = set()
-    coords = sorted({(c.start, c.axis): c for c in coords}.values(), key=lambda c: c.start)
-    for i, first in enumerate(coords):
-        for j in range(i + 1, len(coords)):
-            second = coords[j]
-            if second.start - first.end > PAIR_DISTANCE:
-                break
-            between = bytes(buf[first.end - base : second.start - base])
-            if second.axis != first.axis and i not in used and j not in used and _BETWEEN.fullmatch(between):
-                used |= {i, j}
-                out.append(
-                    Hit("location", "lat-lon" if first.axis == "lat" else "lon-lat", first.start, second.end)
-                )
-                break
-    for i, coord in enumerate(coords):
-        if i not in used and coord.keyed:
-            out.append(Hit("location", f"{coord.axis}-field", coord.start, coord.end))
-    return out
+def _pair(coords: list[CoordinateHit], buf: bytes | bytearray = b"", base: int = 0) -> list[Hit]:
+    return [Hit("location", form, start, end) for form, start, end in coordinates.pair(coords, buf, base)]
 
 
 @dataclass(slots=True)
@@ -269,7 +153,7 @@ class StreamScanner:
     _base: int = 0
     """Stream offset of ``_tail[0]``."""
     _pending: list[_Candidate] = field(default_factory=list)
-    _coords: list[_CoordinateHit] = field(default_factory=list)
+    _coords: list[CoordinateHit] = field(default_factory=list)
     _stream: hyperscan.Stream | None = None
     _stream_origin: int = 0
     """Stream offset at which the Hyperscan stream was opened (Hyperscan counts from there)."""
@@ -348,12 +232,12 @@ class StreamScanner:
             checked = self.matcher._verify(cand, self._tail, self._base, closed)
             if isinstance(checked, Hit):
                 out.append(checked)
-            elif isinstance(checked, _CoordinateHit):
+            elif isinstance(checked, CoordinateHit):
                 out += self._pair_coordinate(checked)
         self._pending = waiting
         return out
 
-    def _pair_coordinate(self, coord: _CoordinateHit) -> list[Hit]:
+    def _pair_coordinate(self, coord: CoordinateHit) -> list[Hit]:
         near = [c for c in self._coords if coord.start - c.end <= PAIR_DISTANCE]
         # A keyed coordinate whose partner never came within reach still counts on its own.
         out = _pair([c for c in self._coords if c not in near and c.keyed], self._tail, self._base)
@@ -362,9 +246,7 @@ class StreamScanner:
             return out
         for other in self._coords:
             lo, hi = sorted((other, coord), key=lambda c: c.start)
-            if other.axis != coord.axis and _BETWEEN.fullmatch(
-                bytes(self._tail[lo.end - self._base : hi.start - self._base])
-            ):
+            if coordinates.adjacent(lo, hi, self._tail, self._base):
                 self._coords.remove(other)
                 first, second = sorted((other, coord), key=lambda c: c.start)
                 name = "lat-lon" if first.axis == "lat" else "lon-lat"

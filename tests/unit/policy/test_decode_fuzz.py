@@ -7,6 +7,7 @@ import base64
 import gzip
 import itertools
 import json
+import struct
 import time
 import zlib
 from collections.abc import Callable
@@ -125,6 +126,10 @@ PIECES = [
     b'"lat": -33.85679, "lng": 151.2153',
     b"lat=-338567850",
     b"-33,8568;151,2153",
+    struct.pack("<d", -33.856785),
+    struct.pack("<d", 151.215297),
+    struct.pack(">i", -338567850),
+    struct.pack(">i", 1512152970),
     b"3520990017614819",
     b"x",
     b" ",

@@ -226,6 +226,23 @@ def _renderings(lat: float, lon: float) -> dict[str, bytes]:
     )
     packed = struct.pack("<dd", round(lat, 4), round(lon, 4))
     out["protobuf-packed-doubles"] = _pb_key(3, 2) + bytes([len(packed)]) + packed
+    out["protobuf-fields-between"] = (
+        _pb_key(1, 1)
+        + struct.pack("<d", lat)
+        + _pb_key(2, 1)
+        + struct.pack("<d", 12.5)
+        + _pb_key(3, 0)
+        + _pb_varint(1700000000)
+        + _pb_key(4, 1)
+        + struct.pack("<d", lon)
+    )
+    # C structs sent as they are (a modem's binary report, u-blox UBX NAV-PVT's I4 1e-7 degrees)
+    head = b"\x02\x01\x00\x2a"
+    out["struct-double-le"] = head + struct.pack("<dd", lat, lon)
+    out["struct-double-be-rounded"] = head + struct.pack(">dd", round(lat, 4), round(lon, 4))
+    out["struct-float-le"] = head + struct.pack("<ff", lat, lon)
+    out["struct-e7-le-with-altitude-between"] = head + struct.pack("<iii", e7[1], 123456, e7[0])
+    out["struct-e7-be"] = head + struct.pack(">ii", e7[0], e7[1])
     return out
 
 
