@@ -11,13 +11,8 @@ the verdict, never a silent pass).
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import json
-import math
 import re
-import struct
 from dataclasses import dataclass, field
 from urllib.parse import unquote_to_bytes
 
@@ -33,7 +28,8 @@ from phonehome.policy.encodings import (
     utf8,
     whole,
 )
-from phonehome.policy.protobuf import MAX_FIELDS, Field, looks_like_message, read_message
+from phonehome.policy.multipart import parts
+from phonehome.policy.protobuf import MAX_FIELDS, looks_like_message, read_message, renderings
 
 __all__ = ["Decoded", "LimitEvent", "Limits", "View", "decode", "is_text"]
 
@@ -105,7 +101,6 @@ _JSON_START = re.compile(rb"[{\[\x1e\xef]")
 _FORM = re.compile(rb"^[^=&\s/\x00-\x1f\x7f]{1,64}=[^&\s]*(?:&[^=&\s/\x00-\x1f\x7f]{1,64}(?:=[^&\s]*)?)*$")
 _PADDED = re.compile(rb"^[A-Za-z0-9+/_-]{8,}={1,6}$")
 """A padded base64 or base32 value: "key=" with nothing after, not a form."""
-_BOUNDARY = re.compile(r'boundary="?([^";,\s]{1,200})"?', re.IGNORECASE)
 _MIN_GUESS = 8
 """Smallest binary view worth a guess at magic-less compression (a MAC deflates to 8 bytes)."""
 _MIN_EMBEDDED = 16
@@ -426,28 +421,11 @@ class _Walk:
         return True
 
     def multipart(self, view: View, depth: int) -> bool:
-        data = view.data
-        match = _BOUNDARY.search(self.content_type)
-        first_line = data.split(b"\n", 1)[0].strip()
-        boundary = ("--" + match.group(1)).encode() if match else first_line
-        if not boundary.startswith(b"--") or len(boundary) < 3 or not data.lstrip().startswith(boundary):
+        found = parts(view.data, self.content_type)
+        if found is None:
             return False
         view.parsed = True
-        for index, part in enumerate(data.split(boundary)[1:]):
-            if part.startswith(b"--"):
-                break
-            head, _sep, body = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
-            if not _sep:
-                head, _sep, body = part.lstrip(b"\n").partition(b"\n\n")
-            headers = head.decode("latin-1").lower()
-            name_match = re.search(r'name="([^"]{0,200})"', head.decode("latin-1"))
-            name = name_match.group(1) if name_match else str(index)
-            body = body[:-2] if body.endswith(b"\r\n") else body.rstrip(b"\n")
-            if "content-transfer-encoding: base64" in headers:
-                with contextlib.suppress(binascii.Error, ValueError):
-                    body = base64.b64decode(MIME_BREAKS.sub(b"", body) + b"==", validate=False)
-            elif "content-transfer-encoding: quoted-printable" in headers:
-                body = binascii.a2b_qp(body)
+        for name, body in found:
             self.child(view, f"multipart:{name}", body, depth, key=name)
         return True
 
@@ -471,7 +449,7 @@ class _Walk:
             if isinstance(item.value, bytes):
                 covered.append((item.offset, item.offset + len(item.value)))
                 self.child(view, label, item.value, depth, key=None, at=item.offset, verbatim=True)
-            for kind, text in _renderings(item):
+            for kind, text in renderings(item):
                 lines[kind].append(text)
         # Every number of the message in one view, one per line, so that a latitude and longitude in
         # sibling fields pair up (each field alone in its view would not); one view per reading of them.
@@ -534,74 +512,6 @@ class _Walk:
             self.child(
                 view, "text", view.data[start:end], depth, scan=False, at=start, verbatim=True, loose=True
             )
-
-
-def _renderings(item: Field) -> list[tuple[str, str]]:
-    """(view, text) readings of a protobuf field's numbers: signed (int64, sfixed), unsigned where that
-    differs, zigzag (sint32/64) for varints, IEEE 754 for fixed widths (a double latitude), and the
-    same for packed repeated fields."""
-    if isinstance(item.value, int):
-        return _number(item.wire_type, item.value)
-    value = item.value
-    if not 8 <= len(value) <= 1024:
-        return []
-    out: list[tuple[str, str]] = []
-    if len(value) % 8 == 0:
-        for (number,) in struct.iter_unpack("<d", value):
-            out += _float(number, 64)
-    if len(value) % 4 == 0:
-        for (number,) in struct.iter_unpack("<f", value):
-            out += _float(number, 32)
-    varints = _packed_varints(value)
-    for number in varints:
-        out += _number(0, number)
-    return out
-
-
-def _number(wire_type: int, value: int) -> list[tuple[str, str]]:
-    bits = {0: 64, 1: 64, 5: 32}[wire_type]
-    if (1 << (bits - 1)) <= value < (1 << bits):
-        out = [("numbers", str(value - (1 << bits))), ("unsigned", str(value))]
-    else:
-        out = [("numbers", str(value))]
-    if wire_type == 0 and value:
-        out.append(("zigzag", str((value >> 1) ^ -(value & 1))))  # sint32, sint64
-    if wire_type in (1, 5):
-        (number,) = struct.unpack("<d" if bits == 64 else "<f", value.to_bytes(bits // 8, "little"))
-        out += _float(number, bits)
-    return out
-
-
-def _float(number: float, bits: int) -> list[tuple[str, str]]:
-    """The shortest text that reads back as the same double or float: a coordinate rounded to 4 places
-    shows its 4 places (``59.9139``), not the binary fraction's 15."""
-    if not (math.isfinite(number) and 1e-3 < abs(number) < 1e9):
-        return []
-    if bits == 64:
-        return [("floats", repr(number))] if "e" not in repr(number) else []
-    for places in range(1, 12):
-        text = f"{number:.{places}f}"
-        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == number:
-            return [("floats", text)]
-    return []
-
-
-def _packed_varints(data: bytes) -> list[int]:
-    """A packed repeated varint field (two bytes or more each, as E6/E7 coordinates are), else nothing."""
-    out: list[int] = []
-    pos = 0
-    while pos < len(data) and len(out) < 128:
-        start = pos
-        value = shift = 0
-        while pos < len(data) and data[pos] & 0x80 and shift < 63:
-            value |= (data[pos] & 0x7F) << shift
-            pos, shift = pos + 1, shift + 7
-        if pos >= len(data) or pos == start:
-            return []
-        value |= data[pos] << shift
-        pos += 1
-        out.append(value)
-    return out if pos == len(data) else []
 
 
 def decode(

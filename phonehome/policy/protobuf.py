@@ -2,11 +2,15 @@
 
 Hand-written rather than a protobuf library because those need a schema (or,
 for the raw decoders, accept trailing garbage); a leak scan needs a strict
-"is this whole buffer a message?" and bounded work on hostile bytes.
+"is this whole buffer a message?" and bounded work on hostile bytes. Without
+a schema a number's type is unknown, so :func:`renderings` gives every
+reading of it (signed, unsigned, zigzag, float) for the matcher to try.
 """
 
 from __future__ import annotations
 
+import math
+import struct
 from dataclasses import dataclass
 
 MAX_FIELDS = 4096
@@ -96,3 +100,71 @@ def looks_like_message(data: bytes) -> bool:
         return False
     first = data[0]
     return first >> 3 != 0 and first & 7 in (0, 1, 2, 5)
+
+
+def renderings(item: Field) -> list[tuple[str, str]]:
+    """(view, text) readings of a protobuf field's numbers: signed (int64, sfixed), unsigned where that
+    differs, zigzag (sint32/64) for varints, IEEE 754 for fixed widths (a double latitude), and the
+    same for packed repeated fields."""
+    if isinstance(item.value, int):
+        return _number(item.wire_type, item.value)
+    value = item.value
+    if not 8 <= len(value) <= 1024:
+        return []
+    out: list[tuple[str, str]] = []
+    if len(value) % 8 == 0:
+        for (number,) in struct.iter_unpack("<d", value):
+            out += _float(number, 64)
+    if len(value) % 4 == 0:
+        for (number,) in struct.iter_unpack("<f", value):
+            out += _float(number, 32)
+    varints = _packed_varints(value)
+    for number in varints:
+        out += _number(0, number)
+    return out
+
+
+def _number(wire_type: int, value: int) -> list[tuple[str, str]]:
+    bits = {0: 64, 1: 64, 5: 32}[wire_type]
+    if (1 << (bits - 1)) <= value < (1 << bits):
+        out = [("numbers", str(value - (1 << bits))), ("unsigned", str(value))]
+    else:
+        out = [("numbers", str(value))]
+    if wire_type == 0 and value:
+        out.append(("zigzag", str((value >> 1) ^ -(value & 1))))  # sint32, sint64
+    if wire_type in (1, 5):
+        (number,) = struct.unpack("<d" if bits == 64 else "<f", value.to_bytes(bits // 8, "little"))
+        out += _float(number, bits)
+    return out
+
+
+def _float(number: float, bits: int) -> list[tuple[str, str]]:
+    """The shortest text that reads back as the same double or float: a coordinate rounded to 4 places
+    shows its 4 places (``59.9139``), not the binary fraction's 15."""
+    if not (math.isfinite(number) and 1e-3 < abs(number) < 1e9):
+        return []
+    if bits == 64:
+        return [("floats", repr(number))] if "e" not in repr(number) else []
+    for places in range(1, 12):
+        text = f"{number:.{places}f}"
+        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == number:
+            return [("floats", text)]
+    return []
+
+
+def _packed_varints(data: bytes) -> list[int]:
+    """A packed repeated varint field (two bytes or more each, as E6/E7 coordinates are), else nothing."""
+    out: list[int] = []
+    pos = 0
+    while pos < len(data) and len(out) < 128:
+        start = pos
+        value = shift = 0
+        while pos < len(data) and data[pos] & 0x80 and shift < 63:
+            value |= (data[pos] & 0x7F) << shift
+            pos, shift = pos + 1, shift + 7
+        if pos >= len(data) or pos == start:
+            return []
+        value |= data[pos] << shift
+        pos += 1
+        out.append(value)
+    return out if pos == len(data) else []
