@@ -11,6 +11,7 @@ the verdict, never a silent pass).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import dataclass, field
@@ -20,16 +21,20 @@ from phonehome.policy import compression
 from phonehome.policy.compression import GZIP_MAGIC, ZSTD_MAGIC, Inflated
 from phonehome.policy.encodings import (
     MIME_BREAKS,
+    hex_pairs,
     is_text,
     json_documents,
+    quoted_printable,
     runs,
     text_mask,
     text_runs,
+    unescape,
     utf8,
+    utf16,
     whole,
 )
 from phonehome.policy.multipart import parts
-from phonehome.policy.protobuf import MAX_FIELDS, looks_like_message, read_message, renderings
+from phonehome.policy.protobuf import MAX_FIELDS, looks_like_message, parse_message, read_message, renderings
 
 __all__ = ["Decoded", "LimitEvent", "Limits", "View", "decode", "is_text"]
 
@@ -182,9 +187,13 @@ class _Walk:
         data = view.data
         mask = text_mask(data)
         text = is_text(data, mask)
+        if text and b"\x00" in mask and looks_like_message(data) and parse_message(data) is not None:
+            text = False  # a message of string fields: a few control bytes (tags, lengths) in much text
         if self.decompress(view, depth, text):
             return
         covered: list[tuple[int, int]] = []
+        if (not text or b"\x00" in mask) and self.frame(view, depth):
+            return
         if text and len(data) < _MIN_GUESS:
             if _PERCENT.search(data):  # too short for any other encoding or container
                 self.child(view, "url", unquote_to_bytes(data), depth)
@@ -212,12 +221,15 @@ class _Walk:
                 return  # one encoded value; with breaks, it may as well be words with runs among them
             if _PERCENT.search(data):
                 self.child(view, "url", unquote_to_bytes(data), depth)
+            for step, decoded in (("unescape", unescape(data)), ("quoted-printable", quoted_printable(data))):
+                if decoded is not None:
+                    self.child(view, step, decoded, depth)
             self.tokens(view, depth, realign=loose, done=readings)
         else:
-            if self.frame(view, depth):
-                return
             if looks_like_message(data):
                 covered = self.protobuf(view, depth)
+            for reading in utf16(data):
+                self.child(view, reading.step, reading.data, depth, at=reading.start)
             self.text_runs(view, depth, mask, covered)
         self.embedded(view, depth, covered)
 
@@ -246,6 +258,8 @@ class _Walk:
             result = self.inflate(view, kind, data)
             if result is None or not (result.complete or kind in ("gzip", "zlib", "zstd")):
                 continue
+            if kind == "deflate" and "deflate" not in self.encoding and result.consumed < len(data) * 0.9:
+                continue  # a guess that explains a few bytes of the view is junk that happened to inflate
             self.child(view, kind, result.data, depth)
             if not result.complete:
                 # truncated, corrupt, or a wrong checksum: what came out is kept, and the bytes are
@@ -307,24 +321,26 @@ class _Walk:
         if size < _MIN_GUESS + 1:
             return False
         at = 0
-        if data[0] == size - 1:
-            at = 1
-        elif size - 2 < 1 << 16 and data[:2] in (
-            (size - 2).to_bytes(2, "big"),
-            (size - 2).to_bytes(2, "little"),
-        ):
-            at = 2
-        elif size - 4 < 1 << 32 and data[:4] in (
+        if size - 4 < 1 << 32 and data[:4] in (
             (size - 4).to_bytes(4, "big"),
             (size - 4).to_bytes(4, "little"),
         ):
             at = 4
         elif size - 5 < 1 << 32 and data[0] in (0, 1) and data[1:5] == (size - 5).to_bytes(4, "big"):
             at = 5
+        elif size - 2 < 1 << 16 and data[:2] in (
+            (size - 2).to_bytes(2, "big"),
+            (size - 2).to_bytes(2, "little"),
+        ):
+            at = 2
+        elif data[0] == size - 1:
+            at = 1
         if not at or size - at < _MIN_GUESS:
             return False
         self.child(view, "frame", data[at:], depth, at=at, verbatim=True)
-        return True
+        # one length byte matches by chance once in 256 views, two once in 100 lines of UTF-16 text (its high
+        # byte is zero): those views are read as they are too
+        return at > 2
 
     def embedded(self, view: View, depth: int, covered: list[tuple[int, int]]) -> None:
         """gzip and zstd streams behind a header of some other protocol (a length, a version byte)."""
@@ -475,7 +491,7 @@ class _Walk:
         """base64, base32 and hex runs inside text (a header value, a log line, an XML element);
         ``realign`` for text cut out of binary data, whose edges may not be its own (encodings.runs)."""
         count, last = 0, -1
-        for reading in runs(view.data, realign=realign):
+        for reading in itertools.chain(runs(view.data, realign=realign), hex_pairs(view.data)):
             if done and reading.data in done:
                 continue
             if reading.start != last:

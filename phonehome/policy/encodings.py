@@ -155,7 +155,18 @@ def whole(value: bytes) -> list[Decoding]:
         decoded = b64(compact[len(compact) % 4 :])  # padding fixes the alignment: the head is not its own
     if decoded is not None:
         out.append(Decoding(b64_step(compact), 0, decoded))
-    return out
+    # one run of the base64 alphabet may hold a hex or base32 run that is the real value (a prefix glued on)
+    return out + list(_subruns(compact, 0)) if compact == value and TOKEN.fullmatch(compact) else out
+
+
+def _subruns(token: bytes, at: int) -> Iterator[Decoding]:
+    """Hex and base32 runs inside a longer run of the base64 alphabet (``sess_0123...``, ``-PMRE...``)."""
+    for hex_run in _HEX_RUN.finditer(token):
+        yield from (Decoding("hex", at + hex_run.start(), data) for data in unhex(hex_run.group()))
+    if not _B32.match(token):
+        for b32_run in _B32_RUN.finditer(token):
+            for step, skip, data in _base32_readings(b32_run.group()):
+                yield Decoding(step, at + b32_run.start() + skip, data)
 
 
 def _base32_readings(token: bytes, loose: bool = False) -> list[tuple[str, int, bytes]]:
@@ -198,20 +209,80 @@ def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
             if len(token) >= 24:
                 yield from (Decoding("hex", at, data) for data in unhex(token))
             continue
-        for hex_run in _HEX_RUN.finditer(token):
-            yield from (Decoding("hex", at + hex_run.start(), data) for data in unhex(hex_run.group()))
+        yield from _subruns(token, at)
         for step, skip, data in _base32_readings(token, loose):
             yield Decoding(step, at + skip, data)
-        if not _B32.match(token):
-            for b32_run in _B32_RUN.finditer(token):
-                for step, skip, data in _base32_readings(b32_run.group()):
-                    yield Decoding(step, at + b32_run.start() + skip, data)
         for skip in range(4 if loose else 1):
             decoded = b64(token[skip:])
             if decoded is None and not skip and token.endswith(b"=") and len(token) % 4:
                 decoded = b64(token[len(token) % 4 :])
             if decoded is not None:
                 yield Decoding(b64_step(token[skip:]), at + skip, decoded)
+
+
+_ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|&#([0-9]{1,7});|&#[xX]([0-9A-Fa-f]{1,6});")
+_QUOTED_PRINTABLE = re.compile(rb"(?:=[0-9A-F]{2}){3}")
+_HEX_PAIRS = re.compile(
+    rb"(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}([:\- ])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){6,}(?![0-9A-Fa-f])"
+)
+"""Hex with a separator between bytes, as a hex dump or a MAC writes it (eight bytes or more)."""
+_MASK16 = bytes(
+    1 if 0x20 <= byte < 0x7F or byte in b"\t\n\r" else 2 if byte == 0 else 0 for byte in range(256)
+)
+
+
+def unescape(text: bytes) -> bytes | None:
+    """Backslash escapes (``\\u0033``, ``\\x33``) and numeric character references (``&#51;``,
+    ``&#x33;``) resolved, as a JavaScript, Java or HTML reader would; None when there are none."""
+    if not _ESCAPE.search(text):
+        return None
+
+    def one(match: re.Match[bytes]) -> bytes:
+        code, byte, decimal, hexa = match.groups()
+        if byte is not None:
+            return bytes([int(byte, 16)])
+        point = int(code or hexa, 16) if decimal is None else int(decimal)
+        return chr(min(point, 0x10FFFF)).encode("utf-8", "surrogatepass")
+
+    return _ESCAPE.sub(one, text)
+
+
+def quoted_printable(text: bytes) -> bytes | None:
+    """RFC 2045 6.7 quoted-printable (``=33=35=32``) outside a MIME part; None when it does not look so."""
+    return binascii.a2b_qp(text) if _QUOTED_PRINTABLE.search(text) else None
+
+
+def hex_pairs(text: bytes) -> Iterator[Decoding]:
+    """Hex bytes with a separator between them (``33:35:32...``, ``33 35 32...``)."""
+    for match in _HEX_PAIRS.finditer(text):
+        yield Decoding(
+            "hex", match.start(), bytes.fromhex(match.group().replace(match.group(1), b"").decode())
+        )
+
+
+def utf16(data: bytes) -> Iterator[Decoding]:
+    """UTF-16 text in binary data: all of it behind a byte order mark, else every stretch of eight
+    ASCII characters or more in either byte order (Java's getBytes("UTF-16"), Windows APIs); the same
+    for UTF-32."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        yield Decoding("utf16", 0, data.decode("utf-16", "replace").encode("utf-8", "surrogatepass"))
+        return
+    if data.count(0) < 8:
+        return
+    mask = data.translate(_MASK16)
+    for unit, codec in (
+        (b"\x01\x02", "utf-16-le"),
+        (b"\x02\x01", "utf-16-be"),
+        (b"\x01\x02\x02\x02", "utf-32-le"),
+        (b"\x02\x02\x02\x01", "utf-32-be"),
+    ):
+        pos = mask.find(unit * 8)
+        while pos >= 0:
+            end = pos + 8 * len(unit)
+            while mask.startswith(unit, end):
+                end += len(unit)
+            yield Decoding(codec[:6].replace("-", ""), pos, data[pos:end].decode(codec).encode())
+            pos = mask.find(unit * 8, end)
 
 
 _JSON = json.JSONDecoder()

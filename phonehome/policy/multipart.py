@@ -42,4 +42,4 @@ def parts(data: bytes, content_type: str = "") -> list[tuple[str, bytes]] | None
         elif "content-transfer-encoding: quoted-printable" in headers:
             body = binascii.a2b_qp(body)
         out.append((name, body))
-    return out
+    return out or None  # a boundary and nothing after it: a first line that starts with "--"

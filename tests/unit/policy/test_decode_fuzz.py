@@ -47,6 +47,11 @@ WRAPPERS: dict[str, Callable[[bytes], bytes]] = {
     "percent": lambda d: "".join(f"%{b:02X}" for b in d).encode(),
     "base32hex": base64.b32hexencode,
     "log-line": lambda d: b"I/Reg( 812): payload=" + base64.b64encode(d) + b" len=" + str(len(d)).encode(),
+    "utf16le": lambda d: (
+        (d if d.isascii() and 0 not in d else base64.b64encode(d)).decode().encode("utf-16-le")
+    ),
+    "quoted-printable": lambda d: b"".join(b"=%02X" % b for b in d),
+    "hexdump": lambda d: d.hex(" ").encode(),
 }
 
 

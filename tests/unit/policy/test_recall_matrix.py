@@ -91,6 +91,12 @@ WRAPPINGS: dict[str, Callable[[str], bytes]] = {
     "raw-deflate-deep": lambda v: _deep(zlib.compress(json.dumps({"v": v}).encode())[2:-4]),
     "binary-head-base64": lambda v: _BINARY_HEAD + base64.b64encode(gzip.compress(v.encode())),
     "after-300-hex-runs": lambda v: f"{_HEX_NOISE} {gzip.compress(v.encode()).hex()}".encode(),
+    "js-unicode-escapes": lambda v: b"{id:'" + _escaped(v) + b"'}",
+    "html-entities": lambda v: b"<p>" + "".join(f"&#{ord(c)};" for c in v).encode() + b"</p>",
+    "quoted-printable": lambda v: b"x " + "".join(f"={b:02X}" for b in v.encode()).encode() + b" y",
+    "utf16le": lambda v: f"device {v} ok".encode("utf-16-le"),
+    "utf16-bom-json": lambda v: json.dumps({"v": v}).encode("utf-16"),
+    "hexdump-colons": lambda v: b"d=" + v.encode().hex(":").encode(),
     "multipart": lambda v: (
         b'--q\r\nContent-Disposition: form-data; name="x"\r\n\r\n' + v.encode() + b"\r\n--q--\r\n"
     ),
