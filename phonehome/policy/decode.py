@@ -108,6 +108,10 @@ _PADDED = re.compile(rb"^[A-Za-z0-9+/_-]{8,}={1,6}$")
 """A padded base64 or base32 value: "key=" with nothing after, not a form."""
 _MIN_GUESS = 8
 """Smallest binary view worth a guess at magic-less compression (a MAC deflates to 8 bytes)."""
+_RUN = 16
+"""Shortest printable stretch (or UTF-16 run, in characters / 2) of binary data decoded as text."""
+_MIN_STREAM = 18
+"""Shortest gzip member (a 10-byte header, an empty block, an 8-byte trailer) or zstd frame."""
 _MIN_EMBEDDED = 16
 """Output a broken stream found behind a magic number inside a view must yield to count (random bytes
 after a chance magic number inflate to a few bytes of junk); a whole one with its checksum counts."""
@@ -187,12 +191,13 @@ class _Walk:
         data = view.data
         mask = text_mask(data)
         text = is_text(data, mask)
-        if text and b"\x00" in mask and looks_like_message(data) and parse_message(data) is not None:
+        controls = text and (b"\x00" in mask or b"\x03" in mask)  # text with a few binary bytes in it
+        if controls and looks_like_message(data) and parse_message(data) is not None:
             text = False  # a message of string fields: a few control bytes (tags, lengths) in much text
         if self.decompress(view, depth, text):
             return
         covered: list[tuple[int, int]] = []
-        if (not text or b"\x00" in mask) and self.frame(view, depth):
+        if (not text or controls) and self.frame(view, depth):
             return
         if text and len(data) < _MIN_GUESS:
             if _PERCENT.search(data):  # too short for any other encoding or container
@@ -228,10 +233,12 @@ class _Walk:
         else:
             if looks_like_message(data):
                 covered = self.protobuf(view, depth)
-            for reading in utf16(data):
-                self.child(view, reading.step, reading.data, depth, at=reading.start)
-            self.text_runs(view, depth, mask, covered)
-        self.embedded(view, depth, covered)
+            if len(data) >= _RUN:  # shorter binary holds no UTF-16 run and no printable stretch
+                for reading in utf16(data, mask):
+                    self.child(view, reading.step, reading.data, depth, at=reading.start)
+                self.text_runs(view, depth, mask, covered)
+        if len(data) >= _MIN_STREAM:
+            self.embedded(view, depth, covered)
 
     # -- compression ---------------------------------------------------------------------------
     def decompress(self, view: View, depth: int, text: bool) -> bool:

@@ -30,18 +30,23 @@ _B32_RUN = re.compile(rb"(?<![A-Z2-7])[A-Z2-7]{16,}(?![A-Z2-7])|(?<![a-z2-7])[a-
 _B32 = re.compile(rb"^(?:[A-Z2-7]+|[a-z2-7]+)={0,6}$")
 _B32HEX = re.compile(rb"^(?:[0-9A-V]+|[0-9a-v]+)={0,6}$")
 _HEX_WHOLE = re.compile(rb"^[0-9A-Fa-f]+$")
+_B32HEX_LETTER = re.compile(rb"[G-Vg-v]")
 _B32ISH = re.compile(rb"^(?:[0-9A-Z]+|[0-9a-z]+)=*$")
 """One case of letters and digits: worth trying as base32 or base32hex."""
 MIME_BREAKS = re.compile(rb"\r?\n|\\r\\n|\\n|[ \t]")
-_MASK = bytes(1 if byte in _TEXT_BYTES else 2 if byte >= 0x80 else 0 for byte in range(256))
-"""Byte -> 1 text, 2 high (maybe UTF-8), 0 control: one C-speed pass classifies a buffer."""
+_MASK = bytes(
+    1 if byte in _TEXT_BYTES else 2 if byte >= 0x80 else 3 if byte == 0 else 0 for byte in range(256)
+)
+"""Byte -> 1 text, 2 high (maybe UTF-8), 3 NUL, 0 other control: one C-speed pass classifies a buffer."""
+_ASCII_TEXT = bytes([0, 1, 0, 0]) + bytes(252)
+"""A mask -> 1 where the byte is ASCII text, else 0."""
 _RUN = b"\x01" * 16
 """Printable stretches of binary data this long may hold a token or a field."""
 
 
 def text_mask(data: bytes) -> bytes:
-    """``data`` with each byte replaced by its class (1 text, 2 high, 0 control), for is_text and
-    text_runs to share."""
+    """``data`` with each byte replaced by its class (1 text, 2 high, 3 NUL, 0 other control), for
+    is_text, text_runs and utf16 to share."""
     return data.translate(_MASK)
 
 
@@ -54,10 +59,10 @@ def is_text(data: bytes, mask: bytes | None = None) -> bool:
     if not data:
         return False
     allowance = len(data) // 20
-    if data.isascii():
-        return (mask or text_mask(data)).count(0) <= allowance
     mask = mask or text_mask(data)
-    controls = mask.count(0)
+    if data.isascii():
+        return len(data) - mask.count(1) <= allowance
+    controls = mask.count(0) + mask.count(3)
     if controls > allowance:
         return False
     if len(data) - mask.count(1) <= allowance:
@@ -69,7 +74,7 @@ def is_text(data: bytes, mask: bytes | None = None) -> bool:
 
 def text_runs(mask: bytes) -> Iterator[tuple[int, int]]:
     """(start, end) of the printable ASCII stretches of 16 bytes or more, from a text_mask."""
-    ascii_text = mask.replace(b"\x02", b"\x00")
+    ascii_text = mask.translate(_ASCII_TEXT)
     pos = ascii_text.find(_RUN)
     while pos >= 0:
         end = ascii_text.find(b"\x00", pos)
@@ -161,8 +166,9 @@ def whole(value: bytes) -> list[Decoding]:
 
 def _subruns(token: bytes, at: int) -> Iterator[Decoding]:
     """Hex and base32 runs inside a longer run of the base64 alphabet (``sess_0123...``, ``-PMRE...``)."""
-    for hex_run in _HEX_RUN.finditer(token):
-        yield from (Decoding("hex", at + hex_run.start(), data) for data in unhex(hex_run.group()))
+    if len(token) >= 24:
+        for hex_run in _HEX_RUN.finditer(token):
+            yield from (Decoding("hex", at + hex_run.start(), data) for data in unhex(hex_run.group()))
     if not _B32.match(token):
         for b32_run in _B32_RUN.finditer(token):
             for step, skip, data in _base32_readings(b32_run.group()):
@@ -182,7 +188,7 @@ def _base32_readings(token: bytes, loose: bool = False) -> list[tuple[str, int, 
         decoded = b32(body)
         if decoded is not None:
             out.append(("base32", skip, decoded))
-        if re.search(rb"[G-Vg-v]", body):
+        if _B32HEX_LETTER.search(body):
             decoded = b32(body, extended=True)
             if decoded is not None:
                 out.append(("base32hex", skip, decoded))
@@ -210,8 +216,9 @@ def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
                 yield from (Decoding("hex", at, data) for data in unhex(token))
             continue
         yield from _subruns(token, at)
-        for step, skip, data in _base32_readings(token, loose):
-            yield Decoding(step, at + skip, data)
+        if loose or _B32ISH.match(token):
+            for step, skip, data in _base32_readings(token, loose):
+                yield Decoding(step, at + skip, data)
         for skip in range(4 if loose else 1):
             decoded = b64(token[skip:])
             if decoded is None and not skip and token.endswith(b"=") and len(token) % 4:
@@ -226,9 +233,6 @@ _HEX_PAIRS = re.compile(
     rb"(?<![0-9A-Fa-f])[0-9A-Fa-f]{2}([:\- ])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){6,}(?![0-9A-Fa-f])"
 )
 """Hex with a separator between bytes, as a hex dump or a MAC writes it (eight bytes or more)."""
-_MASK16 = bytes(
-    1 if 0x20 <= byte < 0x7F or byte in b"\t\n\r" else 2 if byte == 0 else 0 for byte in range(256)
-)
 
 
 def unescape(text: bytes) -> bytes | None:
@@ -260,21 +264,20 @@ def hex_pairs(text: bytes) -> Iterator[Decoding]:
         )
 
 
-def utf16(data: bytes) -> Iterator[Decoding]:
+def utf16(data: bytes, mask: bytes) -> Iterator[Decoding]:
     """UTF-16 text in binary data: all of it behind a byte order mark, else every stretch of eight
     ASCII characters or more in either byte order (Java's getBytes("UTF-16"), Windows APIs); the same
     for UTF-32."""
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         yield Decoding("utf16", 0, data.decode("utf-16", "replace").encode("utf-8", "surrogatepass"))
         return
-    if data.count(0) < 8:
+    if mask.count(3) < 8:
         return
-    mask = data.translate(_MASK16)
-    for unit, codec in (
-        (b"\x01\x02", "utf-16-le"),
-        (b"\x02\x01", "utf-16-be"),
-        (b"\x01\x02\x02\x02", "utf-32-le"),
-        (b"\x02\x02\x02\x01", "utf-32-be"),
+    for unit, codec in (  # in the text_mask: 1 text, 3 NUL
+        (b"\x01\x03", "utf-16-le"),
+        (b"\x03\x01", "utf-16-be"),
+        (b"\x01\x03\x03\x03", "utf-32-le"),
+        (b"\x03\x03\x03\x01", "utf-32-be"),
     ):
         pos = mask.find(unit * 8)
         while pos >= 0:
