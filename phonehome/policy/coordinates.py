@@ -124,13 +124,14 @@ def _binary(coord: Coordinate) -> list[Pattern]:
             if lo <= 0 <= hi:
                 continue  # around zero the encodings of both signs interleave; two bytes would match anything
             ends = [int.from_bytes(_encode(big, scale, value), "big") for value in (lo, hi)]
-            for keep in range(4 if size == 8 else 3, 1, -1):
+            # the longest prefix that keeps the literals few; never under 3 bytes (2 match every 64 KiB)
+            for keep in (4, 3) if size == 8 else (3,):
                 shift = 8 * (size - keep)
                 first, last = sorted(end >> shift for end in ends)
                 if last - first < 16:
                     break
-            else:
-                continue
+            if last - first >= 64:
+                continue  # a float near zero: too fine for a few literals
             for top in range(first, last + 1):
                 literal = top.to_bytes(keep, "big")
                 expression = literal[::-1] if fmt[0] == "<" else literal

@@ -194,42 +194,16 @@ class _Walk:
         controls = text and (b"\x00" in mask or b"\x03" in mask)  # text with a few binary bytes in it
         if controls and looks_like_message(data) and parse_message(data) is not None:
             text = False  # a message of string fields: a few control bytes (tags, lengths) in much text
-        if self.decompress(view, depth, text):
+        # text has no magic-less stream to guess, and Content-Encoding speaks of the body only
+        may_be_compressed = not text or depth == 0 or data.startswith((GZIP_MAGIC, ZSTD_MAGIC))
+        if may_be_compressed and self.decompress(view, depth, text):
             return
-        covered: list[tuple[int, int]] = []
         if (not text or controls) and self.frame(view, depth):
             return
-        if text and len(data) < _MIN_GUESS:
-            if _PERCENT.search(data):  # too short for any other encoding or container
-                self.child(view, "url", unquote_to_bytes(data), depth)
-            return
+        covered: list[tuple[int, int]] = []
         if text:
-            stripped = data.lstrip()
-            lead = len(data) - len(stripped)
-            stripped = stripped.rstrip()
-            if _JSON_START.search(stripped, 0, 16) and self.framed_json(view, stripped, lead, depth):
-                return
-            if b"--" in data[:4] and self.multipart(view, depth):
-                return
-            # a form value is parsed as a form again only if it has pairs of its own ("a=b=c" is one value)
-            nested = ">form:" in view.chain and b"&" not in stripped
-            if (
-                _FORM.match(stripped)
-                and not nested
-                and not _PADDED.match(stripped)
-                and self.form(view, stripped, depth)
-            ):
-                return
-            loose = id(view) in self.loose
-            readings = self.whole(view, stripped, depth)
-            if readings and not loose and not MIME_BREAKS.search(stripped):
-                return  # one encoded value; with breaks, it may as well be words with runs among them
-            if _PERCENT.search(data):
-                self.child(view, "url", unquote_to_bytes(data), depth)
-            for step, decoded in (("unescape", unescape(data)), ("quoted-printable", quoted_printable(data))):
-                if decoded is not None:
-                    self.child(view, step, decoded, depth)
-            self.tokens(view, depth, realign=loose, done=readings)
+            if self.text(view, depth) or len(data) < _MIN_STREAM or (data.isascii() and not controls):
+                return  # parsed whole; or too short, or all ASCII text, for a gzip or zstd stream inside
         else:
             if looks_like_message(data):
                 covered = self.protobuf(view, depth)
@@ -237,8 +211,51 @@ class _Walk:
                 for reading in utf16(data, mask):
                     self.child(view, reading.step, reading.data, depth, at=reading.start)
                 self.text_runs(view, depth, mask, covered)
-        if len(data) >= _MIN_STREAM:
-            self.embedded(view, depth, covered)
+            if len(data) < _MIN_STREAM:
+                return
+        self.embedded(view, depth, covered)
+
+    def text(self, view: View, depth: int) -> bool:
+        """Text: a container (JSON, multipart, form), one encoded value, or text with encoded runs and
+        escapes in it. True when a container or value explained all of it."""
+        data = view.data
+        if len(data) < _MIN_GUESS:
+            if b"%" in data and _PERCENT.search(data):  # too short for any other encoding or container
+                self.child(view, "url", unquote_to_bytes(data), depth)
+            return True
+        stripped = data.lstrip()
+        lead = len(data) - len(stripped)
+        stripped = stripped.rstrip()
+        if _JSON_START.search(stripped, 0, 16) and self.framed_json(view, stripped, lead, depth):
+            return True
+        if b"--" in data[:4] and self.multipart(view, depth):
+            return True
+        # a form value is parsed as a form again only if it has pairs of its own ("a=b=c" is one value)
+        nested = ">form:" in view.chain and b"&" not in stripped
+        if (
+            b"=" in stripped
+            and _FORM.match(stripped)
+            and not nested
+            and not _PADDED.match(stripped)
+            and self.form(view, stripped, depth)
+        ):
+            return True
+        loose = id(view) in self.loose
+        readings = self.whole(view, stripped, depth)
+        if readings and not loose and not MIME_BREAKS.search(stripped):
+            return True  # one encoded value; with breaks, it may as well be words with runs among them
+        if b"%" in data and _PERCENT.search(data):
+            self.child(view, "url", unquote_to_bytes(data), depth)
+        if b"\\" in data or b"&#" in data:
+            unescaped = unescape(data)
+            if unescaped is not None:
+                self.child(view, "unescape", unescaped, depth)
+        if b"=" in data:
+            decoded = quoted_printable(data)
+            if decoded is not None:
+                self.child(view, "quoted-printable", decoded, depth)
+        self.tokens(view, depth, realign=loose, done=readings)
+        return False
 
     # -- compression ---------------------------------------------------------------------------
     def decompress(self, view: View, depth: int, text: bool) -> bool:
@@ -498,7 +515,9 @@ class _Walk:
         """base64, base32 and hex runs inside text (a header value, a log line, an XML element);
         ``realign`` for text cut out of binary data, whose edges may not be its own (encodings.runs)."""
         count, last = 0, -1
-        for reading in itertools.chain(runs(view.data, realign=realign), hex_pairs(view.data)):
+        data = view.data
+        separated = max(data.count(b":"), data.count(b" "), data.count(b"-")) >= 7  # a hex dump, maybe
+        for reading in itertools.chain(runs(data, realign=realign), hex_pairs(data) if separated else ()):
             if done and reading.data in done:
                 continue
             if reading.start != last:

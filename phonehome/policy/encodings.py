@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import re
 from collections.abc import Iterator
@@ -27,6 +28,10 @@ _B64_URL = re.compile(rb"^[A-Za-z0-9_-]+={0,2}$")
 TOKEN = re.compile(rb"[A-Za-z0-9+/_-]{16,}(?:={0,2}(?:\r?\n|\\r\\n|\\n)[A-Za-z0-9+/_-]+)*={0,6}")
 _HEX_RUN = re.compile(rb"(?<![0-9A-Fa-f])[0-9A-Fa-f]{24,}(?![0-9A-Fa-f])")
 _B32_RUN = re.compile(rb"(?<![A-Z2-7])[A-Z2-7]{16,}(?![A-Z2-7])|(?<![a-z2-7])[a-z2-7]{16,}(?![a-z2-7])")
+_SINGLE_CASE_RUN = re.compile(
+    rb"(?<![0-9A-Z])[0-9A-Z]{16,}={0,6}(?![0-9A-Z=])|(?<![0-9a-z])[0-9a-z]{16,}={0,6}(?![0-9a-z=])"
+)
+"""Letters of one case and digits: base32 or base32hex, maybe glued to a word of the other case."""
 _B32 = re.compile(rb"^(?:[A-Z2-7]+|[a-z2-7]+)={0,6}$")
 _B32HEX = re.compile(rb"^(?:[0-9A-V]+|[0-9a-v]+)={0,6}$")
 _HEX_WHOLE = re.compile(rb"^[0-9A-Fa-f]+$")
@@ -34,6 +39,7 @@ _B32HEX_LETTER = re.compile(rb"[G-Vg-v]")
 _B32ISH = re.compile(rb"^(?:[0-9A-Z]+|[0-9a-z]+)=*$")
 """One case of letters and digits: worth trying as base32 or base32hex."""
 MIME_BREAKS = re.compile(rb"\r?\n|\\r\\n|\\n|[ \t]")
+_MAY_BREAK = re.compile(rb"[\r\n\\ \t]")
 _MASK = bytes(
     1 if byte in _TEXT_BYTES else 2 if byte >= 0x80 else 3 if byte == 0 else 0 for byte in range(256)
 )
@@ -145,7 +151,7 @@ def whole(value: bytes) -> list[Decoding]:
     Hex is read only as hex (a hex string is base64-shaped by accident); other
     values are read as base32 and base64 when they are valid as either.
     """
-    compact = MIME_BREAKS.sub(b"", value)
+    compact = MIME_BREAKS.sub(b"", value) if _MAY_BREAK.search(value) else value
     if len(compact) < 8 or (compact.rstrip(b"=").isdigit() and not _hex_digits(compact)):
         return []
     if _HEX_WHOLE.match(compact):
@@ -196,35 +202,58 @@ def _base32_readings(token: bytes, loose: bool = False) -> list[tuple[str, int, 
 
 
 def runs(text: bytes, *, realign: bool = False) -> Iterator[Decoding]:
-    """Encoded runs inside text (a header value, a log line, XML), in order, each read every valid way.
+    """Encoded runs inside text (a header value, a log line, XML), in order, each read every valid way:
+    base64 runs, hex runs, and single-case runs as base32 (one regex pass each).
 
     ``realign``: the run may start with bytes that are not its own (text cut
-    out of binary data), so base64 is also read from its 2nd, 3rd and 4th
+    out of binary data), so it is also read from its 2nd, 3rd and 4th
     character; so is a run right after a byte that is not text.
     """
+    return heapq.merge(
+        _base64_runs(text, realign), _hex_runs(text), _base32_runs(text, realign), key=lambda d: d.start
+    )
+
+
+def _loose(text: bytes, start: int, realign: bool) -> bool:
+    """Only a run's head can have bytes that are not its own: at the start of text cut out of binary
+    data, or right after a byte that is not text."""
+    return (realign and start == 0) or (start > 0 and text[start - 1] not in _TEXT_SET)
+
+
+def _base64_runs(text: bytes, realign: bool) -> Iterator[Decoding]:
     for match in TOKEN.finditer(text):
-        token = MIME_BREAKS.sub(b"", match.group())
-        # only a run's head can have bytes that are not its own: at the start of text cut out of binary
-        # data, or right after a byte that is not text
-        before = text[match.start() - 1] if match.start() else None
-        loose = (realign and before is None) or (before is not None and before not in _TEXT_SET)
+        raw = match.group()
+        token = MIME_BREAKS.sub(b"", raw) if _MAY_BREAK.search(raw) else raw
         if token.rstrip(b"=").isdigit() and not _hex_digits(token):
             continue  # numbers are matched as they are
         at = match.start()
         if _HEX_WHOLE.match(token):
-            if len(token) >= 24:
+            if token is not raw and len(token) >= 24:  # hex broken into lines: _hex_runs sees the pieces
                 yield from (Decoding("hex", at, data) for data in unhex(token))
             continue
-        yield from _subruns(token, at)
-        if loose or _B32ISH.match(token):
-            for step, skip, data in _base32_readings(token, loose):
-                yield Decoding(step, at + skip, data)
+        loose = _loose(text, at, realign)
         for skip in range(4 if loose else 1):
             decoded = b64(token[skip:])
             if decoded is None and not skip and token.endswith(b"=") and len(token) % 4:
                 decoded = b64(token[len(token) % 4 :])
             if decoded is not None:
                 yield Decoding(b64_step(token[skip:]), at + skip, decoded)
+
+
+def _hex_runs(text: bytes) -> Iterator[Decoding]:
+    for match in _HEX_RUN.finditer(text):
+        run = match.group()
+        if not run.isdigit() or _hex_digits(run):
+            yield from (Decoding("hex", match.start(), data) for data in unhex(run))
+
+
+def _base32_runs(text: bytes, realign: bool) -> Iterator[Decoding]:
+    for match in _SINGLE_CASE_RUN.finditer(text):
+        run = match.group()
+        if _HEX_WHOLE.match(run.rstrip(b"=")):
+            continue  # hex (or a number): _hex_runs reads it
+        for step, skip, data in _base32_readings(run, _loose(text, match.start(), realign)):
+            yield Decoding(step, match.start() + skip, data)
 
 
 _ESCAPE = re.compile(rb"\\u([0-9A-Fa-f]{4})|\\x([0-9A-Fa-f]{2})|&#([0-9]{1,7});|&#[xX]([0-9A-Fa-f]{1,6});")
