@@ -34,7 +34,14 @@ from phonehome.policy.encodings import (
     whole,
 )
 from phonehome.policy.multipart import parts
-from phonehome.policy.protobuf import MAX_FIELDS, looks_like_message, parse_message, read_message, renderings
+from phonehome.policy.protobuf import (
+    MAX_FIELDS,
+    MAX_PACKED,
+    looks_like_message,
+    parse_message,
+    read_message,
+    renderings,
+)
 
 __all__ = ["Decoded", "LimitEvent", "Limits", "View", "decode", "is_text"]
 
@@ -489,8 +496,15 @@ class _Walk:
             if isinstance(item.value, bytes):
                 covered.append((item.offset, item.offset + len(item.value)))
                 self.child(view, label, item.value, depth, key=None, at=item.offset, verbatim=True)
-            for kind, text in renderings(item):
+            readings, cut = renderings(item)
+            for kind, text in readings:
                 lines[kind].append(text)
+            if cut:
+                self.limit(
+                    view,
+                    f"packed protobuf field {item.number} with more than {MAX_PACKED} numbers: "
+                    "the rest not read as numbers",
+                )
         # Every number of the message in one view, one per line, so that a latitude and longitude in
         # sibling fields pair up (each field alone in its view would not); one view per reading of them.
         for kind, texts in lines.items():

@@ -102,26 +102,34 @@ def looks_like_message(data: bytes) -> bool:
     return first >> 3 != 0 and first & 7 in (0, 1, 2, 5)
 
 
-def renderings(item: Field) -> list[tuple[str, str]]:
+MAX_PACKED = 4096
+"""Values rendered from one packed repeated field."""
+
+
+def renderings(item: Field) -> tuple[list[tuple[str, str]], bool]:
     """(view, text) readings of a protobuf field's numbers: signed (int64, sfixed), unsigned where that
     differs, zigzag (sint32/64) for varints, IEEE 754 for fixed widths (a double latitude), and the
-    same for packed repeated fields."""
+    same for packed repeated fields; and whether a packed field had more than MAX_PACKED values.
+
+    Packed doubles and floats are rendered from fields of up to 1 KiB; beyond, the matcher still finds a
+    coordinate by its binary encoding (coordinates.py).
+    """
     if isinstance(item.value, int):
-        return _number(item.wire_type, item.value)
+        return _number(item.wire_type, item.value), False
     value = item.value
-    if not 8 <= len(value) <= 1024:
-        return []
+    if len(value) < 8:
+        return [], False
     out: list[tuple[str, str]] = []
-    if len(value) % 8 == 0:
+    if len(value) <= 1024 and len(value) % 8 == 0:
         for (number,) in struct.iter_unpack("<d", value):
             out += _float(number, 64)
-    if len(value) % 4 == 0:
+    if len(value) <= 1024 and len(value) % 4 == 0:
         for (number,) in struct.iter_unpack("<f", value):
             out += _float(number, 32)
     varints = _packed_varints(value)
-    for number in varints:
+    for number in varints[:MAX_PACKED]:
         out += _number(0, number)
-    return out
+    return out, len(varints) > MAX_PACKED
 
 
 def _number(wire_type: int, value: int) -> list[tuple[str, str]]:
@@ -156,7 +164,7 @@ def _packed_varints(data: bytes) -> list[int]:
     """A packed repeated varint field (two bytes or more each, as E6/E7 coordinates are), else nothing."""
     out: list[int] = []
     pos = 0
-    while pos < len(data) and len(out) < 128:
+    while pos < len(data) and len(out) <= MAX_PACKED:
         start = pos
         value = shift = 0
         while pos < len(data) and data[pos] & 0x80 and shift < 63:
@@ -167,4 +175,4 @@ def _packed_varints(data: bytes) -> list[int]:
         value |= data[pos] << shift
         pos += 1
         out.append(value)
-    return out if pos == len(data) else []
+    return out if pos == len(data) or len(out) > MAX_PACKED else []

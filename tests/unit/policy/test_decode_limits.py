@@ -115,3 +115,13 @@ def test_every_limit_event_names_its_chain_and_origin() -> None:
     out = decode(f"{noise}".encode(), "http-body", origin=1000, limits=Limits(max_tokens=5))
     [event] = out.limits
     assert (event.chain, event.origin) == ("http-body", 1000)
+
+
+def test_a_packed_field_longer_than_what_is_rendered_is_a_limit_event() -> None:
+    from phonehome.policy.protobuf import MAX_PACKED
+
+    packed = b"\x96\x01" * (MAX_PACKED + 10)
+    length = len(packed)
+    varint = bytes([length & 0x7F | 0x80, length >> 7 & 0x7F | 0x80, length >> 14])
+    out = decode(b"\x0a" + varint + packed, "body")
+    assert any(f"more than {MAX_PACKED} numbers" in e.reason for e in out.limits)
