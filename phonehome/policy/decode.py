@@ -135,10 +135,11 @@ class _Walk:
         self.attempts = 0
         self.stopped = False
         self.spent = False
-        self.loose: set[int] = set()
-        """Views (by id) of text cut out of binary data."""
-        self.leaves: set[int] = set()
-        """Views (by id) not to decode further: our renderings of protobuf numbers."""
+        # By id, holding the view so that its id is not reused while the walk lasts:
+        self.loose: dict[int, View] = {}
+        """Views of text cut out of binary data."""
+        self.leaves: dict[int, View] = {}
+        """Views not to decode further: our renderings of protobuf numbers."""
 
     def limit(self, view: View, reason: str, *, bomb: bool = False) -> None:
         self.out.limits.append(LimitEvent(view.chain, reason, bomb, view.origin))
@@ -187,9 +188,9 @@ class _Walk:
             context=parent.data if parent.parsed else None,
         )
         if loose:
-            self.loose.add(id(view))
+            self.loose[id(view)] = view
         if leaf:
-            self.leaves.add(id(view))
+            self.leaves[id(view)] = view
         self.add(view, depth + 1)
 
     def children(self, view: View, depth: int) -> None:
