@@ -290,7 +290,8 @@ class _Walk:
             result = self.inflate(view, kind, data)
             if result is None or not (result.complete or kind in ("gzip", "zlib", "zstd")):
                 continue
-            if kind == "deflate" and "deflate" not in self.encoding and result.consumed < len(data) * 0.9:
+            guessed = kind == "deflate" and "deflate" not in self.encoding and not result.capped
+            if guessed and result.consumed < len(data) * 0.9:
                 continue  # a guess that explains a few bytes of the view is junk that happened to inflate
             self.child(view, kind, result.data, depth)
             if not result.complete:
@@ -327,7 +328,7 @@ class _Walk:
         if result is None:
             return None
         self.inflated += len(result.data)
-        if result.capped and result.complete:
+        if result.capped:
             ratio = len(result.data) // max(result.consumed, 1)
             bomb = ratio >= limits.bomb_ratio
             if room < limits.max_output:
