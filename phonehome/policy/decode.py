@@ -216,8 +216,8 @@ class _Walk:
             if looks_like_message(data):
                 covered = self.protobuf(view, depth)
             if len(data) >= _RUN:  # shorter binary holds no UTF-16 run and no printable stretch
-                for reading in utf16(data, mask):
-                    self.child(view, reading.step, reading.data, depth, at=reading.start)
+                for reading in utf16(data, mask):  # cut out of binary data, like a printable stretch
+                    self.child(view, reading.step, reading.data, depth, at=reading.start, loose=True)
                 self.text_runs(view, depth, mask, covered)
             if len(data) < _MIN_STREAM:
                 return
@@ -238,6 +238,10 @@ class _Walk:
             return True
         if b"--" in data[:4] and self.multipart(view, depth):
             return True
+        if b"=" in data:  # before forms: "T=7B=22=49" is no form
+            decoded = quoted_printable(data)
+            if decoded is not None:
+                self.child(view, "quoted-printable", decoded, depth)
         # a form value is parsed as a form again only if it has pairs of its own ("a=b=c" is one value)
         nested = ">form:" in view.chain and b"&" not in stripped
         if (
@@ -258,10 +262,6 @@ class _Walk:
             unescaped = unescape(data)
             if unescaped is not None:
                 self.child(view, "unescape", unescaped, depth)
-        if b"=" in data:
-            decoded = quoted_printable(data)
-            if decoded is not None:
-                self.child(view, "quoted-printable", decoded, depth)
         self.tokens(view, depth, realign=loose, done=readings)
         return False
 
