@@ -13,9 +13,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from phonehome.policy.forms import Expansion, KeyedValue
+from phonehome.policy.forms import Coordinate, Expansion, KeyedValue, coordinate_readings
 from phonehome.policy.identity import luhn_ok
 
+# A coordinate's own name: "lat", "gpsLatitude", "latitudeE7" (Google's location history), "lat_deg".
+_LAT_NAME = (
+    r"(?:gps|geo|loc|location|last|cur|current|device|user|my|fix)?(?:lat|latitude)(?:e[5-7]|deg|degrees)?"
+)
+_LON_NAME = r"(?:gps|geo|loc|location|last|cur|current|device|user|my|fix)?(?:lon|lng|long|longitude)(?:e[5-7]|deg|degrees)?"
 # Field name (lower case, letters and digits only) -> identifier kind. Names from the 2019 payload
 # (self-registration-facts.md), Android APIs (getImei, getSimSerialNumber...) and published leaks.
 _KINDS: list[tuple[str, re.Pattern[str]]] = [
@@ -32,7 +37,7 @@ _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("cell", re.compile(r"(sim\d?)?cellid\d?|cid|ci|eci|nci|baseid|cellidentity|ecgi|cgi|enb|enbid")),
     ("lac", re.compile(r"(sim\d?)?(lac|tac)\d?|lactac|locationareacode|trackingareacode")),
     ("ssid", re.compile(r"(wifi|wlan|ap)?ssid")),
-    ("location", re.compile(r"lat|latitude|lon|lng|long|longitude|gps|location")),
+    ("location", re.compile(rf"{_LAT_NAME}|{_LON_NAME}|gps|location|geo")),
 ]
 # Names too common outside device identity (campaign "cid", certificate "serial", a "location" page) to
 # call an unknown value under them an identifier; this handset's own values still count under them.
@@ -135,15 +140,38 @@ class FieldMatch:
     """Offset of the value in the view it came from (-1 when not known)."""
 
 
-def text_pairs(data: bytes, limit: int = 512) -> Iterator[tuple[str, str, int]]:
-    """(name, value, offset of value) pairs from text: query strings, XML, logs, custom protocols."""
+MAX_TEXT_PAIRS = 4096
+"""``key=value`` pairs read from one text view; a caller must say so when a view has more."""
+
+
+def text_pairs(data: bytes, limit: int = MAX_TEXT_PAIRS) -> Iterator[tuple[str, str, int]]:
+    """(name, value, offset of value) pairs from text: query strings, XML, logs, custom protocols.
+
+    Stops after ``limit`` pairs without saying so; read_text_pairs says where it stopped.
+    """
+    yield from read_text_pairs(data, limit).pairs
+
+
+@dataclass(frozen=True, slots=True)
+class TextPairs:
+    """The pairs read from a text, and where reading stopped if the limit cut it short."""
+
+    pairs: list[tuple[str, str, int]]
+    cut_at: int | None
+    """Offset of the first pair not read (None: all were)."""
+
+
+def read_text_pairs(data: bytes, limit: int = MAX_TEXT_PAIRS) -> TextPairs:
+    """text_pairs, with the offset where ``limit`` stopped it: the caller records a decode limit."""
+    pairs: list[tuple[str, str, int]] = []
     for count, match in enumerate(_TEXT_PAIR.finditer(data)):
         if count >= limit:
-            return
+            return TextPairs(pairs, match.start())
         if match.group(1) is not None:
-            yield match.group(1).decode("latin-1"), match.group(2).decode("latin-1"), match.start(2)
+            pairs.append((match.group(1).decode("latin-1"), match.group(2).decode("latin-1"), match.start(2)))
         else:
-            yield match.group(3).decode("latin-1"), match.group(4).decode("latin-1"), match.start(4)
+            pairs.append((match.group(3).decode("latin-1"), match.group(4).decode("latin-1"), match.start(4)))
+    return TextPairs(pairs, None)
 
 
 class FieldJudge:
@@ -168,8 +196,9 @@ class FieldJudge:
         if kind == "location":
             axis = _axis(key)
             for coord in self.coordinates:
-                if (axis is None or coord.axis == axis) and _near(text, coord.degrees, coord.extra):
+                if (axis is None or coord.axis == axis) and _near(text, coord):
                     return FieldMatch(key, text, kind, "location", f"{coord.axis} under {key}", start)
+            return None  # another place is not an identifier of this handset, nor shaped like one
         for keyed in self.keyed.get(kind, []):
             if lowered in keyed.candidates or (
                 kind in ("cell", "lac", "enb") and _same_number(lowered, keyed)
@@ -199,22 +228,16 @@ class FieldJudge:
 
 def _axis(key: str) -> str | None:
     name = normalize_key(key.rsplit(".", 1)[-1].rsplit(":", 1)[-1])
-    if name in ("lat", "latitude"):
+    if re.fullmatch(_LAT_NAME, name):
         return "lat"
-    if name in ("lon", "lng", "long", "longitude"):
+    if re.fullmatch(_LON_NAME, name):
         return "lon"
     return None
 
 
-def _near(text: str, degrees: float, extra: float) -> bool:
-    """A decimal at p places within 10**-p (rounded or cut), or an E6/E7 integer within one unit."""
-    if re.fullmatch(r"-?\d{1,3}\.\d{2,7}", text):
-        places = len(text.split(".")[1])
-        return abs(float(text) - degrees) <= 10.0**-places + extra + 1e-12
-    if re.fullmatch(r"-?\d{6,10}", text):
-        number = int(text)
-        return any(abs(number / 10**scale - degrees) <= 10.0**-scale + extra + 1e-12 for scale in (6, 7))
-    return False
+def _near(text: str, coord: Coordinate) -> bool:
+    """A decimal (dot or comma) or an E5/E6/E7 integer that is this coordinate (Coordinate.matches)."""
+    return any(coord.matches(value, places) for value, places in coordinate_readings(text))
 
 
 def _same_number(text: str, keyed: KeyedValue) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -68,6 +69,51 @@ class Coordinate:
     degrees: float
     extra: float
 
+    def matches(self, value: float, places: int) -> bool:
+        """Whether ``value``, printed with ``places`` decimals after its trailing zeros are dropped, is
+        this coordinate: within 10**-places (rounded or cut; 1e-5 at the finest, the precision a float32
+        keeps), or, below 2 places, exactly what rounding or cutting it to 2-7 places gives (``60.0``
+        is 59.99996 rounded to 4 places; ``59.9`` is not 59.913868)."""
+        if places >= 2:
+            return abs(value - self.degrees) <= 10.0 ** -min(places, 5) + self.extra + 1e-12
+        if abs(value - self.degrees) <= self.extra + 1e-12:
+            return True
+        return any(
+            abs(value - shown) < 1e-9
+            for digits in range(2, 8)
+            for shown in (round(self.degrees, digits), math.trunc(self.degrees * 10**digits) / 10**digits)
+        )
+
+    def short_forms(self) -> set[str]:
+        """The texts of 2-7 place roundings that lost their trailing zeros below 2 places (``60.0``)."""
+        out = set()
+        for digits in range(2, 8):
+            for shown in (round(self.degrees, digits), math.trunc(self.degrees * 10**digits) / 10**digits):
+                text = repr(abs(shown))
+                if "e" not in text and len(text.partition(".")[2]) < 2:
+                    out.add(text)
+        return out
+
+
+_DECIMAL = re.compile(r"(-?)(\d{1,3})[.,](\d+)")
+_INTEGER = re.compile(r"(-?)(\d{5,10})")
+
+
+def coordinate_readings(text: str) -> list[tuple[float, int]]:
+    """(value, significant places) readings of a field value that may be a coordinate: a decimal with a
+    dot or a comma (a German-locale ``String.format``), or an E5, E6 or E7 integer."""
+    decimal = _DECIMAL.fullmatch(text)
+    if decimal is not None:
+        sign, whole, fraction = decimal.groups()
+        value = float(f"{sign}{whole}.{fraction}")
+        return [(value, len(fraction.rstrip("0")))]
+    integer = _INTEGER.fullmatch(text)
+    if integer is None:
+        return []
+    number = int(text)
+    zeros = len(text) - len(text.rstrip("0"))
+    return [(number / 10**scale, scale - zeros) for scale in (5, 6, 7)]
+
 
 @dataclass(slots=True)
 class Expansion:
@@ -91,7 +137,7 @@ def _base_forms(identity: Identity) -> Iterator[tuple[Form, bool]]:
         caseless: bool = False,
         transform: bool = True,
     ) -> tuple[Form, bool]:
-        return Form(key, value, name, text.encode("latin-1"), caseless, boundary), transform
+        return Form(key, value, name, text.encode("utf-8", "surrogatepass"), caseless, boundary), transform
 
     for imei in identity.imei:
         body = imei[:14]
@@ -248,7 +294,7 @@ def _transforms(base: Form) -> Iterator[Form]:
             if urlsafe != base64.b64encode(digest).rstrip(b"="):
                 yield Form(base.identifier, base.value, f"{algo}-base64url({label})", urlsafe)
     yield Form(base.identifier, base.value, f"hex-ascii({base.name})", text.hex().encode(), caseless=True)
-    quoted = quote(text.decode("latin-1"), safe="").encode()
+    quoted = quote(text, safe="").encode()
     if quoted != text:
         yield Form(
             base.identifier, base.value, f"url({base.name})", quoted, caseless=True, boundary=base.boundary

@@ -9,17 +9,19 @@ small window of bytes kept around each candidate.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 import hyperscan
 
-from phonehome.policy.forms import Coordinate, Expansion, Form
+from phonehome.policy import coordinates
+from phonehome.policy.coordinates import PAIR_DISTANCE, CoordinateHit
+from phonehome.policy.forms import Expansion, Form
 
 WINDOW = 96
 """Bytes kept on each side of a candidate: enough to read a coordinate's digits and a field name."""
-PAIR_DISTANCE = 48
-"""Latitude and longitude count as a location when this close (either order): one alone is a number."""
+HEAD = 256
+"""Longest literal given to Hyperscan (its limit is ~4000 bytes per expression): a longer form (a 1 MiB
+serial, its hex and base64) is found by its first HEAD bytes, and the rest is compared on the candidate."""
 _KEEP = 4096
 
 
@@ -41,37 +43,14 @@ class _Candidate:
     end: int
 
 
-@dataclass(slots=True)
-class _CoordinateHit:
-    axis: str
-    start: int
-    end: int
-    keyed: bool
-
-
 _DIGITS = frozenset(b"0123456789")
 _ALNUM = frozenset(b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 _BOUNDARY = {"digit": _DIGITS, "alnum": _ALNUM, "hex": _HEX}
-# What may stand between latitude and longitude: punctuation, spaces and the coordinates' own names
-# ("59.91, 10.75", '"lat": 59.91, "lon": 10.75', "<lat>..</lat><lon>"), not words ("59.91 and 10.75").
-_BETWEEN = re.compile(rb"(?i)(?:[\s,;:&=\"'\[\](){}<>|/_\\]|latitude|longitude|lat|lng|lon|long|x|y)*")
-_LAT_KEY = re.compile(rb"(?i)(lat|latitude)[\"']?\s*[:=]\s*[\"']?$")
-_LON_KEY = re.compile(rb"(?i)(lon|lng|long|longitude)[\"']?\s*[:=]\s*[\"']?$")
 
 
 def _literal(pattern: bytes) -> bytes:
     return b"".join(b"\\x%02x" % byte for byte in pattern)
-
-
-def _coordinate_prefixes(coord: Coordinate) -> set[str]:
-    """Two-decimal prefixes that every value within tolerance starts with (truncated or rounded)."""
-    reach = 0.01 + coord.extra
-    out = set()
-    for delta in (-reach, 0.0, reach):
-        value = abs(coord.degrees + delta)
-        out.add(f"{int(value * 100) / 100:.2f}")
-    return out
 
 
 class Matcher:
@@ -82,23 +61,17 @@ class Matcher:
         self.coordinates = list(expansion.coordinates)
         expressions: list[bytes] = []
         flags: list[int] = []
-        # id -> (form index) or (coordinate index, scale): decimal (0), E6 (6), E7 (7)
-        self._targets: list[tuple[str, int, int]] = []
+        # Hyperscan id -> form index, or (coordinate index, its pattern)
+        self._targets: list[int | tuple[int, coordinates.Pattern]] = []
         for index, form in enumerate(self.forms):
-            expressions.append(form.pattern if form.regex else _literal(form.pattern))
+            expressions.append(form.pattern if form.regex else _literal(form.pattern[:HEAD]))
             flags.append(hyperscan.HS_FLAG_CASELESS if form.caseless else 0)
-            self._targets.append(("form", index, 0))
+            self._targets.append(index)
         for index, coord in enumerate(self.coordinates):
-            for prefix in sorted(_coordinate_prefixes(coord)):
-                integer = prefix.replace(".", "")
-                for scale, expr in (
-                    (0, re.escape(prefix).encode()),
-                    (6, integer.encode() + rb"\d{4}"),
-                    (7, integer.encode() + rb"\d{5}"),
-                ):
-                    expressions.append(expr)
-                    flags.append(0)
-                    self._targets.append(("coord", index, scale))
+            for pattern in coordinates.patterns(coord):
+                expressions.append(pattern.expression)
+                flags.append(0)
+                self._targets.append((index, pattern))
         self.pattern_count = len(expressions)
         self._block: hyperscan.Database | None = None
         self._stream: hyperscan.Database | None = None
@@ -108,7 +81,7 @@ class Matcher:
             self._block.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
             self._stream = hyperscan.Database(mode=hyperscan.HS_MODE_STREAM)
             self._stream.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-        self._lengths = [len(f.pattern) if not f.regex else 16 for f in self.forms]
+        self._lengths = [min(len(f.pattern), HEAD) if not f.regex else 16 for f in self.forms]
 
     def scan(self, data: bytes) -> list[Hit]:
         """Verified hits in one buffer (block mode)."""
@@ -117,7 +90,7 @@ class Matcher:
         found: list[_Candidate] = []
 
         def on_match(pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
-            found.append(_Candidate(pattern, self._start_of(pattern, end), end))
+            found.append(self._candidate(pattern, end))
 
         self._block.scan(data, match_event_handler=on_match)
         hits, coords = [], []
@@ -125,7 +98,7 @@ class Matcher:
             checked = self._verify(cand, data, 0, closed=True)
             if isinstance(checked, Hit):
                 hits.append(checked)
-            elif isinstance(checked, _CoordinateHit):
+            elif isinstance(checked, CoordinateHit):
                 coords.append(checked)
         return hits + _pair(coords, data, 0)
 
@@ -133,18 +106,29 @@ class Matcher:
         """A scanner for one direction of one flow."""
         return StreamScanner(self)
 
-    def _start_of(self, pattern: int, end: int) -> int:
-        kind, index, _scale = self._targets[pattern]
-        return end - self._lengths[index] if kind == "form" else end
+    def _candidate(self, pattern: int, end: int) -> _Candidate:
+        """A Hyperscan match as a candidate spanning the whole form (a long form's head matched)."""
+        index = self._targets[pattern]
+        if not isinstance(index, int):
+            return _Candidate(pattern, end, end)
+        start = end - self._lengths[index]
+        form = self.forms[index]
+        return _Candidate(pattern, start, start + len(form.pattern) if not form.regex else end)
 
     def _verify(
         self, cand: _Candidate, buf: bytes | bytearray, base: int, closed: bool
-    ) -> Hit | _CoordinateHit | None:
+    ) -> Hit | CoordinateHit | None:
         """Checks a candidate on ``buf`` (which starts at stream offset ``base``)."""
-        kind, index, scale = self._targets[cand.pattern]
+        target = self._targets[cand.pattern]
         lo, hi = cand.start - base, cand.end - base
-        if kind == "form":
-            form = self.forms[index]
+        if isinstance(target, int):
+            form = self.forms[target]
+            if not form.regex and len(form.pattern) > HEAD:
+                found = bytes(buf[lo:hi])
+                if (found.lower() if form.caseless else found) != (
+                    form.pattern.lower() if form.caseless else form.pattern
+                ):
+                    return None
             banned = _BOUNDARY.get(form.boundary)
             if banned is not None:
                 if lo > 0 and buf[lo - 1] in banned:
@@ -152,67 +136,12 @@ class Matcher:
                 if hi < len(buf) and buf[hi] in banned:
                     return None
             return Hit(form.identifier, form.name, cand.start, cand.end)
-        return _verify_coordinate(self.coordinates[index], scale, buf, lo=lo, hi=hi, base=base)
+        index, pattern = target
+        return coordinates.verify(self.coordinates[index], pattern, buf, hi, base)
 
 
-def _verify_coordinate(
-    coord: Coordinate, scale: int, buf: bytes | bytearray, *, lo: int, hi: int, base: int
-) -> _CoordinateHit | None:
-    # Walk back to the number's start (digits, then an optional sign), forward to its end.
-    start = hi
-    while start > 0 and (buf[start - 1] in _DIGITS or buf[start - 1] == 0x2E):
-        start -= 1
-    end = hi
-    while end < len(buf) and buf[end] in _DIGITS:
-        end += 1
-    negative = start > 0 and buf[start - 1] == 0x2D
-    text = bytes(buf[start:end]).decode("ascii", "replace")
-    if scale == 0:
-        if text.count(".") != 1:
-            return None
-        places = len(text.split(".")[1])
-        if not 2 <= places <= 7:
-            return None
-        tolerance = 10.0**-places
-        value = float(text)
-    else:
-        if "." in text or not text.isdigit() or (start > 0 and buf[start - 1] == 0x2E):
-            return None
-        value = int(text) / 10**scale
-        tolerance = 10.0**-scale
-        if end - hi != 0:
-            return None
-    if negative:
-        value = -value
-        start -= 1
-    if abs(value - coord.degrees) > tolerance + coord.extra + 1e-12:
-        return None
-    before = bytes(buf[max(0, start - 24) : start])
-    keyed = bool((_LAT_KEY if coord.axis == "lat" else _LON_KEY).search(before))
-    return _CoordinateHit(coord.axis, start + base, end + base, keyed)
-
-
-def _pair(coords: list[_CoordinateHit], buf: bytes | bytearray = b"", base: int = 0) -> list[Hit]:
-    """Latitude next to longitude (either order), or a coordinate under its own field name."""
-    out: list[Hit] = []
-    used: set[int] = set()
-    coords = sorted({(c.start, c.axis): c for c in coords}.values(), key=lambda c: c.start)
-    for i, first in enumerate(coords):
-        for j in range(i + 1, len(coords)):
-            second = coords[j]
-            if second.start - first.end > PAIR_DISTANCE:
-                break
-            between = bytes(buf[first.end - base : second.start - base])
-            if second.axis != first.axis and i not in used and j not in used and _BETWEEN.fullmatch(between):
-                used |= {i, j}
-                out.append(
-                    Hit("location", "lat-lon" if first.axis == "lat" else "lon-lat", first.start, second.end)
-                )
-                break
-    for i, coord in enumerate(coords):
-        if i not in used and coord.keyed:
-            out.append(Hit("location", f"{coord.axis}-field", coord.start, coord.end))
-    return out
+def _pair(coords: list[CoordinateHit], buf: bytes | bytearray = b"", base: int = 0) -> list[Hit]:
+    return [Hit("location", form, start, end) for form, start, end in coordinates.pair(coords, buf, base)]
 
 
 @dataclass(slots=True)
@@ -224,7 +153,7 @@ class StreamScanner:
     _base: int = 0
     """Stream offset of ``_tail[0]``."""
     _pending: list[_Candidate] = field(default_factory=list)
-    _coords: list[_CoordinateHit] = field(default_factory=list)
+    _coords: list[CoordinateHit] = field(default_factory=list)
     _stream: hyperscan.Stream | None = None
     _stream_origin: int = 0
     """Stream offset at which the Hyperscan stream was opened (Hyperscan counts from there)."""
@@ -268,7 +197,7 @@ class StreamScanner:
     def _on_match(self, pattern: int, _start: int, end: int, _flags: int, _ctx: object) -> None:
         # Hyperscan counts from the stream's open, which we reset after each gap.
         absolute = self._stream_origin + end
-        self._pending.append(_Candidate(pattern, self.matcher._start_of(pattern, absolute), absolute))
+        self._pending.append(self.matcher._candidate(pattern, absolute))
 
     def _reset(self, offset: int) -> None:
         if self._stream is not None:
@@ -303,12 +232,12 @@ class StreamScanner:
             checked = self.matcher._verify(cand, self._tail, self._base, closed)
             if isinstance(checked, Hit):
                 out.append(checked)
-            elif isinstance(checked, _CoordinateHit):
+            elif isinstance(checked, CoordinateHit):
                 out += self._pair_coordinate(checked)
         self._pending = waiting
         return out
 
-    def _pair_coordinate(self, coord: _CoordinateHit) -> list[Hit]:
+    def _pair_coordinate(self, coord: CoordinateHit) -> list[Hit]:
         near = [c for c in self._coords if coord.start - c.end <= PAIR_DISTANCE]
         # A keyed coordinate whose partner never came within reach still counts on its own.
         out = _pair([c for c in self._coords if c not in near and c.keyed], self._tail, self._base)
@@ -317,9 +246,7 @@ class StreamScanner:
             return out
         for other in self._coords:
             lo, hi = sorted((other, coord), key=lambda c: c.start)
-            if other.axis != coord.axis and _BETWEEN.fullmatch(
-                bytes(self._tail[lo.end - self._base : hi.start - self._base])
-            ):
+            if coordinates.adjacent(lo, hi, self._tail, self._base):
                 self._coords.remove(other)
                 first, second = sorted((other, coord), key=lambda c: c.start)
                 name = "lat-lon" if first.axis == "lat" else "lon-lat"

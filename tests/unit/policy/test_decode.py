@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import gzip
+import itertools
 import json
+import time
 import zlib
 
 import brotli
@@ -121,3 +123,119 @@ def test_any_json_in_any_wrapping_decodes_without_error(doc: object) -> None:
 @given(st.binary(max_size=512))
 def test_protobuf_parser_never_raises(data: bytes) -> None:
     parse_message(data)
+
+
+# -- compression at any depth, within one budget ---------------------------------------------------
+
+
+def _deep(inner: bytes, levels: int) -> bytes:
+    """``inner`` under ``levels`` layers of base64-in-JSON: each layer two decodings deeper."""
+    data = inner
+    for _ in range(levels):
+        data = base64.b64encode(json.dumps({"d": base64.b64encode(data).decode()}).encode())
+    return data
+
+
+def test_magic_less_compression_is_tried_at_any_depth() -> None:
+    for name, packed in (("deflate", zlib.compress(DOC)[2:-4]), ("brotli", brotli.compress(DOC))):
+        out = decode(_deep(packed, 2), "body")
+        found = [v.chain for v in out.views if v.data == DOC]
+        assert found, name
+        assert found[0].endswith(f">{name}"), name
+
+
+def test_gzip_inside_gzip_inside_gzip_is_read_to_the_bottom() -> None:
+    data = DOC
+    for _ in range(3):
+        data = gzip.compress(data)
+    assert "body>gzip>gzip>gzip>json:IMEI1" in chains(data)
+
+
+def test_spending_the_decompression_budget_is_a_limit_event() -> None:
+    blobs = " ".join(
+        base64.b64encode(zlib.compress(bytes(range(i, i + 40)))[2:-4]).decode() for i in range(6)
+    )
+    out = decode(blobs.encode(), "body", limits=Limits(max_decompress_attempts=3))
+    assert any("decompression budget spent" in e.reason for e in out.limits)
+
+
+def test_nested_bombs_stay_bounded_in_time_and_memory() -> None:
+    limits = Limits(max_output=1 << 20, max_total=4 << 20)
+    nested = gzip.compress(gzip.compress(gzip.compress(b"\0" * (64 << 20))))
+    many = " ".join(base64.b64encode(gzip.compress(b"\0" * (8 << 20))).decode() for _ in range(20)).encode()
+    for data in (nested, many):
+        started = time.process_time()
+        out = decode(data, "body", limits=limits)
+        assert time.process_time() - started < 2
+        assert sum(len(v.data) for v in out.views) <= limits.max_total + len(data)
+        assert out.limits
+
+
+def test_a_gzip_stream_behind_a_length_prefix_is_found() -> None:
+    framed = len(gzip.compress(DOC)).to_bytes(4, "big") + gzip.compress(DOC)
+    assert any(v.data == DOC for v in decode(framed, "body").views)
+
+
+# -- JSON sequences ----------------------------------------------------------------------------------
+
+
+def test_json_sequences_decode_every_document() -> None:
+    second = {"IMEI1": "352099001761481"}
+    for data in (
+        b'{"n": 1}\n' + json.dumps(second).encode() + b"\n",  # JSON Lines / NDJSON
+        b'{"n": 1}' + json.dumps(second).encode(),  # concatenated documents
+        b'\x1e{"n": 1}\n\x1e' + json.dumps(second).encode() + b"\n",  # RFC 7464
+        b"[1]\r\n[2]\r\n" + json.dumps(second).encode(),
+    ):
+        views = {v.chain: v.data for v in decode(data, "body").views}
+        assert views.get("body>json:IMEI1") == b"352099001761481", data
+        assert views.get("body>json:n", b"1") == b"1"
+
+
+def test_text_after_a_json_document_is_decoded_as_well() -> None:
+    data = b'{"n": 1} trailer ' + base64.b64encode(DOC)
+    assert any(v.data == DOC for v in decode(data, "body").views)
+
+
+# -- base32 -------------------------------------------------------------------------------------------
+
+
+def test_base32_whole_values_in_both_cases_padded_or_not() -> None:
+    for encoded in (
+        base64.b32encode(DOC),
+        base64.b32encode(DOC).lower(),
+        base64.b32encode(DOC).rstrip(b"="),
+        base64.b32hexencode(DOC),
+    ):
+        assert any(v.data == DOC for v in decode(encoded, "body").views), encoded
+
+
+def test_base32_runs_inside_text() -> None:
+    for encoded in (base64.b32encode(DOC), base64.b32encode(DOC).lower().rstrip(b"=")):
+        text = b"id: " + encoded + b"; ok"
+        assert any(v.data == DOC for v in decode(text, "body").views), encoded
+
+
+# -- tokens in binary data ----------------------------------------------------------------------------
+
+
+def test_base64_after_a_binary_prefix_is_decoded() -> None:
+    for prefix, packed in itertools.product(
+        (bytes(range(256)) * 2 + b"\x00" * 88, b"\x00\x93Qk", b"\x01\x02Q"),
+        (base64.b64encode(gzip.compress(DOC + b" " * pad)) for pad in range(3)),
+    ):
+        data = prefix + packed + b"\x00\x01"
+        assert any(v.data.rstrip() == DOC for v in decode(data, "body").views), (prefix[-4:], packed)
+
+
+def test_hex_and_base32_after_a_binary_prefix_are_decoded() -> None:
+    for encoded in (gzip.compress(DOC).hex().encode(), base64.b32encode(gzip.compress(DOC))):
+        data = b"\x00\x01\x02\x03" * 150 + encoded
+        assert any(v.data == DOC for v in decode(data, "body").views), encoded[:10]
+
+
+def test_json_after_a_binary_length_prefix_is_parsed() -> None:
+    doc = json.dumps({"CELLID": "19", "x": "y" * 20}).encode()
+    for framed in (len(doc).to_bytes(4, "big") + doc, b"\x00\x07\x01\x00" + doc):
+        views = {v.chain: v.data for v in decode(framed, "body").views}
+        assert [data for chain, data in views.items() if chain.endswith(">json:CELLID")] == [b"19"], framed

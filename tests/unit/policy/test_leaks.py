@@ -124,7 +124,7 @@ def test_imei_is_found_in_every_encoding(detector_factory, name: str) -> None:
 def test_decode_chain_names_each_layer(detector_factory) -> None:
     body, headers = _encodings()["base64-nested-url-safe"]
     found = next(f for f in post(detector_factory(), body, headers).findings if f.identifier == "imei")
-    assert found.decode == "http-body>base64>json:blob>base64url"
+    assert found.decode == "http-body>base64>json:blob>base64url>json:imei"
 
 
 @pytest.mark.parametrize(
@@ -395,3 +395,63 @@ def test_the_link_mac_in_dhcp_to_a_server_that_is_not_the_bench_is_a_leak(detect
         [flow], detector, identity=detector.identity, handset=parse_handset("aa:bb:cc:dd:ee:0f"), bench=bench
     )
     assert "wifi_mac" in {f.identifier for f in result.findings if f.rule == "cleartext-identifier"}
+
+
+def _verdict(detector, flows) -> str:  # type: ignore[no-untyped-def]
+    from phonehome.policy.evaluate import evaluate
+    from phonehome.policy.handset import parse_handset
+
+    result = evaluate(flows, detector, identity=detector.identity, handset=parse_handset("10.77.0.2"))
+    return next(v.result for v in result.verdicts if v.assertion == "no-cleartext-identifiers")
+
+
+def test_a_payload_past_the_token_budget_is_inconclusive_not_pass(detector_factory) -> None:
+    from phonehome.policy.decode import Limits
+
+    detector = detector_factory()
+    detector.limits = Limits(max_tokens=300)
+    noise = ";".join(hashlib.sha1(str(i).encode()).hexdigest() for i in range(300))
+    body = f"{noise};{gzip.compress(IMEI.encode()).hex()}".encode()
+    wire, request = http_request(body)
+    flow = make_flow()
+    run(detector, flow, wire, [request])
+    assert not leaks(detector)
+    assert any("encoded runs" in f.detail for f in detector.findings if f.rule == "decode-limit")
+    assert _verdict(detector, [flow]) == "INCONCLUSIVE"
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("base32-imei", base64.b32encode(IMEI.encode())),
+        ("base32-in-a-header-like-line", b"token: " + base64.b32encode(gzip.compress(IMEI.encode())).lower()),
+        ("ndjson-escaped", b'{"n":1}\n{"d":"' + "".join(f"\\u{ord(c):04x}" for c in IMEI).encode() + b'"}\n'),
+        (
+            "300-hex-runs-first",
+            (";".join(hashlib.sha1(b"%d" % i).hexdigest() for i in range(300))).encode()
+            + b";"
+            + gzip.compress(IMEI.encode()).hex().encode(),
+        ),
+        (
+            "600-bytes-of-binary-first",
+            bytes(range(256)) * 2 + bytes(88) + base64.b64encode(gzip.compress(IMEI.encode())),
+        ),
+        ("gzip-three-times", gzip.compress(gzip.compress(gzip.compress(json.dumps({"i": IMEI}).encode())))),
+        (
+            "raw-deflate-behind-a-length",
+            len(zlib.compress(IMEI.encode())[2:-4]).to_bytes(2, "big") + zlib.compress(IMEI.encode())[2:-4],
+        ),
+        ("base64-starting-like-zlib", base64.b64encode(b"\\bt\x1d\x02<" + gzip.compress(IMEI.encode()))),
+    ],
+)
+def test_firmware_that_wants_to_pass_is_still_caught(detector_factory, name: str, body: bytes) -> None:
+    detector = post(detector_factory(), body)
+    assert "imei" in leaks(detector), name
+
+
+def test_a_serial_hyperscan_cannot_compile_is_still_found() -> None:
+    from phonehome.policy.leaks import LeakDetector
+
+    serial = "SN-" + "".join(chr(0x30 + i % 70) for i in range(200_000)) + "\x00\xff"
+    detector = LeakDetector(Identity.model_validate({"serial": serial}))
+    assert "serial" in leaks(post(detector, b"s=" + base64.b64encode(serial.encode())))
