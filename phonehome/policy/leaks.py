@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from phonehome.policy.assertions.no_cleartext import CLAUSES as CLEARTEXT_CLAUSES
 from phonehome.policy.decode import Decoded, Limits, View, decode, is_text
-from phonehome.policy.fields import FieldJudge, FieldMatch, text_pairs
+from phonehome.policy.fields import MAX_TEXT_PAIRS, FieldJudge, FieldMatch, read_text_pairs
 from phonehome.policy.findings import (
     NO_CLEARTEXT_IDENTIFIERS,
     Finding,
@@ -461,8 +461,19 @@ class LeakDetector:
                 from_client=from_client,
             )
             return []
+        read = read_text_pairs(view.data)
+        if read.cut_at is not None:
+            self._limit(
+                state,
+                view.chain,
+                view.origin + (read.cut_at if view.exact else 0),
+                frames[0] if frames else 0,
+                f"more than {MAX_TEXT_PAIRS} key=value pairs: those from byte {read.cut_at} on were not judged "
+                "by name",
+                from_client=from_client,
+            )
         out = []
-        for key, value, start in text_pairs(view.data):
+        for key, value, start in read.pairs:
             found = self.judge.judge(key, value, start)
             if found:
                 out.append(found)

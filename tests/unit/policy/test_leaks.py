@@ -455,3 +455,12 @@ def test_a_serial_hyperscan_cannot_compile_is_still_found() -> None:
     serial = "SN-" + "".join(chr(0x30 + i % 70) for i in range(200_000)) + "\x00\xff"
     detector = LeakDetector(Identity.model_validate({"serial": serial}))
     assert "serial" in leaks(post(detector, b"s=" + base64.b64encode(serial.encode())))
+
+
+def test_key_value_pairs_past_the_limit_are_a_visible_limit(detector_factory) -> None:
+    from phonehome.policy.fields import MAX_TEXT_PAIRS
+
+    flow = make_flow(app=None, transport="unknown", dport=7000)
+    text = b"\n".join(b"k%d=v" % i for i in range(MAX_TEXT_PAIRS + 10)) + b"\nCELLID=19\n"
+    detector = run(detector_factory(), flow, text, segment=1 << 20)
+    assert any("key=value pairs" in f.detail for f in detector.findings if f.rule == "decode-limit")
