@@ -133,13 +133,11 @@ def _manifest_suggest(args: argparse.Namespace) -> int:
         handset = parse_handset(args.handset) if args.handset else None
         identity = inputs["identity"]
         assert isinstance(identity, Identity)
-        analysis, evaluation = analyze_capture(args.captures, identity=identity, handset=handset)
+        _analysis, evaluation = analyze_capture(args.captures, identity=identity, handset=handset)
     except CaptureError as exc:
         print(f"phonehome manifest suggest: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    judged = set(evaluation.handset_flows)
-    own = [f for f in analysis.flows if f.id in judged]
-    text = to_yaml(suggest(own, firmware=args.firmware, leaks=evaluation.findings))
+    text = to_yaml(suggest(evaluation.contacts, firmware=args.firmware, leaks=evaluation.findings))
     text = f"# handset: {evaluation.handset} ({evaluation.handset_how})\n" + text
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")

@@ -141,6 +141,13 @@ def _addressable(address: str) -> bool:
     return True
 
 
+def _same_address(a: str, b: str) -> bool:
+    try:
+        return ipaddress.ip_address(a) == ipaddress.ip_address(b)
+    except ValueError:
+        return False
+
+
 def _plumbing(flow: Flow, peer: str) -> bool:
     if flow.proto in (ARP, EAPOL):
         return True
@@ -175,6 +182,8 @@ def destine(found: Contact, manifest: Manifest | None) -> None:
         return
     proto, port = found.flow.proto, found.peer_port
     for claim in found.claims:
+        if is_ip_literal(claim.name) and _same_address(claim.name, found.peer):
+            continue  # the address the packets went to, written again: judged as the destination
         if claim_endpoint(manifest, proto, port, claim) is None:
             found.undeclared_claims.append(claim)
     by_address = manifest.lookup(proto, port, address=found.peer) if _addressable(found.peer) else None

@@ -16,7 +16,7 @@ from os import PathLike
 from typing import Any
 
 from phonehome.policy import assertions
-from phonehome.policy.context import Context, Lookup, contact, destine
+from phonehome.policy.context import Contact, Context, Lookup, contact, destine
 from phonehome.policy.decode import Limits
 from phonehome.policy.destination import Names
 from phonehome.policy.findings import Finding, Result, Verdict, worst
@@ -55,6 +55,8 @@ class Evaluation:
     """What made every would-be PASS INCONCLUSIVE (drops, undecoded packets, a foreign MAC...)."""
     phases: list[str] | None = None
     """The phases the run's scenario covered, when it said."""
+    contacts: list[Contact] = field(default_factory=list, repr=False)
+    """Every flow the handset took part in, as judged (not in the JSON: the findings carry what matters)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -167,6 +169,7 @@ def evaluate(
         infra.how,
         degraded,
         list(phases) if phases is not None else None,
+        contacts,
     )
 
 

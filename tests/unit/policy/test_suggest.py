@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from phonehome.policy import load_manifest
+from phonehome.policy import Identity, evaluate, load_manifest, parse_handset
+from phonehome.policy.context import Contact
 from phonehome.policy.suggest import MAX_NOTED, suggest, to_yaml
-from tests.unit.policy.builders import make_flow
+from phonehome.traffic.flow import Flow
+from tests.unit.policy.builders import make_flow, resolved
 
 HOSTILE = [
     "bücher.example",
@@ -23,8 +25,18 @@ HOSTILE = [
 ]
 
 
-def _draft(tmp_path: Path, flows: list, firmware: str = "f") -> tuple[str, Path]:
-    text = to_yaml(suggest(flows, firmware=firmware))
+def _contacts(flows: list[Flow], *, names: bool = False) -> list[Contact]:
+    """The flows as the evaluation judges them (``names``: each flow's name resolved before it)."""
+    analysis = resolved(flows) if names else None
+    return evaluate(
+        flows, [], identity=Identity(), handset=parse_handset("10.77.0.2"), analysis=analysis
+    ).contacts
+
+
+def _draft(
+    tmp_path: Path, flows: list[Flow], firmware: str = "f", *, names: bool = False
+) -> tuple[str, Path]:
+    text = to_yaml(suggest(_contacts(flows, names=names), firmware=firmware))
     path = tmp_path / "draft.yaml"
     path.write_text(text, encoding="utf-8")
     return text, path
@@ -37,19 +49,30 @@ def test_a_name_that_is_not_a_host_is_declared_by_address_and_noted(tmp_path: Pa
     manifest = load_manifest(path)
     assert [e.cidrs for e in manifest.endpoints] == [["198.51.100.7/32"]]
     assert all(not e.hosts for e in manifest.endpoints)
-    assert manifest.endpoint_for(flow) is not None
-    assert "# Server names the handset used that are not host names, declared by address instead:" in text
+    assert manifest.lookup(flow.proto, flow.dport, address=flow.dst) is not None
+    assert "# Server names the handset used that are not host names (they cannot be declared" in text
     assert f"#   {name[:80]!a}" in text
     assert text.isascii()
     assert "injected" not in manifest.model_dump_json()
 
 
 def test_host_names_are_still_declared_by_name_beside_hostile_ones(tmp_path: Path) -> None:
-    flows = [make_flow(server_name="play.example.com"), make_flow(server_name="bücher.example")]
-    _text, path = _draft(tmp_path, flows)
+    flows = [
+        make_flow(server_name="play.example.com", dst="198.51.100.8"),
+        make_flow(server_name="bücher.example", dst="198.51.100.9"),
+    ]
+    _text, path = _draft(tmp_path, flows, names=True)
     manifest = load_manifest(path)
     assert [e.hosts for e in manifest.endpoints if e.hosts] == [["play.example.com"]]
-    assert all(manifest.endpoint_for(f) is not None for f in flows)
+    assert manifest.lookup("tcp", 80, name="play.example.com") is not None
+    assert manifest.lookup("tcp", 80, address="198.51.100.9") is not None
+
+
+def test_a_claimed_name_no_resolver_gave_is_declared_beside_the_address_it_went_to(tmp_path: Path) -> None:
+    flow = make_flow(server_name="play.example.com", dst="198.51.100.8")
+    _text, path = _draft(tmp_path, [flow])
+    (endpoint,) = load_manifest(path).endpoints
+    assert (endpoint.hosts, endpoint.cidrs) == (["play.example.com"], ["198.51.100.8/32"])
 
 
 def test_a_hostile_firmware_string_still_gives_a_draft_that_loads(tmp_path: Path) -> None:
