@@ -147,7 +147,9 @@ class PrivateAdbServer:
 
     @property
     def env(self) -> dict[str, str]:
+        # Without mDNS discovery nothing of the server listens on UDP 5353 of every host interface.
         env = dict(os.environ, HOME=str(self.home), ANDROID_ADB_SERVER_PORT=str(self.port))
+        env.update(ADB_MDNS="0", ADB_MDNS_OPENSCREEN="0")
         env["ADBUTILS_ADB_PATH"] = str(self.binary)
         env.pop("ANDROID_SERIAL", None)
         return env
