@@ -20,9 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from phonehome.virtual.fs import DeviceFs, FsError
-from phonehome.virtual.shell.parser import (
+from phonehome.virtual.shell import flow
+from phonehome.virtual.shell.arith import ArithError, evaluate
+from phonehome.virtual.shell.parser import parse
+from phonehome.virtual.shell.syntax import (
     AndOr,
+    Arith,
     CmdSub,
+    Command,
     Group,
     Lit,
     Param,
@@ -32,7 +37,6 @@ from phonehome.virtual.shell.parser import (
     ShellSyntaxError,
     Simple,
     Word,
-    parse,
 )
 
 SH = "/system/bin/sh"
@@ -69,11 +73,24 @@ class BufferOutput:
 
 
 class BytesInput:
+    """Input that is all there (a pipe's or a file's bytes); reads consume it, as from a pipe."""
+
     def __init__(self, data: bytes = b"") -> None:
         self.data = data
+        self.pos = 0
 
     async def read(self) -> bytes:
-        return self.data
+        rest = self.data[self.pos :]
+        self.pos = len(self.data)
+        return rest
+
+    async def readline(self) -> bytes:
+        """The next line with its newline (without one at the end of input); b"" at the end."""
+        end = self.data.find(b"\n", self.pos)
+        end = len(self.data) if end < 0 else end + 1
+        line = self.data[self.pos : end]
+        self.pos = end
+        return line
 
 
 class FileOutput:
@@ -160,6 +177,10 @@ class ShellSession:
         self._spawn = spawn or asyncio.ensure_future
         self._attached: list[asyncio.Task[Any]] = []
         self._depth = 0
+        self.iterations = 0
+        """Loop iterations this script has run (`flow.MAX_LOOP_ITERATIONS` bounds them)."""
+        self.loop_depth = 0
+        """How many loops enclose the command running now (``break`` outside one is an error)."""
 
     # -- entry points ---------------------------------------------------------------------
     async def run(self, text: str, io: Io) -> int:
@@ -170,10 +191,16 @@ class ShellSession:
             await io.stderr.write(f"{exc}\n".encode())
             self.status = 1
             return 1
+        self.iterations = 0
         try:
             status = await self.run_script(script, io)
         except ShellExit as exc:
             status = exc.status
+        except (flow.LoopLimit, ArithError) as exc:
+            await io.stderr.write(f"{exc}\n".encode())
+            status = 1
+        except flow.LoopControl:  # break/continue that left every loop (mksh ignores it)
+            status = 0
         self.status = status
         return status
 
@@ -243,12 +270,14 @@ class ShellSession:
             status = 0 if status else 1
         return status
 
-    async def run_command(self, node: Simple | Group, io: Io) -> int:
+    async def run_command(self, node: Command, io: Io) -> int:
         try:
             io = await self._redirect(node.redirects, io)
         except (FsError, OSError) as exc:
             await io.stderr.write(f"{SH}: {_os_message(exc)}\n".encode())
             return 1
+        if not isinstance(node, Simple | Group):
+            return await flow.run_compound(self, node, io)
         if isinstance(node, Group):
             if not node.subshell:
                 return await self.run_script(node.body, io)
@@ -368,7 +397,10 @@ class ShellSession:
             return [match for f in fields for match in self._glob(f)]
         return fields
 
-    async def _expand_part(self, part: Param | CmdSub, io: Io) -> str:
+    async def _expand_part(self, part: Param | CmdSub | Arith, io: Io) -> str:
+        if isinstance(part, Arith):
+            text = " ".join(await self.expand(Word(part.parts), io, split=False))
+            return str(evaluate(text, self.lookup))
         if isinstance(part, Param):
             value = self.lookup(part.name)
             if (value is None or value == "") and part.default is not None:
