@@ -44,6 +44,8 @@ def build_commands(state: HandsetState) -> dict[str, CommandFn]:
 def new_session(state: HandsetState, commands: dict[str, CommandFn]) -> ShellSession:
     env = dict(SHELL_ENV)
     env["HOSTNAME"] = state.profile.build.device
+    if state.root:
+        env["USER"] = env["LOGNAME"] = "root"
     return ShellSession(state.fs, commands, env=env, spawn=state.spawn)
 
 

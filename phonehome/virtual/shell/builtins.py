@@ -15,6 +15,10 @@ SHELL_ID = (
     "1015(sdcard_rw),1028(sdcard_r),1078(ext_data_rw),1079(ext_obb_rw),3001(net_bt_admin),"
     "3002(net_bt),3003(inet),3006(net_bw_stats),3009(readproc),3011(uhid) context=u:r:shell:s0"
 )
+ROOT_ID = (
+    "uid=0(root) gid=0(root) groups=0(root),1004(input),1007(log),1011(adb),1015(sdcard_rw),1028(sdcard_r),"
+    "3001(net_bt_admin),3002(net_bt),3003(inet),3006(net_bw_stats),3009(readproc),3011(uhid) context=u:r:su:s0"
+)
 MAX_SLEEP_S = 24 * 3600.0
 SHELL_ONLY = frozenset(
     {"cd", "export", "unset", "exit", "command", "type", "[", "test", "pwd", "true", "false", ":", "break",
@@ -264,17 +268,18 @@ async def type_(inv: Invocation) -> int:
 
 
 async def id_(inv: Invocation) -> int:
+    root = inv.session.env.get("USER") == "root"
     if inv.args[:1] == ["-u"]:
-        await inv.out("2000\n")
+        await inv.out("0\n" if root else "2000\n")
     elif inv.args[:2] == ["-u", "-n"] or inv.args[:1] == ["-un"]:
-        await inv.out("shell\n")
+        await inv.out("root\n" if root else "shell\n")
     else:
-        await inv.out(SHELL_ID + "\n")
+        await inv.out((ROOT_ID if root else SHELL_ID) + "\n")
     return 0
 
 
 async def whoami(inv: Invocation) -> int:
-    await inv.out("shell\n")
+    await inv.out("root\n" if inv.session.env.get("USER") == "root" else "shell\n")
     return 0
 
 
