@@ -25,35 +25,39 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from phonehome.virtual.adb.auth import AuthPolicy
 from phonehome.virtual.adbd import Adbd
+from phonehome.virtual.assembly import assemble_state, default_wizard, show_sim, wipe_user_data
 from phonehome.virtual.broadcasts import BOOT_COMPLETED as ACTION_BOOT_COMPLETED
+from phonehome.virtual.events import (
+    BOOT_COMPLETED,
+    BOOT_STARTED,
+    BROADCAST,
+    SHUTDOWN,
+    WIPED,
+    HandsetError,
+    HandsetEvent,
+)
 from phonehome.virtual.fs import DeviceFs
 from phonehome.virtual.identity import HandsetIdentity, SimCard, after_factory_reset, generate_identity
-from phonehome.virtual.logs import LogBuffer
-from phonehome.virtual.packages import PackageTable
 from phonehome.virtual.profile import Profile, load_profile
-from phonehome.virtual.properties import PropertyStore, build_properties, consent_settings, default_settings
+from phonehome.virtual.properties import build_properties, consent_settings
 from phonehome.virtual.screen import Screen, UiEvent
-from phonehome.virtual.services import LocalServices, TcpHandler
+from phonehome.virtual.services import TcpHandler
 from phonehome.virtual.shell import ShellSession, build_commands, new_session
 from phonehome.virtual.state import HandsetState
-from phonehome.virtual.telephony import SimError, SimTray, sim_broadcasts, sim_properties, slots
-from phonehome.virtual.ui import SetupWizard, load_flavour
+from phonehome.virtual.telephony import SimError, SimTray, sim_broadcasts, slots
 from phonehome.virtual.ui.display import Display
+
+__all__ = ["HandsetError", "HandsetEvent", "VirtualHandset"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BOOT_STARTED = "boot-started"
-BOOT_COMPLETED = "boot-completed"
-SHUTDOWN = "shutdown"
-BROADCAST = "broadcast"
-WIPED = "factory-reset"
 START_TIMEOUT_S = 30.0
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
@@ -65,26 +69,6 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-class HandsetError(RuntimeError):
-    """A virtual handset that cannot do what was asked; the message names it and what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class HandsetEvent:
-    """What happened to the handset, for firmware behaviour.
-
-    ``boot-started``, ``boot-completed``, ``shutdown`` (``detail``: the reason),
-    ``broadcast`` (``detail``: the intent action, ``extras``: its extras, e.g.
-    ``SIM_STATE_CHANGED`` with ``ss=LOADED`` and ``slot``), ``factory-reset``
-    (user data was wiped; the next boot is a first boot).
-    """
-
-    kind: str
-    at: float
-    detail: str = ""
-    extras: dict[str, str] = field(default_factory=dict)
 
 
 class VirtualHandset:
@@ -342,13 +326,7 @@ class VirtualHandset:
             self._set_identity(identity)
             after = slots(identity)[slot]
         if self._state is not None:
-            self._state.props.update(sim_properties(identity))
-            wizard = self._state.display.inner
-            if isinstance(wizard, SetupWizard):  # its SIM screen shows when a SIM is in
-                wizard.carrier = identity.sim.carrier.name if identity.sim else None
-            self._state.logs.log(
-                "I", "UiccController", f"slot {slot}: card {'PRESENT' if after else 'ABSENT'}", 1530
-            )
+            show_sim(self._state, slot)
             if self._booted.is_set():
                 if before is not None:
                     self._sim_broadcasts(slot, None)
@@ -394,53 +372,27 @@ class VirtualHandset:
     # -- internals -------------------------------------------------------------------------------
     def _build_state(self) -> HandsetState:
         root = self._workdir or Path(tempfile.mkdtemp(prefix=f"phonehome-{self.name}-"))
-        fs = DeviceFs(root)
-        props = PropertyStore(build_properties(self.profile, self.identity))
         display = Display(
-            self._screen or self._default_screen(),
+            self._screen or default_wizard(self.profile, self.identity, self.time_scale),
             lock=self.profile.lock_screen,
             provisioned=self._provisioned,
             broadcast=lambda action: self._broadcast(action, {}),
             keyguard_window="StatusBar" if self.profile.build.sdk < 30 else "NotificationShade",
         )
-        state = HandsetState(
-            profile=self.profile,
-            identity=self._identity,
-            props=props,
-            settings=default_settings(self.profile, self._identity),
-            fs=fs,
-            packages=PackageTable(self.profile.packages, float(self.profile.build.date_utc)),
-            display=display,
-            services=LocalServices(self.netns),
-            logs=LogBuffer(),
+        state = assemble_state(
+            self.profile,
+            self._identity,
+            DeviceFs(root),
+            display,
             netns=self.netns,
             reboot=self._reboot_from_loop,
             factory_reset=self._factory_reset_from_loop,
             broadcast=self._broadcast,
             spawn=self._spawn,
         )
-        fs.install_file("/system/build.prop", "".join(f"{k}={v}\n" for k, v in props.items()))
-        fs.install_file(f"/sys/class/net/{self.profile.wifi_interface}/address", self.wifi_mac + "\n")
-        fs.install_file(
-            "/proc/version", f"Linux version 4.4.153 (android-build@{self.profile.build.device})\n"
-        )
         self._commands = build_commands(state)
         display.subscribe(self._on_ui_event)
         return state
-
-    def _default_screen(self) -> Screen:
-        """The Setup Wizard of the profile's flavour, in the profile's locale when the wizard offers it."""
-        flavour = load_flavour(self.profile.wizard)
-        locale = self.profile.region.locale
-        offered = {language.code for language in flavour.languages}
-        sim = self.identity.sim
-        return SetupWizard(
-            flavour,
-            locale=locale if locale in offered else None,
-            carrier=sim.carrier.name if sim else None,
-            device_name=self.profile.build.model,
-            time_scale=self.time_scale,
-        )
 
     def _provisioned(self) -> bool:
         state = self._state
@@ -535,12 +487,12 @@ class VirtualHandset:
         state.logs.log("I", "ActivityManager", "System now ready", pid=1024)
         state.logs.log("I", "BootReceiver", "Copying audit failures to DropBox", pid=1024)
         self._boot_count += 1
-        self._booted.set()
         self._emit(BOOT_COMPLETED)
         self._broadcast(ACTION_BOOT_COMPLETED, {})
         for slot, sim in enumerate(slots(self.identity)):  # the SIM cards' state, as telephony reports it
             self._sim_broadcasts(slot, sim)
         state.display.system_ready()
+        self._booted.set()  # last: whoever waits for the boot sees everything it announced
 
     def _reboot_from_loop(self, reason: str, wipe: bool = False) -> None:
         if self._rebooting is None or self._rebooting.done():
@@ -566,19 +518,11 @@ class VirtualHandset:
         await self._power_on(None)
 
     def _wipe(self) -> None:
-        """What ``recovery --wipe_data`` erases, and what the first boot after it creates anew."""
-        state = self.state
+        """What ``recovery --wipe_data`` erases, and the identifiers the first boot after it creates."""
         self._resets += 1
         self._set_identity(after_factory_reset(self.identity, self._resets))
         self._persist = {}
-        state.fs.wipe_user_data()
-        state.settings = default_settings(self.profile, self.identity)
-        state.packages = PackageTable(self.profile.packages, float(self.profile.build.date_utc))
-        state.stopped_packages.clear()
-        ui = state.display.inner
-        if isinstance(ui, SetupWizard):
-            state.display.replace_inner(ui.fresh())
-        state.logs.log("I", "recovery", "Data wipe complete.", pid=1)
+        wipe_user_data(self.state)
 
     async def _power_off(self) -> None:
         self._online.clear()

@@ -47,7 +47,8 @@ from phonehome.virtual.screen import UiEvent
 from phonehome.virtual.telephony import SIM_STATE_CHANGED, slots
 
 if TYPE_CHECKING:
-    from phonehome.virtual.handset import HandsetEvent, VirtualHandset
+    from phonehome.virtual.events import HandsetEvent
+    from phonehome.virtual.handset import VirtualHandset
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,7 @@ class Firmware:
         self._setup_done = False
         self._pending_screen: str | None = None
         self._consent: dict[str, object] = {}
+        self._created = time.time()
         self._iccids: dict[int, str | None] | None = None
         """The ICCID each slot last held, as the apps remember it (None: nothing remembered yet)."""
         self._screen_subscribed = False
@@ -263,7 +265,7 @@ class Firmware:
             self._booted = False
             if self.network is not None:
                 self.network.detach()
-        elif event.kind == "broadcast":
+        elif event.kind == "broadcast" and event.at >= self._created:  # none sent before it existed
             self._on_broadcast(event.detail, event.extras)
         elif event.kind == "factory-reset":  # the apps' data is gone: first boot again
             self._setup_done = False
@@ -320,11 +322,11 @@ class Firmware:
         if sim is None:
             return
         self._enter("sim-inserted", "sim-inserted", {"slot": slot})
-        known = self._iccids if self._iccids is not None else {}
-        if known.get(slot) != sim.iccid:
+        if self._iccids is None:  # nothing remembered (no boot seen yet): this card is the baseline
+            self._iccids = {}
+        elif self._iccids.get(slot) != sim.iccid:
             self._enter("sim-change", "sim-change", {"slot": slot})
-        known[slot] = sim.iccid
-        self._iccids = known
+        self._iccids[slot] = sim.iccid
 
     def _on_ui_event(self, event: UiEvent) -> None:
         """From whichever thread touched the screen: hop to the handset's loop."""
