@@ -179,10 +179,14 @@ def test_an_ip_literal_endpoint_is_undeclared_and_was_never_looked_up(
     run: Callable[[str], ProfileRun],
 ) -> None:
     result = run("oem-ip-literal")
-    [finding] = findings(result, "declared-endpoints")
+    found = findings(result, "declared-endpoints")
+    assert {f.rule for f in found} == {"undeclared-endpoint", "undeclared-claim"}, (
+        "the Host header names it too"
+    )
+    [finding] = [f for f in found if f.rule == "undeclared-endpoint"]
     assert finding.flow is not None
     assert finding.flow.dst == "198.51.100.23"
-    assert "an IP literal, no name seen" in finding.detail
+    assert "no name was resolved to (an IP literal)" in finding.detail
     assert not [q for q in result.dns_queries if "198.51.100.23" in q.name or "config.oem.example" in q.name]
 
 
