@@ -117,6 +117,8 @@ class Firmware:
         self._created = time.time()
         self._iccids: dict[int, str | None] | None = None
         """The ICCID each slot last held, as the apps remember it (None: nothing remembered yet)."""
+        self._boot_sims: set[int] = set()
+        """Slots whose card the boot itself announces: their ``sim-inserted`` is part of the boot, unmarked."""
         self._screen_subscribed = False
         self._stopped = False
         handset.subscribe(self._on_handset_event)
@@ -287,6 +289,7 @@ class Firmware:
 
     def _on_boot(self) -> None:
         self._booted = True
+        self._boot_sims = {slot for slot, sim in enumerate(slots(self.handset.identity)) if sim is not None}
         if self._iccids is None:  # first boot (or after a wipe): what is in now is not a change
             self._iccids = {
                 slot: sim.iccid if sim else None for slot, sim in enumerate(slots(self.handset.identity))
@@ -321,7 +324,9 @@ class Firmware:
             return
         if sim is None:
             return
-        self._enter("sim-inserted", "sim-inserted", {"slot": slot})
+        at_boot = slot in self._boot_sims
+        self._boot_sims.discard(slot)
+        self._enter("sim-inserted", None if at_boot else "sim-inserted", {"slot": slot})
         if self._iccids is None:  # nothing remembered (no boot seen yet): this card is the baseline
             self._iccids = {}
         elif self._iccids.get(slot) != sim.iccid:

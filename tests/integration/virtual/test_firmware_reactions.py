@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,28 @@ def test_without_a_sim_the_nokia_does_not_register_until_one_is_inserted(tmp_pat
     assert len(sent) == ATTEMPTS
     assert {r["SIM1ICCID"] for r in sent} == set(inserted)
     assert leak_phases(run) == {"sim-change"}
+
+
+def test_after_a_factory_reset_it_boots_attaches_and_registers_again_with_new_ids(tmp_path: Path) -> None:
+    ids: list[str] = []
+
+    def erase(handset: VirtualHandset, firmware: Firmware) -> None:
+        ids.append(handset.identity.android_id)
+        handset.factory_reset(wait=True, timeout=60)
+        ids.append(handset.identity.android_id)
+        deadline = time.monotonic() + 60
+        while sum(r.phase == "network-attach" for r in firmware.runs) < 2:
+            assert time.monotonic() < deadline, "no network attach after the reset"
+            time.sleep(0.02)
+
+    run = run_profile("nokia-7-plus-2019", tmp_path, seed="wipe", acts=erase)
+    assert leftovers(run.run_id) == [], "the bench left something behind"
+    old, new = ids
+    assert old != new
+    assert [lease.hostname for lease in run.leases] == [f"android-{new}"], (
+        "the lease was taken again, and Android 9 names itself by its ANDROID_ID in DHCP: a new one"
+    )
+    phases = [m.phase for m in run.capture.markers]
+    assert phases.count("boot") == 2
+    assert phases.count("network-attach") == 2
+    assert len(registrations(run)) == 2 * ATTEMPTS, "the first boot after the wipe registers again"
