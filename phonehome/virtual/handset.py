@@ -157,6 +157,7 @@ class VirtualHandset:
         """Powers on: ADB listening when this returns; ``sys.boot_completed`` follows shortly."""
         if self._thread is not None:
             raise HandsetError(f"<VirtualHandset {self.name}> is already started")
+        self._boot_reason = "cold,powerkey"
         self._state = self._build_state()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
