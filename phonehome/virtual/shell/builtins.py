@@ -299,7 +299,7 @@ async def env(inv: Invocation) -> int:
 
 async def sh(inv: Invocation) -> int:
     """``sh -c SCRIPT``: a child shell with the same commands and environment."""
-    child = ShellSession(inv.session.fs, inv.session.commands, env=inv.env)
+    child = ShellSession(inv.session.fs, inv.session.commands, env=inv.env, parent=inv.session)
     child.cwd = inv.session.cwd
     if inv.args[:1] == ["-c"] and len(inv.args) >= 2:
         return await child.run(inv.args[1], inv.io)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from phonehome.virtual.shell.syntax import Case, Compound, For, If, Lit, Loop, Script, Word
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
 
 MAX_LOOP_ITERATIONS = 50_000
 YIELD_EVERY = 16
+
+
+@dataclass
+class LoopBudget:
+    """Loop iterations run so far by one script and the shells it started."""
+
+    count: int = 0
 
 
 class LoopControl(Exception):
@@ -55,10 +63,10 @@ async def _run_if(session: ShellSession, node: If, io: Io) -> int:
 
 async def tick(session: ShellSession) -> None:
     """Counts one loop iteration against the script's budget; lets other streams run now and then."""
-    session.iterations += 1
-    if session.iterations > MAX_LOOP_ITERATIONS:
+    session.budget.count += 1
+    if session.budget.count > MAX_LOOP_ITERATIONS:
         raise LoopLimit(f"/system/bin/sh: loop: more than {MAX_LOOP_ITERATIONS} iterations, stopped")
-    if session.iterations % YIELD_EVERY == 0:
+    if session.budget.count % YIELD_EVERY == 0:
         await asyncio.sleep(0)
 
 

@@ -118,7 +118,10 @@ class ShellSession:
         commands: dict[str, CommandFn],
         env: dict[str, str] | None = None,
         spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]] | None = None,
+        parent: ShellSession | None = None,
     ) -> None:
+        """``parent``: the shell that started this one (``sh -c``); nesting depth and the loop budget
+        are shared with it, so a script that starts shells in a loop or recursively still ends."""
         self.fs = fs
         self.commands = commands
         self.env: dict[str, str] = dict(env or {})
@@ -129,9 +132,10 @@ class ShellSession:
         self.last_bg_pid = 0
         self._spawn = spawn or asyncio.ensure_future
         self._attached: list[asyncio.Task[Any]] = []
-        self._depth = 0
-        self.iterations = 0
-        """Loop iterations this script has run (`flow.MAX_LOOP_ITERATIONS` bounds them)."""
+        self.parent = parent
+        self._depth: int = parent._depth if parent is not None else 0
+        self.budget: flow.LoopBudget = parent.budget if parent is not None else flow.LoopBudget()
+        """Loop iterations the script has run, with its child shells (`flow.MAX_LOOP_ITERATIONS`)."""
         self.loop_depth = 0
         """How many loops enclose the command running now (``break`` outside one is an error)."""
 
@@ -144,7 +148,8 @@ class ShellSession:
             await io.stderr.write(f"{exc}\n".encode())
             self.status = 1
             return 1
-        self.iterations = 0
+        if self.parent is None:
+            self.budget.count = 0
         try:
             status = await self.run_script(script, io)
         except ShellExit as exc:

@@ -117,3 +117,19 @@ def test_broken_compound_commands_are_syntax_errors(sh: Sh, script: str, message
     status, _, err = sh(script)
     assert status == 1
     assert message in err
+
+
+def test_shells_started_in_a_loop_share_its_budget(sh: Sh) -> None:
+    started = time.monotonic()
+    status, _, err = sh("while true; do sh -c 'while true; do :; done'; done; echo never")
+    assert status == 1
+    assert "iterations" in err
+    assert time.monotonic() - started < 10
+
+
+def test_a_script_that_runs_itself_ends_at_the_nesting_limit(sh: Sh) -> None:
+    _, out, err = sh(
+        "echo 'sh /data/local/tmp/r.sh' > /data/local/tmp/r.sh; sh /data/local/tmp/r.sh; echo done"
+    )
+    assert out == "done\n"
+    assert "too many nested shells" in err
