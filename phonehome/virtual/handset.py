@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 
 from phonehome.virtual.adb.auth import AuthPolicy
 from phonehome.virtual.adbd import Adbd
-from phonehome.virtual.assembly import assemble_state, default_wizard, show_sim, wipe_user_data
+from phonehome.virtual.assembly import assemble_state, default_wizard, wipe_user_data
 from phonehome.virtual.broadcasts import BOOT_COMPLETED as ACTION_BOOT_COMPLETED
 from phonehome.virtual.events import (
     BOOT_COMPLETED,
@@ -43,14 +43,15 @@ from phonehome.virtual.events import (
     HandsetEvent,
 )
 from phonehome.virtual.fs import DeviceFs
-from phonehome.virtual.identity import HandsetIdentity, SimCard, after_factory_reset, generate_identity
+from phonehome.virtual.hands import Hands
+from phonehome.virtual.identity import HandsetIdentity, after_factory_reset, generate_identity
 from phonehome.virtual.profile import Profile, load_profile
 from phonehome.virtual.properties import build_properties, consent_settings
 from phonehome.virtual.screen import Screen, UiEvent
 from phonehome.virtual.services import TcpHandler
 from phonehome.virtual.shell import ShellSession, build_commands, new_session
 from phonehome.virtual.state import HandsetState
-from phonehome.virtual.telephony import SimError, SimTray, sim_broadcasts, slots
+from phonehome.virtual.telephony import SimTray, slots
 from phonehome.virtual.ui.display import Display
 
 __all__ = ["HandsetError", "HandsetEvent", "VirtualHandset"]
@@ -71,7 +72,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class VirtualHandset:
+class VirtualHandset(Hands):
     """A virtual Android handset reachable over ADB at ``adb_serial`` (``127.0.0.1:PORT``).
 
     ``profile``: a `Profile`, a profile name (``aosp-clean``) or a YAML path.
@@ -286,60 +287,6 @@ class VirtualHandset:
         """The access point the handset is associated with (``dumpsys wifi``); None: disconnected."""
         wifi = self.state.wifi
         wifi.ssid, wifi.bssid, wifi.frequency_mhz = ssid, bssid, frequency_mhz
-
-    # -- what a person does with their hands ----------------------------------------------------
-    def sim_insert(self, slot: int = 0, iccid: str | None = None) -> SimCard:
-        """Puts a SIM in the empty ``slot`` (0 is SIM1): the card with ``iccid``, or a fresh one of the
-        profile's carrier (never a card this handset held before). Works powered off too."""
-        return self._sim_act("insert", slot, lambda ident: self._tray.insert(ident, slot, iccid))
-
-    def sim_remove(self, slot: int = 0) -> SimCard:
-        """Takes the SIM out of ``slot``; returns the card removed."""
-        card = slots(self.identity)[slot] if 0 <= slot < len(slots(self.identity)) else None
-        self._sim_act("remove", slot, lambda ident: self._tray.remove(ident, slot))
-        assert card is not None
-        return card
-
-    def sim_swap(self, slot: int = 0, iccid: str | None = None) -> SimCard:
-        """Replaces the SIM in ``slot`` with another card (``iccid``, or a fresh one): a new ICCID."""
-        return self._sim_act("swap", slot, lambda ident: self._tray.swap(ident, slot, iccid))
-
-    def press_power(self) -> None:
-        """A press of the power button: the screen goes off (and locks after setup), or comes on."""
-        self.display.press_power()
-
-    def factory_reset(self, wait: bool = False, timeout: float = 60.0) -> None:
-        """Settings > Reset > Erase all data: reboots into recovery, which wipes user data, and
-        comes back at first boot (Setup Wizard, new ANDROID_ID and advertising ID). With
-        ``wait``, returns once that boot has completed."""
-        before = self._boot_count
-        self.loop.call_soon_threadsafe(self._factory_reset_from_loop)
-        if wait:
-            self._wait_boot_after(before, timeout, "factory reset")
-
-    def _sim_act(self, what: str, slot: int, change: Callable[[HandsetIdentity], HandsetIdentity]) -> SimCard:
-        with self._sim_lock:
-            try:
-                identity = change(self.identity)
-            except SimError as exc:
-                raise HandsetError(f"<VirtualHandset {self.name}> SIM {what} in slot {slot}: {exc}") from exc
-            before = slots(self.identity)[slot]
-            self._set_identity(identity)
-            after = slots(identity)[slot]
-        if self._state is not None:
-            show_sim(self._state, slot)
-            if self._booted.is_set():
-                if before is not None:
-                    self._sim_broadcasts(slot, None)
-                if after is not None:
-                    self._sim_broadcasts(slot, after)
-        card = after or before
-        assert card is not None
-        return card
-
-    def _sim_broadcasts(self, slot: int, sim: SimCard | None) -> None:
-        for action, extras in sim_broadcasts(slot, sim):
-            self._broadcast(action, extras)
 
     def subscribe(self, callback: Callable[[HandsetEvent], None]) -> None:
         """Calls ``callback`` for each `HandsetEvent`, in the handset's loop thread."""
