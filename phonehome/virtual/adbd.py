@@ -150,9 +150,10 @@ class Adbd:
             return lambda stream: self._serve_reverse(arg, stream, connection)
         if name == "reboot":
             return lambda stream: self._serve_reboot(arg, stream)
+        if name in ("root", "unroot"):
+            text = self._root(name == "root")
+            return lambda stream: stream.write(text.encode())
         replies = {
-            "root": "adbd cannot run as root in production builds\n",
-            "unroot": "adbd not running as root\n",
             "remount": 'Not running as root. Try "adb root" first.\n',
             "enable-verity": "verity cannot be enabled/disabled - USER build\n",
             "disable-verity": "verity cannot be enabled/disabled - USER build\n",
@@ -162,6 +163,17 @@ class Adbd:
             return lambda stream: stream.write(text.encode())
         log.debug("adbd: refusing service %r", service)
         return None
+
+    def _root(self, root: bool) -> str:
+        """``adb root``/``adb unroot`` (adbd's restart_root_service): only a debuggable build runs adbd as
+        root. A real adbd restarts and drops the transport; this one changes who later shells run as."""
+        props = self.state.props
+        if props.get("ro.debuggable") != "1":
+            return "adbd cannot run as root in production builds\n" if root else "adbd not running as root\n"
+        if root == self.state.root:
+            return "adbd is already running as root\n" if root else "adbd not running as root\n"
+        props.set("service.adb.root", "1" if root else "0")
+        return "restarting adbd as root\n" if root else "restarting adbd as non root\n"
 
     async def _tcp(self, arg: str) -> ServiceHandler | None:
         host, _, port_text = arg.rpartition(":")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import posixpath
+import shutil
 from pathlib import Path
 
 READ_ONLY = ("/system", "/vendor", "/product", "/system_ext", "/odm", "/apex")
@@ -19,6 +20,7 @@ ALIASES = {
     "/storage/self/primary": "/sdcard",
     "/mnt/sdcard": "/sdcard",
 }
+USER_DATA = ("/data", "/sdcard", "/cache", "/storage")
 SHELL_UID = 2000
 DEFAULT_DIRS = (
     "/data/local/tmp",
@@ -55,6 +57,18 @@ class DeviceFs:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        for d in DEFAULT_DIRS:
+            (self.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+
+    def wipe_user_data(self) -> None:
+        """What recovery's ``--wipe_data`` erases: /data (apps, settings, /data/local/tmp), the
+        emulated /sdcard and /cache; the read-only partitions stay."""
+        for top in USER_DATA:
+            host = self.root / top.lstrip("/")
+            if host.is_symlink() or host.is_file():
+                host.unlink()
+            elif host.is_dir():
+                shutil.rmtree(host)
         for d in DEFAULT_DIRS:
             (self.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
 

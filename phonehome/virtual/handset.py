@@ -1,12 +1,14 @@
 """`VirtualHandset`: a phone that the real adb server, adbutils and uiautomator2 talk to.
 
 One instance is one handset: its identity (from a seed), build properties,
-settings, a file system in a private temporary folder, packages, a `Screen`,
-device-local TCP services and a boot state. It runs its own asyncio loop in a
-thread, so a plain script or a pytest test uses it with ``start()``/``stop()``
-or ``with VirtualHandset(...) as handset:``. A reboot drops ADB, stays away
-for the profile's boot time and comes back with ``sys.boot_completed`` going
-0 then 1, as a phone does.
+settings, a file system in a private temporary folder, packages, SIM slots, a
+`Display` over its UI, device-local TCP services and a boot state. It runs its
+own asyncio loop in a thread, so a plain script or a pytest test uses it with
+``start()``/``stop()`` or ``with VirtualHandset(...) as handset:``. A reboot
+drops ADB, stays away for the profile's boot time and comes back with a new
+``boot_id`` and ``sys.boot_completed`` going 0 then 1, as a phone does. What a
+person does with their hands (a SIM card, the power button, a factory reset
+from Settings) are methods here; `VirtualOperator` performs them by name.
 """
 
 from __future__ import annotations
@@ -21,31 +23,44 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from phonehome.virtual.adb.auth import AuthPolicy
 from phonehome.virtual.adbd import Adbd
+from phonehome.virtual.assembly import assemble_state, default_wizard, wipe_user_data
+from phonehome.virtual.broadcasts import BOOT_COMPLETED as ACTION_BOOT_COMPLETED
+from phonehome.virtual.events import (
+    BOOT_COMPLETED,
+    BOOT_STARTED,
+    BROADCAST,
+    SHUTDOWN,
+    WIPED,
+    HandsetError,
+    HandsetEvent,
+)
 from phonehome.virtual.fs import DeviceFs
-from phonehome.virtual.identity import HandsetIdentity, generate_identity
-from phonehome.virtual.logs import LogBuffer
-from phonehome.virtual.packages import PackageTable
+from phonehome.virtual.hands import Hands
+from phonehome.virtual.identity import HandsetIdentity, after_factory_reset, generate_identity
 from phonehome.virtual.profile import Profile, load_profile
-from phonehome.virtual.properties import PropertyStore, build_properties, default_settings
+from phonehome.virtual.properties import build_properties, consent_settings
 from phonehome.virtual.screen import Screen, UiEvent
-from phonehome.virtual.services import LocalServices, TcpHandler
+from phonehome.virtual.services import TcpHandler
 from phonehome.virtual.shell import ShellSession, build_commands, new_session
 from phonehome.virtual.state import HandsetState
+from phonehome.virtual.telephony import SimTray, slots
+from phonehome.virtual.ui.display import Display
+
+__all__ = ["HandsetError", "HandsetEvent", "VirtualHandset"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BOOT_STARTED = "boot-started"
-BOOT_COMPLETED = "boot-completed"
-SHUTDOWN = "shutdown"
 START_TIMEOUT_S = 30.0
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 def _is_loopback(host: str) -> bool:
@@ -57,20 +72,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class HandsetError(RuntimeError):
-    """A virtual handset that cannot do what was asked; the message names it and what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class HandsetEvent:
-    """A lifecycle step, for firmware behaviour: ``boot-started``, ``boot-completed``, ``shutdown``."""
-
-    kind: str
-    at: float
-    detail: str = ""
-
-
-class VirtualHandset:
+class VirtualHandset(Hands):
     """A virtual Android handset reachable over ADB at ``adb_serial`` (``127.0.0.1:PORT``).
 
     ``profile``: a `Profile`, a profile name (``aosp-clean``) or a YAML path.
@@ -80,7 +82,9 @@ class VirtualHandset:
     ``adb_port``: 0 picks a free port; never in 5554-5585. ``auth``: an
     `AuthPolicy` to require ADB authentication. ``time_scale`` multiplies
     boot delays (0.1 boots ten times faster). ``screen``: the UI; by default
-    the Setup Wizard of the profile's flavour.
+    the Setup Wizard of the profile's flavour. ``sims_at_boot``: the slots
+    whose profile SIM is in at power-on (default: the profile's ``inserted``
+    ones; ``()``: no SIM).
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class VirtualHandset:
         auth: AuthPolicy | None = None,
         time_scale: float = 1.0,
         workdir: Path | None = None,
+        sims_at_boot: Sequence[int] | None = None,
     ) -> None:
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         if time_scale < 0:
@@ -106,7 +111,25 @@ class VirtualHandset:
                 "never be reachable from the bench, where it would show in the capture"
             )
         self.seed = seed or self.profile.identity.seed or secrets.token_hex(8)
-        self.identity: HandsetIdentity = generate_identity(self.seed, self.profile.identity_spec())
+        self._state: HandsetState | None = None
+        factory = generate_identity(self.seed, self.profile.identity_spec())
+        inserted = self.profile.sim_slots_at_boot() if sims_at_boot is None else tuple(sims_at_boot)
+        unknown = sorted(set(inserted) - {s.slot for s in factory.sims})
+        if unknown:
+            raise ValueError(
+                f"sims_at_boot {unknown}: the profile defines SIMs for slots {[s.slot for s in factory.sims]}"
+            )
+        self._identity = replace(factory, sims=tuple(s for s in factory.sims if s.slot in inserted))
+        self._tray = SimTray(
+            self.seed,
+            self.profile.identity_spec().carriers,
+            tuple(s for s in factory.sims if s.slot not in inserted),
+        )
+        self._tray.seen(self._identity)
+        self._sim_lock = threading.Lock()
+        self._resets = 0
+        self._persist: dict[str, str] = {}
+        self._boot_reason = "cold,powerkey"
         self.name = name or f"{self.profile.name}-{self.identity.serial[-6:].lower()}"
         self.netns = netns
         self.time_scale = time_scale
@@ -118,7 +141,6 @@ class VirtualHandset:
         self._own_workdir = workdir is None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._state: HandsetState | None = None
         self._adbd: Adbd | None = None
         self._booted = threading.Event()
         self._online = threading.Event()
@@ -136,6 +158,7 @@ class VirtualHandset:
         """Powers on: ADB listening when this returns; ``sys.boot_completed`` follows shortly."""
         if self._thread is not None:
             raise HandsetError(f"<VirtualHandset {self.name}> is already started")
+        self._boot_reason = "cold,powerkey"
         self._state = self._build_state()
         ready: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._thread = threading.Thread(
@@ -177,15 +200,17 @@ class VirtualHandset:
         """
         before = self._boot_count
         self.loop.call_soon_threadsafe(self._reboot_from_loop, reason)
-        if not wait:
-            return
+        if wait:
+            self._wait_boot_after(before, timeout, "reboot")
+
+    def _wait_boot_after(self, before: int, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._boot_count > before and self._booted.is_set():
                 return
             time.sleep(0.02)
         raise HandsetError(
-            f"<VirtualHandset {self.name}> did not come back from reboot within {timeout:.0f} s"
+            f"<VirtualHandset {self.name}> did not come back from {what} within {timeout:.0f} s"
         )
 
     def wait_boot_completed(self, timeout: float = 30.0) -> None:
@@ -222,8 +247,24 @@ class VirtualHandset:
         return f"{host}:{self.adb_port}"
 
     @property
+    def identity(self) -> HandsetIdentity:
+        """Its identifiers now: SIM changes and factory resets change some (``sims``, ``android_id``...)."""
+        return self._state.identity if self._state is not None else self._identity
+
+    def _set_identity(self, identity: HandsetIdentity) -> None:
+        self._identity = identity
+        if self._state is not None:
+            self._state.identity = identity
+
+    @property
     def screen(self) -> Screen:
-        return self.state.screen
+        """The UI behind the display (the Setup Wizard, then the launcher; or the ``screen`` given)."""
+        return self.state.display.inner
+
+    @property
+    def display(self) -> Display:
+        """The panel: power and keyguard over ``screen``; what ADB and uiautomator2 see."""
+        return self.state.display
 
     @property
     def state(self) -> HandsetState:
@@ -279,59 +320,54 @@ class VirtualHandset:
     # -- internals -------------------------------------------------------------------------------
     def _build_state(self) -> HandsetState:
         root = self._workdir or Path(tempfile.mkdtemp(prefix=f"phonehome-{self.name}-"))
-        fs = DeviceFs(root)
-        props = PropertyStore(build_properties(self.profile, self.identity))
-        settings = default_settings(self.profile, self.identity)
-        screen = self._screen or self._default_screen()
-        state = HandsetState(
-            profile=self.profile,
-            identity=self.identity,
-            props=props,
-            settings=settings,
-            fs=fs,
-            packages=PackageTable(self.profile.packages, float(self.profile.build.date_utc)),
-            screen=screen,
-            services=LocalServices(self.netns),
-            logs=LogBuffer(),
+        display = Display(
+            self._screen or default_wizard(self.profile, self.identity, self.time_scale),
+            lock=self.profile.lock_screen,
+            provisioned=self._provisioned,
+            broadcast=lambda action: self._broadcast(action, {}),
+            keyguard_window="StatusBar" if self.profile.build.sdk < 30 else "NotificationShade",
+        )
+        state = assemble_state(
+            self.profile,
+            self._identity,
+            DeviceFs(root),
+            display,
             netns=self.netns,
             reboot=self._reboot_from_loop,
+            factory_reset=self._factory_reset_from_loop,
+            broadcast=self._broadcast,
             spawn=self._spawn,
         )
-        fs.install_file("/system/build.prop", "".join(f"{k}={v}\n" for k, v in props.items()))
-        fs.install_file(f"/sys/class/net/{self.profile.wifi_interface}/address", self.wifi_mac + "\n")
-        fs.install_file(
-            "/proc/version", f"Linux version 4.4.153 (android-build@{self.profile.build.device})\n"
-        )
         self._commands = build_commands(state)
-        screen.subscribe(self._on_ui_event)
+        display.subscribe(self._on_ui_event)
         return state
 
-    def _default_screen(self) -> Screen:
-        """The Setup Wizard of the profile's flavour, in the profile's locale when the wizard offers it."""
-        from phonehome.virtual.ui import SetupWizard, load_flavour  # noqa: PLC0415  (sibling sub-package)
-
-        flavour = load_flavour(self.profile.wizard)
-        locale = self.profile.region.locale
-        offered = {language.code for language in flavour.languages}
-        sim = self.identity.sim
-        return SetupWizard(
-            flavour,
-            locale=locale if locale in offered else None,
-            carrier=sim.carrier.name if sim else None,
-            device_name=self.profile.build.model,
-            time_scale=self.time_scale,
-        )
+    def _provisioned(self) -> bool:
+        state = self._state
+        return state is not None and state.settings.get("global", "device_provisioned") == "1"
 
     def _on_ui_event(self, event: UiEvent) -> None:
-        """Keeps settings in step with what the user did in the wizard."""
+        """Keeps settings in step with what the user did in the wizard (consent toggles persist)."""
         state = self._state
         if state is None:
             return
         if event.kind == "setup-complete":
             state.settings.put("secure", "user_setup_complete", "1")
             state.settings.put("global", "device_provisioned", "1")
-        elif event.kind == "consent" and "location" in event.detail:
-            state.settings.put("secure", "location_mode", "3" if event.detail["location"] else "0")
+        elif event.kind == "consent":
+            toggles = {k: v for k, v in event.detail.items() if k not in ("screen", "accepted")}
+            for namespace, key, value in consent_settings(toggles):
+                state.settings.put(namespace, key, value)
+
+    def _broadcast(self, action: str, extras: dict[str, str]) -> None:
+        """Sends a system broadcast from any thread: recorded now, heard by listeners on the loop."""
+        state, loop = self._state, self._loop
+        if state is None or loop is None:
+            return
+        state.broadcasts.record(action, extras)
+        event = HandsetEvent(BROADCAST, time.time(), action, dict(extras))
+        with contextlib.suppress(RuntimeError):  # the loop is closing: nobody is listening
+            loop.call_soon_threadsafe(self._deliver, event)
 
     def _run_loop(self, ready: concurrent.futures.Future[None]) -> None:
         loop = asyncio.new_event_loop()
@@ -351,10 +387,21 @@ class VirtualHandset:
 
     async def _power_on(self, ready: concurrent.futures.Future[None] | None) -> None:
         state = self.state
-        state.props.update(
-            {"sys.boot_completed": "0", "dev.bootcomplete": "0", "init.svc.bootanim": "running"}
+        # A boot starts from the build's properties; only persist.* survive (init reloads them).
+        state.props.reset(
+            {
+                **build_properties(self.profile, self.identity),
+                **self._persist,
+                "sys.boot_completed": "0",
+                "dev.bootcomplete": "0",
+                "init.svc.bootanim": "running",
+                "sys.boot.reason": self._boot_reason,
+                "ro.boot.bootreason": self._boot_reason.split(",")[0],
+            }
         )
+        state.fs.install_file(BOOT_ID, f"{uuid.uuid4()}\n")
         state.booted_at = time.monotonic()
+        state.display.power_on()
         state.logs.log("I", "init", "init first stage started!", pid=1)
         self._emit(BOOT_STARTED)
         try:
@@ -388,26 +435,47 @@ class VirtualHandset:
         state.logs.log("I", "ActivityManager", "System now ready", pid=1024)
         state.logs.log("I", "BootReceiver", "Copying audit failures to DropBox", pid=1024)
         self._boot_count += 1
-        self._booted.set()
         self._emit(BOOT_COMPLETED)
+        self._broadcast(ACTION_BOOT_COMPLETED, {})
+        for slot, sim in enumerate(slots(self.identity)):  # the SIM cards' state, as telephony reports it
+            self._sim_broadcasts(slot, sim)
+        state.display.system_ready()
+        self._booted.set()  # last: whoever waits for the boot sees everything it announced
 
-    def _reboot_from_loop(self, reason: str) -> None:
+    def _reboot_from_loop(self, reason: str, wipe: bool = False) -> None:
         if self._rebooting is None or self._rebooting.done():
-            self._rebooting = self._spawn_untracked(self._async_reboot(reason))
+            self._rebooting = self._spawn_untracked(self._async_reboot(reason, wipe))
 
-    async def _async_reboot(self, reason: str) -> None:
+    def _factory_reset_from_loop(self) -> None:
+        self.state.logs.log("W", "MasterClearReceiver", "!!! FACTORY RESET !!!", pid=1024)
+        self._reboot_from_loop("recovery", wipe=True)
+
+    async def _async_reboot(self, reason: str, wipe: bool = False) -> None:
         state = self.state
         self._booted.clear()
         self._emit(SHUTDOWN, reason)
         state.logs.log("I", "ShutdownThread", f"Rebooting, reason: {reason or 'null'}", pid=1024)
         await self._power_off()
         await asyncio.sleep(self.profile.boot.offline_s * self.time_scale)
-        state.props.set("sys.boot.reason", f"reboot,{reason}" if reason else "reboot")
+        self._boot_reason = f"reboot,{reason}" if reason else "reboot"
+        if wipe:  # recovery: erase user data, then reboot into the first boot
+            self._wipe()
+            self._emit(WIPED)
+            await asyncio.sleep(self.profile.boot.offline_s * self.time_scale)
+            self._boot_reason = "reboot,factory_reset"
         await self._power_on(None)
+
+    def _wipe(self) -> None:
+        """What ``recovery --wipe_data`` erases, and the identifiers the first boot after it creates."""
+        self._resets += 1
+        self._set_identity(after_factory_reset(self.identity, self._resets))
+        self._persist = {}
+        wipe_user_data(self.state)
 
     async def _power_off(self) -> None:
         self._online.clear()
         state = self.state
+        self._persist = state.props.persistent()
         state.props.update({"sys.boot_completed": "0", "dev.bootcomplete": "0", "init.svc.adbd": "stopped"})
         state.services.clear()
         for task in list(self._tasks):
@@ -437,9 +505,11 @@ class VirtualHandset:
         return asyncio.ensure_future(coro)
 
     def _emit(self, kind: str, detail: str = "") -> None:
-        event = HandsetEvent(kind, time.time(), detail)
+        self._deliver(HandsetEvent(kind, time.time(), detail))
+
+    def _deliver(self, event: HandsetEvent) -> None:
         for callback in list(self._listeners):
             try:
                 callback(event)
             except Exception:
-                log.exception("%r: handset event listener failed on %s", self, kind)
+                log.exception("%r: handset event listener failed on %s", self, event.kind)

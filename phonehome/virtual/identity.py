@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import math
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 ALNUM = string.digits + string.ascii_uppercase
 
@@ -224,6 +224,50 @@ def _msisdn(carrier: Carrier, draw: _Derive, label: str) -> str:
     return "+" + fixed + draw.digits(label, carrier.msisdn_length - len(fixed))
 
 
+def issue_sim(seed: str, carrier: Carrier, slot: int, label: str, iccid: str | None = None) -> SimCard:
+    """A SIM of ``carrier`` for ``slot``, drawn from ``seed`` under ``label`` (a new label, a new card).
+
+    With ``iccid`` (a card the lab holds), the IMSI and MSISDN are drawn from that
+    ICCID, so the same card always reads the same.
+    """
+    draw = _Derive(seed)
+    key = f"iccid:{iccid}" if iccid is not None else label
+    return SimCard(
+        slot=slot,
+        carrier=carrier,
+        iccid=iccid if iccid is not None else _iccid(carrier, draw, f"{label}.iccid"),
+        imsi=_imsi(carrier, draw, f"{key}.imsi"),
+        msisdn=_msisdn(carrier, draw, f"{key}.msisdn"),
+    )
+
+
+def after_factory_reset(identity: HandsetIdentity, generation: int) -> HandsetIdentity:
+    """The identity after wipe number ``generation`` (1...): what lives in /data is new.
+
+    ANDROID_ID, the advertising ID and the GSF id are created on first boot and
+    stored in user data; Android 10+ keeps the per-network random MAC secret
+    there too. Hardware identifiers (IMEI, serial, factory MACs) and the SIMs stay.
+    """
+    draw = _Derive(f"{identity.seed}\x00reset{generation}")
+    randomized = bytearray(draw.bytes("wifi.randomized", 6))
+    randomized[0] = (randomized[0] & 0xFC) | 0x02  # locally administered, unicast (IEEE 802)
+    return replace(
+        identity,
+        android_id=draw.bytes("android_id", 8).hex(),
+        advertising_id=_uuid4(draw.bytes("advertising_id", 16)),
+        gsf_id=draw.bytes("gsf_id", 8).hex(),
+        wifi_mac_randomized=_mac(bytes(randomized[:3]), bytes(randomized[3:])),
+    )
+
+
+def _uuid4(raw: bytes) -> str:
+    adid = bytearray(raw)
+    adid[6] = (adid[6] & 0x0F) | 0x40  # UUID version 4
+    adid[8] = (adid[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = adid.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def generate_identity(seed: str, spec: IdentitySpec) -> HandsetIdentity:
     """The identity of the handset ``seed`` with the formats ``spec`` fixes."""
     if len(spec.tac) != 8 or not spec.tac.isdigit():
@@ -234,22 +278,9 @@ def generate_identity(seed: str, spec: IdentitySpec) -> HandsetIdentity:
     for slot in range(spec.imei_slots):
         body = f"{spec.tac}{base_snr + slot:06d}"  # dual-SIM phones get neighbouring serials of one TAC
         imeis.append(body + luhn_check_digit(body))
-    sims = tuple(
-        SimCard(
-            slot=slot,
-            carrier=carrier,
-            iccid=_iccid(carrier, draw, f"sim{slot}.iccid"),
-            imsi=_imsi(carrier, draw, f"sim{slot}.imsi"),
-            msisdn=_msisdn(carrier, draw, f"sim{slot}.msisdn"),
-        )
-        for slot, carrier in enumerate(spec.carriers)
-    )
+    sims = tuple(issue_sim(seed, carrier, slot, f"sim{slot}") for slot, carrier in enumerate(spec.carriers))
     randomized = bytearray(draw.bytes("wifi.randomized", 6))
     randomized[0] = (randomized[0] & 0xFC) | 0x02  # locally administered, unicast (IEEE 802)
-    adid = bytearray(draw.bytes("advertising_id", 16))
-    adid[6] = (adid[6] & 0x0F) | 0x40  # UUID version 4
-    adid[8] = (adid[8] & 0x3F) | 0x80  # RFC 4122 variant
-    hex_adid = adid.hex()
     # Uniform over a disc of radius_km (square root of the radius draw), degrees at this latitude.
     r_km = spec.radius_km * math.sqrt(draw.integer("loc.r", 0, 10**6) / 10**6)
     theta = 2 * math.pi * draw.integer("loc.theta", 0, 10**6) / 10**6
@@ -270,7 +301,7 @@ def generate_identity(seed: str, spec: IdentitySpec) -> HandsetIdentity:
         wifi_mac_randomized=_mac(bytes(randomized[:3]), bytes(randomized[3:])),
         bt_mac=_mac(_oui(spec.bt_oui), draw.bytes("bt", 3)),
         android_id=draw.bytes("android_id", 8).hex(),
-        advertising_id=f"{hex_adid[:8]}-{hex_adid[8:12]}-{hex_adid[12:16]}-{hex_adid[16:20]}-{hex_adid[20:]}",
+        advertising_id=_uuid4(draw.bytes("advertising_id", 16)),
         gsf_id=draw.bytes("gsf_id", 8).hex(),
         location=Location(round(lat, 6), round(lon, 6), accuracy_m=float(draw.integer("loc.acc", 5, 40))),
         cell=CellIdentity(

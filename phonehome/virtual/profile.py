@@ -73,6 +73,8 @@ class CarrierSpec(StrictModel):
     iccid_prefix: str = pydantic.Field(default="89", pattern=r"^89\d{0,10}$")
     msisdn_prefix: str = pydantic.Field(default="+1", pattern=r"^\+\d{1,8}$")
     msisdn_length: int = pydantic.Field(default=11, ge=8, le=15)
+    inserted: bool = True
+    """False: the slot is empty at first power-on; ``sim_insert`` puts this carrier's SIM in it."""
 
     def carrier(self) -> Carrier:
         return Carrier(
@@ -160,6 +162,9 @@ class Profile(StrictModel):
     mac_randomization: bool = True  # Android 10+ per-network MAC; ignored below SDK 29
     wifi_interface: str = "wlan0"
     boot: BootSpec = BootSpec()
+    lock_screen: Literal["swipe", "none"] = "swipe"
+    """The screen lock after setup: ``swipe`` shows the keyguard on wake until dismissed (swipe up,
+    KEYCODE_MENU, ``wm dismiss-keyguard``); ``none`` sends USER_PRESENT on every wake."""
     behaviour: Behaviour = Behaviour()
     """What the firmware sends over the network, per phase (`phonehome.virtual.firmware`)."""
 
@@ -207,6 +212,10 @@ class Profile(StrictModel):
 
     def identity_spec(self) -> IdentitySpec:
         return _identity_spec(self.identity, self.region)
+
+    def sim_slots_at_boot(self) -> tuple[int, ...]:
+        """The slots that hold the profile's SIM at first power-on (``inserted: false`` ones do not)."""
+        return tuple(slot for slot, spec in enumerate(self.region.sims) if spec.inserted)
 
 
 def _identity_spec(ident: IdentityModel, region: RegionSpec) -> IdentitySpec:

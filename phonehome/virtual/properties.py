@@ -12,10 +12,24 @@ import threading
 import time
 from collections.abc import Iterator
 
-from phonehome.virtual.identity import HandsetIdentity, SimCard
+from phonehome.virtual.identity import HandsetIdentity
 from phonehome.virtual.profile import Profile
+from phonehome.virtual.telephony import sim_properties
 
 SETTINGS_NAMESPACES = ("system", "secure", "global")
+CONSENT_SETTINGS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "location": (("secure", "location_mode", "3", "0"),),
+    "scanning": (
+        ("global", "wifi_scan_always_enabled", "1", "0"),
+        ("global", "ble_scan_always_enabled", "1", "0"),
+    ),
+    "diagnostics": (("global", "usage_reporting_enabled", "1", "0"),),
+    "experience_program": (("global", "user_experience_program_enabled", "1", "0"),),
+    "crash_reports": (("secure", "send_action_app_error", "1", "0"),),
+}
+"""Consent toggle (the wizard's key) -> the settings it writes: (namespace, key, value on, value off).
+Location mode 3 is LOCATION_MODE_HIGH_ACCURACY; scanning is Wi-Fi and BLE "scan always"; diagnostics is
+the usage-reporting switch; the OEM wizard's user-experience program and crash reports have their own."""
 
 
 class PropertyStore:
@@ -36,6 +50,16 @@ class PropertyStore:
     def update(self, values: dict[str, str]) -> None:
         with self._lock:
             self._props.update(values)
+
+    def reset(self, values: dict[str, str]) -> None:
+        """Replaces every property (a boot: what ``init`` and the build set, plus kept ``persist.*``)."""
+        with self._lock:
+            self._props = dict(values)
+
+    def persistent(self) -> dict[str, str]:
+        """The ``persist.*`` properties, which survive a reboot (init keeps them in /data/property)."""
+        with self._lock:
+            return {k: v for k, v in self._props.items() if k.startswith("persist.")}
 
     def items(self) -> list[tuple[str, str]]:
         with self._lock:
@@ -127,18 +151,10 @@ def build_properties(profile: Profile, identity: HandsetIdentity) -> dict[str, s
         "wifi.interface": profile.wifi_interface,
         "gsm.version.baseband": b.baseband,
         "gsm.current.phone-type": ",".join(["1"] * max(len(identity.imeis), 1)),
-        "gsm.network.type": ",".join(["LTE" if s is not None else "Unknown" for s in _slots(identity)]),
-        "gsm.sim.state": ",".join("READY" if s is not None else "ABSENT" for s in _slots(identity)),
-        "gsm.sim.operator.numeric": ",".join(s.carrier.numeric if s else "" for s in _slots(identity)),
-        "gsm.sim.operator.alpha": ",".join(s.carrier.name if s else "" for s in _slots(identity)),
-        "gsm.sim.operator.iso-country": ",".join(s.carrier.iso if s else "" for s in _slots(identity)),
-        "gsm.operator.numeric": ",".join(s.carrier.numeric if s else "" for s in _slots(identity)),
-        "gsm.operator.alpha": ",".join(s.carrier.name if s else "" for s in _slots(identity)),
-        "gsm.operator.iso-country": ",".join(s.carrier.iso if s else "" for s in _slots(identity)),
-        "gsm.operator.isroaming": ",".join("false" for _ in _slots(identity)),
         "persist.radio.multisim.config": "dsds" if len(identity.imeis) > 1 else "ssss",
         "ro.telephony.default_network": "9",
     }
+    props.update(sim_properties(identity))
     if b.sdk >= 29:
         for part in ("system", "vendor", "product", "odm"):
             for key in ("brand", "manufacturer", "model", "name", "device"):
@@ -150,10 +166,13 @@ def build_properties(profile: Profile, identity: HandsetIdentity) -> dict[str, s
     return props
 
 
-def _slots(identity: HandsetIdentity) -> list[SimCard | None]:
-    """One entry per modem slot: the SIM in it, or None when the slot is empty."""
-    by_slot = {s.slot: s for s in identity.sims}
-    return [by_slot.get(i) for i in range(max(len(identity.imeis), 1))]
+def consent_settings(toggles: dict[str, object]) -> list[tuple[str, str, str]]:
+    """The ``(namespace, key, value)`` writes for a consent screen's final toggle values."""
+    writes = []
+    for toggle, on in toggles.items():
+        for namespace, key, on_value, off_value in CONSENT_SETTINGS.get(toggle, ()):
+            writes.append((namespace, key, on_value if on is True else off_value))
+    return writes
 
 
 def default_settings(profile: Profile, identity: HandsetIdentity) -> SettingsStore:

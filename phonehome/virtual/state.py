@@ -1,8 +1,10 @@
 """Everything a running virtual handset knows, in one place the shell's commands share.
 
-The handset (`phonehome.virtual.handset`) builds one `HandsetState` per boot
-of its storage (it survives reboots; a factory reset would make a new one) and
-hands it to the shell commands, the sync service and the ADB services.
+The handset (`phonehome.virtual.handset`) builds one `HandsetState` when it
+is first powered on and hands it to the shell commands, the sync service and
+the ADB services. It survives reboots; a factory reset wipes what lives in
+user data (settings, files, installed apps, the identifiers kept there) in
+place, so every holder of the state sees the wiped handset.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from phonehome.virtual.broadcasts import BroadcastLog
 from phonehome.virtual.fs import DeviceFs
 from phonehome.virtual.identity import HandsetIdentity
 from phonehome.virtual.logs import LogBuffer
@@ -21,6 +24,7 @@ from phonehome.virtual.profile import Profile
 from phonehome.virtual.properties import PropertyStore, SettingsStore
 from phonehome.virtual.screen import Screen
 from phonehome.virtual.services import LocalServices
+from phonehome.virtual.ui.display import Display
 
 
 @dataclass
@@ -42,15 +46,31 @@ class HandsetState:
     settings: SettingsStore
     fs: DeviceFs
     packages: PackageTable
-    screen: Screen
+    display: Display
+    """The panel (power, keyguard) over the UI; what the shell and uiautomator2 drive."""
     services: LocalServices
     logs: LogBuffer
     netns: str | None = None
     wifi: WifiState = field(default_factory=WifiState)
     booted_at: float = field(default_factory=time.monotonic)
     reboot: Callable[[str], None] = lambda reason: None
+    factory_reset: Callable[[], None] = lambda: None
+    """Reboots into recovery, which wipes user data (``recovery --wipe_data``, FACTORY_RESET)."""
+    broadcast: Callable[[str, dict[str, str]], None] = lambda action, extras: None
+    """Sends a system broadcast (recorded in ``broadcasts``, heard by firmware behaviour)."""
+    broadcasts: BroadcastLog = field(default_factory=BroadcastLog)
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]] = asyncio.ensure_future
     stopped_packages: set[str] = field(default_factory=set)
+
+    @property
+    def screen(self) -> Screen:
+        """What ADB and uiautomator2 see and touch: the display."""
+        return self.display
+
+    @property
+    def root(self) -> bool:
+        """Whether adbd runs as root (``adb root`` on a userdebug or eng build)."""
+        return self.props.get("service.adb.root") == "1"
 
     @property
     def wifi_mac(self) -> str:

@@ -2,8 +2,13 @@
 
 Boot completes -> ``boot``; a DHCP lease -> ``network-attach``; Setup Wizard
 screens, consent and completion -> ``screen:NAME``, ``consent-accepted`` /
-``consent-declined``, ``setup-complete``, then ``idle``; ``trigger("sim-change")``
--> ``sim-change``. Each phase's actions run on the handset's loop; a phase is
+``consent-declined``, ``setup-complete``, then ``idle``. The system broadcasts
+an app's receivers get drive the rest: SIM_STATE_CHANGED (LOADED) ->
+``sim-inserted``, and ``sim-change`` for an ICCID its slot did not hold before;
+USER_PRESENT -> ``unlock``; SCREEN_ON / SCREEN_OFF -> ``screen-on`` /
+``screen-off``. A factory reset wipes what the apps remembered (consent, setup,
+the ICCIDs seen). ``trigger(phase)`` starts any phase by hand. Each phase's
+actions run on the handset's loop; a phase is
 *done* when every attempt of every action has been sent (or has failed), so a
 test stops the capture after ``wait_window()`` instead of sleeping blindly.
 
@@ -13,10 +18,11 @@ test stops the capture after ``wait_window()`` instead of sleeping blindly.
         firmware.wait_window(timeout=30)
     capture = bench.stop_capture()
 
-``on_marker(phase, **detail)`` is called in order, on entry to each phase and
-before any of its traffic, with the timeline's phase names (``boot``,
+``on_marker(phase, **detail)`` (optional) is called in order, on entry to each
+phase and before any of its traffic, with the timeline's phase names (``boot``,
 ``network-attach``, ``setup-wizard``, ``consent``, ``setup-complete``,
-``idle``, ``sim-change``), so the consent assertion can tell before from after.
+``idle``, and the other phases by their own name), so the consent assertion
+can tell before from after.
 """
 
 from __future__ import annotations
@@ -31,15 +37,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phonehome.virtual.broadcasts import SCREEN_OFF, SCREEN_ON, USER_PRESENT
 from phonehome.virtual.firmware import values
 from phonehome.virtual.firmware.actions import ActionRunner, Outcome
 from phonehome.virtual.firmware.model import Action, Behaviour
 from phonehome.virtual.firmware.template import render
 from phonehome.virtual.net import HandsetNetwork, Lease
 from phonehome.virtual.screen import UiEvent
+from phonehome.virtual.telephony import SIM_STATE_CHANGED, slots
 
 if TYPE_CHECKING:
-    from phonehome.virtual.handset import HandsetEvent, VirtualHandset
+    from phonehome.virtual.events import HandsetEvent
+    from phonehome.virtual.handset import VirtualHandset
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +57,7 @@ Marker = Callable[..., object]
 
 LAUNCHER_SCREEN = "launcher"  # phonehome.virtual.ui.LAUNCHER (not imported: the UI is optional)
 ATTACH_TIMEOUT_S = 30.0
+BROADCAST_PHASES = {USER_PRESENT: "unlock", SCREEN_ON: "screen-on", SCREEN_OFF: "screen-off"}
 
 
 class FirmwareError(RuntimeError):
@@ -104,6 +114,11 @@ class Firmware:
         self._setup_done = False
         self._pending_screen: str | None = None
         self._consent: dict[str, object] = {}
+        self._created = time.time()
+        self._iccids: dict[int, str | None] | None = None
+        """The ICCID each slot last held, as the apps remember it (None: nothing remembered yet)."""
+        self._boot_sims: set[int] = set()
+        """Slots whose card the boot itself announces: their ``sim-inserted`` is part of the boot, unmarked."""
         self._screen_subscribed = False
         self._stopped = False
         handset.subscribe(self._on_handset_event)
@@ -252,6 +267,13 @@ class Firmware:
             self._booted = False
             if self.network is not None:
                 self.network.detach()
+        elif event.kind == "broadcast" and event.at >= self._created:  # none sent before it existed
+            self._on_broadcast(event.detail, event.extras)
+        elif event.kind == "factory-reset":  # the apps' data is gone: first boot again
+            self._setup_done = False
+            self._consent = {}
+            self._iccids = None
+            self._pending_screen = None
 
     async def _catch_up(self) -> None:
         """Created after ``start()``: hear the screen from now on, and boot if it already has."""
@@ -263,10 +285,15 @@ class Firmware:
         if self._screen_subscribed:
             return
         self._screen_subscribed = True
-        self.handset.screen.subscribe(self._on_ui_event)
+        self.handset.display.subscribe(self._on_ui_event)
 
     def _on_boot(self) -> None:
         self._booted = True
+        self._boot_sims = {slot for slot, sim in enumerate(slots(self.handset.identity)) if sim is not None}
+        if self._iccids is None:  # first boot (or after a wipe): what is in now is not a change
+            self._iccids = {
+                slot: sim.iccid if sim else None for slot, sim in enumerate(slots(self.handset.identity))
+            }
         self._enter("boot", "boot", {"boot_count": sum(r.phase == "boot" for r in self.runs) + 1})
         if self._pending_screen is not None:
             screen, self._pending_screen = self._pending_screen, None
@@ -281,6 +308,30 @@ class Firmware:
         except Exception as exc:
             self.handset.state.logs.log("W", "DhcpClient", f"no lease after reboot: {exc}", pid=1130)
             log.warning("%r: no lease after reboot: %s", self, exc)
+
+    def _on_broadcast(self, action: str, extras: dict[str, str]) -> None:
+        if action in BROADCAST_PHASES:
+            phase = BROADCAST_PHASES[action]
+            self._enter(phase, phase, {})
+        elif action == SIM_STATE_CHANGED and extras.get("ss") == "LOADED":
+            self._on_sim_loaded(extras)
+
+    def _on_sim_loaded(self, extras: dict[str, str]) -> None:
+        try:
+            slot = int(extras.get("slot", "0"))
+            sim = slots(self.handset.identity)[slot]
+        except (ValueError, IndexError):
+            return
+        if sim is None:
+            return
+        at_boot = slot in self._boot_sims
+        self._boot_sims.discard(slot)
+        self._enter("sim-inserted", None if at_boot else "sim-inserted", {"slot": slot})
+        if self._iccids is None:  # nothing remembered (no boot seen yet): this card is the baseline
+            self._iccids = {}
+        elif self._iccids.get(slot) != sim.iccid:
+            self._enter("sim-change", "sim-change", {"slot": slot})
+        self._iccids[slot] = sim.iccid
 
     def _on_ui_event(self, event: UiEvent) -> None:
         """From whichever thread touched the screen: hop to the handset's loop."""
@@ -334,7 +385,7 @@ class Firmware:
         self._spawn(self._run_phase(run))
 
     async def _run_phase(self, run: PhaseRun) -> None:
-        actions = [a for a in self.behaviour.actions(run.phase) if self._consented(a, run.phase)]
+        actions = [a for a in self.behaviour.actions(run.phase) if self._allowed(a, run.phase)]
         try:
             if actions:
                 runner = self._runner()
@@ -353,12 +404,17 @@ class Firmware:
         if run.phase == "setup-complete":
             self._enter("idle", "idle", {})
 
-    def _consented(self, action: Action, phase: str) -> bool:
-        off = [key for key in action.requires_consent if self._consent.get(key) is not True]
-        if off:
+    def _allowed(self, action: Action, phase: str) -> bool:
+        """Whether the action runs: the consent it needs was given, the SIM it needs is in."""
+        why = [
+            f"{key} not consented" for key in action.requires_consent if self._consent.get(key) is not True
+        ]
+        if action.requires_sim and not self.handset.identity.sims:
+            why.append("no SIM")
+        if why:
             what = action.label or action.kind
-            self._logcat("I", "phonehome", f"{phase}: {what} not sent ({', '.join(off)} not consented)")
-        return not off
+            self._logcat("I", "phonehome", f"{phase}: {what} not sent ({', '.join(why)})")
+        return not why
 
     def _runner(self) -> ActionRunner:
         if self.network is None:

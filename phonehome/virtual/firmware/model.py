@@ -1,8 +1,8 @@
 """The ``behaviour:`` section of a virtual handset profile: what its firmware sends, when, how.
 
 Per phase (``boot``, ``network-attach``, each wizard screen, ``consent-accepted``,
-``consent-declined``, ``setup-complete``, ``idle``, ``sim-change``) a list of
-actions: a DNS lookup, an HTTP(S) request, a TLS or QUIC handshake, or a plain
+``consent-declined``, ``setup-complete``, ``idle``, ``sim-inserted``, ``sim-change``,
+``unlock``, ``screen-on``, ``screen-off``) a list of actions: a DNS lookup, an HTTP(S) request, a TLS or QUIC handshake, or a plain
 UDP/TCP payload, each with its timing (delay, repeats, retries; scaled by the
 handset's time scale) and a deadline (never scaled: the network is real).
 Validated strictly, because a lab's verdicts rest on the traffic it produces.
@@ -42,9 +42,18 @@ PHASES = (
     "consent-declined",
     "setup-complete",
     "idle",
+    "sim-inserted",
     "sim-change",
+    "unlock",
+    "screen-on",
+    "screen-off",
 )
-"""Phase keys besides ``screen:NAME`` (one per Setup Wizard screen)."""
+"""Phase keys besides ``screen:NAME`` (one per Setup Wizard screen). ``sim-inserted``: a SIM's records
+are loaded (SIM_STATE_CHANGED LOADED), at boot for each SIM in and whenever one is put in;
+``sim-change``: a SIM comes in whose ICCID differs from the one its slot held before (an empty slot
+counts: the first SIM put into a handset that booted without one is a change; the SIMs present at the
+first boot after a factory reset are not); ``unlock``: each USER_PRESENT; ``screen-on``/``screen-off``:
+SCREEN_ON/SCREEN_OFF."""
 
 
 def _template(value: str) -> str:
@@ -345,6 +354,9 @@ class Action(StrictModel):
     requires_consent: list[str] = pydantic.Field(default_factory=list)
     """Consent toggles (``diagnostics``, ``location``...) that must be on, as the user left them
     on the consent screens, for the action to run at all; empty: it always runs."""
+    requires_sim: bool = False
+    """Run only when a SIM is in (any slot) as the phase starts: a carrier's client (self-registration)
+    does nothing on a handset without one."""
 
     @pydantic.model_validator(mode="after")
     def _one_kind(self) -> Action:
@@ -469,7 +481,11 @@ class Behaviour(StrictModel):
     setup_complete: Actions = pydantic.Field(default_factory=list, alias="setup-complete")
     idle: Actions = pydantic.Field(default_factory=list)
     """Starts when the setup-complete actions are done; bound it with repeat counts."""
+    sim_inserted: Actions = pydantic.Field(default_factory=list, alias="sim-inserted")
     sim_change: Actions = pydantic.Field(default_factory=list, alias="sim-change")
+    unlock: Actions = pydantic.Field(default_factory=list)
+    screen_on: Actions = pydantic.Field(default_factory=list, alias="screen-on")
+    screen_off: Actions = pydantic.Field(default_factory=list, alias="screen-off")
 
     def actions(self, phase: str) -> Actions:
         """The actions of ``phase`` (``boot``... or ``screen:NAME``)."""

@@ -26,6 +26,12 @@ def static_values(profile: Profile, identity: HandsetIdentity) -> dict[str, obje
     """Identity (``HandsetIdentity.as_dict``) and build values: the same on every attempt."""
     b = profile.build
     values: dict[str, object] = dict(identity.as_dict())
+    # A slot without a SIM reads as empty strings, as the telephony APIs give an app null there.
+    for n in range(1, max(len(identity.imeis), len(profile.region.sims)) + 1):
+        for key in ("iccid", "imsi", "msisdn", "carrier"):
+            values.setdefault(f"{key}{n}", "")
+    for key in ("iccid", "imsi", "msisdn"):
+        values.setdefault(key, "")
     values.update(
         brand=b.brand,
         manufacturer=b.manufacturer,

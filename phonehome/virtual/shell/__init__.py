@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from phonehome.virtual.shell import builtins, toybox
+from phonehome.virtual.shell import builtins, text, toybox
 from phonehome.virtual.shell.apps import AppCommands
 from phonehome.virtual.shell.dumpsys import Dumpsys
 from phonehome.virtual.shell.interpreter import CommandFn, Invocation, Io, ShellSession
@@ -32,6 +32,7 @@ def build_commands(state: HandsetState) -> dict[str, CommandFn]:
     table: dict[str, CommandFn] = {}
     builtins.register(table)
     toybox.register(table)
+    text.register(table)
     SystemCommands(state).register(table)
     table["dumpsys"] = Dumpsys(state)
     AppCommands(state, table).register()
@@ -43,6 +44,8 @@ def build_commands(state: HandsetState) -> dict[str, CommandFn]:
 def new_session(state: HandsetState, commands: dict[str, CommandFn]) -> ShellSession:
     env = dict(SHELL_ENV)
     env["HOSTNAME"] = state.profile.build.device
+    if state.root:
+        env["USER"] = env["LOGNAME"] = "root"
     return ShellSession(state.fs, commands, env=env, spawn=state.spawn)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+from phonehome.virtual.broadcasts import FACTORY_RESET, MASTER_CLEAR, protected
 from phonehome.virtual.shell.interpreter import CommandFn, Invocation
 from phonehome.virtual.state import HandsetState
 
@@ -115,11 +116,7 @@ class AppCommands:
         if verb == "kill" and len(args) > 1:
             return 0
         if verb == "broadcast":
-            action = _option(args, "-a") or ""
-            await inv.out(
-                f"Broadcasting: Intent {{ act={action} flg=0x400000 }}\nBroadcast completed: result=0\n"
-            )
-            return 0
+            return await self._broadcast(inv, args[1:])
         if verb in ("start-service", "startservice", "start-foreground-service"):
             component = _option(args, "-n") or ""
             await inv.out(f"Starting service: Intent {{ cmp={component} }}\n")
@@ -131,6 +128,29 @@ class AppCommands:
             return 0
         await inv.err(f"Error: Unknown command: {verb}\n")
         return 255
+
+    async def _broadcast(self, inv: Invocation, args: list[str]) -> int:
+        """``am broadcast -a ACTION [-p PKG] [--es KEY VALUE]...``: protected actions need root, as on
+        Android; FACTORY_RESET (or MASTER_CLEAR) to package ``android`` wipes the handset."""
+        action = _option(args, "-a") or ""
+        target = _option(args, "-p") or (_option(args, "-n") or "").split("/")[0]
+        shown = f"act={action} flg=0x400000" + (f" pkg={target}" if target else "")
+        await inv.out(f"Broadcasting: Intent {{ {shown} }}\n")
+        if protected(action) and not self.state.root:
+            await inv.err(
+                "Exception occurred while executing 'broadcast':\njava.lang.SecurityException: Permission "
+                f"Denial: not allowed to send broadcast {action} from pid={inv.session.pid}, uid=2000\n"
+                "\tat com.android.server.am.ActivityManagerService.broadcastIntentLocked(ActivityManagerService.java)\n"
+            )
+            return 255
+        await inv.out("Broadcast completed: result=0\n")
+        if action in (FACTORY_RESET, MASTER_CLEAR):
+            if target == "android":  # MasterClearReceiver is in package android; implicit ones reach no one
+                self.state.factory_reset()
+            return 0
+        extras = {args[i + 1]: args[i + 2] for i in range(len(args) - 2) if args[i] in ("--es", "-e", "--ei")}
+        self.state.broadcast(action, extras)
+        return 0
 
     async def _start(self, inv: Invocation, args: list[str]) -> int:
         component = _option(args, "-n")

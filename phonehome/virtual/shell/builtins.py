@@ -6,18 +6,24 @@ import asyncio
 import re
 
 from phonehome.virtual.fs import FsError
-from phonehome.virtual.shell.args import err_text
-from phonehome.virtual.shell.interpreter import SH, CommandFn, Invocation, ShellExit, ShellSession
+from phonehome.virtual.shell.args import err_text, parse_flags
+from phonehome.virtual.shell.flow import LoopControl
+from phonehome.virtual.shell.interpreter import SH, BytesInput, CommandFn, Invocation, ShellExit, ShellSession
 
 SHELL_ID = (
     "uid=2000(shell) gid=2000(shell) groups=2000(shell),1004(input),1007(log),1011(adb),"
     "1015(sdcard_rw),1028(sdcard_r),1078(ext_data_rw),1079(ext_obb_rw),3001(net_bt_admin),"
     "3002(net_bt),3003(inet),3006(net_bw_stats),3009(readproc),3011(uhid) context=u:r:shell:s0"
 )
+ROOT_ID = (
+    "uid=0(root) gid=0(root) groups=0(root),1004(input),1007(log),1011(adb),1015(sdcard_rw),1028(sdcard_r),"
+    "3001(net_bt_admin),3002(net_bt),3003(inet),3006(net_bw_stats),3009(readproc),3011(uhid) context=u:r:su:s0"
+)
 MAX_SLEEP_S = 24 * 3600.0
 SHELL_ONLY = frozenset(
-    {"cd", "export", "unset", "exit", "command", "type", "[", "test", "pwd", "true", "false"}
-)
+    {"cd", "export", "unset", "exit", "command", "type", "[", "test", "pwd", "true", "false", ":", "break",
+     "continue", "read"}
+)  # fmt: skip
 
 
 async def echo(inv: Invocation) -> int:
@@ -135,51 +141,91 @@ async def test(inv: Invocation) -> int:
         if not args or args[-1] != "]":
             return await inv.fail("missing ]", 2)
         args = args[:-1]
-    negate = False
-    if args and args[0] == "!":
-        negate, args = True, args[1:]
-    result = _evaluate_test(inv.session, args)
-    if result is None:
-        return await inv.fail("syntax error", 2)
-    return 0 if result != negate else 1
+    try:
+        result = _evaluate_test(inv.session, args)
+    except _TestError as exc:
+        return await inv.fail(str(exc), 2)
+    return 0 if result else 1
 
 
-def _evaluate_test(session: ShellSession, args: list[str]) -> bool | None:
-    if not args:
+class _TestError(ValueError):
+    """What mksh says about a test expression it cannot evaluate (status 2)."""
+
+
+_NUMERIC = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__,
+            "-gt": int.__gt__, "-ge": int.__ge__}  # fmt: skip
+_BINARY = frozenset({"=", "==", "!=", *_NUMERIC})
+_UNARY = frozenset({"-n", "-z", "-e", "-f", "-d", "-s", "-r", "-w", "-x", "-L", "-h"})
+
+
+def _evaluate_test(session: ShellSession, args: list[str]) -> bool:
+    """POSIX ``test`` by argument count (so ``[ "$x" = -n ]`` compares), then ``-o``/``-a``/``!``/``( )``."""
+    n = len(args)
+    if n == 0:
         return False
-    if len(args) == 1:
+    if n == 1:
         return args[0] != ""
-    if len(args) == 2:
-        op, operand = args
-        if op in ("-n", "-z"):
-            return (operand != "") == (op == "-n")
-        if op in ("-e", "-f", "-d", "-s", "-r", "-w", "-x"):
-            try:
-                host = session.fs.host_path(operand, session.cwd)
-            except FsError:
-                return False
-            if op == "-d":
-                return host.is_dir()
-            if op == "-f":
-                return host.is_file()
-            if op == "-s":
-                return host.is_file() and host.stat().st_size > 0
-            return host.exists()
-        return None
-    if len(args) == 3:
-        left, op, right = args
-        if op in ("=", "=="):
-            return left == right
-        if op == "!=":
-            return left != right
-        numeric = {"-eq": int.__eq__, "-ne": int.__ne__, "-lt": int.__lt__, "-le": int.__le__,
-                   "-gt": int.__gt__, "-ge": int.__ge__}  # fmt: skip
-        if op in numeric:
-            try:
-                return bool(numeric[op](int(left), int(right)))
-            except ValueError:
-                return None
-    return None
+    if n == 2:
+        if args[0] == "!":
+            return not _evaluate_test(session, args[1:])
+        return _unary(session, args[0], args[1])
+    if n == 3:
+        if args[1] in _BINARY:
+            return _binary(args[0], args[1], args[2])
+        if args[1] in ("-a", "-o"):
+            left, right = args[0] != "", args[2] != ""
+            return (left and right) if args[1] == "-a" else (left or right)
+        if args[0] == "!":
+            return not _evaluate_test(session, args[1:])
+        if args[0] == "(" and args[2] == ")":
+            return args[1] != ""
+        raise _TestError(f"{args[1]}: unexpected operator")
+    for op in ("-o", "-a"):
+        for i in range(len(args) - 2, 0, -1):
+            if args[i] == op:
+                before, after = args[:i], args[i + 1 :]
+                if op == "-o":
+                    return _evaluate_test(session, before) or _evaluate_test(session, after)
+                return _evaluate_test(session, before) and _evaluate_test(session, after)
+    if args[0] == "!":
+        return not _evaluate_test(session, args[1:])
+    if args[0] == "(" and args[-1] == ")":
+        return _evaluate_test(session, args[1:-1])
+    raise _TestError(f"{args[0]}: unexpected operator")
+
+
+def _unary(session: ShellSession, op: str, operand: str) -> bool:
+    if op in ("-n", "-z"):
+        return (operand != "") == (op == "-n")
+    if op not in _UNARY:
+        raise _TestError(f"{op}: unexpected operator")
+    try:
+        host = session.fs.host_path(operand, session.cwd)
+    except FsError:
+        return False
+    if op == "-d":
+        return host.is_dir()
+    if op == "-f":
+        return host.is_file()
+    if op == "-s":
+        return host.is_file() and host.stat().st_size > 0
+    if op in ("-L", "-h"):
+        return host.is_symlink()
+    return host.exists()
+
+
+def _binary(left: str, op: str, right: str) -> bool:
+    if op in ("=", "=="):
+        return left == right
+    if op == "!=":
+        return left != right
+    numbers = []
+    for text in (left, right):
+        try:
+            numbers.append(int(text.strip()))
+        except ValueError:
+            raise _TestError(f"{text}: bad number") from None
+    return bool(_NUMERIC[op](numbers[0], numbers[1]))
 
 
 async def which(inv: Invocation) -> int:
@@ -222,17 +268,18 @@ async def type_(inv: Invocation) -> int:
 
 
 async def id_(inv: Invocation) -> int:
+    root = inv.session.env.get("USER") == "root"
     if inv.args[:1] == ["-u"]:
-        await inv.out("2000\n")
+        await inv.out("0\n" if root else "2000\n")
     elif inv.args[:2] == ["-u", "-n"] or inv.args[:1] == ["-un"]:
-        await inv.out("shell\n")
+        await inv.out("root\n" if root else "shell\n")
     else:
-        await inv.out(SHELL_ID + "\n")
+        await inv.out((ROOT_ID if root else SHELL_ID) + "\n")
     return 0
 
 
 async def whoami(inv: Invocation) -> int:
-    await inv.out("shell\n")
+    await inv.out("root\n" if inv.session.env.get("USER") == "root" else "shell\n")
     return 0
 
 
@@ -252,7 +299,7 @@ async def env(inv: Invocation) -> int:
 
 async def sh(inv: Invocation) -> int:
     """``sh -c SCRIPT``: a child shell with the same commands and environment."""
-    child = ShellSession(inv.session.fs, inv.session.commands, env=inv.env)
+    child = ShellSession(inv.session.fs, inv.session.commands, env=inv.env, parent=inv.session)
     child.cwd = inv.session.cwd
     if inv.args[:1] == ["-c"] and len(inv.args) >= 2:
         return await child.run(inv.args[1], inv.io)
@@ -271,6 +318,39 @@ async def log_(inv: Invocation) -> int:
     return 0
 
 
+async def loop_control(inv: Invocation) -> int:
+    """``break [N]`` / ``continue [N]``: leave or restart the Nth enclosing loop."""
+    try:
+        levels = int(inv.args[0]) if inv.args else 1
+    except ValueError:
+        return await inv.fail(f"{inv.args[0]}: bad number")
+    if levels < 1:
+        return await inv.fail(f"{levels}: bad number")
+    if inv.session.loop_depth == 0:
+        return await inv.fail(f"can't {inv.name}")
+    raise LoopControl(inv.name, min(levels, inv.session.loop_depth))
+
+
+async def read(inv: Invocation) -> int:
+    """``read [-r] [NAME...]``: one line of input into variables (the last takes the rest); 1 at the end."""
+    flags, names = parse_flags(inv.args, "r")
+    stdin = inv.io.stdin
+    if isinstance(stdin, BytesInput):
+        raw = await stdin.readline()
+    else:  # a stream that only reads whole: take the first line (the rest is lost, as after `head -1`)
+        raw = (await stdin.read()).split(b"\n", 1)[0] + b"\n"
+    if not raw:
+        return 1
+    line = raw.decode("utf-8", "replace").removesuffix("\n")
+    if "r" not in flags:
+        line = re.sub(r"\\(.)", r"\1", line)
+    names = names or ["REPLY"]
+    fields = line.split(None, len(names) - 1) if len(names) > 1 else [line.strip()]
+    for i, name in enumerate(names):
+        inv.session.vars[name] = fields[i] if i < len(fields) else ""
+    return 0 if raw.endswith(b"\n") else 1
+
+
 def register(table: dict[str, CommandFn]) -> None:
     """Adds the shell builtins to a command table."""
     table.update(
@@ -278,7 +358,11 @@ def register(table: dict[str, CommandFn]) -> None:
             "echo": echo,
             "printf": printf,
             "true": true,
+            ":": true,
             "false": false,
+            "break": loop_control,
+            "continue": loop_control,
+            "read": read,
             "cd": cd,
             "pwd": pwd,
             "export": export,

@@ -204,28 +204,62 @@ class Dumpsys:
         )
 
     def window(self, args: list[str]) -> str:
-        w, h = self.state.screen.display_size()
+        """Windows, the policy's screen and keyguard state (Android 9: ``mDreamingLockscreen``; 10+:
+        the ``KeyguardController`` section's ``mKeyguardShowing``: both are written)."""
+        display = self.state.display
+        w, h = display.display_size()
         density = self.state.profile.display_density
-        package, activity = self.state.screen.focused_activity()
+        package, activity = display.focused_activity()
+        awake, locked = display.awake, display.keyguard_showing
         sub = args[0] if args else ""
         if sub == "displays":
             return (
                 "WINDOW MANAGER DISPLAY CONTENTS (dumpsys window displays)\n"
                 f"  Display: mDisplayId=0\n    init={w}x{h} {density}dpi cur={w}x{h} app={w}x{h} rng={w}x{h}-{h}x{w}\n"
             )
+        flag = {True: "true", False: "false"}
+        screen_state = "SCREEN_STATE_ON" if awake else "SCREEN_STATE_OFF"
+        policy = (
+            "WINDOW MANAGER POLICY STATE (dumpsys window policy)\n"
+            f"    mAwake={flag[awake]}\n"
+            f"    mScreenOnEarly={flag[awake]} mScreenOnFully={flag[awake]}\n"
+            f"    mKeyguardDrawComplete=true mWindowManagerDrawComplete=true\n"
+            f"    mShowingLockscreen={flag[locked]} mShowingDream=false mDreamingLockscreen={flag[locked]}"
+            " mDreamingSleepToken=null\n"
+            f"    screenState={screen_state}\n"
+            "    KeyguardServiceDelegate\n"
+            f"      showing={flag[locked]}\n"
+            f"      inputRestricted={flag[locked]}\n"
+        )
         if sub == "policy":
-            return "WINDOW MANAGER POLICY STATE (dumpsys window policy)\n    mScreenOnEarly=true mScreenOnFully=true\n    screenState=SCREEN_STATE_ON\n"
-        return (
+            return policy
+        focus = f"{package}/{activity}"
+        current = (
+            f"Window{{2f1b3c4 u0 {display.keyguard_window}}}" if locked else f"Window{{7d3c5e1 u0 {focus}}}"
+        )
+        windows = (
             "WINDOW MANAGER WINDOWS (dumpsys window windows)\n"
-            f"  Window #0 Window{{7d3c5e1 u0 {package}/{activity}}}:\n"
+            f"  Window #0 Window{{7d3c5e1 u0 {focus}}}:\n"
             f"    mDisplayId=0 rootTaskId=12 mSession=Session{{a1b2c3 1602:u0a10040}} mClient=android.os.BinderProxy@4f2a1c\n"
-            f"  mCurrentFocus=Window{{7d3c5e1 u0 {package}/{activity}}}\n"
-            f"  mFocusedApp=ActivityRecord{{5e8a7b2 u0 {package}/{activity} t12}}\n"
-            f"  mInputMethodTarget=Window{{7d3c5e1 u0 {package}/{activity}}}\n"
+            f"  mCurrentFocus={current}\n"
+            f"  mFocusedApp=ActivityRecord{{5e8a7b2 u0 {focus} t12}}\n"
+            f"  mInputMethodTarget=Window{{7d3c5e1 u0 {focus}}}\n"
             f"  mDisplayWidth={w} mDisplayHeight={h}\n"
         )
+        if sub == "windows":
+            return windows
+        keyguard = (
+            "  KeyguardController:\n"
+            f"    mKeyguardShowing={flag[locked]}\n"
+            "    mAodShowing=false\n"
+            "    mKeyguardGoingAway=false\n"
+            "    mOccluded=false\n"
+        )
+        return windows + "\n" + policy + "\n" + keyguard
 
     def activity(self, args: list[str]) -> str:
+        if args[:1] == ["broadcasts"]:
+            return self.state.broadcasts.dump()
         package, activity = self.state.screen.focused_activity()
         if args[:1] == ["top"]:
             return (
@@ -243,12 +277,13 @@ class Dumpsys:
         )
 
     def power(self, args: list[str]) -> str:
+        awake = self.state.display.awake
         return (
             "POWER MANAGER (dumpsys power)\n\nPower Manager State:\n"
-            "  mDirty=0x0\n  mWakefulness=Awake\n  mWakefulnessChanging=false\n"
+            f"  mDirty=0x0\n  mWakefulness={'Awake' if awake else 'Asleep'}\n  mWakefulnessChanging=false\n"
             "  mIsPowered=true\n  mPlugType=2\n  mBatteryLevel=85\n"
-            "  mHoldingWakeLockSuspendBlocker=false\n  mHoldingDisplaySuspendBlocker=true\n"
-            "Display Power: state=ON\n"
+            f"  mHoldingWakeLockSuspendBlocker=false\n  mHoldingDisplaySuspendBlocker={str(awake).lower()}\n"
+            f"Display Power: state={'ON' if awake else 'OFF'}\n"
         )
 
     def battery(self, args: list[str]) -> str:

@@ -17,12 +17,26 @@ import posixpath
 import shlex
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from phonehome.virtual.fs import DeviceFs, FsError
-from phonehome.virtual.shell.parser import (
+from phonehome.virtual.shell import flow
+from phonehome.virtual.shell.arith import ArithError, evaluate
+from phonehome.virtual.shell.parser import parse
+from phonehome.virtual.shell.streams import (
+    BufferOutput,
+    BytesInput,
+    FileOutput,
+    Input,
+    Io,
+    NullOutput,
+    Output,
+)
+from phonehome.virtual.shell.syntax import (
     AndOr,
+    Arith,
     CmdSub,
+    Command,
     Group,
     Lit,
     Param,
@@ -32,70 +46,26 @@ from phonehome.virtual.shell.parser import (
     ShellSyntaxError,
     Simple,
     Word,
-    parse,
 )
 
+__all__ = [
+    "SH",
+    "BufferOutput",
+    "BytesInput",
+    "CommandFn",
+    "FileOutput",
+    "Input",
+    "Invocation",
+    "Io",
+    "NullOutput",
+    "Output",
+    "ShellExit",
+    "ShellSession",
+    "quote",
+]
+
 SH = "/system/bin/sh"
-MAX_CAPTURE = 64 * 1024 * 1024  # output of $(...) and pipes; beyond it the command is cut off
 MAX_CALL_DEPTH = 32
-
-
-class Output(Protocol):
-    async def write(self, data: bytes) -> None: ...
-
-
-class Input(Protocol):
-    async def read(self) -> bytes:
-        """All of the input (commands that read stdin read it whole)."""
-        ...
-
-
-class NullOutput:
-    async def write(self, data: bytes) -> None:
-        return None
-
-
-class BufferOutput:
-    """Collects output (pipes, command substitution), bounded."""
-
-    def __init__(self, limit: int = MAX_CAPTURE) -> None:
-        self.data = bytearray()
-        self.limit = limit
-
-    async def write(self, data: bytes) -> None:
-        room = self.limit - len(self.data)
-        if room > 0:
-            self.data += data[:room]
-
-
-class BytesInput:
-    def __init__(self, data: bytes = b"") -> None:
-        self.data = data
-
-    async def read(self) -> bytes:
-        return self.data
-
-
-class FileOutput:
-    """``> FILE`` / ``>> FILE`` on the handset's file system."""
-
-    def __init__(self, fs: DeviceFs, path: str, cwd: str, append: bool) -> None:
-        self.host = fs.writable_path(path, cwd)
-        if self.host.is_dir():
-            raise IsADirectoryError(21, "Is a directory", path)
-        with self.host.open("ab" if append else "wb"):
-            pass
-
-    async def write(self, data: bytes) -> None:
-        with self.host.open("ab") as f:
-            f.write(data)
-
-
-@dataclass
-class Io:
-    stdin: Input
-    stdout: Output
-    stderr: Output
 
 
 class ShellExit(Exception):
@@ -148,7 +118,10 @@ class ShellSession:
         commands: dict[str, CommandFn],
         env: dict[str, str] | None = None,
         spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]] | None = None,
+        parent: ShellSession | None = None,
     ) -> None:
+        """``parent``: the shell that started this one (``sh -c``); nesting depth and the loop budget
+        are shared with it, so a script that starts shells in a loop or recursively still ends."""
         self.fs = fs
         self.commands = commands
         self.env: dict[str, str] = dict(env or {})
@@ -159,7 +132,12 @@ class ShellSession:
         self.last_bg_pid = 0
         self._spawn = spawn or asyncio.ensure_future
         self._attached: list[asyncio.Task[Any]] = []
-        self._depth = 0
+        self.parent = parent
+        self._depth: int = parent._depth if parent is not None else 0
+        self.budget: flow.LoopBudget = parent.budget if parent is not None else flow.LoopBudget()
+        """Loop iterations the script has run, with its child shells (`flow.MAX_LOOP_ITERATIONS`)."""
+        self.loop_depth = 0
+        """How many loops enclose the command running now (``break`` outside one is an error)."""
 
     # -- entry points ---------------------------------------------------------------------
     async def run(self, text: str, io: Io) -> int:
@@ -170,10 +148,17 @@ class ShellSession:
             await io.stderr.write(f"{exc}\n".encode())
             self.status = 1
             return 1
+        if self.parent is None:
+            self.budget.count = 0
         try:
             status = await self.run_script(script, io)
         except ShellExit as exc:
             status = exc.status
+        except (flow.LoopLimit, ArithError) as exc:
+            await io.stderr.write(f"{exc}\n".encode())
+            status = 1
+        except flow.LoopControl:  # break/continue that left every loop (mksh ignores it)
+            status = 0
         self.status = status
         return status
 
@@ -243,12 +228,14 @@ class ShellSession:
             status = 0 if status else 1
         return status
 
-    async def run_command(self, node: Simple | Group, io: Io) -> int:
+    async def run_command(self, node: Command, io: Io) -> int:
         try:
             io = await self._redirect(node.redirects, io)
         except (FsError, OSError) as exc:
             await io.stderr.write(f"{SH}: {_os_message(exc)}\n".encode())
             return 1
+        if not isinstance(node, Simple | Group):
+            return await flow.run_compound(self, node, io)
         if isinstance(node, Group):
             if not node.subshell:
                 return await self.run_script(node.body, io)
@@ -368,7 +355,10 @@ class ShellSession:
             return [match for f in fields for match in self._glob(f)]
         return fields
 
-    async def _expand_part(self, part: Param | CmdSub, io: Io) -> str:
+    async def _expand_part(self, part: Param | CmdSub | Arith, io: Io) -> str:
+        if isinstance(part, Arith):
+            text = " ".join(await self.expand(Word(part.parts), io, split=False))
+            return str(evaluate(text, self.lookup))
         if isinstance(part, Param):
             value = self.lookup(part.name)
             if (value is None or value == "") and part.default is not None:

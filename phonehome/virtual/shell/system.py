@@ -207,6 +207,18 @@ class SystemCommands:
         self.state.reboot(reason)
         return 0
 
+    async def recovery(self, inv: Invocation) -> int:
+        """``recovery --wipe_data`` as root (``adb root`` on a userdebug build): a factory reset."""
+        if not self.state.root:
+            await inv.err(f"/system/bin/sh: {inv.argv[0]}: can't execute: Permission denied\n")
+            return 126
+        if "--wipe_data" not in inv.args:
+            await inv.err("recovery: only --wipe_data is supported here (or: adb reboot recovery)\n")
+            return 1
+        self.state.logs.log("I", "recovery", "--wipe_data requested over adb", pid=1)
+        self.state.factory_reset()
+        return 0
+
     async def ps(self, inv: Invocation) -> int:
         await inv.out(
             "USER           PID  PPID     VSZ    RSS WCHAN            ADDR S NAME                       \n"
@@ -283,6 +295,7 @@ class SystemCommands:
             logcat=self.logcat,
             svc=self.svc,
             reboot=self.reboot,
+            recovery=self.recovery,
             ps=self.ps,
             kill=self.kill,
             uname=self.uname,

@@ -17,7 +17,8 @@ from phonehome.virtual.shell.interpreter import CommandFn, Invocation
 TOYBOX_COMMANDS = frozenset(
     {"ls", "cat", "rm", "mkdir", "touch", "cp", "mv", "chmod", "md5sum", "sha1sum", "sha256sum", "grep",
      "head", "tail", "wc", "date", "id", "whoami", "env", "sleep", "echo", "printf", "true", "false",
-     "which", "ps", "kill", "uname", "ifconfig", "test", "sh", "pwd", "uptime"}
+     "which", "ps", "kill", "uname", "ifconfig", "test", "sh", "pwd", "uptime", "seq", "sort", "uniq", "cut",
+     "tr"}
 )  # fmt: skip
 
 
@@ -217,7 +218,7 @@ async def toybox(inv: Invocation) -> int:
 
 
 # -- text -------------------------------------------------------------------------------------
-async def _input_text(inv: Invocation, names: list[str]) -> tuple[str, int]:
+async def input_text(inv: Invocation, names: list[str]) -> tuple[str, int]:
     if not names:
         return (await inv.stdin()).decode("utf-8", "replace"), 0
     chunks, status = [], 0
@@ -247,7 +248,7 @@ async def grep(inv: Invocation) -> int:
         if not operands:
             return await inv.fail("no pattern", 2)
         patterns.append(operands.pop(0))
-    text, status = await _input_text(inv, operands)
+    text, status = await input_text(inv, operands)
     re_flags = re.IGNORECASE if "i" in flags else 0
     try:
         regexes = [re.compile(re.escape(p) if "F" in flags else p, re_flags) for p in patterns]
@@ -282,7 +283,7 @@ async def head_tail(inv: Invocation) -> int:
         count, names = _count_option(inv.args, 10)
     except ValueError:
         return await inv.fail("bad count")
-    text, status = await _input_text(inv, names)
+    text, status = await input_text(inv, names)
     lines = text.splitlines(keepends=True)
     chosen = lines[:count] if inv.name == "head" else lines[-count:] if count else []
     await inv.out("".join(chosen))
@@ -291,7 +292,7 @@ async def head_tail(inv: Invocation) -> int:
 
 async def wc(inv: Invocation) -> int:
     flags, names = parse_flags(inv.args, "lwc")
-    text, status = await _input_text(inv, names)
+    text, status = await input_text(inv, names)
     counts = {"l": text.count("\n"), "w": len(text.split()), "c": len(text.encode())}
     shown = [str(counts[f]) for f in "lwc" if f in flags] or [str(counts[f]) for f in "lwc"]
     await inv.out(" ".join(shown) + "\n")

@@ -85,6 +85,9 @@ class UiCommands:
         if verb == "density":
             await inv.out(f"Physical density: {self.state.profile.display_density}\n")
             return 0
+        if verb == "dismiss-keyguard":  # WindowManagerShellCommand: silent, whatever the state
+            self.state.display.dismiss_keyguard()
+            return 0
         await inv.err(f"Error: unknown command '{verb}'\n")
         return 255
 

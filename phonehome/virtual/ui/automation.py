@@ -22,6 +22,7 @@ from typing import Any
 from phonehome.virtual.screen import Screen
 from phonehome.virtual.ui import keys
 from phonehome.virtual.ui import selector as sel
+from phonehome.virtual.ui.display import Display
 from phonehome.virtual.ui.hierarchy import Node, compressed, parse_xml, to_xml
 from phonehome.virtual.ui.rpcvalues import (
     UI_OBJECT_NOT_FOUND,
@@ -128,7 +129,7 @@ class Automation:
             "displaySizeDpY": round(height * 160 / dpi),
             "productName": self.device.product_name,
             "naturalOrientation": True,
-            "screenOn": self.screen_on,
+            "screenOn": self.isScreenOn(),
             "sdkInt": self.device.sdk_int,
         }
 
@@ -151,12 +152,18 @@ class Automation:
         return base64.b64encode(jpeg).decode("ascii")
 
     def wakeUp(self) -> None:
+        if isinstance(self.screen, Display):
+            self.screen.wake()
         self.screen_on = True
 
     def sleep(self) -> None:
+        if isinstance(self.screen, Display):
+            self.screen.sleep()
         self.screen_on = False
 
     def isScreenOn(self) -> bool:
+        if isinstance(self.screen, Display):
+            return self.screen.awake
         return self.screen_on
 
     def freezeRotation(self, freeze: object = True) -> None:
@@ -274,7 +281,7 @@ class Automation:
         return True
 
     def _press(self, code: int) -> None:
-        if code == keys.POWER:
+        if code == keys.POWER and not isinstance(self.screen, Display):
             self.screen_on = not self.screen_on
         self.screen.press_key(code)
 

@@ -49,6 +49,7 @@ class SetupWizard:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.flavour = load_flavour(flavour) if isinstance(flavour, str) else flavour
+        self._config = (locale, start)
         codes = [lang.code for lang in self.flavour.languages]
         language = locale or codes[0]
         if language not in codes:
@@ -172,6 +173,20 @@ class SetupWizard:
             callback(current)
 
     # -- beyond the protocol ---------------------------------------------------------------------------
+
+    def fresh(self) -> SetupWizard:
+        """The same wizard at its first screen with nothing chosen (the UI after a factory reset)."""
+        locale, start = self._config
+        return SetupWizard(
+            self.flavour,
+            locale=locale,
+            carrier=self.carrier,
+            networks=self.networks,
+            device_name=self.device_name,
+            start=start,
+            time_scale=self.time_scale,
+            clock=self._clock,
+        )
 
     @property
     def screen_name(self) -> str:

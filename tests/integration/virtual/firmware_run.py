@@ -13,15 +13,16 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from phonehome.bench import Bench, Capture, DnsLogEntry, Lease, SinkRecord
 from phonehome.policy import Evaluation, Identity, evaluate_capture, load_manifest
 from phonehome.policy.identity import Cell, Location
 from phonehome.traffic import Analysis
-from phonehome.virtual import HandsetIdentity, VirtualHandset
+from phonehome.virtual import HandsetIdentity, SimCard, VirtualHandset
 from phonehome.virtual.firmware import Firmware, Outcome
 from phonehome.virtual.ui import selector as sel
 from phonehome.virtual.ui.hierarchy import Node, parse_xml
@@ -32,15 +33,17 @@ TIME_SCALE = 1e-4
 """One hour of firmware time is 0.36 s: the Nokia's ten hourly registrations take about 3.3 s."""
 
 
-def policy_identity(handset: HandsetIdentity) -> Identity:
-    """What a lab's identity file would list for this handset (every identifier it has)."""
+def policy_identity(handset: HandsetIdentity, sims: Sequence[SimCard] = ()) -> Identity:
+    """What a lab's identity file would list for this handset (every identifier it has), with the SIM
+    cards it held during the run (``sims``: all of them when cards were swapped)."""
+    cards = list(dict.fromkeys([*sims, *handset.sims]))
     return Identity(
         imei=list(handset.imeis),
         imeisv=[handset.imeisv],
         meid=[handset.meid],
-        imsi=[s.imsi for s in handset.sims],
-        iccid=[s.iccid for s in handset.sims],
-        msisdn=[s.msisdn for s in handset.sims],
+        imsi=[s.imsi for s in cards],
+        iccid=[s.iccid for s in cards],
+        msisdn=[s.msisdn for s in cards],
         serial=[handset.serial],
         wifi_mac=[handset.wifi_mac, handset.wifi_mac_randomized],
         bt_mac=[handset.bt_mac],
@@ -148,11 +151,14 @@ def run_profile(
     wizard: bool = False,
     diagnostics: bool = False,
     during: Callable[[VirtualHandset, Bench], dict[str, object]] | None = None,
+    acts: Callable[[VirtualHandset, Firmware], None] | None = None,
+    **handset_options: Any,
 ) -> ProfileRun:
     """Bench up, handset booted and attached, window sent (wizard walked), capture judged; all torn down.
 
     ``during`` runs beside the firmware from the moment the handset is attached (in a thread): a peer
-    that talks to the handset while it sends its window.
+    that talks to the handset while it sends its window. ``acts`` runs once the window is sent (what
+    a person does next: unlock, swap the SIM); the capture then waits until every phase is done.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -163,8 +169,11 @@ def run_profile(
     try:
         timings["bench_up"] = time.perf_counter() - started
         port = bench.port()
-        handset = VirtualHandset(profile, seed=seed, netns=port.netns, time_scale=time_scale)
+        handset = VirtualHandset(
+            profile, seed=seed, netns=port.netns, time_scale=time_scale, **handset_options
+        )
         firmware = Firmware(handset, on_marker=bench.mark)
+        sims = list(handset.identity.sims)
         handset.start()
         beside: concurrent.futures.Future[dict[str, object]] | None = None
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
@@ -180,6 +189,11 @@ def run_profile(
                 firmware.wait_phase("idle", timeout=30)
                 outcomes = firmware.wait_settled(timeout=30)
                 timings["wizard_done"] = time.perf_counter() - started
+            if acts is not None:
+                acts(handset, firmware)
+                sims += handset.identity.sims
+                outcomes = firmware.wait_settled(timeout=60)
+                timings["acts_done"] = time.perf_counter() - started
             if beside is not None:
                 observed = beside.result(timeout=60)
         finally:
@@ -194,7 +208,7 @@ def run_profile(
     manifest_name = handset.profile.behaviour.manifest
     assert manifest_name, f"profile {profile} names no manifest"
     manifest = load_manifest(REPO / "manifests" / f"{manifest_name}.yaml")
-    identity = policy_identity(handset.identity)
+    identity = policy_identity(handset.identity, sims)
     analysis, evaluation = evaluate_capture(capture, identity=identity, manifest=manifest)
     timings["analysed"] = time.perf_counter() - started
     return ProfileRun(

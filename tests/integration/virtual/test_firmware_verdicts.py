@@ -179,6 +179,7 @@ def test_an_ip_literal_endpoint_is_undeclared_and_was_never_looked_up(
     run: Callable[[str], ProfileRun],
 ) -> None:
     result = run("oem-ip-literal")
+    # The Host header names the same address: no claim of its own, the destination is judged once.
     [finding] = findings(result, "declared-endpoints")
     assert finding.flow is not None
     assert finding.flow.dst == "198.51.100.23"

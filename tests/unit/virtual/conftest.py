@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from phonehome.virtual import VirtualHandset
-from phonehome.virtual.shell.interpreter import BufferOutput, BytesInput, Io
 from phonehome.virtual.testing import RecordingScreen
+from tests.unit.virtual.helpers import run_shell
 
 
 @pytest.fixture
@@ -39,19 +39,6 @@ def pixel(screen: RecordingScreen, tmp_path: Path) -> Iterator[VirtualHandset]:
     handset.wait_boot_completed(5)
     yield handset
     handset.stop()
-
-
-def run_shell(handset: VirtualHandset, script: str, stdin: bytes = b"") -> tuple[int, str, str]:
-    """Runs ``script`` in a new shell session on ``handset``: (status, stdout, stderr)."""
-
-    async def go() -> tuple[int, str, str]:
-        out, err = BufferOutput(), BufferOutput()
-        session = handset.new_shell()
-        status = await session.run(script, Io(BytesInput(stdin), out, err))
-        await session.wait_attached()
-        return status, out.data.decode("utf-8", "surrogateescape"), err.data.decode()
-
-    return handset.run(go()).result(10)
 
 
 @pytest.fixture

@@ -151,3 +151,14 @@ def test_uiautomator2_launch_fails_without_its_jar(sh: Sh) -> None:
     status, _, err = sh("CLASSPATH=/data/local/tmp/u2.jar app_process / com.wetest.uia2.Main -p 9008")
     assert status == 1
     assert "com.wetest.uia2.Main" in err
+
+
+def test_text_filters_lab_scripts_pipe_into(sh) -> None:  # type: ignore[no-untyped-def]
+    assert sh("seq 3")[1] == "1\n2\n3\n"
+    assert sh("seq 10 -5 1")[1] == "10\n5\n"
+    assert sh("printf 'b\\na\\nb\\n' | sort | uniq -c")[1] == "      1 a\n      2 b\n"
+    assert sh("printf '10\\n9\\n100\\n' | sort -n")[1] == "9\n10\n100\n"
+    assert sh("getprop gsm.sim.operator.numeric | cut -d, -f1")[1] == "24201\n"
+    assert sh("echo READY,ABSENT | tr , ' '")[1] == "READY ABSENT\n"
+    assert sh("echo abc | tr a-c A-C; echo a-b | tr -d -")[1] == "ABC\nab\n"
+    assert sh("seq 1 2000000")[0] == 1

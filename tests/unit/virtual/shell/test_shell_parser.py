@@ -6,7 +6,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from phonehome.virtual.shell.parser import CmdSub, Group, Lit, Param, ShellSyntaxError, Simple, parse
+from phonehome.virtual.shell.parser import (
+    Arith,
+    Case,
+    CmdSub,
+    For,
+    Group,
+    If,
+    Lit,
+    Loop,
+    Param,
+    ShellSyntaxError,
+    Simple,
+    parse,
+)
 
 
 def words(script: str) -> list[list[object]]:
@@ -88,3 +101,49 @@ def test_deep_nesting_is_refused_not_a_crash() -> None:
 def test_any_text_parses_or_is_a_syntax_error(text: str) -> None:
     with contextlib.suppress(ShellSyntaxError):
         parse(text)
+
+
+def test_compound_commands_parse_into_their_own_nodes() -> None:
+    script = parse(
+        "if a; then b; elif c; then d; else e; fi\n"
+        "for x in 1 $y; do f; done > out\n"
+        "while g; do h; done | i\n"
+        "until j\ndo k\ndone\n"
+        "case $z in a|b) l;; (*) m;; esac"
+    )
+    first = [item[0].first.commands[0] for item in script.items]
+    assert isinstance(first[0], If)
+    assert len(first[0].branches) == 2
+    assert first[0].otherwise is not None
+    assert isinstance(first[1], For)
+    assert (first[1].name, len(first[1].words), len(first[1].redirects)) == ("x", 2, 1)
+    assert isinstance(first[2], Loop)
+    assert len(script.items[2][0].first.commands) == 2
+    assert isinstance(first[3], Loop)
+    assert first[3].until
+    assert isinstance(first[4], Case)
+    assert [len(item.patterns) for item in first[4].items] == [2, 1]
+
+
+def test_reserved_words_are_reserved_only_where_a_command_starts() -> None:
+    simple = parse("echo if then fi done").items[0][0].first.commands[0]
+    assert isinstance(simple, Simple)
+    assert [w.literal for w in simple.words] == ["echo", "if", "then", "fi", "done"]
+    assert isinstance(parse("'if' x").items[0][0].first.commands[0], Simple)
+
+
+def test_arithmetic_expansion_keeps_its_parameters() -> None:
+    parts = words("echo $(($i + ${j} * k))")
+    assert isinstance(parts[1][0], Arith)
+    assert [p for p in parts[1][0].parts if isinstance(p, Param)] == [Param("i", True), Param("j", True)]
+
+
+SOUP = ["if", "then", "elif", "else", "fi", "for", "in", "do", "done", "while", "until", "case", "esac",
+        "x", "$((", "))", ";", ";;", "\n", "|", "&&", ")", "(", "{", "}", "'", '"', "*", "$x", "`"]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(SOUP), max_size=30))
+def test_any_keyword_soup_parses_or_is_a_syntax_error(tokens: list[str]) -> None:
+    with contextlib.suppress(ShellSyntaxError):
+        parse(" ".join(tokens))
