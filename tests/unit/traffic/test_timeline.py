@@ -145,6 +145,19 @@ def test_phase_at_ignores_end_markers_so_a_phase_lasts_until_the_next_begins() -
     assert len(timeline.markers) == 4
 
 
+def test_a_decision_inside_a_phase_stays_the_phase_after_the_enclosing_phase_ends() -> None:
+    timeline = Timeline(
+        [
+            PhaseMarker(10.0, "setup-wizard"),
+            PhaseMarker(11.0, CONSENT, {"accepted": True}),
+            PhaseMarker(12.0, "setup-wizard", {"end": True}),
+        ]
+    )
+    assert timeline.phase_at(12.5) == CONSENT
+    assert Timeline([PhaseMarker(1.0, "idle", {"end": True})]).first("idle") is None
+    assert Timeline([PhaseMarker(1.0, "idle", {"end": True})]).phase_at(2.0) is None
+
+
 def test_an_end_marker_is_only_one_whose_end_is_true() -> None:
     assert PhaseMarker(1.0, "idle", {"end": True}).is_end
     assert not PhaseMarker(1.0, "idle", {"end": "yes"}).is_end
