@@ -1,0 +1,91 @@
+"""How a run reaches a virtual handset: acts done as a lab assistant would, identities an inventory lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from phonehome.device import load_inventory
+from phonehome.links import VirtualHands, virtual_inventory, virtual_seed
+from phonehome.scenario import OperatorError, parse_answer
+from phonehome.virtual import available_profiles, generate_identity, load_profile
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "devices" / "virtual-inventory.yaml"
+
+
+@dataclass
+class Card:
+    iccid: str
+    imsi: str
+
+
+@dataclass
+class FakeVirtual:
+    calls: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def sim_insert(self, slot: int, iccid: str | None = None) -> Card:
+        self.calls.append(("insert", slot, iccid))
+        return Card("8947010000001234568", "242011234567890")
+
+    def sim_swap(self, slot: int, iccid: str | None = None) -> Card:
+        self.calls.append(("swap", slot, iccid))
+        return Card("8947010000009999995", "242019999999999")
+
+    def press_power(self) -> None:
+        self.calls.append(("power",))
+
+
+class FakeLink:
+    def __init__(self) -> None:
+        self.virtual = FakeVirtual()
+        self.started = False
+
+    def power_on(self) -> None:
+        self.started = True
+
+
+def test_power_on_is_the_runs_own_act_and_switches_the_handset_on() -> None:
+    link = FakeLink()
+    hands = VirtualHands(link)  # type: ignore[arg-type]
+    with pytest.raises(OperatorError, match="switched off"):
+        hands.perform("sim.swap", {"slot": 1}, "")
+    assert hands.perform("power.on", {}, "Switch it on.") == ""
+    assert link.started
+
+
+def test_sim_acts_count_slots_from_one_and_answer_with_the_new_card() -> None:
+    link = FakeLink()
+    link.started = True
+    hands = VirtualHands(link)  # type: ignore[arg-type]
+    answer = hands.perform("sim.swap", {"slot": 1, "iccid": None}, "Swap it.")
+    assert parse_answer(answer) == {"iccid": "8947010000009999995", "imsi": "242019999999999"}
+    hands.perform("sim.insert", {"slot": 2, "iccid": "8947010000001234568"}, "")
+    assert link.virtual.calls == [("swap", 0, None), ("insert", 1, "8947010000001234568")]
+    with pytest.raises(OperatorError, match="not an act"):
+        hands.perform("cable.unplug", {}, "")
+    with pytest.raises(OperatorError, match="slots count from 1"):
+        hands.perform("sim.swap", {"slot": 0}, "")
+
+
+def test_each_profile_gets_its_own_repeatable_seed() -> None:
+    seeds = {virtual_seed(name) for name in available_profiles()}
+    assert len(seeds) == len(available_profiles())
+    assert virtual_seed("aosp-clean") == "phonehome-aosp-clean"
+
+
+def test_the_shipped_virtual_inventory_is_what_the_profiles_are_today() -> None:
+    assert INVENTORY.read_text() == virtual_inventory(available_profiles()), (
+        "regenerate it: python -m phonehome.links devices/virtual-inventory.yaml"
+    )
+    inventory = load_inventory(INVENTORY)
+    for name in available_profiles():
+        profile = load_profile(name)
+        ident = generate_identity(virtual_seed(name), profile.identity_spec())
+        entry = inventory.find(ident.serial)
+        assert entry is not None, name
+        assert entry.identity.imei == list(ident.imeis)
+        assert entry.identity.iccid == [s.iccid for s in ident.sims]
