@@ -11,6 +11,7 @@ the two apart. Only this module and the run import ``phonehome.virtual``.
 
 from __future__ import annotations
 
+import importlib
 import json
 import threading
 from collections.abc import Mapping
@@ -149,14 +150,15 @@ class VirtualLink:
 class VirtualHands:
     """The physical acts on a virtual handset: switched on by the run, the rest by ``phonehome.virtual``.
 
-    SIM acts answer ``iccid=... imsi=...`` for the card put in (a lab assistant reads it off the card).
-    Slots in act parameters count from 1, as a handset's tray is labelled; the virtual handset's own
-    methods count from 0.
+    The virtual package's own ``VirtualOperator`` does the acts where it exists (the plan's seam);
+    otherwise the acts go straight to the virtual handset's documented methods (``sim_insert``,
+    ``sim_swap``, ``sim_remove``, ``press_power``, ``factory_reset``). Either way a SIM act answers
+    ``iccid=... imsi=...`` for the card put in, as a lab assistant reads it off the card. Slots in act
+    parameters count from 1, as a handset's tray is labelled; the handset's own methods count from 0.
     """
 
     def __init__(self, link: VirtualLink) -> None:
         self.link = link
-        self._delegate: Operator | None = None
 
     def perform(self, act: str, params: Mapping[str, object], instruction: str) -> str:
         if act == POWER_ON:
@@ -164,10 +166,20 @@ class VirtualHands:
             return ""
         if not self.link.started:
             raise OperatorError(f"{act}: the virtual handset is switched off (power it on first)")
-        virtual: Any = self.link.virtual
         slot = _slot(params)
+        theirs = _virtual_operator(self.link.virtual)
+        if theirs is not None:
+            answer = theirs.perform(act, params, instruction)
+        else:
+            answer = self._by_hand(act, slot, params)
+        if act in (SIM_INSERT, SIM_SWAP) and not {"iccid", "imsi"} <= set(parse_answer(answer)):
+            card = _card(self.link.virtual, slot)
+            answer = f"iccid={card.iccid} imsi={card.imsi}" if card is not None else answer
+        return answer
+
+    def _by_hand(self, act: str, slot: int, params: Mapping[str, object]) -> str:
+        virtual: Any = self.link.virtual
         iccid = params.get("iccid")
-        card: Any
         try:
             if act == SIM_INSERT:
                 card = virtual.sim_insert(slot, str(iccid) if iccid else None)
@@ -186,9 +198,21 @@ class VirtualHands:
                 raise OperatorError(f"{act}: not an act a virtual handset knows")
         except AttributeError as exc:
             raise OperatorError(f"{act}: this virtual handset cannot do it ({exc})") from exc
-        answer = f"iccid={card.iccid} imsi={card.imsi}"
-        assert parse_answer(answer)  # the same form a person types
-        return answer
+        return f"iccid={card.iccid} imsi={card.imsi}"
+
+
+def _virtual_operator(virtual: Any) -> Operator | None:
+    """``phonehome.virtual.VirtualOperator`` for this handset, when the virtual package has one."""
+    factory = getattr(importlib.import_module("phonehome.virtual"), "VirtualOperator", None)
+    if factory is None:
+        return None
+    operator: Operator = factory(virtual)
+    return operator
+
+
+def _card(virtual: Any, slot: int) -> Any:
+    """The SIM now in ``slot`` (0-based) of the virtual handset, None when it has none."""
+    return next((s for s in getattr(virtual.identity, "sims", ()) if s.slot == slot), None)
 
 
 def _slot(params: Mapping[str, object]) -> int:
