@@ -10,8 +10,9 @@ naming it; anything else (a device gone, a server that died) propagates.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,17 @@ from phonehome.scenario.model import StepFailed
 Selector = Mapping[str, Any]
 WAIT_S = 10.0
 """How long a control may take to show (a real wizard animates between screens)."""
+
+
+@contextlib.contextmanager
+def _not_found(message: str) -> Iterator[None]:
+    """uiautomator2's UiObjectNotFoundError as a step failure naming the selector."""
+    from uiautomator2.exceptions import UiObjectNotFoundError  # noqa: PLC0415  (heavy; only walks need it)
+
+    try:
+        yield
+    except UiObjectNotFoundError:
+        raise StepFailed(message) from None
 
 
 def shown(selector: Selector) -> str:
@@ -56,10 +68,11 @@ class Ui:
         return bool(self.device(**selector).wait(timeout=self.wait_s if timeout is None else timeout))
 
     def click(self, selector: Selector, timeout: float | None = None) -> None:
-        """Waits for the control, then clicks its centre (what a finger does)."""
-        if not self.wait(selector, timeout):
-            raise StepFailed(f"no control {shown(selector)} within {timeout or self.wait_s:g} s")
-        self.device(**selector).click(timeout=timeout or self.wait_s)
+        """Waits for the control, then clicks its centre (what a finger does): uiautomator2's own click,
+        three RPCs (waitForExists, objInfo, click)."""
+        seconds = self.wait_s if timeout is None else timeout
+        with _not_found(f"no control {shown(selector)} within {seconds:g} s"):
+            self.device(**selector).click(timeout=seconds)
 
     def checked(self, selector: Selector) -> bool:
         info = self.device(**selector).info
@@ -68,9 +81,8 @@ class Ui:
         return bool(info.get("checked"))
 
     def set_text(self, selector: Selector, text: str) -> None:
-        if not self.wait(selector):
-            raise StepFailed(f"no text field {shown(selector)} within {self.wait_s:g} s")
-        self.device(**selector).set_text(text)
+        with _not_found(f"no text field {shown(selector)} within {self.wait_s:g} s"):
+            self.device(**selector).set_text(text, timeout=self.wait_s)
 
     def scroll_to(self, container: Selector, selector: Selector) -> bool:
         """Scrolls ``container`` until ``selector`` shows; False when it never does."""

@@ -82,7 +82,7 @@ class Visit:
     action: str
     """``advance``, ``decline``, ``skip``, ``fallback`` or ``wait`` (a screen that passes by itself)."""
     calls: int
-    """uiautomator2 RPCs from this decision's dump up to the next one."""
+    """uiautomator2 RPCs this screen cost: the dumps that recognised it, then the gestures done on it."""
     seconds: float
 
 
@@ -93,6 +93,8 @@ class Walk:
     flavour: str
     visits: list[Visit] = field(default_factory=list)
     consents: list[dict[str, object]] = field(default_factory=list)
+    launcher_calls: int = 0
+    """The dumps that saw the launcher (the walk's end)."""
 
     @property
     def screens(self) -> list[str]:
@@ -103,6 +105,7 @@ class Walk:
             "flavour": self.flavour,
             "visits": [asdict(v) for v in self.visits],
             "consents": self.consents,
+            "launcher_calls": self.launcher_calls,
         }
 
 
@@ -160,6 +163,7 @@ class WizardDriver:
                 dump = self._await_known(screen_map, dump)
                 continue
             if name == LAUNCHER:
+                walk.launcher_calls = self.ui.calls - calls
                 return walk
             if self.clock() > deadline:
                 raise StepFailed(
@@ -170,9 +174,11 @@ class WizardDriver:
             if repeats >= MAX_SAME_SCREEN:
                 raise StepFailed(f"the wizard stays on screen {name} after {repeats} tries of its steps")
             action = self._act(screen_map, screen, walk)
-            dump = self._next(dump, passive=not screen.advance)
+            # A visit costs the dumps that recognised it and the gestures done on it; the dumps taken
+            # while the screen moves on belong to the next screen (they recognise it).
             walk.visits.append(Visit(name, action, self.ui.calls - calls, round(self.clock() - started, 3)))
             started, calls, last = self.clock(), self.ui.calls, name
+            dump = self._next(dump, passive=not screen.advance)
 
     # -- recognising ----------------------------------------------------------------------------
     def _matches(self, screen_map: ScreenMap, dump: Hierarchy) -> list[str]:

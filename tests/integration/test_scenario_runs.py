@@ -68,11 +68,15 @@ def run(tmp_path: Path, device: str, *args: str, env: dict[str, str] | None = No
     return Ran(_phonehome("run", "--device", device, "--results", str(parent), *args, env=env), parent)
 
 
-def test_pre_consent_telemetry_fails_consent_with_the_marker_and_the_flows_as_evidence(tmp_path: Path) -> None:
+def test_pre_consent_telemetry_fails_consent_with_the_marker_and_the_flows_as_evidence(
+    tmp_path: Path,
+) -> None:
     ran = run(tmp_path, "virtual:oem-pre-consent-telemetry", "--inventory", INVENTORY)
     assert ran.status == 1, ran.output
     assert ran.verdict("consent")["result"] == "FAIL"
-    (early,) = [f for f in ran.findings(rule="before-consent") if f["flow"]["server_name"] == "telemetry.oem.example"]
+    (early,) = [
+        f for f in ran.findings(rule="before-consent") if f["flow"]["server_name"] == "telemetry.oem.example"
+    ]
     consent = [m for m in ran.markers if m.phase == "consent"]
     assert consent
     assert consent[0].detail["accepted"] is True
@@ -93,7 +97,13 @@ def test_aosp_clean_declining_everything_passes_every_assertion(tmp_path: Path) 
     assert len(verdicts) == 7
     assert ran.status == 0
     assert [m.detail["accepted"] for m in ran.markers if m.phase == "consent"] == [False]
-    assert ran.evaluation["scenario"]["covered"] == ["boot", "setup-wizard", "network-attach", "settle", "consent"]
+    assert ran.evaluation["scenario"]["covered"] == [
+        "boot",
+        "setup-wizard",
+        "network-attach",
+        "settle",
+        "consent",
+    ]
     assert "test_assertion[consent]" in (ran.folder / "junit.xml").read_text()
 
 
@@ -177,7 +187,9 @@ def test_a_real_handset_path_drives_a_virtual_handset_treated_as_real(tmp_path: 
     script.write_text(SCRIPT)
     env = {"PHONEHOME_RUN_DIR": str(tmp_path / "virtual-run")}
     name = f"treated-as-real-{os.getpid()}"
-    started = _phonehome("virtual", "start", "--profile", "aosp-clean", "--name", name, "--time-scale", "0.01", env=env)
+    started = _phonehome(
+        "virtual", "start", "--profile", "aosp-clean", "--name", name, "--time-scale", "0.01", env=env
+    )
     assert started.returncode == 0, started.stderr
     serial = started.stdout.split("\t")[1]
     server = PrivateAdbServer(bundled_adb(), tmp_path / "adb-home").start()

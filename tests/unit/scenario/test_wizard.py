@@ -129,8 +129,9 @@ def test_one_hierarchy_dump_per_decision(flavour: str) -> None:
     driver, _ = driver_for(wizard(flavour))
     walk = driver.walk()
     dumps = driver.ui.methods["dumpWindowHierarchy"]
-    assert dumps == len(walk.visits) + 1  # the first screen's, then one per screen left
+    assert dumps == len(walk.visits) + 1  # one per screen, and the one that saw the launcher
     assert all(v.calls >= 1 for v in walk.visits)
+    assert sum(v.calls for v in walk.visits) + walk.launcher_calls == driver.ui.calls
 
 
 def test_the_map_is_chosen_by_the_first_screen_when_no_flavour_is_forced() -> None:
@@ -227,3 +228,11 @@ def test_consent_variants_are_exactly_three() -> None:
     assert CONSENT_VARIANTS == ("accept-all", "decline-all", "minimal")
     with pytest.raises(ValueError, match="accept-all, decline-all, minimal"):
         consent_choice("accept-some")
+
+
+def test_a_screen_left_by_one_tap_costs_four_rpcs() -> None:
+    driver, _ = driver_for(wizard("aosp"))
+    walk = driver.walk()
+    welcome = walk.visits[0]
+    assert welcome.screen == "welcome"
+    assert welcome.calls == 4  # its dump, then uiautomator2's click: waitForExists, objInfo, click
