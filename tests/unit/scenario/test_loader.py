@@ -93,3 +93,12 @@ def test_a_broken_script_is_bad_input_naming_its_file(tmp_path: Path, body: str,
     path.write_text(body)
     with pytest.raises(ScenarioError, match=f"mine.py.*{message}"):
         build_scenario([str(path)], Options())
+
+
+def test_the_readmes_own_scenario_builds(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    blocks = readme.split("```python\n")[1:]
+    (script,) = [b.split("```", 1)[0] for b in blocks if "def scenario(options" in b]
+    (tmp_path / "night.py").write_text(script)
+    built = build_scenario([str(tmp_path / "night.py")], Options(values={"hours": "1"}))
+    assert built.phase_names == ["boot", "night"]
