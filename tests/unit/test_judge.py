@@ -16,6 +16,7 @@ import pytest
 
 from phonehome import results
 from phonehome.cli import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INTERNAL_ERROR, main
+from phonehome.judge import rejudge
 from phonehome.policy import Identity, evaluate_capture, load_identity, load_manifest
 from phonehome.pytest_fixtures import record_evaluation
 from phonehome.pytest_plugin import DeviceSpec, Run
@@ -148,3 +149,16 @@ def test_the_schema_refuses_a_key_the_plugin_does_not_write(folder: Path) -> Non
     schema = json.loads(results.EVALUATION_SCHEMA.read_text())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**doc, "verdict": "PASS"}, schema)
+
+
+def test_a_scenario_that_did_not_finish_is_judged_again_with_its_problems(folder: Path) -> None:
+    record = json.loads((folder / results.RUN).read_text())
+    assert any(
+        v == "PASS"
+        for v in (x["result"] for x in json.loads((folder / results.EVALUATION).read_text())["verdicts"])
+    )
+    record["problems"] = ["scenario first-boot: step 'setup-wizard: walk' did not complete: unknown screen"]
+    (folder / results.RUN).write_text(json.dumps(record))
+    again = rejudge(folder).evaluation
+    assert "PASS" not in {v.result for v in again.verdicts}
+    assert any("unknown screen" in v.reason for v in again.verdicts if v.result == "INCONCLUSIVE")
