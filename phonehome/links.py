@@ -153,8 +153,9 @@ class VirtualHands:
     The virtual package's own ``VirtualOperator`` does the acts where it exists (the plan's seam);
     otherwise the acts go straight to the virtual handset's documented methods (``sim_insert``,
     ``sim_swap``, ``sim_remove``, ``press_power``, ``factory_reset``). Either way a SIM act answers
-    ``iccid=... imsi=...`` for the card put in, as a lab assistant reads it off the card. Slots in act
-    parameters count from 1, as a handset's tray is labelled; the handset's own methods count from 0.
+    ``iccid=... imsi=...`` for the card put in, as a lab assistant reads it off the card. Slots in the
+    engine's act parameters count from 1, as a handset's tray is labelled; the virtual package's
+    operator and the handset's methods count from 0, so the slot is translated here.
     """
 
     def __init__(self, link: VirtualLink) -> None:
@@ -169,7 +170,11 @@ class VirtualHands:
         slot = _slot(params)
         theirs = _virtual_operator(self.link.virtual)
         if theirs is not None:
-            answer = theirs.perform(act, params, instruction)
+            # The virtual package's operator counts slots from 0, as the handset's own methods do.
+            given = {k: v for k, v in params.items() if v is not None}
+            if "slot" in given:
+                given["slot"] = slot
+            answer = theirs.perform(act, given, instruction)
         else:
             answer = self._by_hand(act, slot, params)
         if act in (SIM_INSERT, SIM_SWAP) and not {"iccid", "imsi"} <= set(parse_answer(answer)):

@@ -24,8 +24,21 @@ class Card:
 
 
 @dataclass
+class Sim:
+    slot: int
+    iccid: str
+    imsi: str
+
+
+@dataclass
+class Ident:
+    sims: list[Sim] = field(default_factory=list)
+
+
+@dataclass
 class FakeVirtual:
     calls: list[tuple[Any, ...]] = field(default_factory=list)
+    identity: Ident = field(default_factory=Ident)
 
     def sim_insert(self, slot: int, iccid: str | None = None) -> Card:
         self.calls.append(("insert", slot, iccid))
@@ -89,3 +102,39 @@ def test_the_shipped_virtual_inventory_is_what_the_profiles_are_today() -> None:
         assert entry is not None, name
         assert entry.identity.imei == list(ident.imeis)
         assert entry.identity.iccid == [s.iccid for s in ident.sims]
+
+
+class TheirOperator:
+    """The virtual package's operator as its module documents it: slots from 0, a sentence as the answer."""
+
+    def __init__(self, virtual: FakeVirtual) -> None:
+        self.virtual = virtual
+        self.given: list[tuple[str, dict[str, object]]] = []
+
+    def perform(self, act: str, params: Any = None, instruction: str = "") -> str:
+        self.given.append((act, dict(params or {})))
+        return f"swapped a SIM in slot {params['slot']}"
+
+
+def test_the_virtual_packages_operator_gets_slots_from_zero_and_the_answer_names_the_card(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import phonehome.virtual
+
+    link = FakeLink()
+    link.started = True
+    link.virtual.identity = Ident([Sim(0, "8947010000009999995", "242019999999999")])
+        "I",
+        (),
+        {"sims": [type("S", (), {"slot": 0, "iccid": "8947010000009999995", "imsi": "242019999999999"})()]},
+    )()  # type: ignore[attr-defined]
+    theirs: list[TheirOperator] = []
+    monkeypatch.setattr(
+        phonehome.virtual,
+        "VirtualOperator",
+        lambda v: theirs.append(TheirOperator(v)) or theirs[-1],
+        raising=False,
+    )
+    answer = VirtualHands(link).perform("sim.swap", {"slot": 1, "iccid": None}, "Swap it.")  # type: ignore[arg-type]
+    assert theirs[0].given == [("sim.swap", {"slot": 0})]
+    assert parse_answer(answer) == {"iccid": "8947010000009999995", "imsi": "242019999999999"}
