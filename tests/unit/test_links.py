@@ -124,17 +124,13 @@ def test_the_virtual_packages_operator_gets_slots_from_zero_and_the_answer_names
     link = FakeLink()
     link.started = True
     link.virtual.identity = Ident([Sim(0, "8947010000009999995", "242019999999999")])
-        "I",
-        (),
-        {"sims": [type("S", (), {"slot": 0, "iccid": "8947010000009999995", "imsi": "242019999999999"})()]},
-    )()  # type: ignore[attr-defined]
     theirs: list[TheirOperator] = []
-    monkeypatch.setattr(
-        phonehome.virtual,
-        "VirtualOperator",
-        lambda v: theirs.append(TheirOperator(v)) or theirs[-1],
-        raising=False,
-    )
+
+    def operator(virtual: FakeVirtual) -> TheirOperator:
+        theirs.append(TheirOperator(virtual))
+        return theirs[-1]
+
+    monkeypatch.setattr(phonehome.virtual, "VirtualOperator", operator, raising=False)
     answer = VirtualHands(link).perform("sim.swap", {"slot": 1, "iccid": None}, "Swap it.")  # type: ignore[arg-type]
     assert theirs[0].given == [("sim.swap", {"slot": 0})]
     assert parse_answer(answer) == {"iccid": "8947010000009999995", "imsi": "242019999999999"}
