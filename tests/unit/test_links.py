@@ -70,7 +70,12 @@ def test_power_on_is_the_runs_own_act_and_switches_the_handset_on() -> None:
     assert link.started
 
 
-def test_sim_acts_count_slots_from_one_and_answer_with_the_new_card() -> None:
+def test_without_the_virtual_packages_operator_the_acts_go_to_the_handsets_methods(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import phonehome.virtual
+
+    monkeypatch.setattr(phonehome.virtual, "VirtualOperator", None, raising=False)
     link = FakeLink()
     link.started = True
     hands = VirtualHands(link)  # type: ignore[arg-type]
