@@ -91,8 +91,10 @@ def with_learned(identity: Identity, learned: dict[str, list[str]], problems: li
                     "looked for (type it as printed on the card)"
                 )
                 continue
-            if len(getattr(candidate, key)) > len(current):
-                old = out.sources.get(key)
-                candidate.sources[key] = f"{old}, {LEARNED}" if old and LEARNED not in old else old or LEARNED
+            added = getattr(candidate, key)[-1]
+            if added in current:
+                continue  # already known (read over ADB, or in the inventory)
+            old = out.sources.get(key)
+            candidate.sources[key] = f"{old}, {LEARNED}" if old and LEARNED not in old else old or LEARNED
             out = candidate
     return out

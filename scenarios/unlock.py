@@ -1,5 +1,7 @@
 """unlock: screen off, screen on and unlock, as the 2019 Nokia client re-sent its registration on unlock.
 
+What the handset sends after the unlock belongs to the unlock (the phase
+lasts until it settled), so a resend shows as a finding in phase ``unlock``.
 Options:
 
     settle    SECONDS    handset time to let traffic come after the unlock (default 60)
@@ -15,7 +17,6 @@ def scenario(options: Options) -> Scenario:
         [
             Phase("boot", [PowerOn(), WaitBootCompleted()], once=True),
             Phase("screen-off", [ScreenOff()]),
-            Phase("unlock", [ScreenOn(), Unlock()]),
-            Phase("settle", [Settle(options.number("settle", 60.0))]),
+            Phase("unlock", [ScreenOn(), Unlock(), Settle(options.number("settle", 60.0))]),
         ],
     )

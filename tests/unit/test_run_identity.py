@@ -18,6 +18,8 @@ def test_a_new_sim_the_operator_named_is_looked_for_beside_the_old_one() -> None
     assert new.imsi == ["242019999999999"]
     assert new.sources == {"iccid": "inventory, scenario", "imsi": "scenario"}
     assert problems == []
+    again = with_learned(new, {"iccid": ["8947010000009999995"]}, problems)
+    assert again.iccid == new.iccid  # read over ADB and typed by the operator: one card
 
 
 def test_a_typo_at_the_prompt_is_a_problem_not_an_identifier() -> None:

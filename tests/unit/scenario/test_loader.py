@@ -12,7 +12,7 @@ from phonehome.scenario.screenmap import SCENARIO_DIR_ENV
 SHIPPED = {
     "first-boot": ["boot", "setup-wizard", "network-attach", "settle"],
     "activation": ["boot", "activation", "mobile-attach", "settle"],
-    "unlock": ["boot", "screen-off", "unlock", "settle"],
+    "unlock": ["boot", "screen-off", "unlock"],
     "idle": ["boot", "idle"],
 }
 
