@@ -2,7 +2,9 @@
 
 A SIM goes into slot 1: inserted where the slot is empty, swapped for a new
 card where it holds one (the operator does it; on a virtual handset the run
-does it as a lab assistant would). Options:
+does it as a lab assistant would). The mobile attach and the settling belong
+to the same phase, so whatever the new card makes the handset send is a
+finding of phase ``activation``. Options:
 
     slot          1 | 2                the SIM slot (default 1)
     iccid         DIGITS               a particular card (default: any card new to the handset)
@@ -22,8 +24,13 @@ def scenario(options: Options) -> Scenario:
         "a new SIM, mobile attach, settle",
         [
             Phase("boot", [PowerOn(), WaitBootCompleted()], once=True),
-            Phase("activation", [ChangeSim(slot=slot, iccid=iccid)]),
-            Phase("mobile-attach", [MobileAttach(mode="skip" if mobile == "skip" else "required")]),
-            Phase("settle", [Settle(options.number("settle", 3600.0))]),
+            Phase(
+                "activation",
+                [
+                    ChangeSim(slot=slot, iccid=iccid),
+                    MobileAttach(mode="skip" if mobile == "skip" else "required"),
+                    Settle(options.number("settle", 3600.0)),
+                ],
+            ),
         ],
     )

@@ -11,7 +11,7 @@ from phonehome.scenario.screenmap import SCENARIO_DIR_ENV
 
 SHIPPED = {
     "first-boot": ["boot", "setup-wizard", "network-attach", "settle"],
-    "activation": ["boot", "activation", "mobile-attach", "settle"],
+    "activation": ["boot", "activation"],
     "unlock": ["boot", "screen-off", "unlock"],
     "idle": ["boot", "idle"],
 }
@@ -39,7 +39,7 @@ def test_scenarios_run_in_sequence_with_one_boot() -> None:
     scenario = build_scenario(["first-boot", "activation", "idle"], Options())
     assert scenario.name == "first-boot+activation+idle"
     assert scenario.phase_names == [
-        "boot", "setup-wizard", "network-attach", "settle", "activation", "mobile-attach", "settle", "idle"
+        "boot", "setup-wizard", "network-attach", "settle", "activation", "idle"
     ]  # fmt: skip
 
 
