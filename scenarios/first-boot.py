@@ -28,7 +28,7 @@ from phonehome.scenario import (
 
 def scenario(options: Options) -> Scenario:
     reset = options.choice("reset", "never", ["never", "adb", "operator"])
-    boot = [PowerOn(), WaitBootCompleted()]
+    boot = [PowerOn(captures_boot=True), WaitBootCompleted()]
     if reset != "never":
         boot.append(FactoryReset(via="adb" if reset == "adb" else "operator"))
     wizard = WalkSetupWizard(

@@ -21,6 +21,10 @@ from phonehome.scenario.operator import FACTORY_RESET, POWER_ON, SIM_INSERT, SIM
 BOOT_TIMEOUT_S = 180.0
 SHOW_TIMEOUT_S = 15.0
 """How long the handset may take to show a new state (screen off, SIM ready)."""
+BOOT_NOT_CAPTURED = (
+    "the handset was already on when the scenario began: what it sent while it booted was not captured "
+    "(switch it off before the run, or reset it: --scenario-option reset=adb)"
+)
 _INET = re.compile(r"^\s*inet (?P<address>[0-9.]+)/\d+ .*scope global", re.MULTILINE)
 _WAKEFULNESS = re.compile(r"mWakefulness=(\w+)")
 _KEYGUARD = re.compile(r"(?:mKeyguardShowing|mDreamingLockscreen)=(true|false)")
@@ -67,15 +71,23 @@ def Settle(seconds: float, at_least: float = 1.0) -> Wait:
 
 @dataclass
 class PowerOn:
-    """Powers the handset on (an act of the operator), unless it already answers over ADB."""
+    """Powers the handset on (an act of the operator), unless it already answers over ADB.
+
+    ``captures_boot``: the scenario claims to capture the boot (first-boot). A handset that was
+    already on booted before the capture began, so what it sent then was not seen: a doubt, which
+    a later `FactoryReset` (a new boot, captured) lifts.
+    """
 
     timeout: float = BOOT_TIMEOUT_S
+    captures_boot: bool = False
     label: str = "power on"
     kind: StepKind = "manual"
 
     def run(self, ctx: Context) -> Detail | None:
         if ctx.online():
             ctx.connect(self.timeout)
+            if self.captures_boot:
+                ctx.doubt(BOOT_NOT_CAPTURED)
             return {"power": "already on"}
         ctx.operator.perform(
             POWER_ON, {}, "Switch the handset on: hold its power button until the screen lights up."
@@ -267,6 +279,10 @@ class MobileAttach:
 
     def run(self, ctx: Context) -> Detail | None:
         if self.mode == "skip":
+            ctx.doubt(
+                "mobile data was not attached (mobile_attach=skip): what the handset sends only over mobile "
+                "data was not exercised"
+            )
             return {"mobile": "skipped"}
 
         def attached() -> bool:
@@ -299,4 +315,6 @@ class FactoryReset:
                 ctx.operator.perform(
                     FACTORY_RESET, {}, "Factory-reset the handset (Settings > System > Reset)."
                 )
+        if BOOT_NOT_CAPTURED in ctx.doubts:
+            ctx.doubts.remove(BOOT_NOT_CAPTURED)  # the boot after the wipe is the one the capture saw
         return {"reset": self.via}

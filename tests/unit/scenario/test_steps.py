@@ -11,6 +11,7 @@ from phonehome.scenario import (
     ChangeSim,
     Context,
     MobileAttach,
+    PowerOn,
     ScreenOff,
     ScreenOn,
     ScriptedOperator,
@@ -133,3 +134,32 @@ def test_a_factory_reset_over_adb_waits_for_the_reboot(tmp_path: Path) -> None:
     assert FactoryReset().run(ctx(tmp_path, handset)) == {"reset": "adb"}
     assert handset.reboots == 1
     assert "am broadcast -a android.intent.action.FACTORY_RESET -p android" in handset.commands
+
+
+def test_a_first_boot_on_a_handset_already_on_is_a_doubt_until_a_reset_makes_a_new_boot(
+    tmp_path: Path,
+) -> None:
+    handset = FakeHandset()
+    context = Context(
+        mark=lambda *a, **k: None,
+        operator=ScriptedOperator(),
+        evidence=tmp_path,
+        connect=lambda timeout: handset,
+        online=lambda: True,
+    )
+    assert PowerOn(captures_boot=True).run(context) == {"power": "already on"}
+    assert context.doubts
+    assert "already on" in context.doubts[0]
+    FactoryReset().run(context)
+    assert context.doubts == []
+    quiet = Context(
+        mark=lambda *a, **k: None, operator=ScriptedOperator(), evidence=tmp_path, handset=handset
+    )
+    PowerOn().run(quiet)  # activation, unlock, idle do not claim the boot
+    assert quiet.doubts == []
+
+
+def test_skipping_the_mobile_attach_is_a_doubt(tmp_path: Path) -> None:
+    context = ctx(tmp_path, FakeHandset(data_state=0))
+    MobileAttach(mode="skip").run(context)
+    assert "not exercised" in context.doubts[0]
