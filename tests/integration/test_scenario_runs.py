@@ -136,6 +136,24 @@ def test_nokia_unlock_resends_the_registration(tmp_path: Path) -> None:
     assert resent
 
 
+def test_idle_keeps_the_screen_off_for_handset_hours_and_sees_the_hourly_retries(tmp_path: Path) -> None:
+    """Needs the virtual handset's screen (virtual-scenarios): two hours of handset time in 0.72 s."""
+    ran = run(tmp_path, "virtual:nokia-7-plus-2019", "--scenario", "idle", "--scenario-option", "idle=7200")
+    assert ran.status == 1, ran.output
+    assert ran.evaluation["scenario"]["covered"] == ["boot", "idle"]
+    start = next(m for m in ran.markers if m.phase == "idle" and not m.is_end)
+    end = next(m for m in ran.markers if m.phase == "idle" and m.is_end)
+    assert start.detail["idle_s"] == 7200
+    assert end.detail["wakefulness"] in ("Asleep", "Dozing")
+    assert 0.7 <= end.ts - start.ts < 10  # time-scaled: 7200 s * 1e-4, at least the one-second floor
+    retries = [
+        f
+        for f in ran.findings(rule="undeclared-recipient", phase="idle")
+        if f["flow"]["server_name"] == "zzhc.vnet.cn"
+    ]
+    assert retries
+
+
 def test_an_unknown_screen_is_inconclusive_with_a_screenshot_and_the_hierarchy(tmp_path: Path) -> None:
     yaml = YAML()
     doc = yaml.load((REPO / "scenarios" / "screenmaps" / "aosp.yaml").read_text())
