@@ -85,7 +85,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", help="handset under test: virtual:PROFILE (devices/virtual/) or adb:SERIAL")
     group.addoption("--bench", default=DEFAULT_BENCH, help=f"bench definition (default {DEFAULT_BENCH})")
     group.addoption("--manifest", help="the firmware's declared endpoints (default: a virtual profile's own)")
-    group.addoption("--inventory", help="declared identifiers of real handsets (devices/inventory.yaml)")
+    group.addoption(
+        "--inventory",
+        help="declared identifiers the shell cannot read (devices/inventory.yaml; virtual handsets: "
+        "devices/virtual-inventory.yaml)",
+    )
     group.addoption(
         "--results", default="results", help="parent of the run's own results folder (default results/)"
     )
@@ -152,10 +156,8 @@ def pytest_configure(config: pytest.Config) -> None:
         if not config.getoption("help", False):
             run.scenario()  # a wrong scenario, variant or option is refused before any bench comes up
             exact = config.getoption("results_dir")
-            if exact:
-                run.claim(
-                    Path(exact).resolve()
-                )  # now, so that a folder in use is refused before anything runs
+            if exact:  # claimed now, so that a folder in use is refused before anything runs
+                run.claim(Path(exact).resolve())
     except BadInput as exc:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[RUN_KEY] = run
