@@ -125,6 +125,10 @@ class VirtualLink:
         return self.started and self.virtual.adb_online
 
     def connect(self, timeout: float) -> Handset:
+        if not self.started:
+            raise OperatorError(
+                "the virtual handset is switched off: the scenario powers it on first (PowerOn)"
+            )
         if self.handset is None:
             self.handset = Handset.connect(self.virtual.adb_serial, self.server, timeout=timeout)
         return self.handset

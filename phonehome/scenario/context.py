@@ -24,6 +24,7 @@ from phonehome.scenario.ui import Ui
 
 T = TypeVar("T")
 POLL_S = 0.25
+CONNECT_TIMEOUT_S = 30.0
 
 
 class Session(Protocol):
@@ -154,8 +155,11 @@ class Context:
 
     @property
     def handset(self) -> Device:
+        """The handset over ADB; connected on first use when no step connected it yet."""
         if self._handset is None:
-            raise StepFailed("no ADB connection to the handset yet (a scenario starts with its boot phase)")
+            if self._connect is None:
+                raise StepFailed("no ADB connection to the handset (a scenario starts with its boot phase)")
+            return self.connect(CONNECT_TIMEOUT_S)
         return self._handset
 
     def online(self) -> bool:

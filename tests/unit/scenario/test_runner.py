@@ -233,3 +233,14 @@ def test_options_that_no_scenario_reads_are_reported() -> None:
     options = Options(values={"settle": "5", "setle": "5"})
     assert options.number("settle", 1.0) == 5.0
     assert options.unknown() == ["setle"]
+
+
+def test_a_scenario_without_a_boot_phase_connects_on_first_use(tmp_path: Path) -> None:
+    handset = FakeHandset()
+    ctx = Context(
+        mark=Marks(), operator=ScriptedOperator(), evidence=tmp_path, connect=lambda timeout: handset
+    )
+    assert ctx.handset is handset
+    lone = Context(mark=Marks(), operator=ScriptedOperator(), evidence=tmp_path)
+    with pytest.raises(StepFailed, match="no ADB connection"):
+        lone.handset  # noqa: B018
