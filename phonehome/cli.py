@@ -188,6 +188,9 @@ def _run(args: argparse.Namespace) -> int:
         bench=args.bench,
         manifest=args.manifest,
         inventory=args.inventory,
+        scenarios=args.scenario or [],
+        consent=args.consent,
+        scenario_options=args.scenario_option or [],
         options=options + list(args.pytest_args),
     )
 
@@ -367,7 +370,29 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     run.add_argument("--bench", default="benches/virtual.yaml", help="bench definition")
     run.add_argument("--manifest", help="declared endpoints (default: each virtual profile's own)")
-    run.add_argument("--inventory", help="declared identifiers of real handsets")
+    run.add_argument(
+        "--inventory",
+        help="declared identifiers (IMEI, IMSI, ICCID) the shell cannot read; for the virtual handsets: "
+        "devices/virtual-inventory.yaml",
+    )
+    run.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help="scenario to drive each handset through (scenarios/NAME.py: first-boot, activation, unlock, idle, "
+        "or a .py path; default first-boot); repeat or separate with commas to run several in order",
+    )
+    run.add_argument(
+        "--consent",
+        choices=["accept-all", "decline-all", "minimal"],
+        help="consent variant on the Setup Wizard's consent screens (default accept-all)",
+    )
+    run.add_argument(
+        "--scenario-option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="an option of the scenario (settle=SECONDS, idle=SECONDS, reset=adb, wifi=skip...); repeat",
+    )
     run.add_argument("--results", default="results", help="parent folder of the run's results")
     run.add_argument("--suite", default="tests/compliance", help="the compliance suite to run")
     run.add_argument(

@@ -4,7 +4,7 @@ A lab that receives a results folder must be able to repeat the verdicts
 without the bench or the handset: the folder holds the capture
 (``capture.json`` and its files, with their SHA-256), the judged identity
 (``identity.json``), the manifest's byte-for-byte copy, and what else the
-verdicts rested on (``run.json``: the phases covered, the bench's problems).
+verdicts rested on (``run.json``: the phases covered, the bench's and the scenario's problems).
 `rejudge` reads exactly those, verifies the files are the ones the run
 sealed, judges, and lists every way the new verdicts differ from the
 archived ``evaluation.json``.
@@ -49,7 +49,7 @@ def rejudge(folder: Path) -> Rejudged:
         capture,
         identity=identity,
         manifest=manifest,
-        problems=[str(p) for p in run.get("bench_problems", [])],
+        problems=[str(p) for p in [*run.get("bench_problems", []), *run.get("problems", [])]],
         phases=[str(p) for p in run["phases"]] if run.get("phases") is not None else None,
     )
     archived_path = folder / results.EVALUATION

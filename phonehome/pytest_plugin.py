@@ -1,13 +1,15 @@
 """phonehome's pytest plugin: options, fixtures and markers. Thin: it maps to the library.
 
 Registered through the ``pytest11`` entry point, so a lab's compliance suite
-gets it by installing phonehome. The session's fixtures (`phonehome.pytest_fixtures`) build one run:
+gets it by installing phonehome. The session's fixtures (`phonehome.pytest_fixtures`)
+wrap one `phonehome.compliance.ComplianceRun`:
 
     bench      the isolated router (``--bench``), up for the session
-    handset    a `phonehome.device.Handset` on its port (``--device virtual:PROFILE`` or ``adb:SERIAL``)
-    identity   what the handset is, read over ADB (and ``--inventory``), as a policy Identity
+    scenario   the scenario (``--scenario``, ``--consent``) driven through the handset, markers on the timeline
+    handset    the `phonehome.device.Handset` the scenario reached over ADB
+    capture    the capture of everything the scenario made the handset send, stopped
+    identity   what the handset is, read over ADB after the scenario (and ``--inventory``), as a policy Identity
     manifest   the declared endpoints (``--manifest``), or None
-    capture    the boot-and-attach window, captured and stopped
     evaluation findings and verdicts for that capture; written to the results folder
     verdicts   ``verdicts.require("declared-endpoints")``: pass, or fail with the evidence
 
@@ -26,16 +28,25 @@ pytest-xdist is refused.
 from __future__ import annotations
 
 import os
-import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from phonehome import results
-from phonehome.pytest_session import BadInput, SessionRecorder
+from phonehome.compliance import (
+    DEFAULT_BENCH,
+    DEFAULT_CONSENT,
+    DEFAULT_SCENARIO,
+    DEFAULT_TIME_SCALE,
+    BadInput,
+    ComplianceRun,
+    DeviceSpec,
+    profile_manifest,
+    scenario_names,
+    scenario_options,
+)
+from phonehome.pytest_session import SessionRecorder
 from phonehome.results import CaseRecord, SessionError
 
 if TYPE_CHECKING:
@@ -43,9 +54,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["phonehome.pytest_fixtures"]
 
-DEFAULT_BENCH = "benches/virtual.yaml"
-DEFAULT_TIME_SCALE = 1e-4  # a virtual handset's firmware hour (hourly retries) in 0.36 s
-WINDOW_TIMEOUT_S = 120.0
+__all__ = ["RUN_KEY", "DeviceSpec", "Inconclusive", "Run", "Verdicts", "profile_manifest"]
 
 
 class Inconclusive(Exception):
@@ -56,84 +65,16 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceSpec:
-    """``--device``: ``virtual:PROFILE`` (a virtual handset on the bench) or ``adb:SERIAL`` / ``SERIAL``."""
-
-    kind: str
-    name: str
-
-    @classmethod
-    def parse(cls, text: str) -> DeviceSpec:
-        kind, sep, name = text.partition(":")
-        if sep and kind in ("virtual", "adb") and name:
-            return cls(kind, name)
-        if text and not text.startswith("virtual"):
-            return cls("adb", text)  # a bare serial, which may itself hold a colon (HOST:PORT)
-        raise pytest.UsageError(f"--device {text!r}: expected virtual:PROFILE or adb:SERIAL")
-
-    @property
-    def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.kind}-{self.name}")
-
-    @property
-    def text(self) -> str:
-        """``virtual:PROFILE`` or ``adb:SERIAL``: how reports name the handset."""
-        return f"{self.kind}:{self.name}"
-
-    @property
-    def profile(self) -> str:
-        """The virtual handset's profile; ``real handset`` for one over ADB."""
-        return self.name if self.kind == "virtual" else "real handset"
-
-
 @dataclass
-class Run:
-    """One compliance run: its options, where its results go, and what it learned (for the summary)."""
+class Run(ComplianceRun):
+    """A `ComplianceRun` as one pytest session: plus what each test required and how it ended."""
 
-    device: DeviceSpec
-    bench_file: Path
-    manifest_file: Path | None
-    inventory_file: Path | None
-    results_parent: Path
-    """``--results``: where a new folder is made when ``--results-dir`` did not name one."""
-    time_scale: float
-    window: float
-    adb_port: int | None
-    results: Path | None = None
-    """This session's own folder, once claimed (`claim`)."""
-    run_id: str = field(default_factory=lambda: secrets.token_hex(8))
-    """Written into every file of the folder, so files of different sessions cannot be mixed."""
-    evaluation: Evaluation | None = None
-    firmware: Any = None
-    """A virtual handset's `phonehome.virtual.firmware.Firmware`, while it runs."""
-    phases: tuple[str, ...] = ()
-    """The phases the run's scenario covered (the first-boot window: boot, network-attach)."""
-    bench_problems: list[str] = field(default_factory=list)
-    """What the bench reported wrong while the capture still ran (isolation, a dead process)."""
-    manifest_copy: dict[str, str] | None = None
-    """The manifest judged against: its path, its copy in the results, its SHA-256."""
-    notes: list[str] = field(default_factory=list)
     tests: dict[str, CaseRecord] = field(default_factory=dict)
     """Each test's requirements and outcome, by node id (`phonehome.pytest_session`)."""
     current: CaseRecord | None = None
     """The test running now: what ``verdicts.require`` records against."""
     error: SessionError | None = None
     """The first setup or teardown error: why the session gave no verdicts."""
-
-    def claim(self, folder: Path | None = None) -> Path:
-        """This session's results folder: ``folder`` (``--results-dir``) or a new one, claimed once."""
-        if self.results is None:
-            target = folder or results.new_folder(self.results_parent, self.device.slug)
-            try:
-                results.claim(target, {"run_id": self.run_id, "device": self.device.text, "pid": os.getpid()})
-            except results.FolderTaken as exc:
-                raise BadInput(f"--results-dir: {exc}") from exc
-            self.results = target
-        return self.results
-
-    def write_json(self, name: str, doc: object) -> Path:
-        return results.write_json(self.claim() / name, doc)
 
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -144,7 +85,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--device", help="handset under test: virtual:PROFILE (devices/virtual/) or adb:SERIAL")
     group.addoption("--bench", default=DEFAULT_BENCH, help=f"bench definition (default {DEFAULT_BENCH})")
     group.addoption("--manifest", help="the firmware's declared endpoints (default: a virtual profile's own)")
-    group.addoption("--inventory", help="declared identifiers of real handsets (devices/inventory.yaml)")
+    group.addoption(
+        "--inventory",
+        help="declared identifiers the shell cannot read (devices/inventory.yaml; virtual handsets: "
+        "devices/virtual-inventory.yaml)",
+    )
     group.addoption(
         "--results", default="results", help="parent of the run's own results folder (default results/)"
     )
@@ -159,10 +104,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help=f"virtual handsets: multiplies firmware delays (default {DEFAULT_TIME_SCALE})",
     )
     group.addoption(
-        "--window",
-        type=float,
-        default=60.0,
-        help="real handsets: seconds to capture after boot for the boot-and-attach window (default 60)",
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help=f"scenario to drive the handset through (scenarios/NAME.py or a .py path; default {DEFAULT_SCENARIO}); "
+        "repeat, or separate with commas, to run several in order",
+    )
+    group.addoption(
+        "--consent",
+        default=DEFAULT_CONSENT,
+        help=f"consent variant on the Setup Wizard's consent screens: accept-all, decline-all, minimal "
+        f"(default {DEFAULT_CONSENT})",
+    )
+    group.addoption(
+        "--scenario-option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an option of the scenario (e.g. settle=60, idle=7200, reset=adb); repeat for several",
     )
     group.addoption(
         "--adb-port", type=int, help="adb server port (default: private for virtual handsets, else 5037)"
@@ -179,25 +138,28 @@ def pytest_configure(config: pytest.Config) -> None:
     if not spec:
         return
     _refuse_xdist(config)
-    device = DeviceSpec.parse(spec)
     manifest = config.getoption("manifest")
     inventory = config.getoption("inventory")
-    run = Run(
-        device=device,
-        bench_file=Path(config.getoption("bench")),
-        manifest_file=Path(manifest) if manifest else None,
-        inventory_file=Path(inventory) if inventory else None,
-        results_parent=Path(config.getoption("results")).resolve(),
-        time_scale=config.getoption("time_scale"),
-        window=config.getoption("window"),
-        adb_port=config.getoption("adb_port"),
-    )
-    exact = config.getoption("results_dir")
-    if exact and not config.getoption("help", False):
-        try:
-            run.claim(Path(exact).resolve())  # now, so that a folder in use is refused before anything runs
-        except BadInput as exc:
-            raise pytest.UsageError(str(exc)) from exc
+    try:
+        run = Run(
+            device=DeviceSpec.parse(spec),
+            bench_file=Path(config.getoption("bench")),
+            manifest_file=Path(manifest) if manifest else None,
+            inventory_file=Path(inventory) if inventory else None,
+            results_parent=Path(config.getoption("results")).resolve(),
+            time_scale=config.getoption("time_scale"),
+            adb_port=config.getoption("adb_port"),
+            scenarios=scenario_names(config.getoption("scenario")),
+            consent=config.getoption("consent"),
+            scenario_options=scenario_options(config.getoption("scenario_option")),
+        )
+        if not config.getoption("help", False):
+            run.scenario()  # a wrong scenario, variant or option is refused before any bench comes up
+            exact = config.getoption("results_dir")
+            if exact:  # claimed now, so that a folder in use is refused before anything runs
+                run.claim(Path(exact).resolve())
+    except BadInput as exc:
+        raise pytest.UsageError(str(exc)) from exc
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(SessionRecorder(run), "phonehome-session")
 
@@ -292,7 +254,7 @@ class Verdicts:
         if self.run is not None and self.run.current is not None:
             self.run.current.assertions.append(assertion)
         verdict = next((v for v in self.evaluation.verdicts if v.assertion == assertion), None)
-        text = explain(self.evaluation, assertion)
+        text = explain(self.evaluation, assertion) + self._timeline(assertion)
         if verdict is None or verdict.result == "FAIL":
             pytest.fail(text, pytrace=False)
         elif verdict.result == "NOT_APPLICABLE":
@@ -302,16 +264,18 @@ class Verdicts:
         elif verdict.result != "PASS":
             pytest.fail(f"{assertion}: unknown verdict {verdict.result!r}", pytrace=False)
 
-
-def profile_manifest(device: DeviceSpec) -> Path | None:
-    """A virtual handset's own manifest (its profile's ``behaviour.manifest``); None for a real handset.
-    Raises `phonehome.yamlconf.ConfigError` for a profile that does not exist or has an error."""
-    if device.kind != "virtual":
-        return None
-    from phonehome.virtual.profile import load_profile  # noqa: PLC0415
-
-    name = load_profile(device.name).behaviour.manifest
-    if not name:
-        return None
-    path = Path(name)
-    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+    def _timeline(self, assertion: str) -> str:
+        """The scenario's phases and, for ``consent``, each consent marker with its choices: the evidence a
+        consent finding is judged against."""
+        record = self.run.scenario_record() if self.run is not None else None
+        if record is None:
+            return ""
+        lines = [
+            f"scenario: {record['name']} (consent {record['consent']}); phases covered: "
+            f"{', '.join(record['covered']) or 'none'}"
+            + (f"; not reached: {', '.join(record['unreached'])}" if record["unreached"] else "")
+        ]
+        if assertion == "consent" and self.run is not None:
+            for marker in self.run.consent_markers():
+                lines.append(f"consent marker: {marker}")
+        return "\n" + "\n".join(lines)

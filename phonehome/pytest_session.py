@@ -17,18 +17,13 @@ from typing import TYPE_CHECKING
 import pytest
 
 from phonehome import results
+from phonehome.compliance import BadInput, NoVerdict
 from phonehome.results import CaseRecord, SessionError
 
 if TYPE_CHECKING:
     from phonehome.pytest_plugin import Run
 
-
-class BadInput(Exception):
-    """An input the run was given cannot be used (a results folder taken, a manifest that changed)."""
-
-
-class NoVerdict(Exception):
-    """The bench or the handset failed before verdicts could be given."""
+__all__ = ["BadInput", "NoVerdict", "SessionRecorder", "error_kind", "outcome"]
 
 
 def error_kind(exc: BaseException | None) -> str:

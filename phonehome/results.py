@@ -276,7 +276,55 @@ def evaluation_schema() -> dict[str, Any]:
         "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
         "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},
         "doubts": {**strings, "description": "What made every would-be PASS INCONCLUSIVE."},
-        "phases": {"type": ["array", "null"], "items": {"type": "string"}},
+        "phases": {
+            "type": ["array", "null"],
+            "items": {"type": "string"},
+            "description": "The phases the run's scenario covered (its completed phases and the decisions it marked, "
+            "e.g. consent).",
+        },
+        "phases_needed": {
+            "type": "object",
+            "additionalProperties": strings,
+            "description": "Per assertion, the phases it needs: every phase the scenario declared, and its own "
+            "(consent: the consent decision). A phase needed but not covered is why a verdict is INCONCLUSIVE.",
+        },
+        "scenario": {
+            "description": "The scenario that drove the handset; null when none ran.",
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["name", "consent", "declared", "covered", "unreached", "failure"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "consent": {"type": "string", "description": "the consent variant"},
+                        "declared": strings,
+                        "covered": strings,
+                        "unreached": strings,
+                        "failure": {
+                            "oneOf": [
+                                {"type": "null"},
+                                {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "required": ["phase", "step", "error", "evidence"],
+                                    "properties": {
+                                        "phase": {"type": "string"},
+                                        "step": {"type": "string"},
+                                        "error": {"type": "string"},
+                                        "evidence": {
+                                            **strings,
+                                            "description": "screenshot and hierarchy, relative to the folder",
+                                        },
+                                    },
+                                },
+                            ]
+                        },
+                    },
+                },
+            ],
+        },
         "policy_warnings": strings,
     }
     return {

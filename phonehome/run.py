@@ -74,12 +74,23 @@ def run(
     bench: str,
     manifest: str | None = None,
     inventory: str | None = None,
+    scenarios: Sequence[str] = (),
+    consent: str | None = None,
+    scenario_options: Sequence[str] = (),
     options: Sequence[str] = (),
     out: Callable[[str], None] = print,
     launch: Launcher | None = None,
 ) -> int:
     """Runs ``suite`` for each device; prints verdicts and results paths; returns the worst exit status."""
-    problems = check_inputs(devices, bench=bench, manifest=manifest, inventory=inventory)
+    problems = check_inputs(
+        devices,
+        bench=bench,
+        manifest=manifest,
+        inventory=inventory,
+        scenarios=scenarios,
+        consent=consent,
+        scenario_options=scenario_options,
+    )
     if problems:
         for problem in problems:
             out(f"phonehome run: {problem}")
@@ -94,6 +105,9 @@ def run(
     given = [f"--bench={bench}"]
     given += [f"--manifest={manifest}"] if manifest else []
     given += [f"--inventory={inventory}"] if inventory else []
+    given += [f"--scenario={name}" for name in scenarios]
+    given += [f"--consent={consent}"] if consent else []
+    given += [f"--scenario-option={option}" for option in scenario_options]
     outcomes = []
     for device in devices:
         out(f"phonehome run: {device} ...")
@@ -118,26 +132,46 @@ def run(
 
 
 def check_inputs(
-    devices: Sequence[str], *, bench: str, manifest: str | None, inventory: str | None
+    devices: Sequence[str],
+    *,
+    bench: str,
+    manifest: str | None,
+    inventory: str | None,
+    scenarios: Sequence[str] = (),
+    consent: str | None = None,
+    scenario_options: Sequence[str] = (),
 ) -> list[str]:
-    """Every --device, manifest (given or a profile's own), inventory and bench definition, read once
-    before anything runs: one line per problem, naming file, line and key."""
-    import pytest  # noqa: PLC0415
-
+    """Every --device, manifest (given or a profile's own), inventory, bench definition and scenario,
+    read once before anything runs: one line per problem, naming file, line and key."""
     from phonehome.bench.definition import load_bench  # noqa: PLC0415
+    from phonehome.compliance import (  # noqa: PLC0415
+        DEFAULT_CONSENT,
+        BadInput,
+        DeviceSpec,
+        profile_manifest,
+        scenario_names,
+    )
+    from phonehome.compliance import scenario_options as parse_options  # noqa: PLC0415
     from phonehome.device import load_inventory  # noqa: PLC0415
     from phonehome.policy import load_manifest  # noqa: PLC0415
-    from phonehome.pytest_plugin import DeviceSpec, profile_manifest  # noqa: PLC0415
+    from phonehome.scenario import Options, ScenarioError, build_scenario  # noqa: PLC0415
     from phonehome.yamlconf import ConfigError  # noqa: PLC0415
 
     problems: list[str] = []
+    try:
+        build_scenario(
+            scenario_names(list(scenarios)),
+            Options(consent or DEFAULT_CONSENT, parse_options(list(scenario_options))),
+        )
+    except (ScenarioError, BadInput) as exc:
+        problems.append(str(exc))
     manifests = {Path(manifest)} if manifest else set()
     for text in devices:
         try:
             spec = DeviceSpec.parse(text)
             if manifest is None and (own := profile_manifest(spec)) is not None:
                 manifests.add(own)
-        except (ConfigError, pytest.UsageError) as exc:  # UsageError: a malformed spec
+        except (ConfigError, BadInput) as exc:  # BadInput: a malformed spec
             problems += _problems(exc, f"--device {text!r}")
     loaders: list[tuple[Callable[[Path], object], Path]] = [(load_manifest, m) for m in sorted(manifests)]
     loaders += [(load_inventory, Path(inventory))] if inventory else []
@@ -162,7 +196,7 @@ def run_one(
     device: str, suite: Path, run_dir: Path, options: Sequence[str], *, launch: Launcher | None = None
 ) -> DeviceResult:
     """One child pytest for ``device`` in a new folder of its own; its verdict read from that folder only."""
-    from phonehome.pytest_plugin import DeviceSpec  # noqa: PLC0415  (pytest only when running)
+    from phonehome.compliance import DeviceSpec  # noqa: PLC0415
 
     folder = results.new_folder(run_dir, DeviceSpec.parse(device).slug)
     argv = [

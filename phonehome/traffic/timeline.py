@@ -23,6 +23,8 @@ CONSENT = "consent"  # detail: {"accepted": bool, plus each toggle's value}
 SETUP_COMPLETE = "setup-complete"
 IDLE = "idle"
 SIM_CHANGE = "sim-change"
+END = "end"
+"""The detail key of a phase-end marker: ``{"phase": NAME, "end": true}`` (a scenario writes one per phase)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,11 @@ class PhaseMarker:
 
     def to_json(self) -> str:
         return json.dumps({"ts": self.ts, "phase": self.phase, **self.detail}, sort_keys=True)
+
+    @property
+    def is_end(self) -> bool:
+        """An end marker (``"end": true``): the phase ended, no new phase began."""
+        return self.detail.get(END) is True
 
 
 class TimelineError(ValueError):
@@ -199,17 +206,23 @@ def append_marker(path: Path, marker: PhaseMarker) -> None:
 
 
 class Timeline:
-    """Answers "which phase was the handset in at time ts?" for sorted markers."""
+    """Answers "which phase was the handset in at time ts?" for sorted markers.
+
+    End markers are kept in ``markers`` but start nothing: what the handset sends after a phase ended
+    and before the next began still belongs to the phase that ended (a scenario's phases follow each
+    other; traffic in between is the last phase's after-effect, never "no phase").
+    """
 
     def __init__(self, markers: Iterable[PhaseMarker]) -> None:
         self.markers: Sequence[PhaseMarker] = sorted(markers, key=lambda m: m.ts)
-        self._times = [m.ts for m in self.markers]
+        self._starts = [m for m in self.markers if not m.is_end]
+        self._times = [m.ts for m in self._starts]
 
     def phase_at(self, ts: float) -> str | None:
-        """The phase of the last marker at or before ``ts``; None before the first marker."""
+        """The phase of the last start marker at or before ``ts``; None before the first one."""
         i = bisect.bisect_right(self._times, ts)
-        return self.markers[i - 1].phase if i else None
+        return self._starts[i - 1].phase if i else None
 
     def first(self, phase: str) -> PhaseMarker | None:
-        """The first marker of ``phase``, e.g. when consent was given."""
-        return next((m for m in self.markers if m.phase == phase), None)
+        """The first start marker of ``phase``, e.g. when consent was given."""
+        return next((m for m in self._starts if m.phase == phase), None)

@@ -16,8 +16,9 @@ import pytest
 
 from phonehome import results
 from phonehome.cli import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INTERNAL_ERROR, main
+from phonehome.judge import rejudge
 from phonehome.policy import Identity, evaluate_capture, load_identity, load_manifest
-from phonehome.pytest_fixtures import _run_record, record_evaluation
+from phonehome.pytest_fixtures import record_evaluation
 from phonehome.pytest_plugin import DeviceSpec, Run
 from phonehome.traffic.capture import Capture, CaptureDrops, file_digest
 from phonehome.traffic.timeline import PhaseMarker
@@ -31,7 +32,10 @@ MANIFEST = REPO / "manifests" / "nokia-7-plus-global-2019.yaml"
 def folder(tmp_path: Path) -> Path:
     """A handset's results folder as the plugin leaves it."""
     run = Run(
-        DeviceSpec("virtual", "nokia-7-plus-2019"), Path("b.yaml"), None, None, tmp_path, 1.0, 1.0, None
+        DeviceSpec("virtual", "nokia-7-plus-2019"),
+        bench_file=Path("b.yaml"),
+        results_parent=tmp_path,
+        time_scale=1.0,
     )
     where = run.claim()
     (where / "bench").mkdir()
@@ -63,7 +67,7 @@ def folder(tmp_path: Path) -> Path:
         "sha256": file_digest(MANIFEST).sha256,
     }
     run.phases, run.bench_problems = ("boot", "network-attach"), []
-    run.write_json(results.RUN, _run_record(run))
+    run.write_json(results.RUN, run.run_record())
     _, judged = evaluate_capture(
         capture, identity=identity, manifest=load_manifest(MANIFEST), problems=[], phases=run.phases
     )
@@ -145,3 +149,16 @@ def test_the_schema_refuses_a_key_the_plugin_does_not_write(folder: Path) -> Non
     schema = json.loads(results.EVALUATION_SCHEMA.read_text())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**doc, "verdict": "PASS"}, schema)
+
+
+def test_a_scenario_that_did_not_finish_is_judged_again_with_its_problems(folder: Path) -> None:
+    record = json.loads((folder / results.RUN).read_text())
+    assert any(
+        v == "PASS"
+        for v in (x["result"] for x in json.loads((folder / results.EVALUATION).read_text())["verdicts"])
+    )
+    record["problems"] = ["scenario first-boot: step 'setup-wizard: walk' did not complete: unknown screen"]
+    (folder / results.RUN).write_text(json.dumps(record))
+    again = rejudge(folder).evaluation
+    assert "PASS" not in {v.result for v in again.verdicts}
+    assert any("unknown screen" in v.reason for v in again.verdicts if v.result == "INCONCLUSIVE")

@@ -35,6 +35,8 @@ class Assertion:
     needs: tuple[str, ...]
     """Inputs without which it cannot PASS: ``manifest``, ``identity``, ``timeline``, ``geo``."""
     judge: Callable[[Context], Judgement]
+    phases: tuple[str, ...] = ()
+    """Phases it needs marked on the timeline besides those the run's scenario declared (``consent``)."""
 
 
 def default_assertions() -> tuple[Assertion, ...]:

@@ -95,4 +95,5 @@ ASSERTION = Assertion(
     CLAUSES,
     ("manifest", "timeline"),
     judge,
+    phases=(CONSENT_PHASE,),
 )

@@ -21,7 +21,9 @@ QUICK = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
 
 
 def _run(parent: Path) -> Run:
-    return Run(DeviceSpec("virtual", "aosp-clean"), Path("b.yaml"), None, None, parent, 1.0, 1.0, None)
+    return Run(
+        DeviceSpec("virtual", "aosp-clean"), bench_file=Path("b.yaml"), results_parent=parent, time_scale=1.0
+    )
 
 
 def test_two_sessions_of_one_handset_in_one_second_get_two_folders(

@@ -8,6 +8,7 @@ import pytest
 from allure_commons.model2 import Status
 from allure_pytest.utils import get_status
 
+from phonehome.compliance import BadInput
 from phonehome.policy import Evaluation, Finding, FlowRef, Verdict
 from phonehome.pytest_plugin import DeviceSpec, Inconclusive, Run, Verdicts
 from phonehome.results import CaseRecord
@@ -39,7 +40,12 @@ def test_fail_is_a_failed_test_in_allure() -> None:
 
 
 def test_require_records_which_assertion_the_running_test_asked_for(tmp_path: Path) -> None:
-    run = Run(DeviceSpec("virtual", "aosp-clean"), Path("b.yaml"), None, None, tmp_path, 1.0, 1.0, None)
+    run = Run(
+        DeviceSpec("virtual", "aosp-clean"),
+        bench_file=Path("b.yaml"),
+        results_parent=tmp_path,
+        time_scale=1.0,
+    )
     run.current = CaseRecord("t[transport]")
     Verdicts(_evaluation("PASS"), run).require("declared-endpoints")
     assert run.current.assertions == ["declared-endpoints"]
@@ -89,6 +95,6 @@ def test_device_specs(text: str, kind: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("text", ["", "virtual:", "virtual"])
-def test_bad_device_spec_is_a_usage_error(text: str) -> None:
-    with pytest.raises(pytest.UsageError, match="virtual:PROFILE or adb:SERIAL"):
+def test_bad_device_spec_is_bad_input(text: str) -> None:
+    with pytest.raises(BadInput, match="virtual:PROFILE or adb:SERIAL"):
         DeviceSpec.parse(text)

@@ -127,3 +127,38 @@ def test_consent_markers_that_decide_load(tmp_path: Path) -> None:
         '{"ts": 2.0, "phase": "consent", "accepted": false}\n{"ts": 3.0, "phase": "consent", "accepted": true}\n'
     )
     assert [m.detail["accepted"] for m in load_timeline(path)] == [False, True]
+
+
+def test_phase_at_ignores_end_markers_so_a_phase_lasts_until_the_next_begins() -> None:
+    timeline = Timeline(
+        [
+            PhaseMarker(10.0, "boot"),
+            PhaseMarker(12.0, "boot", {"end": True}),
+            PhaseMarker(15.0, "setup-wizard"),
+            PhaseMarker(18.0, "setup-wizard", {"end": True, "consent": "accept-all"}),
+        ]
+    )
+    assert timeline.phase_at(12.0) == "boot"
+    assert timeline.phase_at(14.9) == "boot"
+    assert timeline.phase_at(18.5) == "setup-wizard"
+    assert timeline.first("setup-wizard") == PhaseMarker(15.0, "setup-wizard")
+    assert len(timeline.markers) == 4
+
+
+def test_a_decision_inside_a_phase_stays_the_phase_after_the_enclosing_phase_ends() -> None:
+    timeline = Timeline(
+        [
+            PhaseMarker(10.0, "setup-wizard"),
+            PhaseMarker(11.0, CONSENT, {"accepted": True}),
+            PhaseMarker(12.0, "setup-wizard", {"end": True}),
+        ]
+    )
+    assert timeline.phase_at(12.5) == CONSENT
+    assert Timeline([PhaseMarker(1.0, "idle", {"end": True})]).first("idle") is None
+    assert Timeline([PhaseMarker(1.0, "idle", {"end": True})]).phase_at(2.0) is None
+
+
+def test_an_end_marker_is_only_one_whose_end_is_true() -> None:
+    assert PhaseMarker(1.0, "idle", {"end": True}).is_end
+    assert not PhaseMarker(1.0, "idle", {"end": "yes"}).is_end
+    assert not PhaseMarker(1.0, "idle").is_end

@@ -1,8 +1,10 @@
 """The scenario screen maps (scenarios/screenmaps/*.yaml) match the wizard model they describe.
 
-A small interpreter runs the maps' steps through the uiautomator2 RPC methods
-(selectors built by uiautomator2's own Selector class), the way a scenario
-script would with ``d(**selector)``, and walks each flavour to the launcher.
+The maps are read by the scenario engine's own loader
+(`phonehome.scenario.screenmap`); a small interpreter runs their steps through
+the uiautomator2 RPC methods (selectors built by uiautomator2's own Selector
+class) and walks each flavour to the launcher, independently of the engine's
+wizard driver.
 """
 
 from __future__ import annotations
@@ -12,74 +14,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pydantic
 import pytest
 from uiautomator2._selector import Selector
 
+from phonehome.scenario.screenmap import MapScreen, MapStep, ScreenMap, load_screen_map
 from phonehome.virtual.screen import UiEvent
 from phonehome.virtual.ui import LAUNCHER, SetupWizard, WifiNetwork, flavour_names, load_flavour
 from phonehome.virtual.ui import selector as sel
 from phonehome.virtual.ui.automation import Automation
 from phonehome.virtual.ui.hierarchy import parse_xml
-from phonehome.yamlconf import StrictModel, load_model
 
 MAPS = Path(__file__).resolve().parents[4] / "scenarios" / "screenmaps"
 BENCH = WifiNetwork("bench-1", "hunter2hunter2")
 StepSelector = dict[str, Any]
 
 
-class SetText(StrictModel):
-    selector: StepSelector
-    text: str
-
-
-class Step(StrictModel):
-    click: StepSelector | None = None
-    click_while: StepSelector | None = None
-    check: StepSelector | None = None
-    set_text: SetText | None = None
-    scroll_to: StepSelector | None = None
-    press: str | None = None
-    when: StepSelector | None = None
-    unless: StepSelector | None = None
-
-    @pydantic.model_validator(mode="after")
-    def _one_action(self) -> Step:
-        actions = [self.click, self.click_while, self.check, self.set_text, self.scroll_to, self.press]
-        if sum(a is not None for a in actions) != 1:
-            raise ValueError("a step has exactly one action")
-        return self
-
-
-class MapScreen(StrictModel):
-    name: str
-    recognise: StepSelector
-    optional: bool = False
-    consent: bool = False
-    scroll: StepSelector | None = None
-    toggles: dict[str, StepSelector] = pydantic.Field(default_factory=dict)
-    advance: list[Step]
-    skip: list[Step] = pydantic.Field(default_factory=list)
-    decline: list[Step] = pydantic.Field(default_factory=list)
-
-
-class MapLauncher(StrictModel):
-    package: str
-    recognise: StepSelector
-
-
-class ScreenMap(StrictModel):
-    flavour: str
-    package: str
-    launcher: MapLauncher
-    screens: list[MapScreen]
-
-    def screen(self, name: str) -> MapScreen:
-        return next(s for s in self.screens if s.name == name)
-
-
 def load(flavour: str) -> ScreenMap:
-    return load_model(ScreenMap, MAPS / f"{flavour}.yaml")
+    return load_screen_map(MAPS / f"{flavour}.yaml")
 
 
 class Driver:
@@ -99,7 +50,7 @@ class Driver:
     def exists(self, selector: StepSelector) -> bool:
         return bool(self.rpc("exist", self.sel(selector)))
 
-    def run(self, screen: MapScreen, steps: list[Step]) -> None:
+    def run(self, screen: MapScreen, steps: list[MapStep]) -> None:
         for step in steps:
             if step.when is not None and not self.exists(step.when):
                 continue

@@ -1,0 +1,416 @@
+"""The compliance run as a library object: bench, handset, scenario, capture, evaluation, results.
+
+The pytest fixtures (`phonehome.pytest_fixtures`) only wrap it; a plain script does the same:
+
+    from pathlib import Path
+    from phonehome.compliance import ComplianceRun, DeviceSpec
+
+    run = ComplianceRun(
+        DeviceSpec.parse("virtual:aosp-clean"),
+        scenarios=("first-boot",),
+        consent="decline-all",
+        inventory_file=Path("devices/virtual-inventory.yaml"),
+    )
+    evaluation = run.execute()          # needs root: the bench is network namespaces
+    print(evaluation.result, run.results)
+    for verdict in evaluation.verdicts:
+        print(verdict.assertion, verdict.result, verdict.reason)
+
+A run brings its bench up (the capture starts), reaches the handset over ADB
+(`phonehome.links`), lets the scenario drive it (every phase a marker on the
+bench timeline), stops the capture, reads the handset's identity, judges
+the capture, and writes everything into a results folder of its own. The
+phases the scenario did not reach, and what it could not make sure of, go
+to the policy as problems: no assertion can PASS on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from phonehome import __version__, results
+
+if TYPE_CHECKING:
+    from phonehome.bench import Bench
+    from phonehome.device import AdbServer, Handset
+    from phonehome.links import AdbLink, VirtualLink
+    from phonehome.policy import Evaluation, Identity, Manifest
+    from phonehome.scenario import Operator, Scenario, ScenarioResult
+    from phonehome.traffic.capture import Capture
+
+DEFAULT_BENCH = "benches/virtual.yaml"
+DEFAULT_TIME_SCALE = 1e-4  # a virtual handset's firmware hour (hourly retries) in 0.36 s
+DEFAULT_SCENARIO = "first-boot"
+DEFAULT_CONSENT = "accept-all"
+SCENARIO = "scenario.json"
+"""The scenario run: every step with its times and detail, the failure and its evidence, the wizard's walk."""
+
+
+class BadInput(Exception):
+    """An input the run was given cannot be used (a device spec, a scenario, a results folder taken)."""
+
+
+class NoVerdict(Exception):
+    """The bench or the handset failed before verdicts could be given."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """``--device``: ``virtual:PROFILE`` (a virtual handset on the bench) or ``adb:SERIAL`` / ``SERIAL``."""
+
+    kind: str
+    name: str
+
+    @classmethod
+    def parse(cls, text: str) -> DeviceSpec:
+        kind, sep, name = text.partition(":")
+        if sep and kind in ("virtual", "adb") and name:
+            return cls(kind, name)
+        if text and not text.startswith("virtual"):
+            return cls("adb", text)  # a bare serial, which may itself hold a colon (HOST:PORT)
+        raise BadInput(f"--device {text!r}: expected virtual:PROFILE or adb:SERIAL")
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.kind}-{self.name}")
+
+    @property
+    def text(self) -> str:
+        """``virtual:PROFILE`` or ``adb:SERIAL``: how reports name the handset."""
+        return f"{self.kind}:{self.name}"
+
+    @property
+    def profile(self) -> str:
+        """The virtual handset's profile; ``real handset`` for one over ADB."""
+        return self.name if self.kind == "virtual" else "real handset"
+
+
+def scenario_names(given: list[str] | None) -> tuple[str, ...]:
+    """``--scenario a,b --scenario c`` -> (a, b, c); none given: the default."""
+    names = [n.strip() for value in given or [] for n in value.split(",") if n.strip()]
+    return tuple(names) or (DEFAULT_SCENARIO,)
+
+
+def scenario_options(given: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` pairs; `BadInput` for one without ``=``."""
+    out = {}
+    for item in given:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise BadInput(f"--scenario-option {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def profile_manifest(device: DeviceSpec) -> Path | None:
+    """A virtual handset's own manifest (its profile's ``behaviour.manifest``); None for a real handset.
+    Raises `phonehome.yamlconf.ConfigError` for a profile that does not exist or has an error."""
+    if device.kind != "virtual":
+        return None
+    from phonehome.virtual.profile import load_profile  # noqa: PLC0415
+
+    name = load_profile(device.name).behaviour.manifest
+    if not name:
+        return None
+    path = Path(name)
+    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+
+
+@dataclass
+class ComplianceRun:
+    """One handset's compliance run: its options, its results folder, and what it learned on the way."""
+
+    device: DeviceSpec
+    bench_file: Path = Path(DEFAULT_BENCH)
+    manifest_file: Path | None = None
+    inventory_file: Path | None = None
+    results_parent: Path = Path("results")
+    """Where a new results folder is made when `claim` is not given one."""
+    time_scale: float = DEFAULT_TIME_SCALE
+    adb_port: int | None = None
+    scenarios: Sequence[str] = (DEFAULT_SCENARIO,)
+    """Scenario names (``scenarios/NAME.py``) or paths, run in order as one."""
+    consent: str = DEFAULT_CONSENT
+    scenario_options: dict[str, str] = field(default_factory=dict)
+    operator: Operator | None = None
+    """Who does physical acts on a real handset (default: a prompt on the terminal)."""
+    seed: str | None = None
+    """A virtual handset's identity seed (default: its profile's, else ``phonehome``)."""
+    results: Path | None = None
+    """This run's own folder, once claimed (`claim`)."""
+    run_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    """Written into every file of the folder, so files of different runs cannot be mixed."""
+    evaluation: Evaluation | None = None
+    phases: tuple[str, ...] = ()
+    """The phases the scenario covered."""
+    bench_problems: list[str] = field(default_factory=list)
+    """What the bench reported wrong while the capture still ran (isolation, a dead process)."""
+    problems: list[str] = field(default_factory=list)
+    """What else undermines a PASS: the scenario's unreached phases, an identity that could not be read."""
+    manifest_copy: dict[str, str] | None = None
+    notes: list[str] = field(default_factory=list)
+    scenario_result: ScenarioResult | None = None
+    handset: Handset | None = None
+    """The handset over ADB, once the scenario connected to it."""
+    capture: Capture | None = None
+    _scenario: Scenario | None = field(default=None, repr=False)
+
+    # -- the results folder ---------------------------------------------------------------------
+    def claim(self, folder: Path | None = None) -> Path:
+        """This run's results folder: ``folder`` or a new one under `results_parent`, claimed once."""
+        if self.results is None:
+            target = folder or results.new_folder(self.results_parent, self.device.slug)
+            try:
+                results.claim(target, {"run_id": self.run_id, "device": self.device.text, "pid": os.getpid()})
+            except results.FolderTaken as exc:
+                raise BadInput(f"--results-dir: {exc}") from exc
+            self.results = target
+        return self.results
+
+    def write_json(self, name: str, doc: object) -> Path:
+        return results.write_json(self.claim() / name, doc)
+
+    # -- the scenario ---------------------------------------------------------------------------
+    def scenario(self) -> Scenario:
+        """The scenarios named, built as one (once); `BadInput` for a name, variant or option that is wrong."""
+        if self._scenario is None:
+            from phonehome.scenario import Options, ScenarioError, build_scenario  # noqa: PLC0415
+
+            try:
+                self._scenario = build_scenario(
+                    list(self.scenarios), Options(self.consent, dict(self.scenario_options))
+                )
+            except ScenarioError as exc:
+                raise BadInput(str(exc)) from exc
+        return self._scenario
+
+    # -- what the run brings up, each torn down whatever happens ------------------------------------
+    @contextlib.contextmanager
+    def bench_up(self) -> Iterator[Bench]:
+        """The isolated bench, capture running, for the run; brought down at the end."""
+        from phonehome.bench import Bench  # noqa: PLC0415  (the bench is heavy to import)
+
+        with Bench.from_file(self.bench_file, workdir=self.claim() / "bench") as up:
+            yield up
+
+    @contextlib.contextmanager
+    def adb_server(self) -> Iterator[AdbServer]:
+        """A real handset's adb server (``adb_port`` or 5037); a private one for virtual handsets."""
+        from phonehome.device import AdbServer  # noqa: PLC0415
+
+        if self.adb_port is not None or self.device.kind == "adb":
+            yield AdbServer(port=self.adb_port) if self.adb_port else AdbServer()
+            return
+        with AdbServer.private() as server:  # no mDNS; recorded, so a killed run's server is cleaned
+            yield server
+
+    @contextlib.contextmanager
+    def link_up(self, bench: Bench, server: AdbServer) -> Iterator[AdbLink | VirtualLink]:
+        """How the scenario reaches the handset (`phonehome.links`); a virtual one is stopped at the end."""
+        from phonehome.links import AdbLink, VirtualLink  # noqa: PLC0415
+
+        if self.device.kind == "adb":
+            yield AdbLink(self.device.name, server, self.operator)
+            return
+        port = bench.port()
+        if port.netns is None or port.handset_ifname is None:
+            raise NoVerdict(
+                f"bench port {port.name} has no handset namespace: a virtual handset needs a veth port"
+            )
+        link = VirtualLink(
+            self.device.name,
+            netns=port.netns,
+            ifname=port.handset_ifname,
+            server=server,
+            time_scale=self.time_scale,
+            seed=self.seed,
+            log=self.claim() / "firmware-phases.jsonl",
+        )
+        try:
+            yield link
+        finally:
+            link.close()
+
+    # -- the steps of a run -------------------------------------------------------------------------
+    def drive(self, bench: Bench, link: AdbLink | VirtualLink) -> ScenarioResult:
+        """Runs the scenario (markers on ``bench``'s timeline); records what it covered and did not."""
+        from phonehome.scenario import Context, Options, run_scenario  # noqa: PLC0415
+
+        scenario = self.scenario()
+        ctx = Context(
+            mark=bench.mark,
+            operator=link.operator,
+            evidence=self.claim() / "evidence",
+            options=Options(self.consent, dict(self.scenario_options)),
+            time_scale=link.time_scale,
+            connect=link.connect,
+            online=link.online,
+        )
+        try:
+            done = run_scenario(scenario, ctx)
+        finally:
+            ctx.close()
+        self.notes += link.settle()
+        self.handset = link.handset
+        self.scenario_result = done
+        self.phases = tuple(done.covered)
+        self.problems += done.problems()
+        self.write_json(SCENARIO, {"run_id": self.run_id, "consent": self.consent, **done.to_dict()})
+        return done
+
+    def stop_capture(self, bench: Bench) -> Capture:
+        """Asks the bench for its problems while everything still runs, then stops the capture."""
+        self.bench_problems = bench.status()
+        captured = bench.stop_capture()[bench.port().name]
+        self.capture = captured
+        self.write_json(
+            results.CAPTURE,
+            results.relative_paths(captured.to_dict(), self.claim(), ("timeline", "resolver_log")),
+        )
+        return captured
+
+    def read_identity(self) -> Identity:
+        """The handset's identifiers: read over ADB after the scenario, merged with the inventory and what
+        the scenario learned (a new SIM). A handset that cannot be read leaves a problem, not a crash."""
+        from phonehome.run_identity import read_run_identity  # noqa: PLC0415
+
+        return read_run_identity(self)
+
+    def read_manifest(self) -> Manifest | None:
+        """``manifest_file``, or a virtual profile's own; copied byte for byte into the results."""
+        from phonehome.policy import load_manifest  # noqa: PLC0415
+
+        path = self.manifest_file or profile_manifest(self.device)
+        if path is None:
+            self.notes.append("no manifest: assertions that need one are INCONCLUSIVE")
+            return None
+        self.manifest_file = path
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise BadInput(f"manifest {path}: cannot read: {exc.strerror or exc}") from exc
+        loaded = load_manifest(path)
+        if path.read_bytes() != data:
+            raise BadInput(f"manifest {path} changed while the run read it")
+        copy = f"{results.MANIFEST_COPY}{path.suffix or '.yaml'}"
+        (self.claim() / copy).write_bytes(data)
+        self.manifest_copy = {"path": str(path), "copy": copy, "sha256": hashlib.sha256(data).hexdigest()}
+        return loaded
+
+    def judge(self, capture: Capture, identity: Identity, manifest: Manifest | None) -> Evaluation:
+        """Findings and verdicts; ``run.json`` first (a crash of the policy can be replayed), then the
+        analysis and ``evaluation.json``."""
+        from phonehome.policy import evaluate_capture  # noqa: PLC0415
+
+        self.write_json(results.RUN, self.run_record())
+        analysis, judged = evaluate_capture(
+            capture,
+            identity=identity,
+            manifest=manifest,
+            problems=[*self.bench_problems, *self.problems],
+            phases=self.phases,
+        )
+        self.write_json(results.ANALYSIS, analysis.to_dict())
+        self.record_evaluation(judged)
+        return judged
+
+    def record_evaluation(self, judged: Evaluation) -> None:
+        """``evaluation.json`` (schema: ``phonehome/policy/schemas/evaluation.schema.json``)."""
+        self.evaluation = judged
+        self.write_json(
+            results.EVALUATION,
+            {
+                "run_id": self.run_id,
+                "device": self.device.text,
+                "manifest": self.manifest_copy,
+                **judged.to_json(),
+                "scenario": self.scenario_record(),
+                "phases_needed": self.phases_needed(),
+            },
+        )
+
+    def execute(self) -> Evaluation:
+        """The whole run, everything it brought up torn down in reverse, whatever happens."""
+        self.scenario()  # a typo in a scenario name costs a second, not a boot
+        with self.bench_up() as bench, self.adb_server() as server:
+            with self.link_up(bench, server) as link:
+                self.drive(bench, link)
+                capture = self.stop_capture(bench)
+                identity = self.read_identity()
+            manifest = self.read_manifest()
+            return self.judge(capture, identity, manifest)
+
+    # -- records --------------------------------------------------------------------------------
+    def consent_markers(self) -> list[str]:
+        """The capture's consent markers, each with its time and choices, as a lab reads them."""
+        import time  # noqa: PLC0415
+
+        from phonehome.traffic.timeline import CONSENT  # noqa: PLC0415
+
+        out = []
+        for marker in self.capture.markers if self.capture else []:
+            if marker.phase == CONSENT:
+                when = (
+                    time.strftime("%H:%M:%S", time.gmtime(marker.ts)) + f".{int(marker.ts % 1 * 1000):03d}Z"
+                )
+                choices = " ".join(
+                    f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in marker.detail.items()
+                )
+                out.append(f"{when} (ts {marker.ts:.3f}) {choices}")
+        return out
+
+    def phases_needed(self) -> dict[str, list[str]]:
+        """Per assertion, the phases it needs: every phase the scenario declared, and its own
+        (``consent`` needs the consent decision marked)."""
+        from phonehome.policy import registry  # noqa: PLC0415
+
+        declared = list(dict.fromkeys(self._scenario.phase_names)) if self._scenario else []
+        return {a.name: list(dict.fromkeys([*declared, *a.phases])) for a in registry()}
+
+    def scenario_record(self) -> dict[str, Any] | None:
+        done = self.scenario_result
+        if done is None:
+            return None
+        return {
+            "name": done.scenario,
+            "consent": self.consent,
+            "declared": list(done.declared),
+            "covered": done.covered,
+            "unreached": done.unreached,
+            "failure": None
+            if done.failure is None
+            else {
+                "phase": done.failure.phase,
+                "step": done.failure.step,
+                "error": done.failure.error,
+                "evidence": list(done.failure.evidence),
+            },
+        }
+
+    def run_record(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "phonehome": __version__,
+            "device": self.device.text,
+            "profile": self.device.profile,
+            "bench": str(self.bench_file),
+            "inventory": str(self.inventory_file) if self.inventory_file else None,
+            "manifest": self.manifest_copy,
+            "scenario": self._scenario.name if self._scenario else None,
+            "consent": self.consent,
+            "scenario_options": dict(self.scenario_options),
+            "phases": list(self.phases),
+            "bench_problems": list(self.bench_problems),
+            "problems": list(self.problems),
+            "time_scale": self.time_scale,
+            "capture": results.CAPTURE,
+            "identity": results.IDENTITY,
+        }

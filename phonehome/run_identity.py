@@ -1,0 +1,100 @@
+"""A compliance run's judged identity: read over ADB after the scenario, the inventory, what it learned.
+
+Read after the scenario, so that what the scenario changed is in it (a new
+SIM on an Android 9 phone, a factory reset's new ANDROID_ID); merged with
+the lab's inventory (what Android 10+ refuses the shell) and with what the
+scenario learned from the operator (the ICCID typed off a new SIM card). A
+handset that cannot be read any more leaves a problem, so every would-be
+PASS is INCONCLUSIVE, instead of a crash without verdicts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pydantic
+
+from phonehome import results
+
+if TYPE_CHECKING:
+    from phonehome.compliance import ComplianceRun
+    from phonehome.policy import Identity
+
+LEARNED = "scenario"
+"""The source named for identifiers the scenario learned (the operator's answer)."""
+
+
+def read_run_identity(run: ComplianceRun) -> Identity:
+    """``identity.json`` (and its provenance, ``identity.txt``, ``build.json``) in the results; the Identity."""
+    from phonehome.device import DeviceError, load_inventory  # noqa: PLC0415
+    from phonehome.policy import Identity  # noqa: PLC0415
+
+    inventory = load_inventory(run.inventory_file) if run.inventory_file else None
+    handset = run.handset
+    identity: Identity | None = None
+    if handset is None:
+        run.problems.append(
+            "the scenario never reached the handset over ADB: its identifiers were not read (only the "
+            "inventory's are looked for)"
+        )
+    else:
+        try:
+            report = handset.read_identity(inventory)
+        except DeviceError as exc:
+            run.problems.append(
+                f"the handset's identity could not be read over ADB after the scenario: {exc}"
+            )
+        else:
+            identity = report.identity
+            run.write_json(results.PROVENANCE, report.as_dict())
+            results.write_text(run.claim() / "identity.txt", report.table() + "\n")
+            run.notes += [f"identity: {c}" for c in report.conflicts]
+            if identity.unread:
+                keys = ", ".join(sorted(identity.unread))
+                run.notes.append(
+                    f"identity: {keys} could not be read over ADB: declare them in the inventory (--inventory)"
+                )
+    if identity is None:
+        entry = inventory.find(None, run.device.name) if inventory is not None else None
+        identity = entry.identity.model_copy(deep=True) if entry is not None else Identity()
+        if entry is not None:
+            identity.sources.update(dict.fromkeys(identity.keys(), "inventory"))
+    learned = run.scenario_result.learned if run.scenario_result else {}
+    identity = with_learned(identity, learned, run.problems)
+    run.write_json(results.IDENTITY, identity.model_dump(mode="json", exclude_defaults=True))
+    if handset is not None:
+        try:
+            run.write_json("build.json", handset.read_build().as_dict())
+        except DeviceError as exc:
+            run.notes.append(f"build identity not read: {exc}")
+    return identity
+
+
+def with_learned(identity: Identity, learned: dict[str, list[str]], problems: list[str]) -> Identity:
+    """``identity`` with the scenario's learned values added to their keys (source ``scenario``).
+
+    A value that is not a valid identifier of its kind (a typo at the prompt) is left out, and named
+    as a problem: the new SIM's leaks could not be looked for.
+    """
+    from phonehome.policy import Identity  # noqa: PLC0415
+
+    out = identity
+    for key, values in learned.items():
+        for value in values:
+            doc = out.model_dump()
+            current = list(doc.get(key) or [])
+            try:
+                candidate = Identity.model_validate({**doc, key: [*current, value]})
+            except pydantic.ValidationError:
+                problems.append(
+                    f"the scenario learned {key}={value!r}, which is not a valid {key}: leaks of it cannot be "
+                    "looked for (type it as printed on the card)"
+                )
+                continue
+            added = getattr(candidate, key)[-1]
+            if added in current:
+                continue  # already known (read over ADB, or in the inventory)
+            old = out.sources.get(key)
+            candidate.sources[key] = f"{old}, {LEARNED}" if old and LEARNED not in old else old or LEARNED
+            out = candidate
+    return out

@@ -1,0 +1,196 @@
+"""The compliance run as a library object, without root: its scenario, its records, its refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from phonehome import results
+from phonehome.compliance import SCENARIO, BadInput, ComplianceRun, DeviceSpec, scenario_options
+from phonehome.policy import Evaluation, Finding, Verdict, registry, worst
+from phonehome.pytest_plugin import Run, Verdicts
+from phonehome.run import check_inputs
+from phonehome.scenario import ScriptedOperator
+from phonehome.traffic.capture import Capture
+from phonehome.traffic.timeline import PhaseMarker
+from tests.unit.scenario.fake_handset import FakeHandset
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class FakeBench:
+    def __init__(self) -> None:
+        self.markers: list[PhaseMarker] = []
+
+    def mark(self, phase: str, **detail: object) -> PhaseMarker:
+        marker = PhaseMarker(float(len(self.markers)), phase, dict(detail))
+        self.markers.append(marker)
+        return marker
+
+
+class FakeLink:
+    def __init__(self, handset: FakeHandset | None) -> None:
+        self.operator = ScriptedOperator({"power.on": ""})
+        self.time_scale = 1e-4
+        self.handset: Any = None
+        self._handset = handset
+
+    def online(self) -> bool:
+        return self.handset is not None
+
+    def connect(self, timeout: float) -> Any:
+        if self._handset is None:
+            raise TimeoutError("no such handset")
+        self.handset = self._handset
+        return self.handset
+
+    def settle(self) -> list[str]:
+        return ["settled"]
+
+
+def _run(tmp_path: Path, **kwargs: Any) -> ComplianceRun:
+    return ComplianceRun(DeviceSpec.parse("virtual:aosp-clean"), results_parent=tmp_path, **kwargs)
+
+
+def _evaluation(result: str = "PASS") -> Evaluation:
+    verdicts = [Verdict(a.name, result if a.name == "consent" else "PASS", "as judged") for a in registry()]
+    return Evaluation(
+        verdicts, [], worst(v.result for v in verdicts), "10.0.0.2", "given", None, phases=["boot"]
+    )
+
+
+def test_the_consent_assertion_needs_the_consent_decision_besides_the_scenarios_phases(
+    tmp_path: Path,
+) -> None:
+    run = _run(tmp_path, scenarios=("first-boot",))
+    run.scenario()
+    needed = run.phases_needed()
+    assert set(needed) == {a.name for a in registry()}
+    assert needed["consent"] == ["boot", "setup-wizard", "network-attach", "settle", "consent"]
+    assert needed["declared-endpoints"] == ["boot", "setup-wizard", "network-attach", "settle"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scenarios": ("frist-boot",)}, "no such scenario"),
+        ({"consent": "accept-some"}, "--consent"),
+        ({"scenario_options": {"setle": "1"}}, "not an option"),
+    ],
+)
+def test_a_wrong_scenario_variant_or_option_is_bad_input(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(BadInput, match=message):
+        _run(tmp_path, **kwargs).scenario()
+
+
+def test_scenario_options_are_key_value_pairs() -> None:
+    assert scenario_options(["settle=60", " idle = 7200 "]) == {"settle": "60", "idle": "7200"}
+    with pytest.raises(BadInput, match="KEY=VALUE"):
+        scenario_options(["settle"])
+
+
+def test_driving_records_the_phases_covered_and_writes_scenario_json(tmp_path: Path) -> None:
+    run = _run(tmp_path, scenarios=("first-boot",), consent="decline-all", scenario_options={"settle": "1"})
+    bench = FakeBench()
+    done = run.drive(bench, FakeLink(FakeHandset()))  # type: ignore[arg-type]
+    assert done.ok, done.problems()
+    assert run.phases == ("boot", "setup-wizard", "network-attach", "settle", "consent")
+    assert run.problems == []
+    assert run.notes == ["settled"]
+    phases = [(m.phase, m.detail.get("end", False)) for m in bench.markers if m.phase != "consent"]
+    assert phases == [
+        (p, e) for p in ("boot", "setup-wizard", "network-attach", "settle") for e in (False, True)
+    ]
+    record = json.loads((run.claim() / SCENARIO).read_text())
+    assert record["consent"] == "decline-all"
+    assert record["covered"][-1] == "consent"
+    assert record["reports"]["wizard"]["flavour"] == "aosp"
+
+
+def test_a_handset_that_never_answers_leaves_every_phase_unreached_as_a_problem(tmp_path: Path) -> None:
+    run = _run(tmp_path, scenarios=("first-boot",))
+    done = run.drive(FakeBench(), FakeLink(None))  # type: ignore[arg-type]
+    assert done.failure is not None
+    assert done.failure.step == "power on"
+    (problem,) = run.problems
+    assert "phases not reached: boot, setup-wizard, network-attach, settle" in problem
+    assert run.phases == ()
+
+
+def test_evaluation_json_holds_the_scenario_and_phases_needed_and_follows_the_schema(tmp_path: Path) -> None:
+    run = _run(tmp_path, scenarios=("first-boot",))
+    run.drive(FakeBench(), FakeLink(None))  # type: ignore[arg-type]
+    run.record_evaluation(_evaluation())
+    doc = json.loads((run.claim() / results.EVALUATION).read_text())
+    schema = json.loads(results.EVALUATION_SCHEMA.read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
+    assert doc["scenario"]["name"] == "first-boot"
+    assert doc["scenario"]["failure"]["step"] == "power on"
+    assert doc["phases_needed"]["consent"][-1] == "consent"
+    assert results.EVALUATION_SCHEMA.read_text() == results.render_schema()
+
+
+def test_a_consent_fail_shows_the_consent_markers_it_was_judged_against(tmp_path: Path) -> None:
+    run = Run(DeviceSpec.parse("virtual:oem-pre-consent-telemetry"), results_parent=tmp_path)
+    run.scenario()
+    run.drive(FakeBench(), FakeLink(FakeHandset()))  # type: ignore[arg-type]
+    marker = PhaseMarker(
+        1_700_000_000.25, "consent", {"accepted": True, "screen": "google_services", "location": True}
+    )
+    run.capture = Capture(
+        files=[], interface="x", port="wlan", format="pcapng", tool="dumpcap", started=0.0, markers=[marker]
+    )
+    evaluation = _evaluation("FAIL")
+    evaluation.findings.append(
+        Finding(
+            rule="before-consent", assertion="consent", detail="telemetry.oem.example was contacted before"
+        )
+    )
+    with pytest.raises(pytest.fail.Exception) as info:
+        Verdicts(evaluation, run).require("consent")
+    text = str(info.value)
+    assert (
+        "consent marker: 22:13:20.250Z (ts 1700000000.250) accepted=true screen=google_services location=true"
+        in text
+    )
+    assert "scenario: first-boot (consent accept-all)" in text
+
+
+def test_phonehome_run_refuses_a_wrong_scenario_before_any_bench() -> None:
+    problems = check_inputs(
+        ["virtual:aosp-clean"],
+        bench="benches/virtual.yaml",
+        manifest=None,
+        inventory=None,
+        scenarios=["nope"],
+    )
+    assert any("no such scenario" in p for p in problems)
+    problems = check_inputs(
+        ["virtual:aosp-clean"],
+        bench="benches/virtual.yaml",
+        manifest=None,
+        inventory=None,
+        scenarios=["first-boot", "idle"],
+        consent="minimal",
+        scenario_options=["idle=60"],
+    )
+    assert problems == []
+
+
+def test_pytest_refuses_a_wrong_scenario_with_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/compliance",
+         "--device", "virtual:aosp-clean", "--results", str(tmp_path), "--scenario", "first-boot,nope"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "no such scenario" in done.stderr
+    assert list(tmp_path.iterdir()) == []
