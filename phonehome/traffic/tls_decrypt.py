@@ -58,6 +58,7 @@ class _Direction:
         "buf",
         "buf_offset",
         "cipher",
+        "clear_hellos",
         "early",
         "early_seq",
         "from_client",
@@ -88,6 +89,8 @@ class _Direction:
         self.backlog_bytes = 0
         self.hs_head = bytearray()
         self.hs_left = 0
+        self.clear_hellos = 0
+        """TLS 1.3: handshake records in clear after this direction's decryption began."""
 
     def records(self, offset: int, data: bytes, frame: int) -> list[tuple[int, bytes, bytes, int]] | str:
         """The whole records ``data`` completes, or why the framing cannot be followed."""
@@ -149,7 +152,17 @@ class _Direction:
 class TlsDecryptor:
     """Decrypts one connection from its key log secrets; ``problems`` lists why a direction stopped."""
 
-    __slots__ = ("client", "client_random", "hello", "problems", "secrets", "server", "suite", "tls12")
+    __slots__ = (
+        "client",
+        "client_random",
+        "hello",
+        "problems",
+        "retried",
+        "secrets",
+        "server",
+        "suite",
+        "tls12",
+    )
 
     def __init__(self, secrets: Secrets, client_random: bytes, client_offset: int) -> None:
         self.secrets = secrets
@@ -158,6 +171,8 @@ class TlsDecryptor:
         self.server: _Direction | None = None
         self.hello: ServerHello | None = None
         self.suite: Suite | None = None
+        self.retried = False
+        """A HelloRetryRequest came: one more hello in clear from each side."""
         self.tls12: tuple[RecordCipher, RecordCipher] | None = None
         """TLS 1.0-1.2: the (client's, server's) record protection, taken up at each side's CCS."""
         self.problems: list[str] = []
@@ -170,6 +185,8 @@ class TlsDecryptor:
 
     def server_hello(self, hello: ServerHello) -> None:
         """The ServerHello (a HelloRetryRequest is not one: the real one follows it)."""
+        if hello.retry:
+            self.retried = True
         if self.hello is not None or hello.retry:
             return
         self.hello = hello
@@ -269,11 +286,25 @@ class TlsDecryptor:
                 self._stop(direction, "application data before ChangeCipherSpec cannot be decrypted")
                 return
             else:
-                return  # a handshake, alert or CCS record in clear: the record walker reads those
-        elif ctype == CHANGE_CIPHER_SPEC and tls13:
-            return  # RFC 8446 D.4: a compatibility CCS, never protected
+                if tls13 and ctype == HANDSHAKE:
+                    # TLS 1.3 sends in clear only the hellos (RFC 8446 2): the server's ServerHello (and its
+                    # HelloRetryRequest), the client's second ClientHello; anything more is not for decryption.
+                    direction.clear_hellos += 1
+                    allowed = (1 if self.retried else 0) + (0 if direction.from_client else 1)
+                    if direction.clear_hellos > allowed:
+                        side = "client" if direction.from_client else "server"
+                        self._note(
+                            f"TLS 1.3 handshake records from the {side} in clear past its hello: not read"
+                        )
+                return  # a hello, an alert or a CCS in clear: the record walker reads those
         elif tls13 and ctype != APPLICATION_DATA:
-            return  # a record in clear where protection was due: its bytes reached the observer as they are
+            if ctype == CHANGE_CIPHER_SPEC and record[2] == b"\x01" and not direction.traffic:
+                return  # RFC 8446 D.4: a compatibility CCS, never protected
+            side = "client" if direction.from_client else "server"
+            self._note(
+                f"a TLS 1.3 record of type {ctype} from the {side} in clear after encryption began: not read"
+            )
+            return
         self._open(direction, record, tls13, out)
 
     def _open(
@@ -347,9 +378,13 @@ class TlsDecryptor:
                 self._stop(
                     direction, "no ServerHello was seen: the client's protected records were not decrypted"
                 )
-            elif direction.buf and direction.phase == _ENCRYPTED:
+            elif direction.buf:
                 self._stop(direction, "a record cut by the end of the flow was not decrypted")
         return out
+
+    def _note(self, text: str) -> None:
+        if text not in self.problems:
+            self.problems.append(text)
 
     def _stop(self, direction: _Direction, why: str) -> None:
         direction.phase = _STOPPED
