@@ -51,6 +51,7 @@ class TlsReader:
         "client",
         "client_end",
         "client_start",
+        "client_walk",
         "ctx",
         "decryptor",
         "dns_name",
@@ -62,6 +63,7 @@ class TlsReader:
         "server_hello",
         "server_searched",
         "server_start",
+        "server_walk",
     )
 
     def __init__(
@@ -86,20 +88,29 @@ class TlsReader:
         self.hellos = 0
         self.client_end: int | None = None
         """Stream offset just past the first ClientHello's records, once seen."""
+        self.client_walk = self.server_walk = True
+        """Each direction's framing is still walked (decryption may go on after the walker stopped)."""
 
     # -- client ----------------------------------------------------------------------------------------
 
     def client_data(self, offset: int, data: bytes, frame: int) -> bool:
         """Walks client bytes; False when the client's bytes are no longer needed (no observer only)."""
         walker = self.client
-        for event in walker.feed(offset, data):
-            self._client_event(event, frame)
-        if walker.gap:
-            anomaly(self.flow, "TLS framing not followed past bytes lost before capture")
+        if self.client_walk:
+            for event in walker.feed(offset, data):
+                self._client_event(event, frame)
+            if walker.gap:
+                anomaly(self.flow, "TLS framing not followed past bytes lost before capture")
+            self.client_walk = self._client_walk()
         if self.decryptor is not None:
             self._decrypt(True, offset, data, frame)
             if self.decryptor is not None and self.decryptor.wants(True):
                 return True
+        return self.client_walk
+
+    def _client_walk(self) -> bool:
+        """The client's framing is still checked: always with an observer, else for a bounded stretch."""
+        walker = self.client
         if self.ctx.observer is not None:
             return True
         if walker.gap:
@@ -205,8 +216,20 @@ class TlsReader:
             self.server_start = offset
             if self.decryptor is not None:
                 self.decryptor.start_server(offset)
+        if self.server_walk:
+            self._server_events(walker.feed(offset, data))
+            self.server_walk = observer is not None or (
+                not (walker.gap or walker.broken) and not self.server_hello
+            )
+        if self.decryptor is not None:
+            self._decrypt(False, offset, data, frame)
+            if self.decryptor is not None and self.decryptor.wants(False):
+                return True
+        return self.server_walk
+
+    def _server_events(self, events: list[Event]) -> None:
         flow = self.flow
-        for event in walker.feed(offset, data):
+        for event in events:
             if isinstance(event, Cleartext):
                 anomaly(flow, "server bytes in TLS framing are not TLS records")
                 continue
@@ -222,13 +245,6 @@ class TlsReader:
                 flow.tls_cipher_suite = hello.cipher_suite
             if self.decryptor is not None:
                 self.decryptor.server_hello(hello)
-        if self.decryptor is not None:
-            self._decrypt(False, offset, data, frame)
-            if self.decryptor is not None and self.decryptor.wants(False):
-                return True
-        if observer is not None:
-            return True
-        return not (walker.gap or walker.broken) and not self.server_hello
 
 
 def tls_start(data: bytes) -> int | None:
