@@ -45,6 +45,8 @@ MAX_PREFIX = 4096
 """Client bytes held while waiting for the end of a PROXY protocol header."""
 PENDING_BUDGET = 32 << 20
 """Out-of-order TCP bytes held across all flows at once (each direction also has its own bound)."""
+DECRYPTED_BUDGET = 32 << 20
+"""Decrypted plaintext held at once across flows while records are joined; past it, pieces go out sooner."""
 BODY_BUDGET = 32 << 20
 """HTTP body bytes kept in Flow records across the whole analysis; later bodies go to the observer only."""
 TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
@@ -79,6 +81,7 @@ class Context:
         "bodies_kept",
         "body_limit",
         "book",
+        "decrypted_held",
         "frame_data",
         "keys",
         "linktype",
@@ -106,6 +109,8 @@ class Context:
         self.keys = keys if keys is not None else KeyLog()
         """TLS secrets by client random (a key log file, the capture's Decryption Secrets Blocks)."""
         self.pending = Budget(PENDING_BUDGET)
+        self.decrypted_held = Budget(DECRYPTED_BUDGET)
+        """Decrypted plaintext joined across records, held for the observer, across all flows at once."""
         self.bodies_kept = 0
         self.bodies_dropped = 0
         """Requests whose body went to the observer but was not kept (BODY_BUDGET was spent)."""

@@ -9,7 +9,8 @@ it. TLS 1.0-1.2: the keys from the master secret after each side's
 ChangeCipherSpec. A record that does not authenticate, a secret the key log
 lacks, a suite that cannot be decrypted, lost bytes or framing stop that
 direction, and ``problems`` says why: never a guess, never an exception.
-Memory: one record and a bounded backlog per direction.
+Memory: one record and a bounded backlog per direction, the backlogs of all
+connections within the analysis' shared budget.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from phonehome.traffic.keylog import Secrets
+from phonehome.traffic.tcp import Budget
 from phonehome.traffic.tls import ServerHello
 from phonehome.traffic.tls_crypto import (
     SUITES,
@@ -153,6 +155,7 @@ class TlsDecryptor:
     """Decrypts one connection from its key log secrets; ``problems`` lists why a direction stopped."""
 
     __slots__ = (
+        "budget",
         "client",
         "client_random",
         "hello",
@@ -164,8 +167,12 @@ class TlsDecryptor:
         "tls12",
     )
 
-    def __init__(self, secrets: Secrets, client_random: bytes, client_offset: int) -> None:
+    def __init__(
+        self, secrets: Secrets, client_random: bytes, client_offset: int, budget: Budget | None = None
+    ) -> None:
         self.secrets = secrets
+        self.budget = budget if budget is not None else Budget(BACKLOG_LIMIT * 2)
+        """Bytes held back across connections (the analysis shares one with TCP's out-of-order data)."""
         self.client_random = client_random
         self.client = _Direction(True, client_offset)
         self.server: _Direction | None = None
@@ -245,6 +252,7 @@ class TlsDecryptor:
     def _drain(self, out: list[Plaintext]) -> None:
         for direction in (self.client, self.server):
             if direction is not None and direction.backlog:
+                self.budget.used -= direction.backlog_bytes
                 held, direction.backlog, direction.backlog_bytes = direction.backlog, [], 0
                 for record in held:
                     if direction.phase != _STOPPED:
@@ -255,12 +263,16 @@ class TlsDecryptor:
     ) -> None:
         hello = self.hello
         if hello is None:
+            size = len(record[2]) + 5
             direction.backlog.append(record)
-            direction.backlog_bytes += len(record[2]) + 5
+            direction.backlog_bytes += size
+            self.budget.used += size
             if direction.backlog_bytes > BACKLOG_LIMIT:
                 self._stop(
                     direction, f"no ServerHello within {BACKLOG_LIMIT >> 10} KB: the rest was not decrypted"
                 )
+            elif self.budget.used > self.budget.limit:
+                self._stop(direction, "no ServerHello yet, and the analysis holds all the records it can")
             return
         ctype = record[1][0]
         tls13 = hello.version >= 0x0304
@@ -380,16 +392,22 @@ class TlsDecryptor:
                 )
             elif direction.buf:
                 self._stop(direction, "a record cut by the end of the flow was not decrypted")
+            self._release(direction)
         return out
 
     def _note(self, text: str) -> None:
         if text not in self.problems:
             self.problems.append(text)
 
-    def _stop(self, direction: _Direction, why: str) -> None:
+    def _release(self, direction: _Direction) -> None:
         direction.phase = _STOPPED
         direction.buf = bytearray()
         direction.backlog = []
+        self.budget.used -= direction.backlog_bytes
+        direction.backlog_bytes = 0
+
+    def _stop(self, direction: _Direction, why: str) -> None:
+        self._release(direction)
         side = "client" if direction.from_client else "server"
         text = f"TLS decryption of the {side}'s records stopped: {why}"
         if text not in self.problems:
@@ -398,9 +416,7 @@ class TlsDecryptor:
     def _stop_all(self, why: str) -> None:
         for direction in (self.client, self.server):
             if direction is not None:
-                direction.phase = _STOPPED
-                direction.buf = bytearray()
-                direction.backlog = []
+                self._release(direction)
         if self.server is None:
             self.server = _Direction(False, 0)
             self.server.phase = _STOPPED

@@ -132,21 +132,23 @@ class DecryptedStreams:
             side.chunk_start = side.plain - len(item.data)
         side.chunk += item.data
         side.chunk_frame = item.frame
-        if len(side.chunk) >= CONTENT_CHUNK:
+        held = self.ctx.decrypted_held
+        held.used += len(item.data)
+        if len(side.chunk) >= CONTENT_CHUNK or held.used > held.limit:
             self._flush(side, item.from_client, keep=True)
 
     def _flush(self, side: _Side, from_client: bool, *, keep: bool = False) -> None:
+        """Hands the joined plaintext to the observer; ``keep``: its end stays, to start the next piece."""
         data = bytes(side.chunk)
         if not data:
             return
         self.ctx.content(
             self.flow, from_client, Content(CHAIN, data, side.wire(side.chunk_start), side.chunk_frame)
         )
-        if keep and len(data) > CONTENT_OVERLAP:
-            side.chunk = bytearray(data[-CONTENT_OVERLAP:])
-            side.chunk_start += len(data) - CONTENT_OVERLAP
-        else:
-            side.chunk = bytearray()
+        kept = data[-CONTENT_OVERLAP:] if keep and len(data) > CONTENT_OVERLAP else b""
+        self.ctx.decrypted_held.used -= len(data) - len(kept)
+        side.chunk = bytearray(kept)
+        side.chunk_start += len(data) - len(kept)
 
     # -- the client's plaintext --------------------------------------------------------------------------
 
@@ -281,6 +283,9 @@ class DecryptedStreams:
         self.ws_client = self.ws_server = None
         self._flush(self.client, True)
         self._flush(self.server, False)
+        for side in (self.client, self.server):
+            self.ctx.decrypted_held.used -= len(side.chunk)
+            side.chunk = bytearray()
 
 
 def _asks_websocket(request: HttpRequest) -> bool:

@@ -158,7 +158,7 @@ class TlsReader:
         secrets = self.ctx.keys.get(client_random)
         if secrets is None:
             return
-        self.decryptor = TlsDecryptor(secrets, client_random, record_end)
+        self.decryptor = TlsDecryptor(secrets, client_random, record_end, self.ctx.pending)
         if self.server_start is not None:
             self.decryptor.start_server(self.server_start)
         self.plain = DecryptedStreams(self.flow, self.ctx, self.dns_name)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from phonehome.traffic import Analysis, Flow, tls
+from phonehome.traffic import Analysis, Flow, sessions, tls
 from phonehome.traffic.factory import RecordingObserver, TcpConversation, interleave
 from phonehome.traffic.tls_build import Tls12Connection, Tls13Connection
 from phonehome.traffic.tls_crypto import SUITES
@@ -422,3 +422,30 @@ def test_decryption_of_one_connection_leaves_the_others_alone(run: Analyze) -> N
     flows = sorted(analysis.flows, key=lambda f: f.sport)
     assert [f.decrypted for f in flows] == [True, False]
     assert flows[1].uninspected == []
+
+
+def test_records_held_for_a_server_hello_share_the_analysis_budget(
+    run: Analyze, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "PENDING_BUDGET", 2000)
+    connection = Tls13Connection()
+    flights = connection.flights()
+    connection.send(b"x" * 3000)
+    conv = TcpConversation(HANDSET, SERVER).handshake()
+    conv.send(flights[0][1] + flights[2][1] + connection.flights()[0][1])  # no ServerHello comes
+    flow = only_flow(run(conv.close().packets, keylog=keys(connection.keylog())))
+    assert any("the analysis holds all the records it can" in text for text in flow.uninspected)
+
+
+def test_plaintext_held_for_joining_shares_an_analysis_budget(
+    run: Analyze, recorder: RecordingObserver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sessions, "DECRYPTED_BUDGET", 4000)
+    connection = Tls13Connection()
+    conv = converse(connection)
+    payload = bytes(i % 251 for i in range(50_000))
+    connection.send(payload, record_size=1000)
+    run(converse(connection, conv).close().packets, observer=recorder, keylog=keys(connection.keylog()))
+    pieces = decrypted(recorder)[1:]
+    assert max(len(piece) for piece in pieces) <= 4000 + 1000
+    assert pieces[0] + b"".join(piece[CONTENT_OVERLAP:] for piece in pieces[1:]) == payload
