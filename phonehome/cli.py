@@ -85,9 +85,9 @@ def _analyze(args: argparse.Namespace) -> int:
         if judging:
             from phonehome.policy import analyze_capture  # noqa: PLC0415
 
-            analysis, evaluation = analyze_capture(args.captures, **inputs)  # type: ignore[arg-type]
+            analysis, evaluation = analyze_capture(args.captures, keylog=args.keylog, **inputs)  # type: ignore[arg-type]
         else:
-            analysis = analyze(args.captures)
+            analysis = analyze(args.captures, keylog=args.keylog)
     except CaptureError as exc:
         print(f"phonehome analyze: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -320,6 +320,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="table: one line per endpoint (default); json: flows, endpoints, capture facts, stats",
     )
     analyze.add_argument("-o", "--output", metavar="FILE", help="write there instead of stdout")
+    analyze.add_argument(
+        "--keylog",
+        metavar="FILE",
+        help="TLS secrets to decrypt TLS flows with (an SSLKEYLOGFILE, NSS key log format); secrets in the "
+        "capture's own pcapng Decryption Secrets Blocks are used without it",
+    )
     _policy_options(analyze)
     analyze.set_defaults(func=_analyze)
 

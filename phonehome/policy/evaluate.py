@@ -197,8 +197,11 @@ def analyze_capture(
     problems: Sequence[str] = (),
     phases: Sequence[str] | None = None,
     bench: BenchFacts | None = None,
+    keylog: str | PathLike[str] | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
+
+    ``keylog``: TLS secrets (SSLKEYLOGFILE) to decrypt TLS flows with, besides the capture's own.
 
     ``drops`` adds packets the bench knows were lost (e.g. kernel counters) to
     what the capture file itself records; when neither says, losses are unknown
@@ -210,7 +213,7 @@ def analyze_capture(
     # after the analysis (its MAC's IPv6 addresses, the tunnels it carried), and the evaluation keeps
     # the findings of the bytes it sent.
     detector = LeakDetector(identity, limits=limits, phase_at=line.phase_at if line else None)
-    analysis = analyze(captures, observer=detector)
+    analysis = analyze(captures, observer=detector, keylog=keylog)
     recorded = analysis.drops
     total = None if recorded is None and drops is None else (recorded or 0) + (drops or 0)
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,

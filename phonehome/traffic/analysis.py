@@ -85,6 +85,9 @@ class Stats:
     """DNS answers not kept in ``Analysis.dns_answers`` (it was full)."""
     macs_dropped: int = 0
     """Frames whose source hardware address was not counted in ``Analysis.macs`` (it was full)."""
+    tls_keys: int = 0
+    """TLS connections (client randoms) with secrets from the key log given and the capture's
+    Decryption Secrets Blocks; the flows decrypted with them say ``Flow.decrypted``."""
 
 
 @dataclass(slots=True)

@@ -53,6 +53,7 @@ def _request(request: HttpRequest) -> dict[str, Any]:
         "offset": request.offset,
         "first_frame": request.first_frame,
         "last_frame": request.last_frame,
+        "decrypted": request.decrypted,
     }
 
 
@@ -111,8 +112,15 @@ def flow_dict(flow: Flow) -> dict[str, Any]:
         "closed": flow.closed,
         "tls": _hello(flow.tls),
         "tls_server_version": flow.tls_server_version,
+        "tls_cipher_suite": flow.tls_cipher_suite,
+        "decrypted": flow.decrypted,
+        "decrypted_c2s": flow.decrypted_c2s,
+        "decrypted_s2c": flow.decrypted_s2c,
         "http_requests": [_request(r) for r in flow.http_requests],
-        "claims": [{"name": c.name, "source": c.source, "frame": c.frame} for c in flow.claims],
+        "claims": [
+            {"name": c.name, "source": c.source, "frame": c.frame, "decrypted": c.decrypted}
+            for c in flow.claims
+        ],
         "tunnel": _tunnel(flow.tunnel),
         "dhcp": [_dhcp(m) for m in flow.dhcp],
         "icmp_types": list(flow.icmp_types),
@@ -153,6 +161,7 @@ def _file(info: CaptureFile) -> dict[str, Any]:
         "truncated": info.truncated,
         "drops": info.drops,
         "comments": [{"frame": frame, "text": text} for frame, text in info.comments],
+        "decryption_secrets": info.decryption_secrets,
     }
 
 
@@ -192,6 +201,7 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
             "truncated_fragments": stats.truncated_fragments,
             "dns_answers_dropped": stats.dns_answers_dropped,
             "macs_dropped": stats.macs_dropped,
+            "tls_keys": stats.tls_keys,
         },
         "warnings": list(analysis.warnings),
         "flows": [flow_dict(f) for f in analysis.flows],
