@@ -79,6 +79,12 @@ class Contact:
     def encrypted(self) -> bool:
         return self.flow.transport in ("tls", "quic") and not self.flow.cleartext_in_tls
 
+    @property
+    def fully_decrypted(self) -> bool:
+        """The lab decrypted every record of it (a key log): what it carried was judged."""
+        flow = self.flow
+        return flow.decrypted and not any("decryption" in item for item in flow.uninspected)
+
 
 @dataclass(slots=True)
 class Lookup:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from phonehome.policy.assertions import Assertion, Judgement
 from phonehome.policy.assertions.common import (
+    IDENTIFIER_RULES,
     NO_MANIFEST,
     finding,
+    inside_tls,
     missing,
     no_identifiers,
     unread_identifiers,
@@ -24,7 +26,7 @@ def judge(ctx: Context) -> Judgement:
     by_flow = {c.flow.id: c for c in ctx.contacts}
     findings: list[Finding] = []
     for leak in ctx.leaks:
-        if leak.rule != "cleartext-identifier" or leak.flow is None or leak.flow.id not in by_flow:
+        if leak.rule not in IDENTIFIER_RULES or leak.flow is None or leak.flow.id not in by_flow:
             continue
         contact = by_flow[leak.flow.id]
         claimed = [claim_endpoint(manifest, contact.proto, contact.peer_port, c) for c in contact.claims]
@@ -40,7 +42,9 @@ def judge(ctx: Context) -> Judgement:
             to = "the bench's own DHCP/DNS service" if contact.infrastructure else "link plumbing"
         elif contact.declared:
             refusing = [e for e in endpoints if e is None or leak.identifier not in e.identifiers]
-            names = ", ".join(f"'{e.name}'" if e else "an undeclared claimed name" for e in refusing)
+            names = ", ".join(
+                dict.fromkeys(f"'{e.name}'" if e else "an undeclared claimed name" for e in refusing)
+            )
             to = f"declared endpoint {names}"
         else:
             to = "an undeclared endpoint"
@@ -65,9 +69,14 @@ def judge(ctx: Context) -> Judgement:
     hidden = [
         c
         for c in ctx.judged
-        if c.encrypted and not (c.declared and all(keys <= set(e.identifiers) for e in c.endpoints))
+        if c.encrypted
+        and not c.fully_decrypted
+        and not (c.declared and all(keys <= set(e.identifiers) for e in c.endpoints))
     ]
+    limits = [f for f in ctx.leaks if f.rule == "decode-limit" and inside_tls(f)]
     doubts = [*no_identifiers(ctx), *unread_identifiers(ctx)]
+    if limits:
+        doubts.append(f"{len(limits)} decrypted payload(s) could not be decoded in full ({limits[0].detail})")
     if hidden:
         doubts.append(
             f"{len(hidden)} encrypted flow(s) to endpoints not declared for every identifier (first: "
