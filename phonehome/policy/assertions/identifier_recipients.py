@@ -13,7 +13,7 @@ from phonehome.policy.assertions.common import (
     unread_identifiers,
     verdict,
 )
-from phonehome.policy.context import Context, claim_endpoint
+from phonehome.policy.context import Contact, Context, claim_endpoint
 from phonehome.policy.findings import IDENTIFIER_RECIPIENTS, Finding, escape
 
 CLAUSES = ("GDPR Art. 5(1)(c)", "GDPR Art. 25", "EN 303 645 6-4", "Android CDD 9.8.5")
@@ -22,7 +22,7 @@ CLAUSES = ("GDPR Art. 5(1)(c)", "GDPR Art. 25", "EN 303 645 6-4", "Android CDD 9
 def judge(ctx: Context) -> Judgement:
     manifest = ctx.manifest
     if manifest is None:
-        return missing(IDENTIFIER_RECIPIENTS, CLAUSES, NO_MANIFEST), []
+        return _undeclared_everywhere(ctx)
     by_flow = {c.flow.id: c for c in ctx.contacts}
     findings: list[Finding] = []
     for leak in ctx.leaks:
@@ -48,23 +48,7 @@ def judge(ctx: Context) -> Judgement:
             to = f"declared endpoint {names}"
         else:
             to = "an undeclared endpoint"
-        found = finding(
-            "undeclared-recipient",
-            IDENTIFIER_RECIPIENTS,
-            CLAUSES,
-            contact,
-            f"{leak.identifier} reached {contact.label} ({to}), which is not declared to receive it",
-            identifier=leak.identifier,
-            frames=leak.frames,
-            phase=leak.phase,
-        )
-        found.decode, found.form, found.offset, found.excerpt = (
-            leak.decode,
-            leak.form,
-            leak.offset,
-            leak.excerpt,
-        )
-        findings.append(found)
+        findings.append(_reached(leak, contact, f"({to}), which is not declared to receive it"))
     keys = set(ctx.identity.keys())
     hidden = [
         c
@@ -84,6 +68,36 @@ def judge(ctx: Context) -> Judgement:
         )
     passed = "every identifier seen went only to endpoints declared to receive it"
     return verdict(ctx, IDENTIFIER_RECIPIENTS, CLAUSES, findings, passed, doubts), findings
+
+
+def _reached(leak: Finding, contact: Contact, how: str) -> Finding:
+    """The finding of ``leak`` reaching ``contact``'s peer, with the leak's evidence (decode, excerpt)."""
+    found = finding(
+        "undeclared-recipient",
+        IDENTIFIER_RECIPIENTS,
+        CLAUSES,
+        contact,
+        f"{leak.identifier} reached {contact.label}{' ' if how.startswith('(') else ''}{how}",
+        identifier=leak.identifier,
+        frames=leak.frames,
+        phase=leak.phase,
+    )
+    found.decode, found.form, found.offset, found.excerpt = leak.decode, leak.form, leak.offset, leak.excerpt
+    return found
+
+
+def _undeclared_everywhere(ctx: Context) -> Judgement:
+    """No manifest: who may receive what is unknown, so INCONCLUSIVE; the identifiers seen are still
+    listed as evidence (an analysis without a manifest must not hide them)."""
+    judged = {c.flow.id: c for c in ctx.judged}
+    findings = []
+    for leak in ctx.leaks:
+        if leak.rule not in IDENTIFIER_RULES or leak.flow is None or leak.flow.id not in judged:
+            continue
+        findings.append(_reached(leak, judged[leak.flow.id], "; no manifest says whether it may receive it"))
+    verdict_ = missing(IDENTIFIER_RECIPIENTS, CLAUSES, NO_MANIFEST)
+    verdict_.findings = len(findings)
+    return verdict_, findings
 
 
 ASSERTION = Assertion(
