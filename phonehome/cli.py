@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from phonehome import __version__, exits
-from phonehome.results import DISK_ERRORS
+from phonehome.report.folder import DISK_ERRORS
 
 EXIT_OK = exits.PASS
 """Analyzed; with --identity/--manifest: every verdict PASS (or NOT_APPLICABLE)."""
@@ -72,8 +72,8 @@ def _analyze(args: argparse.Namespace) -> int:
     # Imported here so that `phonehome --help` stays fast.
     import json  # noqa: PLC0415
 
+    from phonehome.report.terminal import render_analysis as render  # noqa: PLC0415
     from phonehome.traffic import CaptureError, analyze  # noqa: PLC0415
-    from phonehome.traffic.table import render  # noqa: PLC0415
 
     judging = bool(args.identity or args.manifest)
     inputs = _policy_inputs(args) if judging else {}
@@ -92,14 +92,16 @@ def _analyze(args: argparse.Namespace) -> int:
         print(f"phonehome analyze: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.format == "json":
-        doc = analysis.to_dict()
+        from phonehome.report.analysis_json import to_dict  # noqa: PLC0415
+
+        doc = to_dict(analysis)
         if evaluation is not None:
             doc.update(evaluation.to_json())
         text = json.dumps(doc, indent=1) + "\n"
     else:
         text = render(analysis)
         if evaluation is not None:
-            from phonehome.policy.table import render as render_verdicts  # noqa: PLC0415
+            from phonehome.report.terminal import render_verdicts  # noqa: PLC0415
 
             text += "\n" + render_verdicts(evaluation)
     if args.output:
@@ -196,8 +198,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _judge(args: argparse.Namespace) -> int:
-    from phonehome.judge import JudgeError, rejudge  # noqa: PLC0415
-    from phonehome.policy.table import render  # noqa: PLC0415
+    from phonehome.report.rejudge import JudgeError, rejudge  # noqa: PLC0415
+    from phonehome.report.terminal import render_verdicts as render  # noqa: PLC0415
 
     try:
         judged = rejudge(Path(args.results_dir))

@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from phonehome import __version__, results
+from phonehome import __version__
+from phonehome.report import analysis_json
+from phonehome.report import folder as results
 
 if TYPE_CHECKING:
     from phonehome.bench import Bench
@@ -318,7 +320,7 @@ class ComplianceRun:
             problems=[*self.bench_problems, *self.problems],
             phases=self.phases,
         )
-        self.write_json(results.ANALYSIS, analysis.to_dict())
+        self.write_json(results.ANALYSIS, analysis_json.to_dict(analysis))
         self.record_evaluation(judged)
         return judged
 

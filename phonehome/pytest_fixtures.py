@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from phonehome import results
 from phonehome.pytest_plugin import RUN_KEY, Run, Verdicts
+from phonehome.report import folder as results
 
 if TYPE_CHECKING:
     from phonehome.bench import Bench

@@ -47,7 +47,7 @@ from phonehome.compliance import (
     scenario_options,
 )
 from phonehome.pytest_session import SessionRecorder
-from phonehome.results import CaseRecord, SessionError
+from phonehome.report.folder import CaseRecord, SessionError
 
 if TYPE_CHECKING:
     from phonehome.policy import Evaluation
@@ -229,7 +229,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         why = f"{run.error.kind}: {run.error.message}" if run.error else "the session judged nothing"
         terminalreporter.write_line(f"phonehome: no verdicts ({why}); results: {run.results or 'none'}")
         return
-    from phonehome.policy.table import render  # noqa: PLC0415
+    from phonehome.report.terminal import render_verdicts as render  # noqa: PLC0415
 
     terminalreporter.section(f"phonehome verdicts: {run.device.text}")
     terminalreporter.write(render(run.evaluation))
@@ -249,7 +249,7 @@ class Verdicts:
         """PASS passes; FAIL fails with the evidence; INCONCLUSIVE raises `Inconclusive` (allure: broken);
         NOT_APPLICABLE skips; an assertion the evaluation does not have fails."""
         __tracebackhide__ = True
-        from phonehome.policy.table import explain  # noqa: PLC0415
+        from phonehome.report.terminal import explain  # noqa: PLC0415
 
         if self.run is not None and self.run.current is not None:
             self.run.current.assertions.append(assertion)

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from phonehome import results
 from phonehome.compliance import BadInput, NoVerdict
-from phonehome.results import CaseRecord, SessionError
+from phonehome.report import folder as results
+from phonehome.report.folder import CaseRecord, SessionError
 
 if TYPE_CHECKING:
     from phonehome.pytest_plugin import Run

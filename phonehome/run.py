@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phonehome import exits, results
-from phonehome.results import EVALUATION, FINISHED, SESSION, disagreements
+from phonehome import exits
+from phonehome.report import folder as results
+from phonehome.report.folder import EVALUATION, FINISHED, SESSION, disagreements
 
 RUN_TIMEOUT_S = 1800
 STOP_GRACE_S = 60  # after SIGINT, for the child's fixtures to take its bench down

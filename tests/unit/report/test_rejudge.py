@@ -24,7 +24,7 @@ from phonehome.traffic.capture import Capture, CaptureDrops, file_digest
 from phonehome.traffic.timeline import PhaseMarker
 from tests.unit.policy import captures
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "manifests" / "nokia-7-plus-global-2019.yaml"
 
 
