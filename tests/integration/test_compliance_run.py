@@ -25,7 +25,7 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from phonehome import results
+from phonehome.report import folder as results
 from phonehome.policy import load_identity
 from phonehome.traffic.capture import file_sha256
 

@@ -11,7 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from phonehome import results
+from phonehome.report import folder as results
 from phonehome.compliance import SCENARIO, BadInput, ComplianceRun, DeviceSpec, scenario_options
 from phonehome.policy import Evaluation, Finding, Verdict, registry, worst
 from phonehome.pytest_plugin import Run, Verdicts

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from phonehome import exits, results
+from phonehome import exits
+from phonehome.report import folder as results
 from phonehome.policy import registry
 from phonehome.run import DeviceResult, _status, _table, collect, run, run_one
 from tests.unit.plugin.fake_suite import ENV, fake, make_suite

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from phonehome import results
+from phonehome.report import folder as results
 from phonehome.pytest_plugin import DeviceSpec, Run
 from phonehome.pytest_session import BadInput
 from tests.unit.plugin.fake_suite import ENV, fake, make_suite

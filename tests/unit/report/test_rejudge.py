@@ -14,7 +14,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from phonehome import results
+from phonehome.report import folder as results
 from phonehome.cli import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INTERNAL_ERROR, main
 from phonehome.judge import rejudge
 from phonehome.policy import Identity, evaluate_capture, load_identity, load_manifest
