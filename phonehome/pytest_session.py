@@ -119,3 +119,15 @@ class SessionRecorder:
             exitstatus=int(exitstatus),
         )
         results.write_json(run.results / results.SESSION, record)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The evidence bundle of the folder, once every file is written (JUnit's too, at its session end)."""
+        if self.run.results is None:
+            return
+        from phonehome.report.bundle import seal  # noqa: PLC0415
+
+        try:
+            seal(self.run.results)
+        except OSError as exc:  # a full disk: the results themselves are what counts
+            print(f"phonehome: the evidence bundle of {self.run.results} was not written: {exc}")
