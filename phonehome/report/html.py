@@ -244,10 +244,10 @@ def _finding(f: dict[str, Any]) -> str:
 
 
 FLOW_COLUMNS = (
-    "id", "judged", "start", "phase", "proto", "client", "server", "name", "named by",
+    "id", "judged", "start", "phase", "proto", "client", "server", "name", "named by", "claimed names",
     "transport", "app", "bytes up", "bytes down", "packets", "frames",
 )  # fmt: skip
-_NUMERIC = (0, 11, 12, 13)
+_NUMERIC = tuple(FLOW_COLUMNS.index(c) for c in ("id", "bytes up", "bytes down", "packets"))
 
 
 def flow_rows(view: RunView) -> list[list[str]]:
@@ -270,6 +270,7 @@ def flow_rows(view: RunView) -> list[list[str]]:
                 f"{f.get('dst')}:{f.get('dport')}",
                 str(f.get("server_name") or ""),
                 str(f.get("name_source") or ""),
+                _claimed(f),
                 str(f.get("transport") or ""),
                 str(f.get("app") or ""),
                 str(f.get("bytes_c2s", "")),
@@ -283,10 +284,21 @@ def flow_rows(view: RunView) -> list[list[str]]:
     return rows
 
 
+def _claimed(flow: dict[str, Any]) -> str:
+    """Every name the client claimed in the flow (SNI, Host, CONNECT...) and its DHCP host names."""
+    names = [f"{obj(c).get('name')} ({obj(c).get('source')})" for c in items(flow.get("claims"))[:10]]
+    names += [
+        f"{obj(d).get('hostname')} (dhcp hostname)"
+        for d in items(flow.get("dhcp"))[:10]
+        if obj(d).get("hostname")
+    ]
+    return "; ".join(dict.fromkeys(names))
+
+
 def _flows(view: RunView) -> str:
     rows = [[visible(cell, 300) for cell in row] for row in flow_rows(view)]
     total = len(view.flows())
-    data = {"rows": rows, "judged": 1, "numeric": list(_NUMERIC)}
+    data = {"rows": rows, "judged": FLOW_COLUMNS.index("judged"), "numeric": list(_NUMERIC)}
     cut = (
         f'<p class="note">The table holds the first {MAX_FLOWS} of {total} flows.</p>'
         if total > MAX_FLOWS

@@ -20,6 +20,7 @@ from typing import Any
 
 from phonehome.policy import Evaluation, evaluate_capture, load_identity, load_manifest
 from phonehome.report import folder as results
+from phonehome.traffic import Analysis
 from phonehome.traffic.capture import Capture
 
 
@@ -34,6 +35,8 @@ class Rejudged:
     evaluation: Evaluation
     archived: dict[str, Any] | None
     differences: list[str] = field(default_factory=list)
+    analysis: Analysis | None = None
+    """The capture analyzed again (what the re-rendered report's flow table shows)."""
 
 
 def rejudge(folder: Path) -> Rejudged:
@@ -45,7 +48,7 @@ def rejudge(folder: Path) -> Rejudged:
         manifest = _manifest(folder, run.get("manifest"))
     except ValueError as exc:  # ConfigError: file, line and key
         raise JudgeError(str(exc).splitlines()[0]) from exc
-    _, evaluation = evaluate_capture(
+    analysis, evaluation = evaluate_capture(
         capture,
         identity=identity,
         manifest=manifest,
@@ -57,7 +60,7 @@ def rejudge(folder: Path) -> Rejudged:
     differences = (
         compare(archived, evaluation.to_json()) if archived else [f"no archived {results.EVALUATION}"]
     )
-    return Rejudged(evaluation, archived, differences)
+    return Rejudged(evaluation, archived, differences, analysis)
 
 
 def compare(archived: dict[str, Any], now: dict[str, Any]) -> list[str]:

@@ -14,12 +14,12 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from phonehome.report import folder as results
 from phonehome.cli import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INTERNAL_ERROR, main
 from phonehome.judge import rejudge
 from phonehome.policy import Identity, evaluate_capture, load_identity, load_manifest
 from phonehome.pytest_fixtures import record_evaluation
 from phonehome.pytest_plugin import DeviceSpec, Run
+from phonehome.report import folder as results
 from phonehome.traffic.capture import Capture, CaptureDrops, file_digest
 from phonehome.traffic.timeline import PhaseMarker
 from tests.unit.policy import captures
