@@ -40,12 +40,6 @@ _ERROR_STATUS = {
     "no-verdict": exits.NO_VERDICT,
     "internal": exits.INTERNAL_ERROR,
 }
-_WHAT = {
-    exits.USAGE: "usage",
-    exits.BAD_INPUT: "bad input",
-    exits.NO_VERDICT: "bench or device error",
-    exits.INTERNAL_ERROR: "internal error",
-}
 
 Launcher = Callable[[Sequence[str], Path, float], int | None]
 """Runs a child's argv with its output to a log; its exit status, or None when it ran out of time."""
@@ -181,7 +175,7 @@ def _outcomes(outcomes: Sequence[DeviceResult]) -> list[batch.Outcome]:
             o.device,
             o.status,
             o.result,
-            f"{_WHAT.get(o.status, 'internal error')}: {o.reason}" if o.evaluation is None else o.reason,
+            o.reason,
             o.results,
             o.evaluation,
         )

@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phonehome import exits
 from phonehome.report import html
 from phonehome.report.escape import text, visible
 from phonehome.report.view import REPORT, items, obj
 
 MAX_TARGETS = 3
 """Endpoints named on a finding kind's line; the rest are counted."""
+WHAT = {
+    exits.USAGE: "usage",
+    exits.BAD_INPUT: "bad input",
+    exits.NO_VERDICT: "bench or device error",
+    exits.INTERNAL_ERROR: "internal error",
+}
+"""What kind of trouble left a handset without a verdict, by its exit status."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +42,11 @@ class Outcome:
     reason: str
     results: Path | None
     evaluation: dict[str, Any] | None
+
+    @property
+    def why(self) -> str:
+        """Why there is no verdict, with what kind of trouble it was."""
+        return f"{WHAT.get(self.status, 'internal error')}: {self.reason}"
 
     def verdicts(self) -> dict[str, str]:
         return {
@@ -73,7 +86,7 @@ def lines(outcomes: Sequence[Outcome], *, verbose: bool = False, quiet: bool = F
     assertions = list(dict.fromkeys(a for o in outcomes for a in o.verdicts()))
     out = [""] if not quiet else []
     for o in outcomes:
-        head = f"{o.device}: {o.result}" if o.result else f"{o.device}: NO VERDICT: {o.reason}"
+        head = f"{o.device}: {o.result}" if o.result else f"{o.device}: NO VERDICT: {o.why}"
         out.append(visible(head, 600))
         if quiet:
             continue
@@ -133,7 +146,7 @@ def render_batch(outcomes: Sequence[Outcome], run_dir: Path, run_id: str = "") -
     for o in outcomes:
         body.append(f"<h2>{text(o.device)} {html.badge(o.result or 'NO VERDICT')}</h2>")
         if o.result is None:
-            body.append(f'<p class="note">No verdict: {text(o.reason)}</p>')
+            body.append(f'<p class="note">No verdict: {text(o.why)}</p>')
         kinds = finding_kinds(o.evaluation)
         if kinds:
             body.append("<ul>" + "".join(f"<li><code>{text(k)}</code></li>" for k in kinds) + "</ul>")

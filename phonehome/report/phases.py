@@ -200,7 +200,9 @@ def _pcapng_times(source: Path) -> Iterator[float]:
                     else 0
                 )
                 interfaces.append((_resolution(opts.get(IF_TSRESOL, b"")), float(offset)))
-            elif kind == EPB and len(block) >= 32:
+            elif kind == EPB:
+                if len(block) < 32:
+                    raise PhaseCopyError("a packet block too short for its own header")
                 iface, hi, lo = struct.unpack_from(order + "III", block, 8)
                 res, offset = interfaces[iface] if iface < len(interfaces) else (1e-6, 0.0)
                 yield ((hi << 32) | lo) * res + offset

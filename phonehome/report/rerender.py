@@ -31,6 +31,8 @@ class Handset:
     device: str
     folder: Path
     result: str | None = None
+    status: int | None = None
+    """The archived exit status of a handset that had no verdict (summary.json)."""
     differences: list[str] = field(default_factory=list)
     error: str = ""
     """Why it could not be judged again (a file missing or not the one sealed)."""
@@ -85,11 +87,9 @@ def render_results(folder: Path, output: Path | None = None) -> Rendered:
         name = Path(str(entry.get("results") or "")).name
         where = folder / name if name else None
         if where is None or not (where / results.RUN).exists():
-            handsets.append(
-                Handset(
-                    str(entry.get("device")), where or folder, error=str(entry.get("reason") or "no results")
-                )
-            )
+            status = entry.get("status") if isinstance(entry.get("status"), int) else exits.NO_VERDICT
+            reason = str(entry.get("reason") or "no results")
+            handsets.append(Handset(str(entry.get("device")), where or folder, status=status, error=reason))
             continue
         handsets.append(_one(where, str(entry.get("device")), output / name if output else None))
     if any(h.differences for h in handsets):
@@ -97,7 +97,7 @@ def render_results(folder: Path, output: Path | None = None) -> Rendered:
     outcomes = [
         batch.Outcome(
             h.device,
-            exits.FOR_RESULT.get(h.result or "", exits.NO_VERDICT),
+            h.status if h.status is not None else exits.FOR_RESULT.get(h.result or "", exits.NO_VERDICT),
             h.result,
             h.error,
             h.report.parent if h.report else h.folder,
