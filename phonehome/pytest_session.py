@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -119,6 +120,12 @@ class SessionRecorder:
             exitstatus=int(exitstatus),
         )
         results.write_json(run.results / results.SESSION, record)
+        alluredir = getattr(session.config.option, "allure_report_dir", None)
+        if alluredir:
+            from phonehome.report.allure import environment, write_categories, write_environment  # noqa: PLC0415
+
+            write_environment(Path(alluredir), environment(run.results, run.device.text))
+            write_categories(Path(alluredir))
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:

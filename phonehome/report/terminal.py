@@ -115,8 +115,9 @@ def render_verdicts(evaluation: Evaluation) -> str:
     return "\n".join(lines) + "\n"
 
 
-def describe(finding: Finding) -> list[str]:
-    """One finding as two lines: what, where (flow, frames), then the excerpt with the match marked."""
+def describe(finding: Finding, *, detail: bool = False) -> list[str]:
+    """One finding: what, where (flow, frames, phase), with ``detail`` its sentence and clauses, then the
+    excerpt with the match marked. Every string is made terminal-safe again (the policy escaped it once)."""
     where = ""
     if finding.flow is not None:
         flow = finding.flow
@@ -125,10 +126,15 @@ def describe(finding: Finding) -> list[str]:
     what = f" {finding.identifier}" if finding.identifier else ""
     chain = f" via {finding.decode}" if finding.decode else ""
     frames = f" frames {','.join(map(str, finding.frames[:5]))}" if finding.frames else ""
+    offset = f" offset {finding.offset}" if detail and finding.offset is not None else ""
     phase = f" in phase {finding.phase}" if finding.phase else ""
-    lines = [f"  {finding.rule}{what}{chain}{where}{frames}{phase}"]
+    lines = [safe(f"  {finding.rule}{what}{chain}{where}{frames}{offset}{phase}")]
+    if detail:
+        lines.append(safe(f"      {finding.detail}"))
+        if finding.clauses:
+            lines.append(safe(f"      clauses: {'; '.join(finding.clauses)}"))
     if finding.excerpt:
-        lines.append(f"      {finding.excerpt}")
+        lines.append(safe(f"      {finding.excerpt}"))
     return lines
 
 
@@ -146,7 +152,7 @@ def explain(evaluation: Evaluation, assertion: str) -> str:
     if mine:
         lines.append(f"findings ({len(mine)}):")
         for finding in mine[:_MAX_FINDINGS]:
-            lines += describe(finding)
+            lines += describe(finding, detail=True)
         if len(mine) > _MAX_FINDINGS:
             lines.append(f"  ... {len(mine) - _MAX_FINDINGS} more in the results' evaluation.json")
     return "\n".join(lines)
