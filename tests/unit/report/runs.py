@@ -20,7 +20,7 @@ from phonehome.report import bundle
 from phonehome.report import folder as results
 from phonehome.traffic import dhcp, http, tls
 from phonehome.traffic.capture import Capture, CaptureDrops, file_digest
-from phonehome.traffic.factory import TcpConversation, UdpConversation, interleave
+from phonehome.traffic.factory import ETHERNET, TcpConversation, UdpConversation, interleave
 from phonehome.traffic.timeline import PhaseMarker
 from tests.unit.policy import captures
 
@@ -71,6 +71,7 @@ def handset_folder(parent: Path, *, hostile: bool = False, sealed: bool = True) 
         files=[file_digest(where / "bench" / "wlan.pcapng")], interface="ph-wlan", port="wlan",
         format="pcapng", tool="dumpcap", started=t0 - 1, ended=t0 + 10, handset_ip=captures.HANDSET,
         markers=markers, drops=[CaptureDrops("dumpcap", "ph-wlan", n, n, 0, link_packets=n)],
+        router_macs=[ETHERNET.server_mac],  # the factory's router side: an isolated port's only other MAC
     )  # fmt: skip
     run.capture = capture
     run.write_json(

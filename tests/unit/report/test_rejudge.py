@@ -21,6 +21,7 @@ from phonehome.pytest_fixtures import record_evaluation
 from phonehome.pytest_plugin import DeviceSpec, Run
 from phonehome.report import folder as results
 from phonehome.traffic.capture import Capture, CaptureDrops, file_digest
+from phonehome.traffic.factory import ETHERNET
 from phonehome.traffic.timeline import PhaseMarker
 from tests.unit.policy import captures
 
@@ -47,6 +48,7 @@ def folder(tmp_path: Path) -> Path:
         format="pcapng", tool="dumpcap", started=captures.T0 - 1, ended=time.time(),
         handset_ip=captures.HANDSET, markers=[PhaseMarker(captures.T0 - 1, "boot")],
         drops=[CaptureDrops("dumpcap", "ph-wlan", n, n, 0, link_packets=n)],
+        router_macs=[ETHERNET.server_mac],  # the factory's router side: an isolated port's only other MAC
     )  # fmt: skip
     identity = Identity.model_validate(
         {
