@@ -18,7 +18,7 @@ from pydantic import BaseModel, TypeAdapter
 from phonehome.policy.findings import Finding, Verdict
 from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
-from phonehome.traffic.export import schema as analysis_schema
+from phonehome.traffic.analysis import schema as analysis_schema
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {"identity": Identity, "manifest": Manifest}

@@ -1,6 +1,7 @@
 """The JSON form of an analysis: what ``phonehome analyze --format json`` writes and labs script against.
 
-Its shape is fixed by ``analysis.schema.json`` (shipped in this package);
+Its shape is fixed by ``analysis.schema.json`` (shipped in ``phonehome.traffic``,
+beside the records it describes; ``phonehome.traffic.analysis.schema`` reads it);
 ``SCHEMA_VERSION`` changes when a field changes meaning or goes away.
 HTTP bodies are not exported (they may hold personal data and can be large):
 their length and whether they were cut are.
@@ -8,23 +9,16 @@ their length and whether they were cut are.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
-from phonehome.traffic.analysis import Analysis
+from phonehome.traffic.analysis import Analysis, schema
 from phonehome.traffic.endpoints import Endpoint
 from phonehome.traffic.flow import DhcpMessage, Flow, HttpRequest, TlsHello, Tunnel
 from phonehome.traffic.pcapfile import CaptureFile
 
 SCHEMA_VERSION = 2
 
-
-def schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of :func:`to_dict`'s output."""
-    text = resources.files("phonehome.traffic").joinpath("analysis.schema.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+__all__ = ["SCHEMA_VERSION", "endpoint_dict", "flow_dict", "schema", "to_dict"]
 
 
 def _hello(hello: TlsHello | None) -> dict[str, Any] | None:
