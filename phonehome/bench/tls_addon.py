@@ -32,7 +32,7 @@ from mitmproxy.proxy.layers.http import HTTPMode
 from OpenSSL import SSL
 
 from phonehome.bench.certs import Forge
-from phonehome.traffic.interception import CONTROL, PROBES_IN_TURN, Exchange, TlsOffer
+from phonehome.traffic.interception import CONTROL, PROBES_IN_TURN, Exchange, Handshake, TlsOffer
 
 HEAD_BYTES = 512
 """Application bytes kept per TLS connection (all are counted; the capture and the key log hold them)."""
@@ -72,7 +72,7 @@ class Rotation:
         return PROBES_IN_TURN[(attempt - 1) % len(PROBES_IN_TURN)], attempt
 
 
-def classify(error: str) -> str:
+def classify(error: str) -> Handshake:
     """``refused`` when the handset sent an alert or hung up during the handshake, else ``failed``.
 
     mitmproxy words both: "...does not trust the proxy's certificate... (tlsv1 alert unknown ca)",
@@ -127,7 +127,7 @@ class Connection:
         }
 
 
-class Swallow(layer.Layer):
+class Swallow(layer.Layer):  # type: ignore[misc]
     """Reads what the client sends and never answers (the sinks' raw TCP): no upstream exists."""
 
     def __init__(self, context: Any, connection: Connection | None) -> None:
@@ -264,7 +264,7 @@ class Interceptor:
         conn = self.connections.get(data.conn.id)
         if conn is not None and conn.offer is not None:
             error = str(data.conn.error or "")
-            conn.offer.handshake = classify(error)  # type: ignore[assignment]  (one of the Handshake values)
+            conn.offer.handshake = classify(error)
             conn.offer.error = error[:400]
 
     # --- HTTP and WebSocket --------------------------------------------------------------------

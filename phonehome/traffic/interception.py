@@ -44,6 +44,14 @@ handshake (it would not accept the certificate); failed: the handshake broke for
 shared cipher or version, bytes that were not TLS): the probe was not really offered."""
 
 
+def handshake_of(value: object) -> Handshake:
+    """``value`` as a `Handshake`; ValueError for anything else."""
+    for known in ("completed", "refused", "failed"):
+        if value == known:
+            return known
+    raise ValueError(f"handshake {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class CertificateInfo:
     """The certificate the bench presented, as a lab report quotes it."""
@@ -153,9 +161,6 @@ class TlsOffer:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TlsOffer:
-        handshake = str(data["handshake"])
-        if handshake not in ("completed", "refused", "failed"):
-            raise ValueError(f"handshake {handshake!r}")
         return cls(
             client=(str(data["client"][0]), int(data["client"][1])),
             dst=(str(data["dst"][0]), int(data["dst"][1])),
@@ -166,7 +171,7 @@ class TlsOffer:
             attempt=int(data["attempt"]),
             sni=str(data["sni"]) if data.get("sni") is not None else None,
             certificate=CertificateInfo.from_dict(data["certificate"]),
-            handshake=handshake,  # type: ignore[arg-type]  (checked above)
+            handshake=handshake_of(data["handshake"]),
             error=str(data.get("error", "")),
             tls_version=data.get("tls_version"),
             alpn=data.get("alpn"),
