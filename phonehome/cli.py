@@ -181,6 +181,7 @@ def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_USAGE
     options = [f"--time-scale={args.time_scale}"] if args.time_scale is not None else []
+    options += [f"--tls={args.tls}"] if args.tls else []
     return run(
         args.device,
         suite=suite,
@@ -392,6 +393,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="an option of the scenario (settle=SECONDS, idle=SECONDS, reset=adb, wifi=skip...); repeat",
+    )
+    run.add_argument(
+        "--tls",
+        choices=["alert", "validate", "intercept"],
+        help="what the bench does with TLS, instead of the bench definition's `tls:` (docs/tls.md)",
     )
     run.add_argument("--results", default="results", help="parent folder of the run's results")
     run.add_argument("--suite", default="tests/compliance", help="the compliance suite to run")
