@@ -189,6 +189,7 @@ def _run(args: argparse.Namespace) -> int:
     verbosity = -1 if args.quiet else 1 if args.verbose else 0
     # Progress only where a person watches: a terminal, not -q, not JSON for a script.
     shown = sys.stdout.isatty() and args.format != "json" and verbosity >= 0
+    options += [f"--tls={args.tls}"] if args.tls else []
     return run(
         args.device,
         display=Display(sys.stdout, enabled=shown, verbose=verbosity > 0),
@@ -390,6 +391,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="an option of the scenario (settle=SECONDS, idle=SECONDS, reset=adb, wifi=skip...); repeat",
+    )
+    run.add_argument(
+        "--tls",
+        choices=["alert", "validate", "intercept"],
+        help="what the bench does with TLS, instead of the bench definition's `tls:` (docs/tls.md)",
     )
     run.add_argument("--results", default="results", help="parent folder of the run's results")
     run.add_argument("--suite", default="tests/compliance", help="the compliance suite to run")

@@ -143,6 +143,8 @@ class ComplianceRun:
     """Scenario names (``scenarios/NAME.py``) or paths, run in order as one."""
     consent: str = DEFAULT_CONSENT
     scenario_options: dict[str, str] = field(default_factory=dict)
+    tls: str | None = None
+    """What the bench does with TLS (``alert``, ``validate``, ``intercept``), instead of its definition's."""
     operator: Operator | None = None
     """Who does physical acts on a real handset (default: a prompt on the terminal)."""
     seed: str | None = None
@@ -213,9 +215,13 @@ class ComplianceRun:
     def bench_up(self) -> Iterator[Bench]:
         """The isolated bench, capture running, for the run; brought down at the end."""
         from phonehome.bench import Bench  # noqa: PLC0415  (the bench is heavy to import)
+        from phonehome.bench.definition import load_bench  # noqa: PLC0415
 
         self.say("bench", "coming up")
-        with Bench.from_file(self.bench_file, workdir=self.claim() / "bench") as up:
+        definition = load_bench(self.bench_file)
+        if self.tls is not None:
+            definition = definition.model_validate({**definition.model_dump(), "tls": self.tls})
+        with Bench(definition, source=self.bench_file, workdir=self.claim() / "bench") as up:
             self.say("bench", "up, capture running")
             yield up
 
@@ -253,6 +259,8 @@ class ComplianceRun:
             log=self.claim() / "firmware-phases.jsonl",
         )
         try:
+            if bench.lab_ca is not None:  # what a lab does once per handset (docs/tls.md): its CA in /system
+                link.virtual.install_ca(bench.lab_ca.read_bytes())
             yield link
         finally:
             link.close()

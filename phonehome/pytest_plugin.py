@@ -128,6 +128,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--adb-port", type=int, help="adb server port (default: private for virtual handsets, else 5037)"
     )
+    group.addoption(
+        "--tls",
+        choices=["alert", "validate", "intercept"],
+        help="what the bench does with TLS, instead of its definition's `tls:`: alert, validate (offer "
+        "certificates the handset must refuse) or intercept (decrypt with the lab CA; docs/tls.md)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -154,6 +160,7 @@ def pytest_configure(config: pytest.Config) -> None:
             scenarios=scenario_names(config.getoption("scenario")),
             consent=config.getoption("consent"),
             scenario_options=scenario_options(config.getoption("scenario_option")),
+            tls=config.getoption("tls"),
         )
         if not config.getoption("help", False):
             run.scenario()  # a wrong scenario, variant or option is refused before any bench comes up

@@ -21,6 +21,7 @@ from phonehome.policy.identity import Identity
 from phonehome.policy.infrastructure import Infrastructure
 from phonehome.policy.manifest import Endpoint, Manifest
 from phonehome.traffic.flow import DnsQuery, Flow, NameClaim
+from phonehome.traffic.interception import Interception
 from phonehome.traffic.naming import is_ip_literal
 from phonehome.traffic.timeline import Timeline
 
@@ -113,6 +114,9 @@ class Context:
     """The phases the run's scenario covered (None: not said)."""
     names_from: list[str] = field(default_factory=list)
     """Where destination names came from (the resolver's log, DNS answers), for reasons."""
+    interception: Interception | None = None
+    """What the bench's TLS service offered each TLS connection and what the handset did (None: the bench
+    ran no TLS service, ``tls: alert``, or the capture is not a bench's)."""
 
     @property
     def judged(self) -> list[Contact]:

@@ -30,6 +30,7 @@ from phonehome.policy.manifest import Manifest
 from phonehome.traffic import Analysis, analyze
 from phonehome.traffic.capture import Capture
 from phonehome.traffic.flow import Flow
+from phonehome.traffic.interception import Interception, read_interception
 from phonehome.traffic.timeline import PhaseMarker, Timeline
 
 
@@ -87,6 +88,7 @@ def evaluate(
     phases: Sequence[str] | None = None,
     analysis: Analysis | None = None,
     bench: BenchFacts | None = None,
+    interception: Interception | None = None,
 ) -> Evaluation:
     """Judges every assertion over every flow the handset took part in.
 
@@ -154,6 +156,7 @@ def evaluate(
         capture_start=min((f.first_ts for f in flows), default=None),
         phases=phases,
         names_from=names.sources,
+        interception=interception,
     )
     verdicts, judged = assertions.judge(ctx)
     judged_regions = any(v.assertion == "regions" and v.result != "NOT_APPLICABLE" for v in verdicts)
@@ -198,6 +201,7 @@ def analyze_capture(
     phases: Sequence[str] | None = None,
     bench: BenchFacts | None = None,
     keylog: str | PathLike[str] | None = None,
+    interception: Interception | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
 
@@ -218,7 +222,8 @@ def analyze_capture(
     total = None if recorded is None and drops is None else (recorded or 0) + (drops or 0)
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
                           timeline=line, drops=total, truncated=analysis.truncated, geo=geo,
-                          problems=problems, phases=phases, analysis=analysis, bench=bench)  # fmt: skip
+                          problems=problems, phases=phases, analysis=analysis, bench=bench,
+                          interception=interception)  # fmt: skip
     return analysis, evaluation
 
 
@@ -273,6 +278,10 @@ def evaluate_capture(
         problems=doubts,
         phases=phases,
         bench=bench_facts(capture),
+        interception=read_interception(capture.tls_records, capture.tls) if capture.tls_records else None,
+        # The bench's TLS service logs the secrets of every connection it terminated: with them the
+        # analyzer reads what the handset sent inside TLS from the capture itself.
+        keylog=capture.tls_keylog if capture.tls_keylog and capture.tls_keylog.is_file() else None,
     )
 
 
