@@ -251,12 +251,18 @@ class Interception:
     unreadable: int = 0
     """Lines that were not records (a last line cut by a kill): the record may be missing offers."""
 
+    _by_tuple: dict[tuple[tuple[str, int], tuple[str, int]], TlsOffer] = field(
+        default_factory=dict, repr=False
+    )
+    _indexed: int = field(default=0, init=False, repr=False)
+
     def offer_for(self, client: tuple[str, int], dst: tuple[str, int]) -> TlsOffer | None:
-        """The offer made on the connection with this 5-tuple (TCP), if any."""
-        for offer in self.offers:
-            if offer.client == client and offer.dst == dst:
-                return offer
-        return None
+        """The offer made on the connection with this 5-tuple (TCP), if any (the first, should a port be
+        reused). Indexed once: a handset opening many connections must not make judging quadratic."""
+        for offer in self.offers[self._indexed :]:
+            self._by_tuple.setdefault((offer.client, offer.dst), offer)
+        self._indexed = len(self.offers)
+        return self._by_tuple.get((client, dst))
 
 
 def read_interception(path: Path, mode: str) -> Interception:

@@ -15,6 +15,7 @@ from phonehome.policy.assertions.common import (
 )
 from phonehome.policy.context import Contact, Context, claim_endpoint
 from phonehome.policy.findings import IDENTIFIER_RECIPIENTS, Finding, escape
+from phonehome.traffic.interception import lab_ca_trusted, why
 
 CLAUSES = ("GDPR Art. 5(1)(c)", "GDPR Art. 25", "EN 303 645 6-4", "Android CDD 9.8.5")
 
@@ -64,10 +65,23 @@ def judge(ctx: Context) -> Judgement:
     if hidden:
         doubts.append(
             f"{len(hidden)} encrypted flow(s) to endpoints not declared for every identifier (first: "
-            f"{escape(hidden[0].label, 160)}); what they carry is not visible without TLS interception"
+            f"{escape(hidden[0].label, 160)}); {_why_hidden(ctx, hidden[0])}"
         )
     passed = "every identifier seen went only to endpoints declared to receive it"
     return verdict(ctx, IDENTIFIER_RECIPIENTS, CLAUSES, findings, passed, doubts), findings
+
+
+def _why_hidden(ctx: Context, contact: Contact) -> str:
+    """Why what ``contact`` carried could not be read: no interception, or what the handset did to it."""
+    interception = ctx.interception
+    if interception is None or interception.mode != "intercept":
+        return "what they carry is not visible without TLS interception (--tls intercept)"
+    flow = contact.flow
+    local = (flow.src, flow.sport) if contact.opened else (flow.dst, flow.dport)
+    offer = interception.offer_for(local, (contact.peer, contact.peer_port))
+    if offer is None:
+        return "the bench's TLS service has no record of it (QUIC, or not TLS it could terminate)"
+    return f"not decrypted: {why(offer, lab_ca_trusted(interception.offers))}"
 
 
 def _reached(leak: Finding, contact: Contact, how: str) -> Finding:

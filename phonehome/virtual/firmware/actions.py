@@ -436,5 +436,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out (deadline reached)"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {exc.reason or exc}"
+        # OpenSSL's errors carry a reason; one raised in Python (a pin mismatch) has none.
+        return f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
     return f"{type(exc).__name__}: {exc}"
