@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 
 from phonehome.cli import EXIT_BAD_INPUT, EXIT_OK, main
+from phonehome.report.analysis_json import schema, to_dict
 from phonehome.traffic import analyze, factory, pcapng
-from phonehome.traffic.export import schema, to_dict
 from phonehome.traffic.pcapfile import open_capture
 from phonehome.traffic.tls_build import Tls12Connection, Tls13Connection
 from phonehome.traffic.writers import secrets_block, with_tls_secrets
