@@ -9,6 +9,7 @@ section empty with a note instead of stopping the report.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -129,10 +130,18 @@ class RunView:
         return [obj(f) for f in items(self.evaluation.get("findings"))]
 
     def flows(self) -> list[dict[str, Any]]:
+        return self._flows
+
+    @functools.cached_property
+    def _flows(self) -> list[dict[str, Any]]:
         return [obj(f) for f in items(self.analysis.get("flows"))]
 
     def markers(self) -> list[tuple[float, str, dict[str, Any]]]:
         """The phase markers, sorted: (ts, phase, detail)."""
+        return self._markers
+
+    @functools.cached_property
+    def _markers(self) -> list[tuple[float, str, dict[str, Any]]]:
         out = []
         for m in items(self.capture.get("markers")):
             ts = number(obj(m).get("ts"))
@@ -142,6 +151,10 @@ class RunView:
 
     def window(self) -> tuple[float, float] | None:
         """The capture's start and end (seconds since the epoch), from the capture record or the flows."""
+        return self._window
+
+    @functools.cached_property
+    def _window(self) -> tuple[float, float] | None:
         start, end = number(self.capture.get("started")), number(self.capture.get("ended"))
         times = [t for f in self.flows() for t in (number(f.get("first_ts")), number(f.get("last_ts"))) if t]
         times += [m[0] for m in self.markers()]
