@@ -203,12 +203,13 @@ def orig_dst(ancdata: list[tuple[int, int, bytes]]) -> tuple[str, int] | None:
 # --- limits, statistics and what they mean for the capture -------------------------------------------
 
 
-def sink_args(defn: BenchDef, workdir: Path) -> list[str]:
-    """The sink process's options from the definition: its limits, caps, statistics file and user."""
+def sink_args(defn: BenchDef, workdir: Path, stats: str = STATS_NAME) -> list[str]:
+    """The sink process's options from the definition: its limits, caps, statistics file and user (the
+    TLS service, which stands in for the sinks, takes the same)."""
     spec = defn.sinks
     return [
         "--stats",
-        str(workdir / STATS_NAME),
+        str(workdir / stats),
         "--max-connections",
         str(spec.max_connections),
         "--per-source",

@@ -73,8 +73,7 @@ def interpreter() -> str | None:
 
 
 def service_args(defn: BenchDef, workdir: Path, ca_dir: Path) -> list[str]:
-    """The service's options from the definition: mode, lab CA, limits, caps, files and user."""
-    spec = defn.sinks
+    """The service's options from the definition: mode, lab CA, its files, and the sinks' limits and user."""
     return [
         "--mode",
         defn.tls,
@@ -84,18 +83,7 @@ def service_args(defn: BenchDef, workdir: Path, ca_dir: Path) -> list[str]:
         str(workdir / RECORDS_NAME),
         "--keylog",
         str(workdir / KEYLOG_NAME),
-        "--stats",
-        str(workdir / STATS_NAME),
-        "--max-connections",
-        str(spec.max_connections),
-        "--per-source",
-        str(spec.per_source),
-        "--idle",
-        str(spec.idle_seconds),
-        "--transcript-mb",
-        str(defn.disk.transcripts_mb),
-        "--user",
-        spec.user,
+        *sinks.sink_args(defn, workdir, STATS_NAME),
     ]
 
 
