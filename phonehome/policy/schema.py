@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from phonehome.policy.findings import Finding, Verdict
+from phonehome.policy.findings import RESULTS, Finding, Verdict
 from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
 from phonehome.traffic.analysis import schema as analysis_schema
@@ -24,7 +24,39 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {"identity": Identity, "manifest": Manifest}
 JUDGED = "judged-analysis"
 NAMES = (*MODELS, JUDGED)
-_RESULT = {"enum": ["PASS", "FAIL", "INCONCLUSIVE", "NOT_APPLICABLE"]}
+_RESULT = {"enum": list(RESULTS)}
+
+
+def judgement_properties() -> dict[str, Any]:
+    """The keys of a judgement, wherever one is written (``analyze --format json``, ``evaluation.json``):
+    the worst result, the handset and the bench's service as known, verdicts, findings and doubts."""
+    return {
+        "result": {
+            **_RESULT,
+            "description": "The worst verdict: FAIL > INCONCLUSIVE > PASS > NOT_APPLICABLE.",
+        },
+        "handset": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["addresses", "how"],
+            "properties": {"addresses": {"type": "string"}, "how": {"type": "string"}},
+        },
+        "infrastructure": {
+            "type": "string",
+            "description": "How the bench's own DHCP/DNS service was known (the bench, a DHCP offer, a guess).",
+        },
+        "geo_database": {
+            "type": ["string", "null"],
+            "description": "Country/ASN database, when regions were judged.",
+        },
+        "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
+        "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},
+        "doubts": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "What made every would-be PASS INCONCLUSIVE (drops, undecoded packets, a foreign MAC).",
+        },
+    }
 
 
 def judged_schema() -> dict[str, Any]:
@@ -42,33 +74,12 @@ def judged_schema() -> dict[str, Any]:
         defs.update(sub.pop("$defs", {}))
         defs[name] = sub
     added = {
-        "result": {
-            **_RESULT,
-            "description": "The worst verdict: FAIL > INCONCLUSIVE > PASS > NOT_APPLICABLE.",
-        },
-        "handset": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["addresses", "how"],
-            "properties": {"addresses": {"type": "string"}, "how": {"type": "string"}},
-        },
-        "infrastructure": {
-            "type": "string",
-            "description": "How the bench's own DHCP/DNS service was known (the bench, a DHCP offer, a guess).",
-        },
-        "doubts": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "What made every would-be PASS INCONCLUSIVE (drops, undecoded packets, a foreign MAC).",
-        },
+        **judgement_properties(),
         "phases": {
             "type": ["array", "null"],
             "items": {"type": "string"},
             "description": "The phases the run's scenario covered, when it said.",
         },
-        "geo_database": {"type": ["string", "null"]},
-        "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
-        "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},
         "policy_warnings": {"type": "array", "items": {"type": "string"}},
     }
     doc["properties"].update(added)

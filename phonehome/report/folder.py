@@ -223,7 +223,8 @@ def evaluation_schema() -> dict[str, Any]:
     ``phonehome/policy/schemas/evaluation.schema.json``; ``python -m phonehome.report.folder`` rewrites it)."""
     from pydantic import TypeAdapter  # noqa: PLC0415
 
-    from phonehome.policy.findings import RESULTS, Finding, FlowRef, Verdict  # noqa: PLC0415
+    from phonehome.policy.findings import Finding, FlowRef, Verdict  # noqa: PLC0415
+    from phonehome.policy.schema import judgement_properties  # noqa: PLC0415
 
     defs: dict[str, Any] = {}
     for name, kind in (("Finding", Finding), ("Verdict", Verdict), ("FlowRef", FlowRef)):
@@ -255,27 +256,7 @@ def evaluation_schema() -> dict[str, Any]:
                 },
             ],
         },
-        "result": {
-            "enum": list(RESULTS),
-            "description": "The worst verdict: FAIL > INCONCLUSIVE > PASS > NOT_APPLICABLE.",
-        },
-        "handset": {
-            "type": "object",
-            "additionalProperties": False,
-            "required": ["addresses", "how"],
-            "properties": {"addresses": {"type": "string"}, "how": {"type": "string"}},
-        },
-        "infrastructure": {
-            "type": "string",
-            "description": "How the bench's own DHCP/DNS service was known.",
-        },
-        "geo_database": {
-            "type": ["string", "null"],
-            "description": "Country/ASN database, when regions were judged.",
-        },
-        "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
-        "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},
-        "doubts": {**strings, "description": "What made every would-be PASS INCONCLUSIVE."},
+        **judgement_properties(),
         "phases": {
             "type": ["array", "null"],
             "items": {"type": "string"},
