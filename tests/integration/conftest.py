@@ -78,18 +78,46 @@ def _nft_tables() -> set[str]:
     return {f"nft {line.strip()}" for line in str(text or "").splitlines() if line.strip()}
 
 
+def _socket_owners() -> dict[str, str]:
+    """Socket inode -> the command of a process that holds it, over every process this one can see."""
+    owners: dict[str, str] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+            name = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:  # gone meanwhile, or a kernel thread
+            continue
+        for fd in fds:
+            try:
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:  # closed meanwhile (the listing's own descriptor, for one)
+                continue
+            if link.startswith("socket:["):
+                owners.setdefault(link[8:-1], name)
+    return owners
+
+
 def _listening() -> set[str]:
+    """Sockets that listen in the host's namespace, held by a process of ours.
+
+    A socket no visible process holds belongs to a process outside this PID namespace (a container's
+    host, a CI runner's own services sharing the network namespace): nothing the tests started can
+    be there, since everything they start is a descendant, so such sockets are not the tests' to
+    answer for. (``ss -p`` names no process in such containers: the owners are looked up here.)
+    """
     try:
-        done = subprocess.run(["ss", "-H", "-lntup"], capture_output=True, text=True, timeout=30, check=False)
+        done = subprocess.run(["ss", "-H", "-lntue"], capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired):
         return set()
+    owners = _socket_owners()
     out = set()
     for line in done.stdout.splitlines():
         fields = line.split()
-        if len(fields) >= 5:
-            users = fields[6] if len(fields) > 6 else ""
-            name = re.search(r'"([^"]+)"', users)
-            out.add(f"listening {fields[0]} {fields[4]} {name.group(1) if name else ''}")
+        inode = re.search(r"\bino:(\d+)", line)
+        if len(fields) >= 5 and inode and inode.group(1) in owners:
+            out.add(f"listening {fields[0]} {fields[4]} {owners[inode.group(1)]}")
     return out
 
 
