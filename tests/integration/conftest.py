@@ -95,7 +95,7 @@ def _socket_owners() -> dict[str, str]:
             except OSError:  # closed meanwhile (the listing's own descriptor, for one)
                 continue
             if link.startswith("socket:["):
-                owners.setdefault(link[8:-1], name)
+                owners.setdefault(link[8:-1], f"{name}[{pid}]")
     return owners
 
 

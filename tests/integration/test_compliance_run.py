@@ -115,8 +115,9 @@ def test_nokia_2019_fails_on_zzhc_and_identifiers_in_clear(run: tuple[int, Path,
     for f in findings:
         if f["rule"] == "cleartext-identifier" and f["flow"]["server_name"] == "zzhc.vnet.cn":
             first.setdefault(f["identifier"], f)
-    # the first-boot scenario's boot phase: the handset joins the bench port as it powers on, and registers
-    assert {f["phase"] for f in first.values()} == {"boot"}
+    # Before any consent: the handset registers as it powers on and joins the bench port, during boot or,
+    # when boot completes first on a busy machine, while the wizard's first screens are up.
+    assert {f["phase"] for f in first.values()} <= {"boot", "setup-wizard"}, first
 
 
 def test_aosp_clean_without_an_inventory_is_inconclusive_naming_what_to_supply(
