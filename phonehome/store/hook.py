@@ -1,0 +1,37 @@
+"""Indexing a run as it finishes: called where its results folder is sealed, never in its way.
+
+``phonehome run`` indexes its whole batch after sealing it; a pytest session that made its own
+results folder indexes that one. The store is ``$PHONEHOME_STORE`` (a URL or a SQLite file) or
+``RESULTS/phonehome.sqlite``; the batch ``$PHONEHOME_BATCH`` or the folder's own. A store that
+cannot be written costs the index, never the run: the verdicts are in the folder already, and
+``phonehome store add`` indexes it later.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+STORE_ENV = "PHONEHOME_STORE"
+BATCH_ENV = "PHONEHOME_BATCH"
+
+
+def index_finished(folders: Sequence[Path], *, results_parent: Path) -> str | None:
+    """Indexes ``folders`` (handsets' or batches'); None, or why the store was not updated."""
+    try:
+        from phonehome.store.db import Store, store_url  # noqa: PLC0415  (sqlalchemy: only now)
+        from phonehome.store.records import read_results  # noqa: PLC0415
+
+        url = store_url(os.environ.get(STORE_ENV) or None, results_parent)
+        batch = os.environ.get(BATCH_ENV) or None
+        records = [r for folder in folders for r in read_results(folder, batch)]
+        with Store.open(url) as store:
+            store.add(records)
+    except Exception as exc:  # the run's verdict stands whatever the store does
+        why = f"the results store was not updated ({type(exc).__name__}: {str(exc)[:300]}); "
+        why += f"index later with: phonehome store add {' '.join(map(str, folders))}"
+        print(f"phonehome: {why}", file=sys.stderr)
+        return why
+    return None
