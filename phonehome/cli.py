@@ -15,6 +15,7 @@ from pathlib import Path
 from phonehome import __version__, exits
 from phonehome.report.cli import add_format, add_parsers
 from phonehome.report.folder import DISK_ERRORS
+from phonehome.store.cli import add_parsers as add_store_parsers
 
 EXIT_OK = exits.PASS
 """Analyzed; with --identity/--manifest: every verdict PASS (or NOT_APPLICABLE)."""
@@ -417,6 +418,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed to pytest")
     run.set_defaults(func=_run)
     add_parsers(sub)
+    add_store_parsers(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -53,9 +53,7 @@ TOOLS: tuple[Tool, ...] = (
     Tool(("chromedriver",), "chromium-driver", "tests drive Chromium over WebDriver", required=False),
     # The results store's tests start a throwaway PostgreSQL server of their own (initdb, pg_ctl: Debian
     # keeps them in /usr/lib/postgresql/N/bin; pg_ctlcluster, from the same install, is on PATH).
-    Tool(
-        ("pg_ctlcluster", "pg_ctl"), "postgresql", "store tests run a throwaway PostgreSQL", required=False
-    ),
+    Tool(("pg_ctlcluster", "pg_ctl"), "postgresql", "store tests run a throwaway PostgreSQL", required=False),
 )
 
 

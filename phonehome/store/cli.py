@@ -31,7 +31,9 @@ def _store_option(parser: argparse.ArgumentParser) -> None:
         "RESULTS/phonehome.sqlite)",
     )
     parser.add_argument(
-        "--results", default="results", help="results parent folder, where the default store is (default results/)"
+        "--results",
+        default="results",
+        help="results parent folder, where the default store is (default results/)",
     )
 
 
@@ -109,7 +111,9 @@ def side(spec: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
         url = _url(args)
         if url.drivername == "sqlite" and url.database and not Path(url.database).is_file():
-            raise BadSide(f"{spec}: no store at {url.database} (give --store, or index runs with phonehome store add)")
+            raise BadSide(
+                f"{spec}: no store at {url.database} (give --store, or index runs with phonehome store add)"
+            )
         try:
             with Store.open(url) as store:
                 runs = store.runs(batch=name) if kind == "batch" else store.runs(run_id=name)
@@ -180,8 +184,8 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="OLD and NEW are each a results folder (a handset's or a `phonehome run` batch's), or a "
         "store query: batch:NAME or run:ID. Prints, per phase, endpoints new and gone, identifiers newly "
         "sent and to whom, and verdicts that changed. The newer regresses when it sends an identifier to an "
-        "endpoint that the older did not send it to in that phase, when a verdict becomes FAIL or "
-        "INCONCLUSIVE, or when one of its runs has no verdict or a capture in doubt (it cannot show what it "
+        "endpoint that the older did not send it to in that phase, when a verdict gets worse (PASS "
+        "to INCONCLUSIVE or FAIL, INCONCLUSIVE to FAIL), or when one of its runs has no verdict or a capture in doubt (it cannot show what it "
         "did not do). With --gate, reaching an endpoint (name, port, protocol) the older did not reach in "
         "that phase is a regression too.",
         epilog=f"exit status: {exits.PASS} no regression; {exits.FAIL} the newer regressed (each reason is "

@@ -115,7 +115,9 @@ class Store:
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
             current = self.revision(conn)
             if current not in (None, HEAD) and not _known(current):
-                raise StoreError(f"the store's schema is revision {current}, newer than this phonehome's {HEAD}")
+                raise StoreError(
+                    f"the store's schema is revision {current}, newer than this phonehome's {HEAD}"
+                )
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
 
@@ -177,14 +179,19 @@ class Store:
         if run_id is not None:
             query = query.where(schema.runs.c.run_id == run_id)
         with self.engine.connect() as conn:
-            found = {row.run_id: _record(row._mapping) for row in conn.execute(query.order_by(schema.runs.c.run_id))}
+            found = {
+                row.run_id: _record(row._mapping)
+                for row in conn.execute(query.order_by(schema.runs.c.run_id))
+            }
             if not found:
                 return []
             ids = list(found)
             for row in _children(conn, schema.verdicts, ids):
                 found[row["run_id"]].verdicts[row["assertion"]] = row["result"]
             for row in _children(conn, schema.findings, ids):
-                found[row["run_id"]].findings.append({k: v for k, v in row.items() if k not in ("id", "run_id")})
+                found[row["run_id"]].findings.append(
+                    {k: v for k, v in row.items() if k not in ("id", "run_id")}
+                )
             for row in _children(conn, schema.endpoints, ids):
                 found[row["run_id"]].endpoints.append(Endpoint(**_without(row)))
             for row in _children(conn, schema.sent, ids):
@@ -224,9 +231,8 @@ def _record(row: Any) -> RunRecord:
 
 
 def _known(revision: str) -> bool:
-    from alembic.script import ScriptDirectory  # noqa: PLC0415
-
     from alembic.config import Config  # noqa: PLC0415
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -3,8 +3,8 @@
 Each side is one run or a batch of runs (the same firmware on several handsets): its endpoints
 and the identifiers it sent are the union over its runs, its verdict per assertion the worst.
 The newer side regresses when, in any phase, it sends an identifier kind to an endpoint that the
-older did not send it to in that phase, when a verdict turns FAIL or INCONCLUSIVE that was not,
-or when one of its runs cannot show what it did *not* do: a run without verdicts, or whose
+older did not send it to in that phase, when a verdict gets worse (PASS to INCONCLUSIVE or FAIL,
+INCONCLUSIVE to FAIL, any to none), or when one of its runs cannot show what it did *not* do: a run without verdicts, or whose
 capture is in doubt (drops, no traffic from the handset, an unreadable analysis). Absence shown
 by a doubtful capture is no absence, so such a run regresses even where nothing new was seen.
 
@@ -55,12 +55,16 @@ class Side:
         return out
 
     def verdicts(self) -> dict[str, str]:
-        """Per assertion, the worst verdict of the side's runs; a run without verdicts makes every
-        assertion's ``NO VERDICT``."""
+        """Per assertion, the worst verdict of the side's runs that judged it; a run without any
+        verdict makes every assertion's ``NO VERDICT``."""
         assertions = {a for run in self.runs for a in run.verdicts}
         out = {}
         for a in sorted(assertions):
-            results = [run.verdicts.get(a, MISSING) for run in self.runs]
+            results = [
+                run.verdicts[a] if run.verdicts else MISSING
+                for run in self.runs
+                if a in run.verdicts or not run.verdicts
+            ]
             out[a] = MISSING if MISSING in results else worst(results)
         return out
 
@@ -136,7 +140,8 @@ def diff(old: Side, new: Side, *, gate: bool = False) -> Diff:
         a, b = was.get(assertion, MISSING), now.get(assertion, MISSING)
         if a == b:
             continue
-        worse = b not in ("PASS", "NOT_APPLICABLE")  # anything else proves less than before
+        # an assertion the older did not judge: anything short of a pass is news, and bad news
+        worse = _rank(b) < (_rank(a) if a in ORDER else 3) or b not in ORDER
         out.verdicts.append({"assertion": assertion, "old": a, "new": b, "regression": worse})
         if worse:
             out.reasons.append(f"{assertion}: {a} -> {b}")
@@ -147,6 +152,12 @@ def diff(old: Side, new: Side, *, gate: bool = False) -> Diff:
             out.unproven.append(line)
             out.reasons.append(f"cannot show what it did not do: {line}")
     return out
+
+
+def _rank(result: str) -> int:
+    """FAIL below INCONCLUSIVE below PASS, NOT_APPLICABLE as PASS (as `phonehome.exits` counts it); no
+    verdict, or one this phonehome does not know, lowest."""
+    return {"FAIL": 1, "INCONCLUSIVE": 2, "PASS": 3, "NOT_APPLICABLE": 3}.get(result, 0)
 
 
 def unproven(run: RunRecord) -> str:
@@ -202,11 +213,16 @@ def render(result: Diff) -> list[str]:
         for s in changes["identifiers_gone"]:
             lines.append(f"  - sends {s['identifier']} to {s['to']}")
     for v in result.verdicts:
-        lines.append(f"verdict {v['assertion']}: {v['old']} -> {v['new']}" + ("  (regression)" if v["regression"] else ""))
+        lines.append(
+            f"verdict {v['assertion']}: {v['old']} -> {v['new']}"
+            + ("  (regression)" if v["regression"] else "")
+        )
     for line in result.unproven:
         lines.append(f"unproven: {line}")
     if result.regressed:
-        lines.append(f"REGRESSION: {len(result.reasons)} (the newer reaches, sends or proves less than the older)")
+        lines.append(
+            f"REGRESSION: {len(result.reasons)} (the newer reaches, sends or proves less than the older)"
+        )
     else:
         lines.append("no regression: the newer reaches and sends nothing the older did not")
     return [visible(line) for line in lines]  # names come from traffic: no escape sequence reaches a terminal

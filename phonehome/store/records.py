@@ -186,7 +186,10 @@ def read_run(folder: Path, batch: str | None = None) -> RunRecord:
         manifest_sha256=text(obj(evaluation.get("manifest") or run.get("manifest")).get("sha256"), 64),
         scenario=text(obj(evaluation.get("scenario")).get("name") or run.get("scenario")),
     )
-    verdicts = {text(v.get("assertion")): text(v.get("result"), 32) for v in map(obj, items(evaluation.get("verdicts")))}
+    verdicts = {
+        text(v.get("assertion")): text(v.get("result"), 32)
+        for v in map(obj, items(evaluation.get("verdicts")))
+    }
     if evaluation and verdicts:
         record.result = text(evaluation.get("result"), 32) or None
         record.verdicts = verdicts
@@ -202,7 +205,9 @@ def read_run(folder: Path, batch: str | None = None) -> RunRecord:
     if analysis:
         record.endpoints = sorted(set(_endpoints(items(analysis.get("flows")), handset, bench, timeline)))
     elif record.result is not None:
-        record.doubts.append(f"{results.ANALYSIS} is missing or unreadable: the endpoints reached are unknown")
+        record.doubts.append(
+            f"{results.ANALYSIS} is missing or unreadable: the endpoints reached are unknown"
+        )
     evidence = obj(read_json(folder / EVIDENCE))
     record.artifacts = [
         Artifact(text(f.get("path"), 1024), text(f.get("sha256"), 64), int(number(f.get("size")) or 0))

@@ -29,12 +29,22 @@ runs = Table(
 )
 Index("ix_runs_batch", runs.c.batch)
 
-_run = {"ondelete": "CASCADE"}
+
+def _run_id(*, primary_key: bool = False) -> Column[str]:
+    """The run a row belongs to: deleted with it."""
+    return Column(
+        "run_id",
+        String(200),
+        ForeignKey("runs.run_id", ondelete="CASCADE"),
+        primary_key=primary_key,
+        nullable=False,
+    )
+
 
 verdicts = Table(
     "verdicts",
     metadata,
-    Column("run_id", String(200), ForeignKey("runs.run_id", **_run), primary_key=True),
+    _run_id(primary_key=True),
     Column("assertion", String(64), primary_key=True),
     Column("result", String(32), nullable=False),
 )
@@ -43,7 +53,7 @@ findings = Table(
     "findings",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(200), ForeignKey("runs.run_id", **_run), nullable=False),
+    _run_id(),
     Column("rule", String(64), nullable=False),
     Column("assertion", String(64), nullable=False),
     Column("identifier", String(64), nullable=True),
@@ -60,7 +70,7 @@ endpoints = Table(
     "endpoints",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(200), ForeignKey("runs.run_id", **_run), nullable=False),
+    _run_id(),
     Column("phase", String(64), nullable=False),
     Column("name", Text, nullable=False),
     Column("port", Integer, nullable=False),
@@ -76,7 +86,7 @@ sent = Table(
     "sent",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String(200), ForeignKey("runs.run_id", **_run), nullable=False),
+    _run_id(),
     Column("phase", String(64), nullable=False),
     Column("identifier", String(200), nullable=False),
     Column("name", Text, nullable=False),
@@ -91,7 +101,7 @@ Index("ix_sent_run", sent.c.run_id)
 artifacts = Table(
     "artifacts",
     metadata,
-    Column("run_id", String(200), ForeignKey("runs.run_id", **_run), primary_key=True),
+    _run_id(primary_key=True),
     Column("path", String(1024), primary_key=True),
     Column("sha256", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),

@@ -96,12 +96,16 @@ def test_a_run_without_evaluation_is_kept_without_verdict(tmp_path: Path) -> Non
     assert record.reason == "the handset never booted"
 
 
-@pytest.mark.parametrize("content", ["", "not json", "[]", "null", '{"verdicts": "x", "findings": [1, null]}'])
+@pytest.mark.parametrize(
+    "content", ["", "not json", "[]", "null", '{"verdicts": "x", "findings": [1, null]}']
+)
 def test_a_mangled_evaluation_leaves_a_run_without_verdict_not_a_crash(tmp_path: Path, content: str) -> None:
     folder = tmp_path / "r"
     folder.mkdir()
     (folder / results.EVALUATION).write_text(content)
-    (folder / results.ANALYSIS).write_text('{"flows": [1, "x", {"src": 5, "dport": "80", "first_ts": "nan"}]}')
+    (folder / results.ANALYSIS).write_text(
+        '{"flows": [1, "x", {"src": 5, "dport": "80", "first_ts": "nan"}]}'
+    )
     record = read_run(folder)
     assert record.result is None
     assert record.run_id == "folder:r"
