@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0001"
 """The schema revision this phonehome writes (the newest in ``migrations/versions``)."""
 BUSY_TIMEOUT_MS = 30_000
+CHUNK = 500
+FINDING_KEYS = ("rule", "assertion", "identifier", "form", "decode", "phase", "name", "port", "proto")
+"""Run ids per ``IN (...)``: SQLite binds at most a few hundred parameters in older releases."""
 LOCK_KEY = 0x70686F6E65  # "phone": the advisory lock id that serialises migrations on PostgreSQL
 
 
@@ -129,34 +132,50 @@ class Store:
 
     # -- writing --------------------------------------------------------------------------------
     def add(self, records: Iterable[RunRecord]) -> int:
-        """Indexes ``records`` (each replacing the run of the same id); how many."""
-        count = 0
-        with self.engine.begin() as conn:
-            for record in records:
-                self._add(conn, record)
-                count += 1
-        return count
+        """Indexes ``records`` in one transaction (each replacing the run of the same id); how many.
 
-    def _add(self, conn: Connection, r: RunRecord) -> None:
-        for table in (*schema.CHILDREN, schema.runs):
-            conn.execute(delete(table).where(table.c.run_id == r.run_id))
-        conn.execute(
-            insert(schema.runs).values(
-                run_id=r.run_id, batch=r.batch, device=r.device, folder=r.folder, result=r.result,
-                reason=r.reason, started=r.started, indexed=time.time(), phonehome=r.phonehome,
-                manifest_sha256=r.manifest_sha256, scenario=r.scenario, doubts=json.dumps(r.doubts),
-            )
-        )  # fmt: skip
+        The rows of every run go in together, one statement per table (a round trip per table, not per
+        run: a batch of 100 runs is a few dozen statements on PostgreSQL)."""
+        latest = {r.run_id: r for r in records}  # the same run twice: the last reading wins
+        now = time.time()
+        runs = [
+            {"run_id": r.run_id, "batch": r.batch, "device": r.device, "folder": r.folder, "result": r.result,
+             "reason": r.reason, "started": r.started, "indexed": now, "phonehome": r.phonehome,
+             "manifest_sha256": r.manifest_sha256, "scenario": r.scenario, "doubts": json.dumps(r.doubts)}
+            for r in latest.values()
+        ]  # fmt: skip
         rows: list[tuple[Any, list[dict[str, Any]]]] = [
-            (schema.verdicts, [{"assertion": a, "result": v} for a, v in r.verdicts.items()]),
-            (schema.findings, list(r.findings)),
-            (schema.endpoints, [_fields(e) for e in r.endpoints]),
-            (schema.sent, [_fields(s) for s in r.sent]),
-            (schema.artifacts, [_fields(a) for a in {a.path: a for a in r.artifacts}.values()]),
+            (schema.runs, runs),
+            (
+                schema.verdicts,
+                [
+                    {"run_id": r.run_id, "assertion": a, "result": v}
+                    for r in latest.values()
+                    for a, v in r.verdicts.items()
+                ],
+            ),
+            (schema.findings, [{**f, "run_id": r.run_id} for r in latest.values() for f in r.findings]),
+            (schema.endpoints, [_fields(e, r.run_id) for r in latest.values() for e in set(r.endpoints)]),
+            (schema.sent, [_fields(s, r.run_id) for r in latest.values() for s in set(r.sent)]),
+            (
+                schema.artifacts,
+                [
+                    _fields(a, r.run_id)
+                    for r in latest.values()
+                    for a in {a.path: a for a in r.artifacts}.values()
+                ],
+            ),
         ]
-        for table, values in rows:
-            if values:
-                conn.execute(insert(table), [{**v, "run_id": r.run_id} for v in values])
+        ids = list(latest)
+        with self.engine.begin() as conn:
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                for table in (*schema.CHILDREN, schema.runs):
+                    conn.execute(delete(table).where(table.c.run_id.in_(chunk)))
+            for table, values in rows:
+                if values:
+                    conn.execute(insert(table), values)
+        return len(latest)
 
     # -- reading --------------------------------------------------------------------------------
     def batches(self) -> list[tuple[str, int]]:
@@ -186,36 +205,33 @@ class Store:
             if not found:
                 return []
             ids = list(found)
-            for row in _children(conn, schema.verdicts, ids):
-                found[row["run_id"]].verdicts[row["assertion"]] = row["result"]
-            for row in _children(conn, schema.findings, ids):
-                found[row["run_id"]].findings.append(
-                    {k: v for k, v in row.items() if k not in ("id", "run_id")}
-                )
-            for row in _children(conn, schema.endpoints, ids):
-                found[row["run_id"]].endpoints.append(Endpoint(**_without(row)))
-            for row in _children(conn, schema.sent, ids):
-                found[row["run_id"]].sent.append(Sent(**_without(row)))
-            for row in _children(conn, schema.artifacts, ids):
-                found[row["run_id"]].artifacts.append(Artifact(**_without(row)))
+            for run, assertion, result in _children(conn, schema.verdicts, ("assertion", "result"), ids):
+                found[run].verdicts[assertion] = result
+            keys = FINDING_KEYS
+            for run, *values in _children(conn, schema.findings, keys, ids):
+                found[run].findings.append(dict(zip(keys, values, strict=True)))
+            for kind, table, into in (
+                (Endpoint, schema.endpoints, "endpoints"),
+                (Sent, schema.sent, "sent"),
+                (Artifact, schema.artifacts, "artifacts"),
+            ):
+                for run, *values in _children(conn, table, kind.__slots__, ids):
+                    getattr(found[run], into).append(kind(*values))
         return list(found.values())
 
 
-def _children(conn: Connection, table: Any, ids: list[str]) -> Iterator[dict[str, Any]]:
-    """Rows of ``table`` for ``ids``, in chunks (SQLite allows some hundreds of bound parameters)."""
+def _children(conn: Connection, table: Any, names: Sequence[str], ids: list[str]) -> Iterator[Sequence[Any]]:
+    """(run_id, *names) of ``table``'s rows for ``ids``, in the order they were written, `CHUNK` ids at
+    a time (plain tuples: a batch is tens of thousands of rows)."""
     order = [table.c.id] if "id" in table.c else list(table.primary_key.columns)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for row in conn.execute(select(table).where(table.c.run_id.in_(chunk)).order_by(*order)):
-            yield dict(row._mapping)
+    columns = [table.c.run_id, *(table.c[name] for name in names)]
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start : start + CHUNK]
+        yield from conn.execute(select(*columns).where(table.c.run_id.in_(chunk)).order_by(*order))
 
 
-def _without(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("id", "run_id")}
-
-
-def _fields(record: Endpoint | Sent | Artifact) -> dict[str, Any]:
-    return {name: getattr(record, name) for name in record.__slots__}
+def _fields(record: Endpoint | Sent | Artifact, run_id: str) -> dict[str, Any]:
+    return {"run_id": run_id, **{name: getattr(record, name) for name in record.__slots__}}
 
 
 def _record(row: Any) -> RunRecord:

@@ -41,7 +41,7 @@ def check_store(store: Store, folder: Path) -> None:
     assert sorted(back.endpoints) == sorted(record.endpoints)
     assert sorted(back.sent) == sorted(record.sent)
     assert sorted(back.artifacts, key=lambda a: a.path) == sorted(record.artifacts, key=lambda a: a.path)
-    assert len(back.findings) == len(record.findings)
+    assert back.findings == record.findings
     assert store.runs(run_id=record.run_id)[0].device == record.device
     assert store.runs(batch="nope") == []
     assert ("b1", 1) in store.batches()
