@@ -8,6 +8,7 @@ identifier's value: only its kind, how it was encoded, where it went and in whic
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -177,7 +178,7 @@ def read_run(folder: Path, batch: str | None = None) -> RunRecord:
     analysis = obj(read_json(folder / results.ANALYSIS))
     run_id = text(evaluation.get("run_id") or run.get("run_id") or session.get("run_id"), 64)
     record = RunRecord(
-        run_id or f"folder:{folder.name}",
+        run_id or _folder_id(folder),
         batch or _batch_of(folder, run),
         device=text(evaluation.get("device") or run.get("device") or session.get("device")),
         folder=str(folder.resolve()),
@@ -215,6 +216,12 @@ def read_run(folder: Path, batch: str | None = None) -> RunRecord:
         if isinstance(f.get("path"), str)
     ]
     return record
+
+
+def _folder_id(folder: Path) -> str:
+    """The id of a run whose files name none: its folder's (two archives of the same name stay two)."""
+    digest = hashlib.sha256(str(folder.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return f"folder:{folder.name[:100]}:{digest}"
 
 
 def _batch_of(folder: Path, run: dict[str, Any]) -> str:

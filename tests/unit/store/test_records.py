@@ -108,7 +108,11 @@ def test_a_mangled_evaluation_leaves_a_run_without_verdict_not_a_crash(tmp_path:
     )
     record = read_run(folder)
     assert record.result is None
-    assert record.run_id == "folder:r"
+    assert record.run_id.startswith("folder:r:")
+    other = tmp_path / "elsewhere" / "r"
+    other.mkdir(parents=True)
+    (other / results.EVALUATION).write_text(content)
+    assert read_run(other).run_id != record.run_id
 
 
 def test_missing_analysis_is_a_doubt_not_an_empty_list_of_endpoints(tmp_path: Path) -> None:
