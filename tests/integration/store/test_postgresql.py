@@ -17,7 +17,7 @@ from phonehome.store.records import RunRecord
 from phonehome.store.throwaway import Unavailable, throwaway_postgresql
 from tests.unit.policy import captures
 from tests.unit.store.folders import batch_folder, handset_folder
-from tests.unit.store.test_cli import phonehome
+from tests.unit.store.test_store_cli import phonehome
 from tests.unit.store.test_db import check_store
 
 
