@@ -27,9 +27,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from phonehome.store import Endpoint, RunRecord, Sent, Side, diff
 from phonehome.store.db import Store
-from phonehome.store.records import Artifact
+from phonehome.store.diff import Side, diff
+from phonehome.store.records import Artifact, Endpoint, RunRecord, Sent
 from phonehome.store.throwaway import Unavailable, throwaway_postgresql
 
 PHASES = ("boot", "setup-wizard", "consent", "idle")

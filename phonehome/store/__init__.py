@@ -4,13 +4,9 @@ postgresql://...``) with one schema and one migration tool; and `diff`, the regr
 two runs or batches.
 
 Sits above `phonehome.report` (it reads results folders with the report's readers); nothing
-below imports it. SQLAlchemy and alembic are imported by `db` only, so reading folders and
-diffing them need neither.
+below imports it. The surface: `records.read_results` / `records.read_run` (a folder as
+`records.RunRecord`), `db.Store` (open, add, runs, batches), `diff.diff` (two `diff.Side`),
+`throwaway.throwaway_postgresql` (a server for tests). Nothing is imported here, so that
+``phonehome --help`` does not load the traffic package or SQLAlchemy; `db` alone imports
+SQLAlchemy and alembic.
 """
-
-from __future__ import annotations
-
-from phonehome.store.diff import Diff, Side, diff
-from phonehome.store.records import Endpoint, RunRecord, Sent, read_results, read_run
-
-__all__ = ["Diff", "Endpoint", "RunRecord", "Sent", "Side", "diff", "read_results", "read_run"]

@@ -14,12 +14,14 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phonehome.report import folder as results
 from phonehome.report.bundle import EVIDENCE
 from phonehome.report.view import items, number, obj, read_json
-from phonehome.traffic.timeline import PhaseMarker, Timeline
+
+if TYPE_CHECKING:
+    from phonehome.traffic.timeline import PhaseMarker, Timeline
 
 SUMMARY = "summary.json"
 """A ``phonehome run`` folder's list of its handsets (`phonehome.run`)."""
@@ -198,6 +200,8 @@ def read_run(folder: Path, batch: str | None = None) -> RunRecord:
         error = obj(session.get("error"))
         record.reason = text(error.get("message")) or f"no {results.EVALUATION} with verdicts"
     record.doubts = [text(d) for d in items(evaluation.get("doubts"))]
+    from phonehome.traffic.timeline import Timeline  # noqa: PLC0415  (the traffic package: only to read a run)
+
     timeline = Timeline(_markers(capture))
     record.findings = [_finding(obj(f)) for f in items(evaluation.get("findings"))]
     record.sent = sorted(set(_sent(record.findings)))
@@ -235,6 +239,8 @@ def _batch_of(folder: Path, run: dict[str, Any]) -> str:
 
 
 def _markers(capture: dict[str, Any]) -> list[PhaseMarker]:
+    from phonehome.traffic.timeline import PhaseMarker  # noqa: PLC0415
+
     out = []
     for m in map(obj, items(capture.get("markers"))):
         ts = number(m.get("ts"))

@@ -11,14 +11,13 @@ from pathlib import Path
 import pytest
 
 from phonehome import exits
-from phonehome.store import read_run
 from phonehome.store.db import Store
-from phonehome.store.records import RunRecord
+from phonehome.store.records import RunRecord, read_run
 from phonehome.store.throwaway import Unavailable, throwaway_postgresql
 from tests.unit.policy import captures
 from tests.unit.store.folders import batch_folder, handset_folder
-from tests.unit.store.test_store_cli import phonehome
 from tests.unit.store.test_db import check_store
+from tests.unit.store.test_store_cli import phonehome
 
 
 @pytest.fixture(scope="module")

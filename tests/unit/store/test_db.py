@@ -14,9 +14,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from phonehome.store import read_run
 from phonehome.store.db import HEAD, Store, StoreError, store_url
-from phonehome.store.records import RunRecord
+from phonehome.store.records import RunRecord, read_run
 from phonehome.store.schema import metadata
 from tests.unit.policy import captures
 from tests.unit.store.folders import handset_folder

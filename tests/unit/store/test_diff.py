@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from phonehome.store import Endpoint, RunRecord, Sent, Side, diff
+from phonehome.store.diff import Side, diff
+from phonehome.store.records import Endpoint, RunRecord, Sent
 
 GOOGLE = Endpoint("boot", "android.googleapis.com", 443, "tcp", "sni", "142.250.74.110", "tls")
 ZZHC = Endpoint("setup-wizard", "zzhc.vnet.cn", 9999, "tcp", "http-host", "203.0.113.5", "cleartext")

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from phonehome.report import folder as results
-from phonehome.store import read_results, read_run
-from phonehome.store.records import BENCH, MAX_TEXT, NO_PHASE
+from phonehome.store.records import BENCH, MAX_TEXT, NO_PHASE, read_results, read_run
 from tests.unit.policy import captures
 from tests.unit.store.folders import batch_folder, handset_folder
 
