@@ -23,6 +23,15 @@ class BadSide(Exception):
     """A side of a diff that cannot be read: no such folder, batch or run, a store that cannot be used."""
 
 
+def _deep_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--deep",
+        action="store_true",
+        help="judge each folder's capture again without its manifest, so identifiers sent to declared "
+        "recipients (inside TLS) are known too (one more analysis per capture)",
+    )
+
+
 def _store_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store",
@@ -52,7 +61,7 @@ def _add(args: argparse.Namespace) -> int:
     for given in args.results_dirs:
         folder = Path(given)
         try:
-            found = read_results(folder, args.batch or os.environ.get(BATCH_ENV) or None)
+            found = read_results(folder, args.batch or os.environ.get(BATCH_ENV) or None, deep=args.deep)
         except ValueError as exc:
             print(f"phonehome store add: {exc}", file=sys.stderr)
             status = exits.BAD_INPUT
@@ -125,7 +134,7 @@ def side(spec: str, args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from phonehome.store.records import read_results  # noqa: PLC0415
 
     try:
-        return Side(spec, read_results(Path(spec)))
+        return Side(spec, read_results(Path(spec), deep=args.deep))
     except (ValueError, OSError) as exc:
         raise BadSide(f"{spec}: {exc}") from exc
 
@@ -171,6 +180,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument(
         "--no-verify", action="store_true", help="index folders without checking their evidence bundle"
     )
+    _deep_option(add)
     _store_option(add)
     add.set_defaults(func=_add)
     batches = verbs.add_parser("batches", help="list the store's batches and how many runs each holds")
@@ -200,6 +210,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="the CI regression gate: the newer may not reach anything the older did not, or send any "
         "identifier it did not",
     )
+    _deep_option(compare)
     _store_option(compare)
     add_format(compare, "the diff, the reasons and the status as one JSON document")
     compare.set_defaults(func=_diff)

@@ -2,7 +2,8 @@
 
 ``phonehome run`` indexes its whole batch after sealing it; a pytest session that made its own
 results folder indexes that one. The store is ``$PHONEHOME_STORE`` (a URL or a SQLite file) or
-``RESULTS/phonehome.sqlite``; the batch ``$PHONEHOME_BATCH`` or the folder's own. A store that
+``RESULTS/phonehome.sqlite``; the batch ``$PHONEHOME_BATCH`` or the folder's own; with
+``$PHONEHOME_STORE_DEEP=1`` every identifier sent is indexed (`records.read_run`'s ``deep``). A store that
 cannot be written costs the index, never the run: the verdicts are in the folder already, and
 ``phonehome store add`` indexes it later.
 """
@@ -16,6 +17,8 @@ from pathlib import Path
 
 STORE_ENV = "PHONEHOME_STORE"
 BATCH_ENV = "PHONEHOME_BATCH"
+DEEP_ENV = "PHONEHOME_STORE_DEEP"
+"""``1``: index every identifier sent, to declared recipients too (one more analysis of each capture)."""
 
 
 def index_finished(folders: Sequence[Path], *, results_parent: Path) -> str | None:
@@ -26,7 +29,8 @@ def index_finished(folders: Sequence[Path], *, results_parent: Path) -> str | No
 
         url = store_url(os.environ.get(STORE_ENV) or None, results_parent)
         batch = os.environ.get(BATCH_ENV) or None
-        records = [r for folder in folders for r in read_results(folder, batch)]
+        deep = os.environ.get(DEEP_ENV, "") not in ("", "0")
+        records = [r for folder in folders for r in read_results(folder, batch, deep=deep)]
         with Store.open(url) as store:
             store.add(records)
     except Exception as exc:  # the run's verdict stands whatever the store does

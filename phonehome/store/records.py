@@ -132,13 +132,14 @@ def is_handset_folder(folder: Path) -> bool:
     return any((folder / name).is_file() for name in (results.RUN, results.EVALUATION, results.SESSION))
 
 
-def read_results(folder: Path, batch: str | None = None) -> list[RunRecord]:
+def read_results(folder: Path, batch: str | None = None, *, deep: bool = False) -> list[RunRecord]:
     """Every run in ``folder``: a handset's results folder, or a ``phonehome run`` folder of several
-    (its ``summary.json``, else the handset folders inside). ValueError: neither."""
+    (its ``summary.json``, else the handset folders inside). ValueError: neither. ``deep``: see
+    `read_run`."""
     if not folder.is_dir():
         raise ValueError(f"{folder}: not a folder")
     if is_handset_folder(folder):
-        return [read_run(folder, batch)]
+        return [read_run(folder, batch, deep=deep)]
     summary = read_json(folder / SUMMARY)
     name = batch or folder.name
     runs: list[RunRecord] = []
@@ -148,7 +149,7 @@ def read_results(folder: Path, batch: str | None = None) -> list[RunRecord]:
         inside = folder / where if where else None
         if inside is not None and inside.is_dir() and is_handset_folder(inside):
             seen.add(inside)
-            record = read_run(inside, name)
+            record = read_run(inside, name, deep=deep)
             if record.result is None and not record.reason:
                 record.reason = text(entry.get("reason")) or "no verdict"
             runs.append(record)
@@ -165,14 +166,19 @@ def read_results(folder: Path, batch: str | None = None) -> list[RunRecord]:
             )
     for inside in sorted(p for p in folder.iterdir() if p.is_dir() and p not in seen):
         if is_handset_folder(inside):
-            runs.append(read_run(inside, name))
+            runs.append(read_run(inside, name, deep=deep))
     if not runs:
         raise ValueError(f"{folder}: neither a handset's results folder nor a batch of them")
     return runs
 
 
-def read_run(folder: Path, batch: str | None = None) -> RunRecord:
-    """One handset's folder as a `RunRecord` (batch: ``batch``, else the folder's own batch)."""
+def read_run(folder: Path, batch: str | None = None, *, deep: bool = False) -> RunRecord:
+    """One handset's folder as a `RunRecord` (batch: ``batch``, else the folder's own batch).
+
+    ``evaluation.json`` lists the identifiers that broke a rule: in clear, or to a recipient not
+    declared for them. ``deep`` judges the capture again without the manifest (as ``phonehome
+    judge`` does, its files checked against their SHA-256), so identifiers sent inside TLS to a
+    declared recipient are known too; it costs one more analysis of the capture."""
     evaluation = obj(read_json(folder / results.EVALUATION))
     run = obj(read_json(folder / results.RUN))
     session = obj(read_json(folder / results.SESSION))
@@ -205,6 +211,8 @@ def read_run(folder: Path, batch: str | None = None) -> RunRecord:
     timeline = Timeline(_markers(capture))
     record.findings = [_finding(obj(f)) for f in items(evaluation.get("findings"))]
     record.sent = sorted(set(_sent(record.findings)))
+    if deep and record.result is not None:
+        record.sent = sorted({*record.sent, *_sent_everywhere(folder, record)})
     handset = _handset(text(obj(evaluation.get("handset")).get("addresses"), 4096), capture)
     bench = {text(a) for a in items(capture.get("router_addresses"))}
     if analysis:
@@ -220,6 +228,19 @@ def read_run(folder: Path, batch: str | None = None) -> RunRecord:
         if isinstance(f.get("path"), str)
     ]
     return record
+
+
+def _sent_everywhere(folder: Path, record: RunRecord) -> list[Sent]:
+    """Every identifier the capture shows sent, judged without the manifest; a capture that cannot be
+    judged again is a doubt (the identifiers it sent are then not known in full)."""
+    from phonehome.report.rejudge import JudgeError, rejudge  # noqa: PLC0415  (the policy: only when deep)
+
+    try:
+        judged = rejudge(folder, with_manifest=False)
+    except JudgeError as exc:
+        record.doubts.append(f"the capture could not be judged again for every identifier sent: {exc}")
+        return []
+    return list(_sent(_finding(f.to_json()) for f in judged.evaluation.findings))
 
 
 def _folder_id(folder: Path) -> str:

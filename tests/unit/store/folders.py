@@ -17,8 +17,9 @@ from phonehome.policy import Identity
 from phonehome.report import bundle
 from phonehome.report import folder as results
 from phonehome.traffic.capture import Capture, CaptureDrops, file_digest
-from phonehome.traffic.factory import ETHERNET
+from phonehome.traffic.factory import ETHERNET, TcpConversation
 from phonehome.traffic.timeline import PhaseMarker
+from phonehome.traffic.tls_build import Tls13Connection
 from tests.unit.policy import captures
 
 REPO = Path(__file__).resolve().parents[3]
@@ -39,6 +40,7 @@ def handset_folder(
     device: str = "nokia-7-plus-2019",
     dropped: int = 0,
     sealed: bool = True,
+    keylog: bytes | None = None,
 ) -> Path:
     """A handset's results folder, judged against the Nokia 7 Plus manifest (default: the 2019
     self-registration capture, whose zzhc.vnet.cn POST carries the IMEI in the setup wizard)."""
@@ -52,7 +54,7 @@ def handset_folder(
     where = run.claim(results.new_folder(parent, DeviceSpec("virtual", device).slug))
     (where / "bench").mkdir()
     packets = captures.nokia_2019_packets() if packets is None else packets
-    captures.write(where / "bench" / "wlan.pcapng", packets)
+    captures.write(where / "bench" / "wlan.pcapng", packets, **({"tls_keylog": keylog} if keylog else {}))
     n = len(packets)
     capture = Capture(
         files=[file_digest(where / "bench" / "wlan.pcapng")], interface="ph-wlan", port="wlan",
@@ -97,3 +99,20 @@ def batch_folder(parent: Path, name: str, handsets: list[list | None], *, missin
     results.write_json(run_dir / "summary.json", summary)
     bundle.seal(run_dir)
     return run_dir
+
+
+def checkin_in_tls(t0: float = T0) -> tuple[list, bytes]:  # type: ignore[type-arg]
+    """The clean first boot, then a Google checkin that posts the IMEI inside TLS 1.3 in the setup wizard
+    (the manifest declares android.googleapis.com for the IMEI), and the key log that decrypts it."""
+    connection = Tls13Connection(sni="android.googleapis.com")
+    conv = TcpConversation((captures.HANDSET, 41010), (captures.GOOGLE, 443), ts=t0 + 3).handshake()
+    body = b"imei=" + captures.IMEI.encode()
+    connection.send(
+        b"POST /checkin HTTP/1.1\r\nHost: android.googleapis.com\r\nContent-Type: application/x-www-form-urlencoded"
+        b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    )
+    connection.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", False)
+    for from_client, data in connection.flights():
+        conv.send(data, from_client)
+    conv.close()
+    return [*captures.clean_packets(t0), *conv.packets], connection.keylog()

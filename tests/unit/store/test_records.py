@@ -11,7 +11,7 @@ import pytest
 from phonehome.report import folder as results
 from phonehome.store.records import BENCH, MAX_TEXT, NO_PHASE, read_results, read_run
 from tests.unit.policy import captures
-from tests.unit.store.folders import batch_folder, handset_folder
+from tests.unit.store.folders import batch_folder, checkin_in_tls, handset_folder
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +143,20 @@ def test_hostile_names_are_cut_and_unknown_handsets_hide_no_peer(tmp_path: Path)
     assert (NO_PHASE, BENCH[:3], len(BENCH), 53) in names
     # no handset address known: every flow is the handset's, its server side the endpoint
     assert ("boot", "10.", len("10.0.0.9"), 5555) in names
+
+
+def test_deep_reading_finds_an_identifier_sent_in_tls_to_a_declared_recipient(tmp_path: Path) -> None:
+    packets, keylog = checkin_in_tls()
+    folder = handset_folder(tmp_path, packets, keylog=keylog)
+    shallow, deep = read_run(folder), read_run(folder, deep=True)
+    checkin = ("setup-wizard", "imei", "android.googleapis.com", 443)
+    assert checkin not in {s.key[:4] for s in shallow.sent}  # evaluation.json lists only what broke a rule
+    assert checkin in {s.key[:4] for s in deep.sent}
+    assert deep.doubts == shallow.doubts
+
+
+def test_deep_reading_of_a_capture_changed_since_the_run_is_a_doubt(tmp_path: Path) -> None:
+    folder = handset_folder(tmp_path)
+    (folder / "bench" / "wlan.pcapng").write_bytes(b"changed")
+    record = read_run(folder, deep=True)
+    assert any("could not be judged again" in d for d in record.doubts)

@@ -14,7 +14,7 @@ from phonehome.cli import main
 from phonehome.store.db import Store
 from phonehome.store.hook import STORE_ENV, index_finished
 from tests.unit.policy import captures
-from tests.unit.store.folders import batch_folder, handset_folder
+from tests.unit.store.folders import batch_folder, checkin_in_tls, handset_folder
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,22 @@ def test_a_store_that_fails_costs_the_index_not_the_run(
     why = index_finished([old], results_parent=old.parent)
     assert why is not None
     assert "phonehome store add" in capsys.readouterr().err
+
+
+def test_deep_diff_names_an_identifier_newly_sent_in_tls_to_a_declared_recipient(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = handset_folder(tmp_path / "old", captures.clean_packets())
+    packets, keylog = checkin_in_tls()
+    new = handset_folder(tmp_path / "new", packets, keylog=keylog)
+    status, out, _ = phonehome(capsys, "diff", str(old), str(new))
+    assert "sends imei" not in out
+    status, out, _ = phonehome(capsys, "diff", str(old), str(new), "--deep")
+    assert status == exits.FAIL
+    assert "+ sends imei to android.googleapis.com:443/tcp" in out
+    store = str(tmp_path / "s.sqlite")
+    phonehome(capsys, "store", "add", str(old), "--batch", "old", "--store", store)
+    phonehome(capsys, "store", "add", str(new), "--batch", "new", "--deep", "--store", store)
+    status, out, _ = phonehome(capsys, "diff", "batch:old", "batch:new", "--store", store)
+    assert status == exits.FAIL
+    assert "+ sends imei to android.googleapis.com:443/tcp" in out
