@@ -198,6 +198,7 @@ def read_run(folder: Path, batch: str | None = None, *, deep: bool = False) -> R
     verdicts = {
         text(v.get("assertion")): text(v.get("result"), 32)
         for v in map(obj, items(evaluation.get("verdicts")))
+        if isinstance(v.get("assertion"), str) and v["assertion"]
     }
     if evaluation and verdicts:
         record.result = text(evaluation.get("result"), 32) or None
@@ -284,10 +285,10 @@ def _endpoints(
 ) -> Iterable[Endpoint]:
     """The peer of every flow the handset took part in. With no handset address known, every flow is
     the handset's: a peer is never hidden because the run could not say who the handset was."""
+    ips = {a for a in handset if not _MAC.match(a)}
     for flow in map(obj, flows):
         src, dst = text(flow.get("src"), 64).lower(), text(flow.get("dst"), 64).lower()
         macs = {text(flow.get("src_mac"), 32).lower(), text(flow.get("dst_mac"), 32).lower()}
-        ips = {a for a in handset if not _MAC.match(a)}
         if handset and not ({src, dst} & ips or macs & (handset - ips)):
             continue
         opened = src in ips or not ips or text(flow.get("src_mac"), 32).lower() in handset
