@@ -48,7 +48,7 @@ def store_url(given: str | None, results_parent: Path = Path("results")) -> URL:
     if not given:
         return make_url(f"sqlite:///{(results_parent / DEFAULT_NAME).resolve()}")
     if "://" not in given:
-        return make_url(f"sqlite:///{Path(given).resolve()}")
+        return make_url(f"sqlite:///{Path(given).expanduser().resolve()}")
     try:
         url = make_url(given)
     except ArgumentError as exc:
