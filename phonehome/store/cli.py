@@ -148,7 +148,7 @@ def _diff(args: argparse.Namespace) -> int:
     except (BadSide, StoreError) as exc:
         print(f"phonehome diff: {exc}", file=sys.stderr)
         return exits.BAD_INPUT
-    result = diff(old, new, gate=args.gate)
+    result = diff(old, new, gate=args.gate, by_phase=args.by_phase)
     status = exits.FAIL if result.regressed else exits.PASS
     if args.format == "json":
         print(json.dumps({"status": status, **result.to_json()}, indent=1))
@@ -194,10 +194,10 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         description="OLD and NEW are each a results folder (a handset's or a `phonehome run` batch's), or a "
         "store query: batch:NAME or run:ID. Prints, per phase, endpoints new and gone, identifiers newly "
         "sent and to whom, and verdicts that changed. The newer regresses when it sends an identifier to an "
-        "endpoint that the older did not send it to in that phase, when a verdict gets worse (PASS "
+        "endpoint that the older never sent it to, when a verdict gets worse (PASS "
         "to INCONCLUSIVE or FAIL, INCONCLUSIVE to FAIL), or when one of its runs has no verdict or a capture in doubt (it cannot show what it "
-        "did not do). With --gate, reaching an endpoint (name, port, protocol) the older did not reach in "
-        "that phase is a regression too.",
+        "did not do). With --gate, reaching an endpoint (name, port, protocol) the older never reached is a "
+        "regression too; with --by-phase, also one the older reached (or a send it made) only in other phases.",
         epilog=f"exit status: {exits.PASS} no regression; {exits.FAIL} the newer regressed (each reason is "
         f"printed); {exits.USAGE} usage; {exits.BAD_INPUT} a side that cannot be read (no such folder, batch "
         f"or run, a store that cannot be used); {exits.INTERNAL_ERROR} a crash.",
@@ -209,6 +209,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         action="store_true",
         help="the CI regression gate: the newer may not reach anything the older did not, or send any "
         "identifier it did not",
+    )
+    compare.add_argument(
+        "--by-phase",
+        action="store_true",
+        help="an endpoint or identifier the older reached or sent only in other phases regresses too",
     )
     _deep_option(compare)
     _store_option(compare)

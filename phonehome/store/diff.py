@@ -2,15 +2,17 @@
 
 Each side is one run or a batch of runs (the same firmware on several handsets): its endpoints
 and the identifiers it sent are the union over its runs, its verdict per assertion the worst.
-The newer side regresses when, in any phase, it sends an identifier kind to an endpoint that the
-older did not send it to in that phase, when a verdict gets worse (PASS to INCONCLUSIVE or FAIL,
-INCONCLUSIVE to FAIL, any to none), or when one of its runs cannot show what it did *not* do: a run without verdicts, or whose
+The newer side regresses when it sends an identifier kind to an endpoint that the older never
+sent it to, when a verdict gets worse (PASS to INCONCLUSIVE or FAIL, INCONCLUSIVE to FAIL, any to
+none), or when one of its runs cannot show what it did *not* do: a run without verdicts, or whose
 capture is in doubt (drops, no traffic from the handset, an unreadable analysis). Absence shown
 by a doubtful capture is no absence, so such a run regresses even where nothing new was seen.
 
 With ``gate`` (``phonehome diff --gate``, what a CI job asks: *the newer may not reach anything
-the older did not, or send any identifier it did not*) every endpoint (name, port, protocol)
-new in a phase is a regression too, declared in the manifest or not.
+the older did not, or send any identifier it did not*) every endpoint (name, port, protocol) the
+older never reached is a regression too, declared in the manifest or not. What is new is listed
+per phase; with ``by_phase`` (``--by-phase``) an endpoint or a send the older had only in other
+phases regresses as well.
 """
 
 from __future__ import annotations
@@ -112,26 +114,35 @@ class Diff:
         }
 
 
-def diff(old: Side, new: Side, *, gate: bool = False) -> Diff:
-    """Compares ``new`` with ``old`` (neither may be empty: the caller refuses that as bad input);
-    ``gate``: a new endpoint is a regression too."""
+def diff(old: Side, new: Side, *, gate: bool = False, by_phase: bool = False) -> Diff:
+    """Compares ``new`` with ``old`` (neither may be empty: the caller refuses that as bad input).
+
+    What is new or gone is listed per phase. An endpoint or a send the older had in another phase is
+    listed with those phases (``older_in``) but regresses only with ``by_phase``: a flow that starts
+    a moment later, across a phase marker, is the same behaviour; one that moves before consent is
+    the consent assertion's to judge. ``gate``: a new endpoint regresses, not only a new send."""
     out = Diff(old, new)
     phases: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(
         lambda: {"endpoints_new": [], "endpoints_gone": [], "identifiers_new": [], "identifiers_gone": []}
     )
     before, after = old.endpoints(), new.endpoints()
     for key in sorted(after.keys() - before.keys()):
-        seen = after[key]
-        phases[key[0]]["endpoints_new"].append(_endpoint(seen, new))
-        if gate:
-            out.reasons.append(f"{key[0]}: reaches {seen[0].label}, which {old.label} did not")
+        seen, older_in = after[key], _phases_of(key, before)
+        phases[key[0]]["endpoints_new"].append({**_endpoint(seen, new), "older_in": older_in})
+        if gate and (by_phase or not older_in):
+            out.reasons.append(
+                f"{key[0]}: reaches {seen[0].label}, which {old.label} did not{_where(older_in)}"
+            )
     for key in sorted(before.keys() - after.keys()):
         phases[key[0]]["endpoints_gone"].append(_endpoint(before[key], old))
     sent_before, sent_after = old.sent(), new.sent()
     for skey in sorted(sent_after.keys() - sent_before.keys()):
-        sends = sent_after[skey]
-        phases[skey[0]]["identifiers_new"].append(_sent(sends, new))
-        out.reasons.append(f"{skey[0]}: sends {sends[0].label}, which {old.label} did not")
+        sends, older_in = sent_after[skey], _phases_of(skey, sent_before)
+        phases[skey[0]]["identifiers_new"].append({**_sent(sends, new), "older_in": older_in})
+        if by_phase or not older_in:
+            out.reasons.append(
+                f"{skey[0]}: sends {sends[0].label}, which {old.label} did not{_where(older_in)}"
+            )
     for skey in sorted(sent_before.keys() - sent_after.keys()):
         phases[skey[0]]["identifiers_gone"].append(_sent(sent_before[skey], old))
     out.phases = {phase: dict(changes) for phase, changes in sorted(phases.items())}
@@ -152,6 +163,15 @@ def diff(old: Side, new: Side, *, gate: bool = False) -> Diff:
             out.unproven.append(line)
             out.reasons.append(f"cannot show what it did not do: {line}")
     return out
+
+
+def _phases_of(key: tuple[Any, ...], seen: Iterable[tuple[Any, ...]]) -> list[str]:
+    """The phases in which ``seen`` holds ``key`` but for its phase (its first element)."""
+    return sorted({k[0] for k in seen if k[1:] == key[1:]})
+
+
+def _where(older_in: list[str]) -> str:
+    return f" in that phase (only in {', '.join(older_in)})" if older_in else ""
 
 
 def _rank(result: str) -> int:
@@ -205,11 +225,15 @@ def render(result: Diff) -> list[str]:
     for phase, changes in result.phases.items():
         lines.append(f"phase {phase}:")
         for e in changes["endpoints_new"]:
-            lines.append(f"  + endpoint {e['name']}:{e['port']}/{e['proto']}  ({', '.join(e['devices'])})")
+            moved = f"; the older in {', '.join(e['older_in'])}" if e["older_in"] else ""
+            lines.append(
+                f"  + endpoint {e['name']}:{e['port']}/{e['proto']}  ({', '.join(e['devices'])}{moved})"
+            )
         for e in changes["endpoints_gone"]:
             lines.append(f"  - endpoint {e['name']}:{e['port']}/{e['proto']}")
         for s in changes["identifiers_new"]:
-            lines.append(f"  + sends {s['identifier']} to {s['to']}  ({', '.join(s['devices'])})")
+            moved = f"; the older in {', '.join(s['older_in'])}" if s["older_in"] else ""
+            lines.append(f"  + sends {s['identifier']} to {s['to']}  ({', '.join(s['devices'])}{moved})")
         for s in changes["identifiers_gone"]:
             lines.append(f"  - sends {s['identifier']} to {s['to']}")
     for v in result.verdicts:

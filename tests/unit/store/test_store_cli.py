@@ -179,7 +179,7 @@ def test_deep_diff_names_an_identifier_newly_sent_in_tls_to_a_declared_recipient
     status, out, _ = phonehome(capsys, "diff", str(old), str(new))
     assert "sends imei" not in out
     status, out, _ = phonehome(capsys, "diff", str(old), str(new), "--deep")
-    assert status == exits.FAIL
+    assert status == exits.FAIL, out
     assert "+ sends imei to android.googleapis.com:443/tcp" in out
     store = str(tmp_path / "s.sqlite")
     phonehome(capsys, "store", "add", str(old), "--batch", "old", "--store", store)
