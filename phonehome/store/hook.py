@@ -39,3 +39,19 @@ def index_finished(folders: Sequence[Path], *, results_parent: Path) -> str | No
         print(f"phonehome: {why}", file=sys.stderr)
         return why
     return None
+
+
+def use_store(url: str | None, batch: str | None) -> str | None:
+    """``phonehome run --store URL --batch NAME``: what the runs index into, for this process and its
+    children (`index_finished` reads them); None, or why the URL cannot be a store."""
+    if url:
+        from phonehome.store.db import StoreError, store_url  # noqa: PLC0415
+
+        try:
+            store_url(url)
+        except StoreError as exc:
+            return str(exc)
+        os.environ[STORE_ENV] = url
+    if batch:
+        os.environ[BATCH_ENV] = batch
+    return None

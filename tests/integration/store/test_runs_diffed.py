@@ -1,5 +1,5 @@
 """Two real `phonehome run` batches (a clean build, then one with the 2019 self-registration), indexed as they
-finish into a real PostgreSQL server (PHONEHOME_STORE), then into a SQLite file with `phonehome store add`,
+finish into a real PostgreSQL server (--store, and PHONEHOME_STORE), then into a SQLite file with `phonehome store add`,
 and `phonehome diff --gate` between them from each store."""
 
 from __future__ import annotations
@@ -52,11 +52,17 @@ def test_the_newer_builds_endpoint_and_identifier_fail_the_gate_from_postgresql_
         pytest.skip("a bench needs root (network namespaces)")
     results = tmp_path / "results"
     inventory = ("--inventory", "devices/virtual-inventory.yaml", "--results", str(results), "-q")
-    into = {STORE_ENV: postgresql}
-    old = _phonehome("run", "--device", "virtual:aosp-clean", *inventory, env={**into, BATCH_ENV: "build-41"})
-    new = _phonehome(
-        "run", "--device", "virtual:nokia-7-plus-2019", *inventory, env={**into, BATCH_ENV: "build-42"}
+    old = _phonehome(
+        "run", "--device", "virtual:aosp-clean", *inventory, "--store", postgresql, "--batch", "build-41"
     )
+    new = _phonehome(
+        "run",
+        "--device",
+        "virtual:nokia-7-plus-2019",
+        *inventory,
+        env={STORE_ENV: postgresql, BATCH_ENV: "build-42"},
+    )
+    assert old.returncode == exits.PASS, old.stdout + old.stderr
     assert new.returncode == exits.FAIL, new.stdout + new.stderr
     assert "results store was not updated" not in old.stderr + new.stderr
     sqlite = str(tmp_path / "lab.sqlite")

@@ -10,16 +10,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from phonehome import exits
+from phonehome.cli import main
 from phonehome.report import folder as results
 from phonehome.run import DeviceResult, finish
 from phonehome.store.db import Store
-from phonehome.store.hook import BATCH_ENV, STORE_ENV
+from phonehome.store.hook import BATCH_ENV, STORE_ENV, index_finished, use_store
 from tests.unit.plugin.fake_suite import ENV, fake, make_suite
 from tests.unit.policy import captures
 from tests.unit.store.folders import batch_folder
 
 QUICK = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_phonehome_run_indexes_its_batch_when_it_seals_it(tmp_path: Path) -> None:
@@ -61,3 +65,30 @@ def test_a_pytest_session_given_its_folder_leaves_indexing_to_its_caller(tmp_pat
     done = _pytest(suite, f"--results-dir={tmp_path / 'r' / 'h'}", f"--results={tmp_path / 'r'}")
     assert done.returncode == 1, done.stdout + done.stderr
     assert not (tmp_path / "r" / "phonehome.sqlite").exists()
+
+
+def test_phonehome_run_refuses_a_store_that_cannot_be_one_before_any_bench(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv(STORE_ENV, "")  # (set, so that the test's end removes what the run may set)
+    status = main(["run", "--device", "virtual:aosp-clean", "--store", "mysql://lab:secret@db/x"])
+    err = capsys.readouterr().err
+    assert status == exits.BAD_INPUT
+    assert "only postgresql" in err
+    assert "secret" not in err
+    assert os.environ[STORE_ENV] == ""
+
+
+def test_phonehome_run_store_and_batch_reach_the_index(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(STORE_ENV, "")  # (set, so that the test's end removes what use_store sets)
+    monkeypatch.setenv(BATCH_ENV, "")
+    store = str(tmp_path / "lab.sqlite")
+    assert use_store(store, "build-42") is None
+    run_dir = batch_folder(tmp_path / "results", "run-20261206-060000-0006", [None])
+    assert index_finished([run_dir], results_parent=tmp_path / "results") is None
+    with Store.open(store) as opened:
+        assert [r.batch for r in opened.runs(batch="build-42")] == ["build-42"]
+    assert not (tmp_path / "results" / "phonehome.sqlite").exists()
