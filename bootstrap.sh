@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prepares a checkout to run: a virtualenv in .venv with phonehome and its
 # development tools, one in .venv-tls for the bench's TLS service (mitmproxy), then `phonehome doctor --install` for the host packages
-# the bench needs (dnsmasq-base, nftables, tcpdump, tshark, busybox).
+# the bench needs (dnsmasq-base, nftables, tcpdump, tshark, busybox; postgresql for the results store's tests).
 # Idempotent and quiet when nothing is to do; used by the README's commands and CI.
 set -eu
 cd "$(dirname "$0")"

@@ -15,6 +15,8 @@ from pathlib import Path
 from phonehome import __version__, exits
 from phonehome.report.cli import add_format, add_parsers
 from phonehome.report.folder import DISK_ERRORS
+from phonehome.store.cli import add_parsers as add_store_parsers
+from phonehome.store.hook import use_store
 
 EXIT_OK = exits.PASS
 """Analyzed; with --identity/--manifest: every verdict PASS (or NOT_APPLICABLE)."""
@@ -183,6 +185,10 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    problem = use_store(args.store, args.batch)  # checked before any bench comes up
+    if problem:
+        print(f"phonehome run: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     from phonehome.report.progress import Display  # noqa: PLC0415
 
     options = [f"--time-scale={args.time_scale}"] if args.time_scale is not None else []
@@ -398,6 +404,13 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="what the bench does with TLS, instead of the bench definition's `tls:` (docs/tls.md)",
     )
     run.add_argument("--results", default="results", help="parent folder of the run's results")
+    run.add_argument(
+        "--store",
+        metavar="URL",
+        help="the results store the batch is indexed in: postgresql://USER@HOST/DB or a SQLite file "
+        "(default: $PHONEHOME_STORE, else RESULTS/phonehome.sqlite; docs/store.md)",
+    )
+    run.add_argument("--batch", metavar="NAME", help="the batch's name in the store (default: its folder's)")
     run.add_argument("--suite", default="tests/compliance", help="the compliance suite to run")
     run.add_argument(
         "--time-scale",
@@ -417,6 +430,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed to pytest")
     run.set_defaults(func=_run)
     add_parsers(sub)
+    add_store_parsers(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -138,3 +138,8 @@ class SessionRecorder:
             seal(self.run.results)
         except OSError as exc:  # a full disk: the results themselves are what counts
             print(f"phonehome: the evidence bundle of {self.run.results} was not written: {exc}")
+            return
+        if not config.getoption("results_dir", None):  # given one, its caller (phonehome run) indexes it
+            from phonehome.store.hook import index_finished  # noqa: PLC0415
+
+            index_finished([self.run.results], results_parent=self.run.results_parent)

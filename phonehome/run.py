@@ -154,13 +154,16 @@ def run(
 
 
 def finish(run_dir: Path, outcomes: Sequence[DeviceResult]) -> Path:
-    """The batch's HTML report, and every folder sealed (each handset's again, now with its log): the
-    batch report's path."""
+    """The batch's HTML report, every folder sealed (each handset's again, now with its log), and the
+    batch indexed in the results store: the batch report's path."""
     for o in outcomes:
         if o.results is not None and o.results.is_dir():
             bundle.seal(o.results)
     report = results.write_text(run_dir / REPORT, batch.render_batch(_outcomes(outcomes), run_dir))
     bundle.seal(run_dir)
+    from phonehome.store.hook import index_finished  # noqa: PLC0415  (the store loads SQLAlchemy)
+
+    index_finished([run_dir], results_parent=run_dir.parent)  # a store that fails says so, the run stands
     return report
 
 

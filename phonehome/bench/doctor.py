@@ -51,6 +51,9 @@ TOOLS: tuple[Tool, ...] = (
     # The HTML report is checked in a real browser: Debian's headless Chromium driven over chromedriver.
     Tool(("chromium",), "chromium", "tests open the HTML report in headless Chromium", required=False),
     Tool(("chromedriver",), "chromium-driver", "tests drive Chromium over WebDriver", required=False),
+    # The results store's tests start a throwaway PostgreSQL server of their own (initdb, pg_ctl: Debian
+    # keeps them in /usr/lib/postgresql/N/bin; pg_ctlcluster, from the same install, is on PATH).
+    Tool(("pg_ctlcluster", "pg_ctl"), "postgresql", "store tests run a throwaway PostgreSQL", required=False),
 )
 
 

@@ -39,13 +39,17 @@ class Rejudged:
     """The capture analyzed again (what the re-rendered report's flow table shows)."""
 
 
-def rejudge(folder: Path) -> Rejudged:
-    """Judges ``folder``'s capture again with its identity, manifest copy, phases and bench problems."""
+def rejudge(folder: Path, *, with_manifest: bool = True) -> Rejudged:
+    """Judges ``folder``'s capture again with its identity, manifest copy, phases and bench problems.
+
+    ``with_manifest=False`` judges without the manifest: every identifier seen in a flow of the
+    handset is then a finding (who may receive it is unknown), what the results store reads to
+    know every identifier sent, to declared recipients too."""
     run = _object(folder / results.RUN)
     capture = _capture(folder, _object(folder / str(run.get("capture", results.CAPTURE))))
     try:
         identity = load_identity(folder / str(run.get("identity", results.IDENTITY)))
-        manifest = _manifest(folder, run.get("manifest"))
+        manifest = _manifest(folder, run.get("manifest")) if with_manifest else None
     except ValueError as exc:  # ConfigError: file, line and key
         raise JudgeError(str(exc).splitlines()[0]) from exc
     analysis, evaluation = evaluate_capture(

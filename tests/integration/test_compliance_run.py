@@ -63,7 +63,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
     before = _namespaces()
     done = _phonehome("run", "--device", NOKIA, "--device", AOSP, "--results", str(results_dir))
     assert _namespaces() <= before, "the run left network namespaces behind"
-    (run_dir,) = results_dir.iterdir()
+    (run_dir,) = tuple(
+        p for p in results_dir.iterdir() if p.is_dir()
+    )  # the results store's file sits beside them
     return done.returncode, run_dir, done.stdout + done.stderr
 
 
@@ -235,7 +237,9 @@ def test_two_runs_started_together_stay_separate(tmp_path: Path) -> None:
     children = [_start("run", "--device", AOSP, "--results", str(tmp_path)) for _ in range(2)]
     done = _wait(children)
     assert _namespaces() <= before, "the runs left network namespaces behind"
-    run_dirs = sorted(tmp_path.iterdir())
+    run_dirs = sorted(
+        p for p in tmp_path.iterdir() if p.is_dir()
+    )  # the results store's file sits beside the run folders
     assert len(run_dirs) == 2
     folders, captures = [], []
     for run_dir, (status, output) in zip(run_dirs, done, strict=False):
@@ -279,7 +283,9 @@ def test_aosp_clean_with_an_inventory_of_its_identifiers_can_pass_on_them(tmp_pa
         "run", "--device", "virtual:aosp-seeded", "--inventory", str(inventory), "--results", str(tmp_path / "r"),
         env={"PHONEHOME_DEVICES": str(devices)},
     )  # fmt: skip
-    (run_dir,) = (tmp_path / "r").iterdir()
+    (run_dir,) = tuple(
+        p for p in (tmp_path / "r").iterdir() if p.is_dir()
+    )  # the results store's file sits beside them
     folder = _folder(run_dir, "virtual:aosp-seeded")
     evaluation = json.loads((folder / results.EVALUATION).read_text())
     assert _verdict(evaluation, "no-cleartext-identifiers")["result"] == "PASS", done.stdout

@@ -42,7 +42,9 @@ class Ran:
     def __init__(self, done: subprocess.CompletedProcess[str], parent: Path) -> None:
         self.status = done.returncode
         self.output = done.stdout + done.stderr
-        (run_dir,) = parent.iterdir()
+        (run_dir,) = tuple(
+            p for p in parent.iterdir() if p.is_dir()
+        )  # the results store's file sits beside them
         (self.summary,) = json.loads((run_dir / "summary.json").read_text())
         assert self.summary["results"], self.output
         self.folder = Path(self.summary["results"])

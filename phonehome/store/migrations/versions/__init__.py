@@ -1,0 +1,1 @@
+"""One module per schema revision, oldest first; each builds on the last (``down_revision``)."""
