@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,24 +12,10 @@ import pytest
 from phonehome import exits
 from phonehome.store.db import Store
 from phonehome.store.records import RunRecord, read_run
-from phonehome.store.throwaway import Unavailable, throwaway_postgresql
 from tests.unit.policy import captures
 from tests.unit.store.folders import batch_folder, handset_folder
 from tests.unit.store.test_db import check_store
 from tests.unit.store.test_store_cli import phonehome
-
-
-@pytest.fixture(scope="module")
-def postgresql() -> Iterator[str]:
-    try:
-        server = throwaway_postgresql()
-        url = server.__enter__()
-    except Unavailable as exc:
-        pytest.skip(f"no PostgreSQL server could be started: {exc}")
-    try:
-        yield url
-    finally:
-        server.__exit__(None, None, None)
 
 
 def test_the_postgresql_store_keeps_runs_as_they_were_read(postgresql: str, tmp_path: Path) -> None:

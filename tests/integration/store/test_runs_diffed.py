@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,25 +15,11 @@ import pytest
 from phonehome import exits
 from phonehome.store.db import Store
 from phonehome.store.hook import BATCH_ENV, STORE_ENV
-from phonehome.store.throwaway import Unavailable, throwaway_postgresql
 
 pytestmark = [pytest.mark.root, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
 TIMEOUT_S = 900
-
-
-@pytest.fixture(scope="module")
-def postgresql() -> Iterator[str]:
-    try:
-        server = throwaway_postgresql()
-        url = server.__enter__()
-    except Unavailable as exc:
-        pytest.skip(f"no PostgreSQL server could be started: {exc}")
-    try:
-        yield url
-    finally:
-        server.__exit__(None, None, None)
 
 
 def _phonehome(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
