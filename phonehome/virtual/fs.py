@@ -57,6 +57,9 @@ class DeviceFs:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
+        self.remounted = False
+        """``adb remount`` as root on a debuggable build: the system partitions take writes (an overlay
+        on a real phone, kept across reboots); the APEXes never do."""
         for d in DEFAULT_DIRS:
             (self.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -98,7 +101,7 @@ class DeviceFs:
 
     def writable_path(self, path: str, cwd: str = "/") -> Path:
         device_path = self.normalize(path, cwd)
-        if self.read_only(device_path):
+        if self.read_only(device_path) and not (self.remounted and not device_path.startswith("/apex")):
             raise FsError(errno.EROFS, device_path)
         return self.host_path(device_path)
 
