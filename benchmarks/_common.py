@@ -73,10 +73,20 @@ def analyze_json(capture: Path, output: Path | str = os.devnull) -> list[str]:
     ]
 
 
-def generated_capture(size: str, capture: Path | None) -> Path:
-    """``capture``, or the generator's capture of ``size`` (written on first use, git-ignored)."""
-    path = capture or HERE / "data" / f"handset-{size.upper()}.pcapng"
+def generated_capture(size: str, capture: Path | None, shape: str = "mixed") -> Path:
+    """``capture``, or the generator's capture of ``size`` and ``shape`` (written on first use, git-ignored)."""
+    suffix = "" if shape == "mixed" else f"-{shape}"
+    path = capture or HERE / "data" / f"handset-{size.upper()}{suffix}.pcapng"
     if not path.exists():
-        generator = [sys.executable, str(HERE / "gen_capture.py"), "--size", size, "-o", str(path)]
+        generator = [
+            sys.executable,
+            str(HERE / "gen_capture.py"),
+            "--size",
+            size,
+            "--shape",
+            shape,
+            "-o",
+            str(path),
+        ]
         subprocess.run(generator, check=True, timeout=DEADLINE_S)
     return path

@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_analyze.py                 # generates benchmarks/data/handset-500M.pcapng if absent
     .venv/bin/python benchmarks/bench_analyze.py --size 50M --runs 3
+    .venv/bin/python benchmarks/bench_analyze.py --size 100M --shape small --runs 3   # a first boot's shape
     .venv/bin/python benchmarks/bench_analyze.py --capture some.pcapng
 
 Both tools are timed as whole processes (start-up included) and their peak
@@ -48,9 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capture", type=Path, help="capture to use (default: the generated one for --size)")
     parser.add_argument("--size", default="500M", help="size of the generated capture (default 500M)")
     parser.add_argument("--runs", type=int, default=1, help="runs per tool; medians are reported")
+    parser.add_argument(
+        "--shape",
+        default="mixed",
+        help="of the generated capture: mixed (bulk) or small (many small packets)",
+    )
     args = parser.parse_args(argv)
     tshark = tshark_or_exit()
-    capture = generated_capture(args.size, args.capture)
+    capture = generated_capture(args.size, args.capture, args.shape)
     size_mb = capture.stat().st_size / 1e6
     with tempfile.TemporaryDirectory() as tmp:
         ours_json, theirs_txt = Path(tmp) / "ours.json", Path(tmp) / "tshark.txt"
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<20}{seconds:>9.2f}{mbps:>9.1f}{pps:>12.0f}{rss:>13.0f}")
     speedup = rows[1][1] / rows[0][1]
     print(
-        f"throughput ratio (phonehome / tshark): {speedup:.1f}x   memory ratio (tshark / phonehome): {rows[1][4] / rows[0][4]:.1f}x"
+        f"tshark's wall time / phonehome's: {speedup:.1f}x   memory ratio (tshark / phonehome): {rows[1][4] / rows[0][4]:.1f}x"
     )
     print(
         f"names tshark found that phonehome did not: {len(missing)}"

@@ -289,7 +289,28 @@ def session(gen: Gen, ts: float) -> Iterator[Packet]:
     return background(gen, ts)
 
 
-def packets(gen: Gen, size: int) -> Iterator[Packet]:
+def small_session(gen: Gen, ts: float) -> Iterator[Packet]:
+    """One session of a first boot or an idle soak, where per-packet cost dominates: a lookup, a TLS
+    handshake with a few records, a short cleartext request, a short QUIC exchange, or background."""
+    rng = gen.rng
+    roll = rng.random()
+    if roll < 0.40:
+        return tls_session(
+            gen, ts, rng.randrange(800, 6_000), upload=rng.random() < 0.3, v6=rng.random() < 0.2
+        )
+    if roll < 0.55:
+        return http_session(gen, ts, rng.randrange(100, 2_000))
+    if roll < 0.65:
+        return quic_session(gen, ts, rng.randrange(800, 4_000))
+    if roll < 0.85:
+        return lookup(gen, f"h{rng.randrange(400)}.example{rng.randrange(30)}.com", ts)
+    return background(gen, ts)
+
+
+SHAPES = {"mixed": session, "small": small_session}
+
+
+def packets(gen: Gen, size: int, shape: str = "mixed") -> Iterator[Packet]:
     """Sessions overlapping in time, merged by timestamp, until about ``size`` bytes were produced."""
     heap: list[tuple[float, int, Packet, Iterator[Packet]]] = []
     produced = 0
@@ -299,7 +320,7 @@ def packets(gen: Gen, size: int) -> Iterator[Packet]:
     def start() -> None:
         nonlocal started, start_ts
         start_ts += gen.rng.expovariate(4.0)
-        it = session(gen, start_ts)
+        it = SHAPES[shape](gen, start_ts)
         first = next(it, None)
         if first is not None:
             started += 1
@@ -329,17 +350,24 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size", default="500M", help="approximate file size: 50M, 500M, 2G (default 500M)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--shape",
+        choices=sorted(SHAPES),
+        default="mixed",
+        help="mixed: bulk TLS/QUIC/HTTP; small: many small packets (a first boot's or an idle soak's shape)",
+    )
     parser.add_argument("-o", "--output", type=Path, help="default: benchmarks/data/handset-SIZE.pcapng")
     args = parser.parse_args(argv)
     size = parse_size(args.size)
-    out = args.output or DATA / f"handset-{args.size.upper()}.pcapng"
+    suffix = "" if args.shape == "mixed" else f"-{args.shape}"
+    out = args.output or DATA / f"handset-{args.size.upper()}{suffix}.pcapng"
     out.parent.mkdir(parents=True, exist_ok=True)
     gen = Gen(args.seed)
     tmp = out.with_suffix(out.suffix + ".part")
     count = 0
     with open(tmp, "wb") as f:
         buffer: list[bytes] = []
-        for block in pcapng_stream(packets(gen, size), comment="phonehome benchmark capture"):
+        for block in pcapng_stream(packets(gen, size, args.shape), comment="phonehome benchmark capture"):
             buffer.append(block)
             count += 1
             if len(buffer) >= 4096:

@@ -100,7 +100,11 @@ def _analyze(args: argparse.Namespace) -> int:
         doc = to_dict(analysis)
         if evaluation is not None:
             doc.update(evaluation.to_json())
-        text = json.dumps(doc, indent=1) + "\n"
+        # Indented for a person at a terminal; compact otherwise: the stdlib's C encoder runs only
+        # without indentation, and a capture's thousands of flows made indenting cost more than the
+        # analysis itself.
+        shown = args.output is None and sys.stdout.isatty()
+        text = (json.dumps(doc, indent=1) if shown else json.dumps(doc, separators=(",", ":"))) + "\n"
     else:
         text = render(analysis)
         if evaluation is not None:

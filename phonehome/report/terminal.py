@@ -8,11 +8,13 @@ were escaped when they were made; analysis cells are escaped here).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from phonehome.policy.evaluate import Evaluation
-from phonehome.policy.findings import Finding
-from phonehome.traffic.analysis import Analysis
-from phonehome.traffic.endpoints import Endpoint
+if TYPE_CHECKING:  # annotations only: `phonehome analyze` without a policy need not load the policy
+    from phonehome.policy.evaluate import Evaluation
+    from phonehome.policy.findings import Finding
+    from phonehome.traffic.analysis import Analysis
+    from phonehome.traffic.endpoints import Endpoint
 
 COLUMNS = ("NAME", "ADDRESSES", "PORTS", "TRANSPORT", "FLOWS", "BYTES", "FIRST SEEN")
 MAX_LIST = 3
