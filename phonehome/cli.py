@@ -204,7 +204,18 @@ def _run(args: argparse.Namespace) -> int:
         consent=args.consent,
         scenario_options=args.scenario_option or [],
         options=options + list(args.pytest_args),
+        jobs=args.jobs,
     )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return value
 
 
 def _virtual(args: argparse.Namespace) -> int:
@@ -348,8 +359,9 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser(
         "run",
         help="the compliance suite on one or more handsets: verdicts and a results folder",
-        description="Runs the compliance suite (pytest tests/compliance) once per --device, each on a "
-        "fresh bench with a new results folder of its own, and prints every assertion's verdict per "
+        description="Runs the compliance suite (pytest tests/compliance) once per --device (--jobs at "
+        "once), each on a fresh bench with a new results folder of its own and its inventory entry's "
+        "manifest, and prints every assertion's verdict per "
         "handset and the results folder (captures, identity with provenance, the manifest's copy, "
         "analysis, verdicts and findings, JUnit XML, allure results). A verdict is printed only when the "
         "handset's own pytest session agrees with it. Inputs are checked before any bench comes up. "
@@ -367,8 +379,20 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SPEC",
         help="virtual:PROFILE (devices/virtual/PROFILE.yaml) or adb:SERIAL; repeat for several",
     )
+    run.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="handsets run at once, each on a bench of its own (default 1: one after another)",
+    )
     run.add_argument("--bench", default="benches/virtual.yaml", help="bench definition")
-    run.add_argument("--manifest", help="declared endpoints (default: each virtual profile's own)")
+    run.add_argument(
+        "--manifest",
+        help="declared endpoints for handsets whose inventory entry names none (default: each virtual "
+        "profile's own)",
+    )
     run.add_argument(
         "--inventory",
         help="declared identifiers (IMEI, IMSI, ICCID) the shell cannot read; for the virtual handsets: "

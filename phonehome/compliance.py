@@ -113,6 +113,41 @@ def scenario_options(given: list[str]) -> dict[str, str]:
     return out
 
 
+def manifest_path(name: str) -> Path:
+    """A manifest named as profiles and inventories name them: a bare name is ``manifests/NAME.yaml``."""
+    path = Path(name)
+    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+
+
+def device_manifest(
+    device: DeviceSpec, inventory: Path | None, default: Path | None, seed: str | None = None
+) -> Path | None:
+    """The manifest ``device`` is judged against: its inventory entry's, else ``default`` (``--manifest``),
+    else a virtual profile's own. A batch of different builds needs no run per build.
+
+    Raises `phonehome.yamlconf.ConfigError` for an inventory or profile with an error."""
+    if inventory is not None:
+        from phonehome.device import load_inventory  # noqa: PLC0415
+
+        entry = load_inventory(inventory).find(*_serials(device, seed))
+        if entry is not None and entry.manifest:
+            return manifest_path(entry.manifest)
+    return default or profile_manifest(device)
+
+
+def _serials(device: DeviceSpec, seed: str | None) -> tuple[str, str]:
+    """The hardware and adb serials an inventory knows ``device`` by (a virtual one's from its seed)."""
+    if device.kind == "adb":
+        return device.name, device.name
+    from phonehome.links import virtual_seed  # noqa: PLC0415
+    from phonehome.virtual.identity import generate_identity  # noqa: PLC0415
+    from phonehome.virtual.profile import load_profile  # noqa: PLC0415
+
+    spec = load_profile(device.name).identity_spec()
+    serial = generate_identity(seed or virtual_seed(device.name), spec).serial
+    return serial, serial
+
+
 def profile_manifest(device: DeviceSpec) -> Path | None:
     """A virtual handset's own manifest (its profile's ``behaviour.manifest``); None for a real handset.
     Raises `phonehome.yamlconf.ConfigError` for a profile that does not exist or has an error."""
@@ -121,10 +156,7 @@ def profile_manifest(device: DeviceSpec) -> Path | None:
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
 
     name = load_profile(device.name).behaviour.manifest
-    if not name:
-        return None
-    path = Path(name)
-    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+    return manifest_path(name) if name else None
 
 
 @dataclass
@@ -337,7 +369,7 @@ class ComplianceRun:
         """``manifest_file``, or a virtual profile's own; copied byte for byte into the results."""
         from phonehome.policy import load_manifest  # noqa: PLC0415
 
-        path = self.manifest_file or profile_manifest(self.device)
+        path = device_manifest(self.device, self.inventory_file, self.manifest_file, self.seed)
         if path is None:
             self.notes.append("no manifest: assertions that need one are INCONCLUSIVE")
             return None

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,12 +85,15 @@ def run(
     display: Display | None = None,
     verbosity: int = 0,
     fmt: str = "table",
+    jobs: int = 1,
 ) -> int:
-    """Runs ``suite`` for each device; prints verdicts, one line per kind of finding, and the HTML report's
-    path last (``fmt="json"``: the summary as one JSON document); returns the worst exit status.
+    """Runs ``suite`` for each device, ``jobs`` handsets at once (each child brings its own bench up);
+    prints verdicts, one line per kind of finding, and the HTML report's path last (``fmt="json"``: the
+    summary as one JSON document); returns the worst exit status.
 
-    ``display`` shows each child's progress while it runs (nothing when it is disabled); ``verbosity``
-    -1 prints one line per handset, 1 every verdict's reason and the doubts."""
+    ``display`` shows each child's progress while it runs (nothing when it is disabled, or with several
+    jobs); ``verbosity`` -1 prints one line per handset, 1 every verdict's reason and the doubts. Each
+    handset is judged against its inventory entry's manifest, else ``manifest``, else its profile's."""
     problems = check_inputs(
         devices,
         bench=bench,
@@ -111,19 +115,25 @@ def run(
         out(f"phonehome run: cannot create a results folder under {results_dir}: {exc.strerror or exc}")
         return exits.USAGE
     given = [f"--bench={bench}"]
-    given += [f"--manifest={manifest}"] if manifest else []
     given += [f"--inventory={inventory}"] if inventory else []
     given += [f"--scenario={name}" for name in scenarios]
     given += [f"--consent={consent}"] if consent else []
     given += [f"--scenario-option={option}" for option in scenario_options]
-    outcomes = []
+    manifests = device_manifests(devices, manifest, inventory)
     display = display or Display(sys.stdout, enabled=False)
-    for device in devices:
+    if jobs > 1:
+        display = Display(sys.stdout, enabled=False)  # one status line cannot follow several handsets
+
+    def one(device: str) -> DeviceResult:
         if fmt != "json" and verbosity >= 0:
             out(f"phonehome run: {device} ...")
-        outcomes.append(
-            run_one(device, suite, run_dir, [*given, *options], launch=launch or _launch, display=display)
+        own = [f"--manifest={manifests[device]}"] if manifests.get(device) else []
+        return run_one(
+            device, suite, run_dir, [*given, *own, *options], launch=launch or _launch, display=display
         )
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="phonehome-run") as pool:
+        outcomes = list(pool.map(one, devices))  # in --device order, whichever finished first
     summary = [
         {
             "device": o.device,
@@ -151,6 +161,22 @@ def run(
         out(line)
     out(f"report: {report}")
     return status
+
+
+def device_manifests(devices: Sequence[str], manifest: str | None, inventory: str | None) -> dict[str, str]:
+    """Each device's manifest (`phonehome.compliance.device_manifest`), for the ones that have one."""
+    from phonehome.compliance import DeviceSpec, device_manifest  # noqa: PLC0415
+
+    found = {}
+    for device in devices:
+        path = device_manifest(
+            DeviceSpec.parse(device),
+            Path(inventory) if inventory else None,
+            Path(manifest) if manifest else None,
+        )
+        if path is not None:
+            found[device] = str(path)
+    return found
 
 
 def finish(run_dir: Path, outcomes: Sequence[DeviceResult]) -> Path:
@@ -200,7 +226,7 @@ def check_inputs(
         DEFAULT_CONSENT,
         BadInput,
         DeviceSpec,
-        profile_manifest,
+        device_manifest,
         scenario_names,
     )
     from phonehome.compliance import scenario_options as parse_options  # noqa: PLC0415
@@ -221,7 +247,10 @@ def check_inputs(
     for text in devices:
         try:
             spec = DeviceSpec.parse(text)
-            if manifest is None and (own := profile_manifest(spec)) is not None:
+            inventory_file = Path(inventory) if inventory else None
+            if (
+                own := device_manifest(spec, inventory_file, Path(manifest) if manifest else None)
+            ) is not None:
                 manifests.add(own)
         except (ConfigError, BadInput) as exc:  # BadInput: a malformed spec
             problems += _problems(exc, f"--device {text!r}")
