@@ -218,6 +218,43 @@ def _positive(text: str) -> int:
     return value
 
 
+def _differential(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from phonehome.report.differential import compare_folders, render  # noqa: PLC0415
+    from phonehome.report.rejudge import JudgeError  # noqa: PLC0415
+
+    try:
+        comparison = compare_folders([Path(f) for f in args.results])
+    except JudgeError as exc:
+        print(f"phonehome differential: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(comparison.to_json(), indent=1))
+    else:
+        sys.stdout.write(render(comparison))
+    return comparison.status
+
+
+def _add_differential(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    differential = sub.add_parser(
+        "differential",
+        help="compare runs of one firmware with different identities: identifiers in unknown encodings",
+        description="Reads two or more results folders (a handset's, or a `phonehome run` folder for all of "
+        "its handsets) of the same firmware on handsets with different identities, and compares what they "
+        "sent per endpoint and field (path, query, headers, form and JSON fields, raw payloads). A field "
+        "whose value changes exactly with an identifier but holds it in no encoding leak detection knows "
+        "is reported as a probable obfuscated identifier (XOR with a fixed key; with a repeated identity, "
+        "a custom hash or fixed-key encryption), with each run's excerpt.",
+        epilog=f"exit status: {EXIT_OK} nothing found; {EXIT_FAIL} a probable obfuscated identifier; "
+        f"{EXIT_INCONCLUSIVE} the runs cannot show one (one identity only); {EXIT_BAD_INPUT} a folder that "
+        f"cannot be read (a file missing, or not the one the run sealed); {EXIT_INTERNAL_ERROR} a crash.",
+    )
+    differential.add_argument("results", nargs="+", metavar="RESULTS", help="results folders to compare")
+    add_format(differential, "the suspects, each run's excerpts and the notes as JSON")
+    differential.set_defaults(func=_differential)
+
+
 def _virtual(args: argparse.Namespace) -> int:
     from phonehome.virtual.cli import run  # noqa: PLC0415  (keeps `phonehome --help` fast)
 
@@ -352,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.set_defaults(func=_manifest_suggest)
     _add_virtual(sub)
     _add_run(sub)
+    _add_differential(sub)
     return parser
 
 
