@@ -67,28 +67,40 @@ class NoVerdict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
-    """``--device``: ``virtual:PROFILE`` (a virtual handset on the bench) or ``adb:SERIAL`` / ``SERIAL``."""
+    """``--device``: ``virtual:PROFILE`` (a virtual handset on the bench) or ``adb:SERIAL`` / ``SERIAL``.
+
+    ``virtual:PROFILE@SEED`` is another unit of the same build: its identity comes from ``SEED`` (a
+    batch of handsets with different IMEIs, as differential detection needs)."""
 
     kind: str
     name: str
+    seed: str | None = None
+    """A virtual handset's identity seed (default: its profile's, `phonehome.links.virtual_seed`)."""
 
     @classmethod
     def parse(cls, text: str) -> DeviceSpec:
         kind, sep, name = text.partition(":")
-        if sep and kind in ("virtual", "adb") and name:
+        if sep and kind == "virtual" and name:
+            profile, at, seed = name.partition("@")
+            if profile and (seed or not at):
+                return cls(kind, profile, seed or None)
+        elif sep and kind == "adb" and name:
             return cls(kind, name)
-        if text and not text.startswith("virtual"):
+        elif text and not text.startswith("virtual"):
             return cls("adb", text)  # a bare serial, which may itself hold a colon (HOST:PORT)
-        raise BadInput(f"--device {text!r}: expected virtual:PROFILE or adb:SERIAL")
+        raise BadInput(
+            f"--device {text!r}: expected virtual:PROFILE or adb:SERIAL (another unit of a virtual build: "
+            "virtual:PROFILE@SEED)"
+        )
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.kind}-{self.name}")
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.text.replace(":", "-", 1))
 
     @property
     def text(self) -> str:
-        """``virtual:PROFILE`` or ``adb:SERIAL``: how reports name the handset."""
-        return f"{self.kind}:{self.name}"
+        """``virtual:PROFILE[@SEED]`` or ``adb:SERIAL``: how reports name the handset."""
+        return f"{self.kind}:{self.name}" + (f"@{self.seed}" if self.seed else "")
 
     @property
     def profile(self) -> str:
@@ -204,6 +216,10 @@ class ComplianceRun:
     """The HTML report, once judged."""
     _log: ProgressLog | None = field(default=None, repr=False)
     _scenario: Scenario | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.seed is None:
+            self.seed = self.device.seed  # virtual:PROFILE@SEED
 
     # -- the results folder ---------------------------------------------------------------------
     def claim(self, folder: Path | None = None) -> Path:

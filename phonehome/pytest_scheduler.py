@@ -22,10 +22,11 @@ def handset_scope(nodeid: str, devices: Sequence[str]) -> str:
     node id itself for a test of no handset. One handset: every test is its."""
     if len(devices) == 1:
         return f"handset:{devices[0]}"
-    _name, bracket, params = nodeid.partition("[")
-    if not bracket:
+    _name, bracket, rest = nodeid.partition("[")
+    params, closed, _group = rest.rpartition("]")  # xdist may append @GROUP after the brackets
+    if not (bracket and closed):
         return nodeid
-    params = "-" + params.split("@", 1)[0].removesuffix("]") + "-"
+    params = f"-{params}-"
     for device in sorted(devices, key=len, reverse=True):  # virtual:a-b before virtual:a
         if f"-{device}-" in params:
             return f"handset:{device}"

@@ -246,10 +246,11 @@ def _decodings(value: bytes) -> Iterator[tuple[str, bytes]]:
     text = value.strip()
     if len(text) % 2 == 0 and text and all(c in b"0123456789abcdefABCDEF" for c in text):
         yield "hex", binascii.unhexlify(text)
-    if len(text) % 4 == 0 and text:
+    packed = b"".join(text.split())  # Android's Base64.DEFAULT breaks lines (RFC 2045)
+    if len(packed) % 4 == 0 and packed:
         for name, alphabet in (("base64", None), ("base64url", b"-_")):
             try:
-                yield name, base64.b64decode(text, altchars=alphabet, validate=True)
+                yield name, base64.b64decode(packed, altchars=alphabet, validate=True)
             except (binascii.Error, ValueError):
                 continue
 

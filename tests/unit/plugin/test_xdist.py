@@ -152,10 +152,12 @@ def test_xdist_without_a_device_is_left_alone(tmp_path: Path) -> None:
         ("s/t.py::test_assertion[virtual:a-transport]@phonehome-virtual_a", "handset:virtual:a"),
         ("s/t.py::test_plain", "s/t.py::test_plain"),
         ("s/t.py::test_other[virtual:c-x]", "s/t.py::test_other[virtual:c-x]"),
+        ("s/t.py::test_assertion[virtual:a@unit2-consent]", "handset:virtual:a@unit2"),
+        ("s/t.py::test_assertion[virtual:a@unit2-consent]@g", "handset:virtual:a@unit2"),
     ],
 )
 def test_the_scheduler_keeps_each_handsets_tests_together(nodeid: str, scope: str) -> None:
-    assert handset_scope(nodeid, ["virtual:a", "virtual:a-b"]) == scope
+    assert handset_scope(nodeid, ["virtual:a", "virtual:a-b", "virtual:a@unit2"]) == scope
 
 
 def test_with_one_handset_every_test_is_its(tmp_path: Path) -> None:
