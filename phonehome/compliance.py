@@ -151,12 +151,12 @@ def _serials(device: DeviceSpec, seed: str | None) -> tuple[str, str]:
     """The hardware and adb serials an inventory knows ``device`` by (a virtual one's from its seed)."""
     if device.kind == "adb":
         return device.name, device.name
-    from phonehome.links import virtual_seed  # noqa: PLC0415
+    from phonehome.links import seed_of  # noqa: PLC0415
     from phonehome.virtual.identity import generate_identity  # noqa: PLC0415
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
 
-    spec = load_profile(device.name).identity_spec()
-    serial = generate_identity(seed or virtual_seed(device.name), spec).serial
+    profile = load_profile(device.name)  # once: a profile's YAML costs half a second to read
+    serial = generate_identity(seed or seed_of(profile), profile.identity_spec()).serial
     return serial, serial
 
 

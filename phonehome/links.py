@@ -236,8 +236,13 @@ def virtual_seed(profile: str) -> str:
     """The seed a run gives a virtual handset of ``profile``: the profile's own, else ``phonehome-NAME``."""
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
 
-    loaded = load_profile(profile)
-    return loaded.identity.seed or f"{DEFAULT_SEED}-{loaded.name}"
+    return seed_of(load_profile(profile))
+
+
+def seed_of(profile: Any) -> str:
+    """`virtual_seed` of a profile already loaded (a `phonehome.virtual.profile.Profile`)."""
+    seed: str = profile.identity.seed or f"{DEFAULT_SEED}-{profile.name}"
+    return seed
 
 
 def virtual_inventory(profiles: list[str]) -> str:
