@@ -43,6 +43,7 @@ from phonehome.report import folder as results
 if TYPE_CHECKING:
     from phonehome.bench import Bench
     from phonehome.device import AdbServer, Handset
+    from phonehome.device.inventory import Inventory
     from phonehome.links import AdbLink, VirtualLink
     from phonehome.policy import Evaluation, Identity, Manifest
     from phonehome.report.progress import ProgressLog
@@ -132,16 +133,18 @@ def manifest_path(name: str) -> Path:
 
 
 def device_manifest(
-    device: DeviceSpec, inventory: Path | None, default: Path | None, seed: str | None = None
+    device: DeviceSpec, inventory: Path | Inventory | None, default: Path | None, seed: str | None = None
 ) -> Path | None:
     """The manifest ``device`` is judged against: its inventory entry's, else ``default`` (``--manifest``),
     else a virtual profile's own. A batch of different builds needs no run per build.
 
     Raises `phonehome.yamlconf.ConfigError` for an inventory or profile with an error."""
-    if inventory is not None:
+    if isinstance(inventory, Path):
         from phonehome.device import load_inventory  # noqa: PLC0415
 
-        entry = load_inventory(inventory).find(*_serials(device, seed))
+        inventory = load_inventory(inventory)
+    if inventory is not None and inventory.handsets:
+        entry = inventory.find(*_serials(device, seed))
         if entry is not None and entry.manifest:
             return manifest_path(entry.manifest)
     return default or profile_manifest(device)
