@@ -18,9 +18,9 @@ Two proofs, from the strongest:
   fixed-key encryption). It needs a repeated identity, or a per-run random
   install id would look the same.
 
-A value that varies within one run (a request id), one that matches a known
-encoding of the run's identity (leak detection's job, reported there), and
-low-entropy values are never reported. Pure: fed by `FieldCollector`, an
+A value that matches a known encoding of the run's identity (leak detection's
+job, reported there) and low-entropy values are never compared; a field whose
+value varies within one run (a request id) can only be proven by its XOR. Pure: fed by `FieldCollector`, an
 analyzer observer, and by the runs' identities.
 """
 
@@ -48,6 +48,8 @@ RAW_LIMIT = 16 * 1024
 MAX_FIELDS = 512
 """Fields kept per request (JSON leaves, form fields, headers): hostile bodies stay bounded."""
 EXCERPT = 96
+PER_RUN = 8
+"""Distinct values kept per field and run (each compared with every other run's)."""
 IDENTIFIERS = (
     "imei", "imeisv", "meid", "imsi", "iccid", "msisdn", "serial", "wifi_mac", "bt_mac", "android_id",
     "advertising_id", "gsf_id",
@@ -207,18 +209,21 @@ def compare(runs: Sequence[RunFields]) -> list[Suspect]:
         for sample in run.samples:
             key = (sample.endpoint, sample.field)
             values = table.setdefault(key, [])
-            mine = next((v for r, v, _f in values if r == i), None)
-            if mine is None:
-                values.append((i, sample.value, sample.frame))
-            elif mine != sample.value:
+            mine = [v for r, v, _f in values if r == i]
+            if mine and sample.value not in mine:
                 varies.add(key)  # a request id: new on every request
+            if sample.value not in mine and len(mine) < PER_RUN:
+                values.append((i, sample.value, sample.frame))
     found = []
     for key, values in table.items():
-        if key in varies or len(values) < 2:
+        # A known encoding is leak detection's finding; the field's other values are still compared
+        # (an XORed token beside a random one under the same name must not hide behind it).
+        usable = [(r, v, f) for r, v, f in values if len(v) >= MIN_VALUE and not _is_known(v, known[r])]
+        if len({r for r, _v, _f in usable}) < 2:
             continue
-        if any(len(v) < MIN_VALUE or _is_known(v, known[r]) for r, v, _f in values):
-            continue
-        suspect = _xor(key, values, runs) or _deterministic(key, values, runs)
+        suspect = _xor(key, usable, runs)
+        if suspect is None and key not in varies and len(usable) == len(values):
+            suspect = _deterministic(key, usable, runs)
         if suspect is not None:
             found.append(suspect)
     return sorted(found, key=lambda s: (s.endpoint, s.field))
@@ -271,6 +276,8 @@ def _xor(
 ) -> Suspect | None:
     """Two runs whose values XOR to their identifiers' XOR: one key fixed in the firmware."""
     for (ra, va, _fa), (rb, vb, _fb) in itertools.combinations(values, 2):
+        if ra == rb:
+            continue
         ids_a, ids_b = _identifier_values(runs[ra].identity), _identifier_values(runs[rb].identity)
         views_a, views_b = dict([("raw", va), *_decodings(va)]), dict([("raw", vb), *_decodings(vb)])
         for view in views_a.keys() & views_b.keys():
