@@ -18,6 +18,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -124,16 +125,31 @@ def run(
     if jobs > 1:
         display = Display(sys.stdout, enabled=False)  # one status line cannot follow several handsets
 
+    interrupted = threading.Event()
+
     def one(device: str) -> DeviceResult:
+        if interrupted.is_set():  # Ctrl-C: no handset still waiting for a job may start
+            return DeviceResult(device, exits.NO_VERDICT, None, None, "interrupted before it began")
         if fmt != "json" and verbosity >= 0:
             out(f"phonehome run: {device} ...")
         own = [f"--manifest={manifests[device]}"] if manifests.get(device) else []
-        return run_one(
-            device, suite, run_dir, [*given, *own, *options], launch=launch or _launch, display=display
-        )
+        try:
+            return run_one(
+                device, suite, run_dir, [*given, *own, *options], launch=launch or _launch, display=display
+            )
+        except KeyboardInterrupt:
+            interrupted.set()
+            raise
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="phonehome-run") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="phonehome-run")
+    try:
         outcomes = list(pool.map(one, devices))  # in --device order, whichever finished first
+    except KeyboardInterrupt:  # the running children got Ctrl-C too and take their benches down
+        interrupted.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     summary = [
         {
             "device": o.device,

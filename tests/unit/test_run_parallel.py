@@ -166,3 +166,16 @@ def test_real_children_at_once_give_the_verdicts_of_children_one_after_another(
     assert one == three
     assert one["virtual:nokia-7-plus-2019"][1]["transport"] == "FAIL"
     assert summaries[0]["status"] == summaries[1]["status"] == exits.FAIL
+
+
+def test_after_ctrl_c_no_handset_still_waiting_for_a_job_starts(tmp_path: Path) -> None:
+    started: list[str] = []
+
+    def interrupted(argv: Sequence[str], log: Path, timeout: float) -> int:
+        started.append(next(a for a in argv if a.startswith("--device=")))
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(HANDSETS, suite=Path("tests/compliance"), results_dir=tmp_path, bench=BENCH, out=lambda _line: None,
+            launch=interrupted, jobs=1)  # fmt: skip
+    assert started == [f"--device={HANDSETS[0]}"]
