@@ -161,6 +161,20 @@ def _json_leaves(doc: object, path: str, depth: int = 0) -> Iterator[tuple[str, 
         yield path, str(doc).encode()
 
 
+def dns_fields(name: str, frame: int) -> list[Sample]:
+    """A DNS query name's labels left of its registrable-looking suffix (the last two labels), each a
+    field of that suffix: ``<token>.t.oem.example`` gives ``label[-4]`` (counted from the right) of ``dns:oem.example``."""
+    labels = name.rstrip(".").split(".")
+    if len(labels) < 3:
+        return []
+    suffix = ".".join(labels[-2:]).lower()
+    count = len(labels)
+    return [
+        Sample(f"dns:{suffix}", f"label[{i - count}]", label.encode(errors="surrogateescape"), frame)
+        for i, label in enumerate(labels[:-2])
+    ]
+
+
 @dataclass
 class FieldCollector:
     """An analyzer observer (`phonehome.traffic.FlowObserver`): every field the client sent.
@@ -187,6 +201,8 @@ class FieldCollector:
             self.samples.append(Sample(where, name, value, request.first_frame))
 
     def on_flow_end(self, flow: Flow) -> None:
+        for query in flow.dns_queries[:MAX_FIELDS]:
+            self.samples += dns_fields(query.name, query.frame)
         raw = self._raw.pop(flow.id, None)
         frame = self._first.pop(flow.id, flow.first_frame)
         if raw is None or flow.http_requests or flow.transport in _ENCRYPTED or flow.tls is not None:

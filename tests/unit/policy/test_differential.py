@@ -23,6 +23,7 @@ from phonehome.policy.differential import (
 )
 from phonehome.policy.identity import Identity
 from phonehome.traffic import analyze
+from phonehome.traffic.dns import build_query
 from phonehome.traffic.factory import TcpConversation, UdpConversation, pcapng_bytes
 from phonehome.traffic.flow import HttpRequest
 
@@ -41,7 +42,9 @@ def xor(text: str, key: bytes = KEY) -> bytes:
     return bytes(b ^ key[i % len(key)] for i, b in enumerate(data))
 
 
-def _capture(tmp_path: Path, name: str, headers: dict[str, str], body: bytes = b"", udp: bytes = b"") -> Path:
+def _capture(
+    tmp_path: Path, name: str, headers: dict[str, str], *, body: bytes = b"", udp: bytes = b"", dns: str = ""
+) -> Path:
     head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     method = "POST" if body else "GET"
     request = f"{method} /v1/activate?sdk=34 HTTP/1.1\r\nHost: activation.oem.example\r\n{head}"
@@ -53,6 +56,10 @@ def _capture(tmp_path: Path, name: str, headers: dict[str, str], body: bytes = b
         datagrams = UdpConversation((HANDSET, 40200), (SERVER, 9999), ts=1_700_000_001.0)
         datagrams.send(udp)
         packets += datagrams.packets
+    if dns:
+        lookup = UdpConversation((HANDSET, 40300), ("10.0.0.1", 53), ts=1_700_000_002.0)
+        lookup.send(build_query(dns, id=secrets.randbelow(65536)))
+        packets += lookup.packets
     path = tmp_path / f"{name}.pcapng"
     path.write_bytes(pcapng_bytes(packets))
     return path
@@ -112,6 +119,17 @@ def test_an_xored_identifier_in_a_raw_udp_payload_is_found_byte_wise(tmp_path: P
     assert (suspect.field, suspect.identifiers) == ("payload#0", ("imei",))
     assert "raw bytes 5..20" in suspect.detail
     assert "\\x" in suspect.excerpts[0][1]  # binary bytes escaped in the excerpt
+
+
+def test_an_xored_identifier_in_a_dns_label_is_found(tmp_path: Path) -> None:
+    a = _run(tmp_path, "a", ID_A, headers={}, dns=f"{xor(ID_A.imei[0]).hex()}.t.oem.example")
+    b = _run(tmp_path, "b", ID_B, headers={}, dns=f"{xor(ID_B.imei[0]).hex()}.t.oem.example")
+    (suspect,) = compare([a, b])
+    assert (suspect.endpoint, suspect.field, suspect.identifiers) == (
+        "dns:oem.example",
+        "label[-4]",
+        ("imei",),
+    )
 
 
 def test_a_random_nonce_per_run_is_not_flagged(tmp_path: Path) -> None:
