@@ -259,8 +259,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     runs = item.config.stash.get(RUNS_KEY, None)
     run = handsets.run_of(item, runs) if runs else None
     if run is not None:
-        if len(runs or ()) == 1:  # several handsets share the session's JUnit suite
+        if len(runs or ()) == 1:
             _name_the_suite(item.config, run)
+        else:  # several handsets share the session's JUnit suite (and xdist drops suite properties)
+            item.user_properties.append(("device", run.device.text))
         run.allure = _label_for_allure(item.config, run.device)
     if item.get_closest_marker("root") is None:
         return

@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -79,12 +80,16 @@ def test_three_handsets_under_three_workers_get_a_worker_each_and_their_own_verd
     suite = make_suite(tmp_path / "suite")
     devices = [f"--device={d}" for d in HANDSETS]
     env = fake(by_device=FAKED)
-    done = _pytest(tmp_path, str(suite), *devices, f"--results={tmp_path / 'par'}", "-n", "3", env=env)
+    done = _pytest(tmp_path, str(suite), *devices, f"--results={tmp_path / 'par'}", "-n", "3",
+                   f"--junitxml={tmp_path / 'junit.xml'}", env=env)  # fmt: skip
     assert done.returncode == 1, done.stdout + done.stderr
     parallel = _sessions(tmp_path / "par")
     assert sorted(parallel) == sorted(HANDSETS)
     assert all(len(s) == 1 for s in parallel.values())  # one folder per handset
     assert len({s[0]["pid"] for s in parallel.values()}) == 3  # each on a worker of its own
+    cases = ET.parse(tmp_path / "junit.xml").getroot().iter("testcase")
+    named = {c.get("name"): {p.get("name"): p.get("value") for p in c.iter("property")} for c in cases}
+    assert named["test_assertion[virtual:oem-ip-literal-consent]"] == {"device": "virtual:oem-ip-literal"}
     for device in HANDSETS:
         sequential = tmp_path / f"seq-{device.replace(':', '_')}"
         alone = _pytest(tmp_path, str(suite), f"--device={device}", f"--results={sequential}", env=env)
