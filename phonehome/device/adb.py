@@ -193,11 +193,12 @@ class AdbServer:
         moment (``phonehome.owned``); returns once it answers. ``stop`` ends it.
 
         A probed port is free only until someone binds it: servers started at once (a batch of
-        handsets) draw and bind their ports one at a time, under a lock in phonehome's run folder,
-        or two could draw one port and one run would use, then stop, the other's server."""
+        handsets) draw and bind their ports one at a time, under a lock on phonehome's run folder
+        (the folder itself: no lock file is left behind), or two could draw one port and one run
+        would use, then stop, the other's server."""
         folder = owned.owned_dir()
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(folder / "adb-ports.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             return cls._start_on(free_port(), timeout)
