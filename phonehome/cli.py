@@ -214,7 +214,55 @@ def _run(args: argparse.Namespace) -> int:
         consent=args.consent,
         scenario_options=args.scenario_option or [],
         options=options + list(args.pytest_args),
+        jobs=args.jobs,
     )
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return value
+
+
+def _differential(args: argparse.Namespace) -> int:
+    import json  # noqa: PLC0415
+
+    from phonehome.report.differential import compare_folders, render  # noqa: PLC0415
+    from phonehome.report.rejudge import JudgeError  # noqa: PLC0415
+
+    try:
+        comparison = compare_folders([Path(f) for f in args.results])
+    except JudgeError as exc:
+        print(f"phonehome differential: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.format == "json":
+        print(json.dumps(comparison.to_json(), indent=1))
+    else:
+        sys.stdout.write(render(comparison))
+    return comparison.status
+
+
+def _add_differential(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    differential = sub.add_parser(
+        "differential",
+        help="compare runs of one firmware with different identities: identifiers in unknown encodings",
+        description="Reads two or more results folders (a handset's, or a `phonehome run` folder for all of "
+        "its handsets) of the same firmware on handsets with different identities, and compares what they "
+        "sent per endpoint and field (path, query, headers, form and JSON fields, raw payloads). A field "
+        "whose value changes exactly with an identifier but holds it in no encoding leak detection knows "
+        "is reported as a probable obfuscated identifier (XOR with a fixed key; with a repeated identity, "
+        "a custom hash or fixed-key encryption), with each run's excerpt.",
+        epilog=f"exit status: {EXIT_OK} nothing found; {EXIT_FAIL} a probable obfuscated identifier; "
+        f"{EXIT_INCONCLUSIVE} the runs cannot show one (one identity only); {EXIT_BAD_INPUT} a folder that "
+        f"cannot be read (a file missing, or not the one the run sealed); {EXIT_INTERNAL_ERROR} a crash.",
+    )
+    differential.add_argument("results", nargs="+", metavar="RESULTS", help="results folders to compare")
+    add_format(differential, "the suspects, each run's excerpts and the notes as JSON")
+    differential.set_defaults(func=_differential)
 
 
 def _virtual(args: argparse.Namespace) -> int:
@@ -351,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     suggest.set_defaults(func=_manifest_suggest)
     _add_virtual(sub)
     _add_run(sub)
+    _add_differential(sub)
     return parser
 
 
@@ -358,8 +407,9 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser(
         "run",
         help="the compliance suite on one or more handsets: verdicts and a results folder",
-        description="Runs the compliance suite (pytest tests/compliance) once per --device, each on a "
-        "fresh bench with a new results folder of its own, and prints every assertion's verdict per "
+        description="Runs the compliance suite (pytest tests/compliance) once per --device (--jobs at "
+        "once), each on a fresh bench with a new results folder of its own and its inventory entry's "
+        "manifest, and prints every assertion's verdict per "
         "handset and the results folder (captures, identity with provenance, the manifest's copy, "
         "analysis, verdicts and findings, JUnit XML, allure results). A verdict is printed only when the "
         "handset's own pytest session agrees with it. Inputs are checked before any bench comes up. "
@@ -377,8 +427,20 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SPEC",
         help="virtual:PROFILE (devices/virtual/PROFILE.yaml) or adb:SERIAL; repeat for several",
     )
+    run.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="handsets run at once, each on a bench of its own (default 1: one after another)",
+    )
     run.add_argument("--bench", default="benches/virtual.yaml", help="bench definition")
-    run.add_argument("--manifest", help="declared endpoints (default: each virtual profile's own)")
+    run.add_argument(
+        "--manifest",
+        help="declared endpoints for handsets whose inventory entry names none (default: each virtual "
+        "profile's own)",
+    )
     run.add_argument(
         "--inventory",
         help="declared identifiers (IMEI, IMSI, ICCID) the shell cannot read; for the virtual handsets: "

@@ -43,6 +43,7 @@ from phonehome.report import folder as results
 if TYPE_CHECKING:
     from phonehome.bench import Bench
     from phonehome.device import AdbServer, Handset
+    from phonehome.device.inventory import Inventory
     from phonehome.links import AdbLink, VirtualLink
     from phonehome.policy import Evaluation, Identity, Manifest
     from phonehome.report.progress import ProgressLog
@@ -67,28 +68,40 @@ class NoVerdict(Exception):
 
 @dataclass(frozen=True, slots=True)
 class DeviceSpec:
-    """``--device``: ``virtual:PROFILE`` (a virtual handset on the bench) or ``adb:SERIAL`` / ``SERIAL``."""
+    """``--device``: ``virtual:PROFILE`` (a virtual handset on the bench) or ``adb:SERIAL`` / ``SERIAL``.
+
+    ``virtual:PROFILE@SEED`` is another unit of the same build: its identity comes from ``SEED`` (a
+    batch of handsets with different IMEIs, as differential detection needs)."""
 
     kind: str
     name: str
+    seed: str | None = None
+    """A virtual handset's identity seed (default: its profile's, `phonehome.links.virtual_seed`)."""
 
     @classmethod
     def parse(cls, text: str) -> DeviceSpec:
         kind, sep, name = text.partition(":")
-        if sep and kind in ("virtual", "adb") and name:
+        if sep and kind == "virtual" and name:
+            profile, at, seed = name.partition("@")
+            if profile and (seed or not at):
+                return cls(kind, profile, seed or None)
+        elif sep and kind == "adb" and name:
             return cls(kind, name)
-        if text and not text.startswith("virtual"):
+        elif text and not text.startswith("virtual"):
             return cls("adb", text)  # a bare serial, which may itself hold a colon (HOST:PORT)
-        raise BadInput(f"--device {text!r}: expected virtual:PROFILE or adb:SERIAL")
+        raise BadInput(
+            f"--device {text!r}: expected virtual:PROFILE or adb:SERIAL (another unit of a virtual build: "
+            "virtual:PROFILE@SEED)"
+        )
 
     @property
     def slug(self) -> str:
-        return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{self.kind}-{self.name}")
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", self.text.replace(":", "-", 1))
 
     @property
     def text(self) -> str:
-        """``virtual:PROFILE`` or ``adb:SERIAL``: how reports name the handset."""
-        return f"{self.kind}:{self.name}"
+        """``virtual:PROFILE[@SEED]`` or ``adb:SERIAL``: how reports name the handset."""
+        return f"{self.kind}:{self.name}" + (f"@{self.seed}" if self.seed else "")
 
     @property
     def profile(self) -> str:
@@ -113,6 +126,43 @@ def scenario_options(given: list[str]) -> dict[str, str]:
     return out
 
 
+def manifest_path(name: str) -> Path:
+    """A manifest named as profiles and inventories name them: a bare name is ``manifests/NAME.yaml``."""
+    path = Path(name)
+    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+
+
+def device_manifest(
+    device: DeviceSpec, inventory: Path | Inventory | None, default: Path | None, seed: str | None = None
+) -> Path | None:
+    """The manifest ``device`` is judged against: its inventory entry's, else ``default`` (``--manifest``),
+    else a virtual profile's own. A batch of different builds needs no run per build.
+
+    Raises `phonehome.yamlconf.ConfigError` for an inventory or profile with an error."""
+    if isinstance(inventory, Path):
+        from phonehome.device import load_inventory  # noqa: PLC0415
+
+        inventory = load_inventory(inventory)
+    if inventory is not None and inventory.handsets:
+        entry = inventory.find(*_serials(device, seed))
+        if entry is not None and entry.manifest:
+            return manifest_path(entry.manifest)
+    return default or profile_manifest(device)
+
+
+def _serials(device: DeviceSpec, seed: str | None) -> tuple[str, str]:
+    """The hardware and adb serials an inventory knows ``device`` by (a virtual one's from its seed)."""
+    if device.kind == "adb":
+        return device.name, device.name
+    from phonehome.links import seed_of  # noqa: PLC0415
+    from phonehome.virtual.identity import generate_identity  # noqa: PLC0415
+    from phonehome.virtual.profile import load_profile  # noqa: PLC0415
+
+    profile = load_profile(device.name)  # once: a profile's YAML costs half a second to read
+    serial = generate_identity(seed or seed_of(profile), profile.identity_spec()).serial
+    return serial, serial
+
+
 def profile_manifest(device: DeviceSpec) -> Path | None:
     """A virtual handset's own manifest (its profile's ``behaviour.manifest``); None for a real handset.
     Raises `phonehome.yamlconf.ConfigError` for a profile that does not exist or has an error."""
@@ -121,10 +171,7 @@ def profile_manifest(device: DeviceSpec) -> Path | None:
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
 
     name = load_profile(device.name).behaviour.manifest
-    if not name:
-        return None
-    path = Path(name)
-    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+    return manifest_path(name) if name else None
 
 
 @dataclass
@@ -172,6 +219,10 @@ class ComplianceRun:
     """The HTML report, once judged."""
     _log: ProgressLog | None = field(default=None, repr=False)
     _scenario: Scenario | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.seed is None:
+            self.seed = self.device.seed  # virtual:PROFILE@SEED
 
     # -- the results folder ---------------------------------------------------------------------
     def claim(self, folder: Path | None = None) -> Path:
@@ -337,7 +388,7 @@ class ComplianceRun:
         """``manifest_file``, or a virtual profile's own; copied byte for byte into the results."""
         from phonehome.policy import load_manifest  # noqa: PLC0415
 
-        path = self.manifest_file or profile_manifest(self.device)
+        path = device_manifest(self.device, self.inventory_file, self.manifest_file, self.seed)
         if path is None:
             self.notes.append("no manifest: assertions that need one are INCONCLUSIVE")
             return None

@@ -236,15 +236,20 @@ def virtual_seed(profile: str) -> str:
     """The seed a run gives a virtual handset of ``profile``: the profile's own, else ``phonehome-NAME``."""
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
 
-    loaded = load_profile(profile)
-    return loaded.identity.seed or f"{DEFAULT_SEED}-{loaded.name}"
+    return seed_of(load_profile(profile))
+
+
+def seed_of(profile: Any) -> str:
+    """`virtual_seed` of a profile already loaded (a `phonehome.virtual.profile.Profile`)."""
+    seed: str = profile.identity.seed or f"{DEFAULT_SEED}-{profile.name}"
+    return seed
 
 
 def virtual_inventory(profiles: list[str]) -> str:
     """An inventory YAML for virtual handsets, as a lab writes one from box labels and SIM cards.
 
     Lists what Android 10+ does not give the shell (IMEI, IMSI, ICCID, MSISDN), for each profile at the
-    seed a run gives it. ``python -m phonehome.links devices/virtual-inventory.yaml`` rewrites the
+    seed a run gives it (``PROFILE@SEED``: at that seed). ``python -m phonehome.links devices/virtual-inventory.yaml`` rewrites the
     shipped file.
     """
     from phonehome.virtual.identity import generate_identity  # noqa: PLC0415
@@ -257,13 +262,14 @@ def virtual_inventory(profiles: list[str]) -> str:
         "# --inventory devices/virtual-inventory.yaml.",
         "handsets:",
     ]
-    for name in profiles:
+    for unit in profiles:
+        name, _at, seed = unit.partition("@")  # PROFILE@SEED: another unit of the build
         profile = load_profile(name)
-        ident = generate_identity(virtual_seed(name), profile.identity_spec())
+        ident = generate_identity(seed or virtual_seed(name), profile.identity_spec())
         sims = sorted(ident.sims, key=lambda s: s.slot)
         lines += [
             f"  - serial: {ident.serial}",
-            f"    label: virtual {name}",
+            f"    label: virtual {unit}",
             f"    model: {json.dumps(profile.build.model)}",
             "    identity:",
             f"      imei: [{', '.join(json.dumps(i) for i in ident.imeis)}]",

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from phonehome.pytest_plugin import RUN_KEY, Run, Verdicts
+from phonehome.pytest_plugin import RUNS_KEY, Run, Verdicts
 
 if TYPE_CHECKING:
     from phonehome.bench import Bench
@@ -26,10 +26,13 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def phonehome_run(request: pytest.FixtureRequest) -> Run:
-    """The run's options and results folder; fails with what to pass when no ``--device`` was given."""
-    run = request.config.stash.get(RUN_KEY, None)
-    if run is None:
+    """The handset's run: options and results folder; fails with what to pass when no ``--device`` was
+    given. With several handsets it is parametrized by handset (`phonehome.pytest_handsets`)."""
+    runs = request.config.stash.get(RUNS_KEY, None)
+    if not runs:
         pytest.fail("no handset chosen: pass --device virtual:PROFILE or --device adb:SERIAL", pytrace=False)
+    device = getattr(request, "param", None)
+    run = runs[device] if isinstance(device, str) else next(iter(runs.values()))
     run.claim()
     return run
 

@@ -21,19 +21,22 @@ must never give); NOT_APPLICABLE skips it with the reason.
 Each session has its own results folder (``--results-dir``, or a new one
 under ``--results`` with a random part), claimed exclusively; what each test
 required and how it ended goes to ``session.json`` there
-(`phonehome.pytest_session`). One handset per session: ``--device`` with
-pytest-xdist is refused.
+(`phonehome.pytest_session`). ``--device`` repeats: each handset gets a run and
+a folder of its own, and under pytest-xdist (``-n N``) a worker of its own
+(`phonehome.pytest_handsets`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from phonehome import pytest_handsets as handsets
 from phonehome.compliance import (
     DEFAULT_BENCH,
     DEFAULT_CONSENT,
@@ -54,7 +57,7 @@ if TYPE_CHECKING:
 
 pytest_plugins = ["phonehome.pytest_fixtures"]
 
-__all__ = ["RUN_KEY", "DeviceSpec", "Inconclusive", "Run", "Verdicts", "profile_manifest"]
+__all__ = ["RUNS_KEY", "DeviceSpec", "Inconclusive", "Run", "Verdicts", "profile_manifest"]
 
 
 class Inconclusive(Exception):
@@ -77,14 +80,25 @@ class Run(ComplianceRun):
     """The first setup or teardown error: why the session gave no verdicts."""
     allure: bool = False
     """allure-pytest is collecting (--alluredir): tests get phase steps, the session its environment."""
+    exact: Path | None = None
+    """``--results-dir``: the folder to claim (by the xdist worker that runs the handset's tests)."""
+
+    def claim(self, folder: Path | None = None) -> Path:
+        return super().claim(folder or self.exact)
 
 
-RUN_KEY = pytest.StashKey[Run]()
+RUNS_KEY = pytest.StashKey[dict[str, Run]]()
+"""The session's handsets' runs, by ``--device`` text, in the order given."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("phonehome", "phonehome compliance run")
-    group.addoption("--device", help="handset under test: virtual:PROFILE (devices/virtual/) or adb:SERIAL")
+    group.addoption(
+        "--device",
+        action="append",
+        help="handset under test: virtual:PROFILE (devices/virtual/) or adb:SERIAL; repeat for several "
+        "(with -n N each handset gets a pytest-xdist worker of its own)",
+    )
     group.addoption("--bench", default=DEFAULT_BENCH, help=f"bench definition (default {DEFAULT_BENCH})")
     group.addoption("--manifest", help="the firmware's declared endpoints (default: a virtual profile's own)")
     group.addoption(
@@ -142,35 +156,89 @@ def pytest_configure(config: pytest.Config) -> None:
         "root: needs root or CAP_NET_ADMIN (network namespaces, nftables, capture); "
         "skipped with the reason when not privileged, an error in CI",
     )
-    spec = config.getoption("device", None)
-    if not spec:
+    specs = config.getoption("device", None)
+    if not specs:
         return
-    _refuse_xdist(config)
-    manifest = config.getoption("manifest")
-    inventory = config.getoption("inventory")
-    try:
-        run = Run(
-            device=DeviceSpec.parse(spec),
-            bench_file=Path(config.getoption("bench")),
-            manifest_file=Path(manifest) if manifest else None,
-            inventory_file=Path(inventory) if inventory else None,
-            results_parent=Path(config.getoption("results")).resolve(),
-            time_scale=config.getoption("time_scale"),
-            adb_port=config.getoption("adb_port"),
-            scenarios=scenario_names(config.getoption("scenario")),
-            consent=config.getoption("consent"),
-            scenario_options=scenario_options(config.getoption("scenario_option")),
-            tls=config.getoption("tls"),
+    exact = config.getoption("results_dir")
+    if exact and len(specs) > 1:
+        raise pytest.UsageError(
+            "--results-dir names one handset's folder: with several --device, give --results (a parent)"
         )
+    runs: dict[str, Run] = {}
+    try:
+        for spec in specs:
+            run = _new_run(config, spec)
+            if run.device.text in runs:
+                raise BadInput(f"--device {spec!r}: given twice (one run per handset)")
+            runs[run.device.text] = run
         if not config.getoption("help", False):
-            run.scenario()  # a wrong scenario, variant or option is refused before any bench comes up
-            exact = config.getoption("results_dir")
-            if exact:  # claimed now, so that a folder in use is refused before anything runs
-                run.claim(Path(exact).resolve())
+            next(iter(runs.values())).scenario()  # a wrong scenario, variant or option: refused up front
+            if exact:
+                only = next(iter(runs.values()))
+                only.exact = Path(exact).resolve()
+                if handsets.distributed_controller(config):
+                    handsets.refuse_taken(only.exact)  # the worker that runs the tests claims it
+                elif not hasattr(
+                    config, "workerinput"
+                ):  # claimed now, so that a folder in use is refused before anything runs
+                    only.claim()
     except BadInput as exc:
         raise pytest.UsageError(str(exc)) from exc
-    config.stash[RUN_KEY] = run
-    config.pluginmanager.register(SessionRecorder(run), "phonehome-session")
+    config.stash[RUNS_KEY] = runs
+    config.pluginmanager.register(SessionRecorder(runs), "phonehome-session")
+
+
+def _new_run(config: pytest.Config, spec: str) -> Run:
+    manifest = config.getoption("manifest")
+    inventory = config.getoption("inventory")
+    return Run(
+        device=DeviceSpec.parse(spec),
+        bench_file=Path(config.getoption("bench")),
+        manifest_file=Path(manifest) if manifest else None,
+        inventory_file=Path(inventory) if inventory else None,
+        results_parent=Path(config.getoption("results")).resolve(),
+        time_scale=config.getoption("time_scale"),
+        adb_port=config.getoption("adb_port"),
+        scenarios=scenario_names(config.getoption("scenario")),
+        consent=config.getoption("consent"),
+        scenario_options=scenario_options(config.getoption("scenario_option")),
+        tls=config.getoption("tls"),
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(
+    config: pytest.Config,
+) -> Generator[None, int | pytest.ExitCode, int | pytest.ExitCode]:
+    handsets.choose_distribution(config)  # before pytest-xdist (tryfirst itself) turns -n into --dist load
+    return (yield)
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist's scheduler when handsets are given: each handset's tests on one worker."""
+    runs = config.stash.get(RUNS_KEY, None)
+    if not runs:
+        return None
+    from phonehome.pytest_scheduler import HandsetScheduling  # noqa: PLC0415  (xdist: a test dependency)
+
+    return HandsetScheduling(config, log, list(runs))
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    runs = metafunc.config.stash.get(RUNS_KEY, None)
+    if runs:
+        handsets.parametrize(metafunc, runs)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> Generator[None, None, None]:
+    runs = config.stash.get(RUNS_KEY, None)
+    if runs:  # before pytest-xdist's worker names each test by its group
+        handsets.group_items(items, runs)
+    return (yield)
 
 
 def _name_the_suite(config: pytest.Config, run: Run) -> None:
@@ -179,35 +247,22 @@ def _name_the_suite(config: pytest.Config, run: Run) -> None:
     suite_name(config, run.device.text)
 
 
-def _refuse_xdist(config: pytest.Config) -> None:
-    """One handset per session: xdist workers would each bring up a bench and handset, or judge one's
-    capture in another's worker."""
-    option = config.option
-    distributed = (
-        hasattr(config, "workerinput")
-        or bool(getattr(option, "numprocesses", None))
-        or getattr(option, "dist", "no") != "no"
-        or bool(getattr(option, "tx", None))
-    )
-    if distributed:
-        raise pytest.UsageError(
-            "--device runs one handset per pytest session and cannot be split over pytest-xdist workers "
-            "(-n/--dist): drop -n, or use `phonehome run --device A --device B` for several handsets"
-        )
-
-
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """A ``compliance`` folder needs a handset: it is collected only when ``--device`` chose one."""
-    if collection_path.name == "compliance" and RUN_KEY not in config.stash:
+    if collection_path.name == "compliance" and RUNS_KEY not in config.stash:
         return True
     return None
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    run = item.config.stash.get(RUN_KEY, None)
+    runs = item.config.stash.get(RUNS_KEY, None)
+    run = handsets.run_of(item, runs) if runs else None
     if run is not None:
-        _name_the_suite(item.config, run)
+        if len(runs or ()) == 1:
+            _name_the_suite(item.config, run)
+        else:  # several handsets share the session's JUnit suite (and xdist drops suite properties)
+            item.user_properties.append(("device", run.device.text))
         run.allure = _label_for_allure(item.config, run.device)
     if item.get_closest_marker("root") is None:
         return
@@ -239,9 +294,12 @@ def _label_for_allure(config: pytest.Config, device: DeviceSpec) -> bool:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    run = config.stash.get(RUN_KEY, None)
-    if run is None or not (run.tests or run.error or run.evaluation):
-        return
+    for run in config.stash.get(RUNS_KEY, {}).values():
+        if run.tests or run.error or run.evaluation:
+            _summarise(terminalreporter, run)
+
+
+def _summarise(terminalreporter: Any, run: Run) -> None:
     if run.evaluation is None:
         why = f"{run.error.kind}: {run.error.message}" if run.error else "the session judged nothing"
         terminalreporter.write_line(f"phonehome: no verdicts ({why}); results: {run.results or 'none'}")

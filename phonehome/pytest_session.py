@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from phonehome import pytest_handsets as handsets
 from phonehome.compliance import BadInput, NoVerdict
 from phonehome.report import folder as results
 from phonehome.report.folder import CaseRecord, SessionError
@@ -75,71 +76,83 @@ def outcome(report: pytest.TestReport, exc: BaseException | None) -> str:
 
 
 class SessionRecorder:
-    """Pytest hooks that fill `Run.tests` and `Run.error`, and write ``session.json`` at the end."""
+    """Pytest hooks that fill each handset's `Run.tests` and `Run.error`, and write its ``session.json``
+    at the end."""
 
-    def __init__(self, run: Run) -> None:
-        self.run = run
+    def __init__(self, runs: dict[str, Run]) -> None:
+        self.runs = runs
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self.run.current = self.run.tests.setdefault(item.nodeid, CaseRecord(item.nodeid))
+        run = handsets.run_of(item, self.runs)
+        if run is not None:
+            run.current = run.tests.setdefault(item.nodeid, CaseRecord(item.nodeid))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        test = self.run.tests.setdefault(item.nodeid, CaseRecord(item.nodeid))
+        run = handsets.run_of(item, self.runs)
+        if run is None:
+            return report
+        test = run.tests.setdefault(item.nodeid, CaseRecord(item.nodeid))
         exc = call.excinfo.value if call.excinfo else None
         if report.when == "call" or report.failed or (report.when == "setup" and report.skipped):
             test.outcome = outcome(report, exc)
             if exc is not None:
                 test.message = results.first_line(str(exc) or type(exc).__name__)
-        if report.failed and report.when != "call" and self.run.error is None:
+        if report.failed and report.when != "call" and run.error is None:
             why = f"{type(exc).__name__}: {exc}" if exc is not None else report.longreprtext
-            self.run.error = SessionError(error_kind(exc), results.first_line(why, 500), item.nodeid)
+            run.error = SessionError(error_kind(exc), results.first_line(why, 500), item.nodeid)
         return report
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """A suite that cannot be collected judged nothing: a crash of the suite, not an interruption."""
-        if report.failed and self.run.error is None:
-            why = results.first_line(
-                report.longreprtext.strip().splitlines()[-1] if report.longreprtext else ""
-            )
-            self.run.error = SessionError("internal", f"collecting {report.nodeid}: {why}", report.nodeid)
+        if not report.failed:
+            return
+        why = results.first_line(report.longreprtext.strip().splitlines()[-1] if report.longreprtext else "")
+        for run in self.runs.values():
+            if run.error is None:
+                run.error = SessionError("internal", f"collecting {report.nodeid}: {why}", report.nodeid)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        run = self.run
-        if run.results is None:
-            return  # never claimed a folder (nothing ran that needed one, and none was given)
-        record = results.session_record(
-            run_id=run.run_id,
-            device=run.device.text,
-            tests=run.tests.values(),
-            error=run.error,
-            exitstatus=int(exitstatus),
-        )
-        results.write_json(run.results / results.SESSION, record)
-        alluredir = getattr(session.config.option, "allure_report_dir", None)
-        if alluredir:
-            from phonehome.report.allure import environment, write_categories, write_environment  # noqa: PLC0415
+        several = len(self.runs) > 1
+        for run in self.runs.values():
+            if run.results is None:
+                continue  # never claimed a folder (nothing ran that needed one, and none was given)
+            record = results.session_record(
+                run_id=run.run_id,
+                device=run.device.text,
+                tests=run.tests.values(),
+                error=run.error,
+                exitstatus=handsets.exit_status(run, int(exitstatus), several),
+            )
+            results.write_json(run.results / results.SESSION, record)
+            alluredir = getattr(session.config.option, "allure_report_dir", None)
+            if alluredir:
+                from phonehome.report.allure import environment, write_categories, write_environment  # noqa: PLC0415
 
-            write_environment(Path(alluredir), environment(run.results, run.device.text))
-            write_categories(Path(alluredir))
+                write_environment(Path(alluredir), environment(run.results, run.device.text))
+                write_categories(Path(alluredir))
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        """The evidence bundle of the folder, once every file is written (JUnit's too, at its session end)."""
-        if self.run.results is None:
-            return
+        """The evidence bundle of each folder, once every file is written (JUnit's too, at its session end)."""
         from phonehome.report.bundle import seal  # noqa: PLC0415
 
-        try:
-            seal(self.run.results)
-        except OSError as exc:  # a full disk: the results themselves are what counts
-            print(f"phonehome: the evidence bundle of {self.run.results} was not written: {exc}")
-            return
-        if not config.getoption("results_dir", None):  # given one, its caller (phonehome run) indexes it
+        sealed: list[Path] = []
+        for run in self.runs.values():
+            if run.results is None:
+                continue
+            try:
+                seal(run.results)
+            except OSError as exc:  # a full disk: the results themselves are what counts
+                print(f"phonehome: the evidence bundle of {run.results} was not written: {exc}")
+                continue
+            sealed.append(run.results)
+        if sealed and not config.getoption("results_dir", None):  # given one, its caller indexes it
             from phonehome.store.hook import index_finished  # noqa: PLC0415
 
-            index_finished([self.run.results], results_parent=self.run.results_parent)
+            parent = next(iter(self.runs.values())).results_parent
+            index_finished(sealed, results_parent=parent)

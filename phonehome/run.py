@@ -18,8 +18,10 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -84,12 +86,15 @@ def run(
     display: Display | None = None,
     verbosity: int = 0,
     fmt: str = "table",
+    jobs: int = 1,
 ) -> int:
-    """Runs ``suite`` for each device; prints verdicts, one line per kind of finding, and the HTML report's
-    path last (``fmt="json"``: the summary as one JSON document); returns the worst exit status.
+    """Runs ``suite`` for each device, ``jobs`` handsets at once (each child brings its own bench up);
+    prints verdicts, one line per kind of finding, and the HTML report's path last (``fmt="json"``: the
+    summary as one JSON document); returns the worst exit status.
 
-    ``display`` shows each child's progress while it runs (nothing when it is disabled); ``verbosity``
-    -1 prints one line per handset, 1 every verdict's reason and the doubts."""
+    ``display`` shows each child's progress while it runs (nothing when it is disabled, or with several
+    jobs); ``verbosity`` -1 prints one line per handset, 1 every verdict's reason and the doubts. Each
+    handset is judged against its inventory entry's manifest, else ``manifest``, else its profile's."""
     problems = check_inputs(
         devices,
         bench=bench,
@@ -111,19 +116,40 @@ def run(
         out(f"phonehome run: cannot create a results folder under {results_dir}: {exc.strerror or exc}")
         return exits.USAGE
     given = [f"--bench={bench}"]
-    given += [f"--manifest={manifest}"] if manifest else []
     given += [f"--inventory={inventory}"] if inventory else []
     given += [f"--scenario={name}" for name in scenarios]
     given += [f"--consent={consent}"] if consent else []
     given += [f"--scenario-option={option}" for option in scenario_options]
-    outcomes = []
+    manifests = device_manifests(devices, manifest, inventory)
     display = display or Display(sys.stdout, enabled=False)
-    for device in devices:
+    if jobs > 1:
+        display = Display(sys.stdout, enabled=False)  # one status line cannot follow several handsets
+
+    interrupted = threading.Event()
+
+    def one(device: str) -> DeviceResult:
+        if interrupted.is_set():  # Ctrl-C: no handset still waiting for a job may start
+            return DeviceResult(device, exits.NO_VERDICT, None, None, "interrupted before it began")
         if fmt != "json" and verbosity >= 0:
             out(f"phonehome run: {device} ...")
-        outcomes.append(
-            run_one(device, suite, run_dir, [*given, *options], launch=launch or _launch, display=display)
-        )
+        own = [f"--manifest={manifests[device]}"] if manifests.get(device) else []
+        try:
+            return run_one(
+                device, suite, run_dir, [*given, *own, *options], launch=launch or _launch, display=display
+            )
+        except KeyboardInterrupt:
+            interrupted.set()
+            raise
+
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="phonehome-run")
+    try:
+        outcomes = list(pool.map(one, devices))  # in --device order, whichever finished first
+    except KeyboardInterrupt:  # the running children got Ctrl-C too and take their benches down
+        interrupted.set()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     summary = [
         {
             "device": o.device,
@@ -151,6 +177,22 @@ def run(
         out(line)
     out(f"report: {report}")
     return status
+
+
+def device_manifests(devices: Sequence[str], manifest: str | None, inventory: str | None) -> dict[str, str]:
+    """Each device's manifest (`phonehome.compliance.device_manifest`), for the ones that have one."""
+    from phonehome.compliance import DeviceSpec, device_manifest  # noqa: PLC0415
+
+    found = {}
+    for device in devices:
+        path = device_manifest(
+            DeviceSpec.parse(device),
+            Path(inventory) if inventory else None,
+            Path(manifest) if manifest else None,
+        )
+        if path is not None:
+            found[device] = str(path)
+    return found
 
 
 def finish(run_dir: Path, outcomes: Sequence[DeviceResult]) -> Path:
@@ -203,7 +245,7 @@ def check_inputs(
         DEFAULT_CONSENT,
         BadInput,
         DeviceSpec,
-        profile_manifest,
+        device_manifest,
         scenario_names,
     )
     from phonehome.compliance import scenario_options as parse_options  # noqa: PLC0415
@@ -224,7 +266,10 @@ def check_inputs(
     for text in devices:
         try:
             spec = DeviceSpec.parse(text)
-            if manifest is None and (own := profile_manifest(spec)) is not None:
+            inventory_file = Path(inventory) if inventory else None
+            if (
+                own := device_manifest(spec, inventory_file, Path(manifest) if manifest else None)
+            ) is not None:
                 manifests.add(own)
         except (ConfigError, BadInput) as exc:  # BadInput: a malformed spec
             problems += _problems(exc, f"--device {text!r}")
@@ -273,6 +318,10 @@ def run_one(
         f"junit_suite_name={device}",  # JUnit's suite is the handset, so CI lists each on its own
         "-p",
         "no:cacheprovider",
+        # The suite has no use for hypothesis's pytest plugin (hypothesis itself works without it), and
+        # loading it costs each handset's child about 2 s of CPU: with --jobs, the batch's wall time.
+        "-p",
+        "no:hypothesispytest",
         "-q",
         *options,
     ]

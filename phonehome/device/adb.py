@@ -17,6 +17,7 @@ bench's cleanup when the run that started it was killed.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import shutil
 import socket
@@ -122,6 +123,14 @@ class NoDelayClient(adbutils.AdbClient):  # type: ignore[misc]
         return conn
 
 
+def free_port() -> int:
+    """A port no one listens on now, on 127.0.0.1 (free only until someone binds it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceEntry:
     """One line of ``adb devices -l``."""
@@ -181,10 +190,23 @@ class AdbServer:
     @classmethod
     def start_private(cls, timeout: float = START_SERVER_TIMEOUT_S) -> AdbServer:
         """Starts ``adb server nodaemon`` on a free port, without mDNS, written down before it runs a
-        moment (``phonehome.owned``); returns once it answers. ``stop`` ends it."""
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        moment (``phonehome.owned``); returns once it answers. ``stop`` ends it.
+
+        A probed port is free only until someone binds it: servers started at once (a batch of
+        handsets) draw and bind their ports one at a time, under a lock on phonehome's run folder
+        (the folder itself: no lock file is left behind), or two could draw one port and one run
+        would use, then stop, the other's server."""
+        folder = owned.owned_dir()
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return cls._start_on(free_port(), timeout)
+        finally:
+            os.close(fd)  # releases the lock
+
+    @classmethod
+    def _start_on(cls, port: int, timeout: float) -> AdbServer:
         server = cls(port=port)
         log = owned.owned_dir() / f"adb-{port}.log"
         log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -205,6 +227,11 @@ class AdbServer:
                 server.stop()
                 raise ConnectionError(f"{server.binary} -P {port} server nodaemon did not start: {tail}")
             time.sleep(0.05)
+        if server.process.poll() is not None:  # what answered is another program's server
+            server.process = None  # its port file is not ours to remove; our record and log are
+            (owned.owned_dir() / f"{server.record_name}.json").unlink(missing_ok=True)
+            log.unlink(missing_ok=True)
+            raise ConnectionError(f"{server.binary} -P {port}: the port was taken by another adb server")
         return server
 
     @property

@@ -29,6 +29,11 @@ class InventoryEntry(StrictModel):
     sku: str | None = pydantic.Field(default=None, description="market variant, as certified")
     lot: str | None = pydantic.Field(default=None, description="firmware batch or production lot")
     notes: str | None = None
+    manifest: str | None = pydantic.Field(
+        default=None,
+        description="this unit's firmware manifest: a name (manifests/NAME.yaml) or a path; a run's "
+        "--manifest is only the default for units without one",
+    )
     identity: Identity = pydantic.Field(
         default_factory=Identity, description="declared identifiers (keys as in an identity file)"
     )

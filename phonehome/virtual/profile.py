@@ -10,6 +10,7 @@ errors with file:line), since a lab's verdicts rest on what the profile says.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from pathlib import Path
 from typing import Literal
@@ -249,6 +250,23 @@ def profile_dirs() -> list[Path]:
     return unique
 
 
+def _load(path: Path) -> Profile:
+    """The file's profile, read once per version of the file (a copy each time: callers may change it).
+
+    Reading and validating one costs about half a second of CPU (YAML, then its wizard flavour); a
+    compliance run asks for its profile several times, and a batch of handsets runs on two cores."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return load_model(Profile, path)  # its error names the file
+    return _cached(str(path.resolve()), stat.st_mtime_ns, stat.st_size).model_copy(deep=True)
+
+
+@functools.lru_cache(maxsize=32)
+def _cached(path: str, _mtime_ns: int, _size: int) -> Profile:
+    return load_model(Profile, Path(path))
+
+
 def available_profiles() -> list[str]:
     names = {p.stem for d in profile_dirs() if d.is_dir() for p in d.glob("*.yaml")}
     return sorted(names)
@@ -258,11 +276,11 @@ def load_profile(name_or_path: str | Path) -> Profile:
     """A profile by name (``nokia-7-plus-2019``) or by path to its YAML file."""
     path = Path(name_or_path)
     if path.suffix in {".yaml", ".yml"} or path.is_file():
-        return load_model(Profile, path)
+        return _load(path)
     for folder in profile_dirs():
         candidate = folder / f"{name_or_path}.yaml"
         if candidate.is_file():
-            return load_model(Profile, candidate)
+            return _load(candidate)
     known = ", ".join(available_profiles()) or "none"
     searched = ", ".join(str(d) for d in profile_dirs())
     raise ConfigError(

@@ -434,8 +434,13 @@ def test_a_real_child_killed_after_writing_its_evaluation_is_an_internal_error(c
     assert outcome.evaluation is None
 
 
-def test_a_real_child_under_xdist_refuses_in_one_line(child: Child) -> None:
-    outcome = child(fake(), "-n", "2")
+def test_a_real_child_under_xdist_gives_its_verdict_from_one_worker(child: Child) -> None:
+    outcome = child(fake(verdicts={"transport": "FAIL"}), "-n", "2")
+    assert (outcome.status, outcome.result, outcome.reason) == (exits.FAIL, "FAIL", "")
+
+
+def test_a_real_child_under_an_xdist_distribution_that_splits_it_refuses_in_one_line(child: Child) -> None:
+    outcome = child(fake(), "-n", "2", "--dist", "load")
     assert outcome.status == exits.USAGE
     assert "pytest-xdist" in outcome.reason
 

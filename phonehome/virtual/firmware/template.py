@@ -64,6 +64,16 @@ def _hash_b64(algo: str) -> Callable[[str], str]:
     return lambda text: base64.b64encode(hashlib.new(algo, text.encode()).digest()).decode()
 
 
+XOR_KEY = bytes.fromhex("5a17c3e9a4b2d8016e3f9c7b21d4a865")
+"""The fixed key of ``xor-hex``: what an OEM's "encryption" of an identifier often is (one key in every
+handset's firmware), which no encoding-based leak search can see through."""
+
+
+def _xor_hex(text: str) -> str:
+    data = text.encode()
+    return bytes(b ^ XOR_KEY[i % len(XOR_KEY)] for i, b in enumerate(data)).hex()
+
+
 TRANSFORMS: dict[str, Callable[[str], str]] = {
     "upper": str.upper,
     "lower": str.lower,
@@ -79,6 +89,7 @@ TRANSFORMS: dict[str, Callable[[str], str]] = {
     "md5-base64": _hash_b64("md5"),
     "sha1-base64": _hash_b64("sha1"),
     "sha256-base64": _hash_b64("sha256"),
+    "xor-hex": _xor_hex,  # XOR with the fixed XOR_KEY, as hex: obfuscated, not encrypted
 }
 
 

@@ -124,3 +124,50 @@ def test_logs_of_stopped_handsets_go_and_those_of_running_ones_stay(tmp_path: Pa
             f"removed {folder / 'gone.log'} (its handset has stopped)"
         ]
     assert sorted(p.name for p in folder.iterdir()) == ["running.json", "running.log", "starting.log"]
+
+
+def test_servers_started_at_once_never_draw_one_port(
+    private_dirs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs probing at the same moment get the same free port from the kernel; only one could bind
+    it, and the other would use (and, at its end, stop) the first one's server."""
+    import contextlib
+    import socket
+    import threading
+
+    from phonehome.device import adb
+
+    real = adb.free_port
+    drawn = real()
+    together = threading.Barrier(2, timeout=1.0)
+
+    def racing_probe() -> int:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait()  # without the lock both threads probe here at once
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", drawn)) != 0:
+                return drawn  # still free: what the kernel hands both of them
+        return real()
+
+    monkeypatch.setattr(adb, "free_port", racing_probe)
+    started: list[AdbServer] = []
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            started.append(AdbServer.start_private())
+        except BaseException as exc:  # the test reports it
+            failed.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert failed == []
+        assert len({s.port for s in started}) == 2
+        assert all(s.process is not None and s.process.poll() is None for s in started)
+    finally:
+        for server in started:
+            server.stop()

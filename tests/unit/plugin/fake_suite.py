@@ -5,6 +5,7 @@ that replaces the ``evaluation`` fixture. What the fake evaluation says, or
 how it breaks, comes from the ``PHONEHOME_FAKE`` environment variable (JSON):
 
     {"verdicts": {"declared-endpoints": "FAIL"}}   unnamed assertions PASS
+    {"by_device": {"virtual:x": {"transport": "FAIL"}}}   verdicts per handset (several --device)
     {"error": "bad-input" | "no-verdict" | "internal"}   the fixture raises
     {"die_after_evaluation": true}   the child is killed once evaluation.json is written
     {"swallow": true}   the suite hides every outcome: its tests pass whatever the verdict
@@ -48,7 +49,7 @@ def evaluation(phonehome_run):
         raise BenchError("dnsmasq on port wlan did not start")
     if error == "internal":
         raise TypeError("unsupported operand type(s) for +: 'int' and 'str'")
-    wanted = FAKE.get("verdicts", {})
+    wanted = FAKE.get("by_device", {}).get(phonehome_run.device.text, FAKE.get("verdicts", {}))
     verdicts = [Verdict(a.name, wanted.get(a.name, "PASS"), "as faked", clauses=list(a.clauses))
                 for a in registry()]
     findings = []

@@ -92,9 +92,24 @@ def test_an_unknown_assertion_fails_rather_than_passing() -> None:
 )
 def test_device_specs(text: str, kind: str, name: str) -> None:
     assert DeviceSpec.parse(text) == DeviceSpec(kind, name)
+    assert DeviceSpec.parse(text).text == (
+        text if ":" in text and text.startswith(("virtual:", "adb:")) else f"adb:{text}"
+    )
 
 
-@pytest.mark.parametrize("text", ["", "virtual:", "virtual"])
+def test_a_virtual_unit_of_a_build_has_its_own_seed_name_and_folder() -> None:
+    spec = DeviceSpec.parse("virtual:oem-xor-imei@unit-2")
+    assert (spec.kind, spec.name, spec.seed, spec.profile) == (
+        "virtual",
+        "oem-xor-imei",
+        "unit-2",
+        "oem-xor-imei",
+    )
+    assert spec.text == "virtual:oem-xor-imei@unit-2"
+    assert spec.slug == "virtual-oem-xor-imei_unit-2"
+
+
+@pytest.mark.parametrize("text", ["", "virtual:", "virtual", "virtual:aosp-clean@", "virtual:@seed"])
 def test_bad_device_spec_is_bad_input(text: str) -> None:
     with pytest.raises(BadInput, match="virtual:PROFILE or adb:SERIAL"):
         DeviceSpec.parse(text)
