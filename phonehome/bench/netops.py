@@ -82,7 +82,10 @@ def remove_netns(name: str) -> None:
         proc = ProcessId.of(pid)
         if proc:
             stop_process(proc)
-    netns.remove(name)
+    try:
+        netns.remove(name)
+    except FileNotFoundError:  # gone since the check (another cleanup got there first): what we wanted
+        return
 
 
 @contextlib.contextmanager
