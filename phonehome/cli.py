@@ -243,6 +243,21 @@ def _add_virtual(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     start.add_argument(
         "--auth", action="store_true", help="require ADB authentication (shows 'unauthorized')"
     )
+    start.add_argument(
+        "--fastboot-port",
+        type=int,
+        default=0,
+        help="where its bootloader listens in fastboot mode (fastboot -s tcp:127.0.0.1:PORT; default: a free one)",
+    )
+    start.add_argument(
+        "--locked-bootloader", action="store_true", help="a locked bootloader (refuses erase, flash and -w)"
+    )
+    start.add_argument(
+        "--adb",
+        choices=("at-boot", "after-setup"),
+        help="after-setup: ADB only once setup is done and USB debugging enabled, as a retail build "
+        "(default: the profile's)",
+    )
     start.set_defaults(func=_virtual)
     listing = verbs.add_parser("list", help="list handsets: name, state, ADB address, profile, serial")
     listing.add_argument("--json", action="store_true", help="print JSON")

@@ -54,6 +54,8 @@ class Instance:
     netns: str | None
     started_at: float
     log: str
+    fastboot_serial: str = ""
+    """``tcp:127.0.0.1:PORT``: where its bootloader listens once it is in fastboot mode."""
 
     @property
     def alive(self) -> bool:
@@ -95,6 +97,9 @@ def start_detached(
     time_scale: float = 1.0,
     auth: bool = False,
     timeout: float = START_TIMEOUT_S,
+    fastboot_port: int = 0,
+    locked_bootloader: bool = False,
+    adb: str | None = None,
 ) -> Instance:
     """Starts a handset in its own session and returns once its ADB listens."""
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
@@ -120,6 +125,12 @@ def start_detached(
         argv += ["--seed", seed]
     if auth:
         argv += ["--auth"]
+    if fastboot_port:
+        argv += ["--fastboot-port", str(fastboot_port)]
+    if locked_bootloader:
+        argv += ["--locked-bootloader"]
+    if adb:
+        argv += ["--adb", adb]
     with log.open("ab") as out:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -175,6 +186,9 @@ def _serve(args: argparse.Namespace) -> int:
         adb_port=args.adb_port,
         time_scale=args.time_scale,
         auth=AuthPolicy(required=True) if args.auth else None,
+        fastboot_port=args.fastboot_port,
+        bootloader_unlocked=False if args.locked_bootloader else None,
+        adb=args.adb,
     )
     firmware = Firmware(handset) if args.netns else None
     handset.start()
@@ -191,6 +205,7 @@ def _serve(args: argparse.Namespace) -> int:
         netns=args.netns,
         started_at=time.time(),
         log=str(path.with_suffix(".log")),
+        fastboot_serial=handset.fastboot_serial,
     )
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(instance)))
@@ -219,6 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed")
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--auth", action="store_true")
+    parser.add_argument("--fastboot-port", type=int, default=0)
+    parser.add_argument("--locked-bootloader", action="store_true")
+    parser.add_argument("--adb", choices=("at-boot", "after-setup"))
     return _serve(parser.parse_args(argv))
 
 
