@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from phonehome.bench import runtime
+from phonehome.bench.records import PathCreated
 from phonehome.bench.runtime import ProcessId, claim, host_lock, read_states
 
 
@@ -73,8 +74,8 @@ def test_all_slots_taken_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_state_files_are_replaced_whole(private_run_dir: Path) -> None:
     with host_lock():
-        state = claim("a", None, {"undo": []})
-    state.data["undo"].append({"kind": "path", "path": "/nonexistent"})
+        state = claim("a", None, {})
+    state.undo.append(PathCreated("/nonexistent"))
     state.save()
-    assert read_states()[0].data["undo"] == [{"kind": "path", "path": "/nonexistent"}]
+    assert read_states()[0].undo == [PathCreated("/nonexistent")]
     assert [p.name for p in (private_run_dir / "benches").iterdir()] == [state.path.name]
