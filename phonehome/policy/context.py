@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from phonehome.policy.build import BuildIdentity
 from phonehome.policy.destination import Names
 from phonehome.policy.findings import Finding, escape
 from phonehome.policy.geo import GeoDatabase
@@ -107,6 +108,8 @@ class Context:
     """The phases the run's scenario covered (None: not said)."""
     names_from: list[str] = field(default_factory=list)
     """Where destination names came from (the resolver's log, DNS answers), for reasons."""
+    build: BuildIdentity | None = None
+    """The firmware the handset runs, as read over ADB (None: not read)."""
 
     @property
     def judged(self) -> list[Contact]:

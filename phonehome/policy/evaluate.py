@@ -16,6 +16,7 @@ from os import PathLike
 from typing import Any
 
 from phonehome.policy import assertions
+from phonehome.policy.build import BuildIdentity
 from phonehome.policy.context import Contact, Context, Lookup, contact, destine
 from phonehome.policy.decode import Limits
 from phonehome.policy.destination import Names
@@ -57,6 +58,8 @@ class Evaluation:
     """The phases the run's scenario covered, when it said."""
     contacts: list[Contact] = field(default_factory=list, repr=False)
     """Every flow the handset took part in, as judged (not in the JSON: the findings carry what matters)."""
+    build: dict[str, str] | None = None
+    """The build judged (fingerprint, ``user``/``userdebug``, tags): every verdict is of that build."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,7 @@ class Evaluation:
             "doubts": list(self.doubts),
             "phases": self.phases,
             "policy_warnings": list(self.warnings),
+            "build": dict(self.build) if self.build is not None else None,
         }
 
 
@@ -87,6 +91,7 @@ def evaluate(
     phases: Sequence[str] | None = None,
     analysis: Analysis | None = None,
     bench: BenchFacts | None = None,
+    build: BuildIdentity | None = None,
 ) -> Evaluation:
     """Judges every assertion over every flow the handset took part in.
 
@@ -97,7 +102,8 @@ def evaluate(
     analyzer saw besides flows (DNS answers with their senders, undecodable
     packets, hardware addresses); ``bench`` what the bench knows of its port (its
     router's addresses, its resolver's log). Any doubt turns every would-be PASS
-    INCONCLUSIVE. ``phases`` are those the run's scenario set out to cover.
+    INCONCLUSIVE. ``phases`` are those the run's scenario set out to cover; ``build`` the firmware the
+    handset runs (the build-identity assertion; None: not read).
     """
     warnings = identity.warnings()
     router_macs = bench.router_macs if bench else []
@@ -154,6 +160,7 @@ def evaluate(
         capture_start=min((f.first_ts for f in flows), default=None),
         phases=phases,
         names_from=names.sources,
+        build=build,
     )
     verdicts, judged = assertions.judge(ctx)
     judged_regions = any(v.assertion == "regions" and v.result != "NOT_APPLICABLE" for v in verdicts)
@@ -170,6 +177,7 @@ def evaluate(
         degraded,
         list(phases) if phases is not None else None,
         contacts,
+        build.summary() if build is not None else None,
     )
 
 
@@ -197,6 +205,7 @@ def analyze_capture(
     problems: Sequence[str] = (),
     phases: Sequence[str] | None = None,
     bench: BenchFacts | None = None,
+    build: BuildIdentity | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
 
@@ -215,7 +224,8 @@ def analyze_capture(
     total = None if recorded is None and drops is None else (recorded or 0) + (drops or 0)
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
                           timeline=line, drops=total, truncated=analysis.truncated, geo=geo,
-                          problems=problems, phases=phases, analysis=analysis, bench=bench)  # fmt: skip
+                          problems=problems, phases=phases, analysis=analysis, bench=bench,
+                          build=build)  # fmt: skip
     return analysis, evaluation
 
 
@@ -241,6 +251,7 @@ def evaluate_capture(
     phases: Sequence[str] | None = None,
     geo: GeoDatabase | None = None,
     limits: Limits | None = None,
+    build: BuildIdentity | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Judges a bench's `Capture`: its files, its handset (from the DHCP lease), its phase markers, its
     losses, its router and resolver.
@@ -270,6 +281,7 @@ def evaluate_capture(
         problems=doubts,
         phases=phases,
         bench=bench_facts(capture),
+        build=build,
     )
 
 

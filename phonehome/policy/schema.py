@@ -70,6 +70,28 @@ def judged_schema() -> dict[str, Any]:
         "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
         "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},
         "policy_warnings": {"type": "array", "items": {"type": "string"}},
+        "build": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["fingerprint", "build_type", "tags"],
+                    "properties": {
+                        "fingerprint": {"type": "string"},
+                        "build_type": {
+                            "type": "string",
+                            "description": "ro.build.type: user, userdebug, eng",
+                        },
+                        "tags": {
+                            "type": "string",
+                            "description": "ro.build.tags: release-keys, test-keys...",
+                        },
+                    },
+                },
+            ],
+            "description": "The build every verdict is of, as read over ADB; null: it was not read.",
+        },
     }
     doc["properties"].update(added)
     doc["required"] = [*doc["required"], *added]

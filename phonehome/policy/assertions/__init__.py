@@ -33,7 +33,7 @@ class Assertion:
     clauses: tuple[str, ...]
     """Requirement clauses it traces to (REQUIREMENTS.md), quoted by id in every report."""
     needs: tuple[str, ...]
-    """Inputs without which it cannot PASS: ``manifest``, ``identity``, ``timeline``, ``geo``."""
+    """Inputs without which it cannot PASS: ``manifest``, ``identity``, ``timeline``, ``geo``, ``build``."""
     judge: Callable[[Context], Judgement]
     phases: tuple[str, ...] = ()
     """Phases it needs marked on the timeline besides those the run's scenario declared (``consent``)."""
@@ -42,6 +42,7 @@ class Assertion:
 def default_assertions() -> tuple[Assertion, ...]:
     """Every assertion, in DESIGN.md's order."""
     from phonehome.policy.assertions import (  # noqa: PLC0415  (the modules import this one)
+        build_identity,
         consent,
         declared_endpoints,
         identifier_recipients,
@@ -59,6 +60,7 @@ def default_assertions() -> tuple[Assertion, ...]:
         consent.ASSERTION,
         regions.ASSERTION,
         visible_dns.ASSERTION,
+        build_identity.ASSERTION,
     )
 
 
