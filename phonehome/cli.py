@@ -383,7 +383,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SPEC",
         help="virtual:PROFILE (devices/virtual/PROFILE.yaml) or adb:SERIAL; repeat for several",
     )
-    run.add_argument("--bench", default="benches/virtual.yaml", help="bench definition")
+    run.add_argument(
+        "--bench",
+        help="bench definition (default: each handset's inventory entry's; virtual handsets: benches/virtual.yaml); "
+        "required for adb: handsets the inventory does not place",
+    )
     run.add_argument("--manifest", help="declared endpoints (default: each virtual profile's own)")
     run.add_argument(
         "--inventory",

@@ -83,7 +83,11 @@ RUN_KEY = pytest.StashKey[Run]()
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("phonehome", "phonehome compliance run")
     group.addoption("--device", help="handset under test: virtual:PROFILE (devices/virtual/) or adb:SERIAL")
-    group.addoption("--bench", default=DEFAULT_BENCH, help=f"bench definition (default {DEFAULT_BENCH})")
+    group.addoption(
+        "--bench",
+        help=f"bench definition (default: the handset's inventory entry's; virtual handsets: {DEFAULT_BENCH}); "
+        "required for adb: handsets the inventory does not place",
+    )
     group.addoption("--manifest", help="the firmware's declared endpoints (default: a virtual profile's own)")
     group.addoption(
         "--inventory",
@@ -140,10 +144,11 @@ def pytest_configure(config: pytest.Config) -> None:
     _refuse_xdist(config)
     manifest = config.getoption("manifest")
     inventory = config.getoption("inventory")
+    bench = config.getoption("bench")
     try:
         run = Run(
             device=DeviceSpec.parse(spec),
-            bench_file=Path(config.getoption("bench")),
+            bench_file=Path(bench) if bench else None,
             manifest_file=Path(manifest) if manifest else None,
             inventory_file=Path(inventory) if inventory else None,
             results_parent=Path(config.getoption("results")).resolve(),

@@ -326,6 +326,28 @@ def evaluation_schema() -> dict[str, Any]:
             ],
         },
         "policy_warnings": strings,
+        "build": {
+            "oneOf": [
+                {"type": "null"},
+                {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["fingerprint", "build_type", "tags"],
+                    "properties": {
+                        "fingerprint": {"type": "string"},
+                        "build_type": {
+                            "type": "string",
+                            "description": "ro.build.type: user, userdebug, eng",
+                        },
+                        "tags": {
+                            "type": "string",
+                            "description": "ro.build.tags: release-keys, test-keys...",
+                        },
+                    },
+                },
+            ],
+            "description": "The build every verdict is of, as read over ADB; null: it was not read.",
+        },
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

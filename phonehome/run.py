@@ -71,7 +71,7 @@ def run(
     *,
     suite: Path,
     results_dir: Path,
-    bench: str,
+    bench: str | None,
     manifest: str | None = None,
     inventory: str | None = None,
     scenarios: Sequence[str] = (),
@@ -102,7 +102,7 @@ def run(
             raise  # a full disk is an internal error (the command's crash handler says so)
         out(f"phonehome run: cannot create a results folder under {results_dir}: {exc.strerror or exc}")
         return exits.USAGE
-    given = [f"--bench={bench}"]
+    given = [f"--bench={bench}"] if bench else []
     given += [f"--manifest={manifest}"] if manifest else []
     given += [f"--inventory={inventory}"] if inventory else []
     given += [f"--scenario={name}" for name in scenarios]
@@ -134,7 +134,7 @@ def run(
 def check_inputs(
     devices: Sequence[str],
     *,
-    bench: str,
+    bench: str | None,
     manifest: str | None,
     inventory: str | None,
     scenarios: Sequence[str] = (),
@@ -148,6 +148,7 @@ def check_inputs(
         DEFAULT_CONSENT,
         BadInput,
         DeviceSpec,
+        lab_bench,
         profile_manifest,
         scenario_names,
     )
@@ -166,16 +167,23 @@ def check_inputs(
     except (ScenarioError, BadInput) as exc:
         problems.append(str(exc))
     manifests = {Path(manifest)} if manifest else set()
+    benches = {Path(bench)} if bench else set()
+    try:
+        lab = load_inventory(Path(inventory)) if inventory else None
+    except ConfigError as exc:
+        problems += _problems(exc, str(inventory))
+        lab = None
     for text in devices:
         try:
             spec = DeviceSpec.parse(text)
             if manifest is None and (own := profile_manifest(spec)) is not None:
                 manifests.add(own)
-        except (ConfigError, BadInput) as exc:  # BadInput: a malformed spec
+            entry = lab.find(spec.name, spec.name) if lab is not None and spec.kind == "adb" else None
+            benches.add(lab_bench(spec, Path(bench) if bench else None, entry)[0])
+        except (ConfigError, BadInput) as exc:  # BadInput: a malformed spec, a bench it lacks
             problems += _problems(exc, f"--device {text!r}")
     loaders: list[tuple[Callable[[Path], object], Path]] = [(load_manifest, m) for m in sorted(manifests)]
-    loaders += [(load_inventory, Path(inventory))] if inventory else []
-    loaders += [(load_bench, Path(bench))]
+    loaders += [(load_bench, b) for b in sorted(benches)]
     for load, path in loaders:
         try:
             load(path)
