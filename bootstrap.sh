@@ -1,6 +1,6 @@
 #!/bin/sh
 # Prepares a checkout to run: a virtualenv in .venv with phonehome and its
-# development tools, then `phonehome doctor --install` for the host packages
+# development tools, one in .venv-tls for the bench's TLS service (mitmproxy), then `phonehome doctor --install` for the host packages
 # the bench needs (dnsmasq-base, nftables, tcpdump, tshark, busybox).
 # Idempotent and quiet when nothing is to do; used by the README's commands and CI.
 set -eu
@@ -26,6 +26,16 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stam
     [ -x .venv/bin/python ] || python3 -m venv .venv
     .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
     touch "$stamp"
+fi
+
+# The bench's TLS service (mitmproxy) runs from an environment of its own: mitmproxy 11.0 pins
+# dependencies (brotli <= 1.1.0...) below what the analyzer needs (pyproject.toml, extra `tls`).
+tls=.venv-tls
+tls_stamp=$tls/.phonehome-installed
+if [ ! -x $tls/bin/python ] || [ ! -f "$tls_stamp" ] || [ pyproject.toml -nt "$tls_stamp" ]; then
+    [ -x $tls/bin/python ] || python3 -m venv $tls
+    $tls/bin/python -m pip install -q --disable-pip-version-check -e '.[tls]'
+    touch "$tls_stamp"
 fi
 
 if as_root; then

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from phonehome import __version__, exits
-from phonehome.results import DISK_ERRORS
+from phonehome.report.cli import add_format, add_parsers
+from phonehome.report.folder import DISK_ERRORS
 
 EXIT_OK = exits.PASS
 """Analyzed; with --identity/--manifest: every verdict PASS (or NOT_APPLICABLE)."""
@@ -72,8 +73,8 @@ def _analyze(args: argparse.Namespace) -> int:
     # Imported here so that `phonehome --help` stays fast.
     import json  # noqa: PLC0415
 
+    from phonehome.report.terminal import render_analysis as render  # noqa: PLC0415
     from phonehome.traffic import CaptureError, analyze  # noqa: PLC0415
-    from phonehome.traffic.table import render  # noqa: PLC0415
 
     judging = bool(args.identity or args.manifest)
     inputs = _policy_inputs(args) if judging else {}
@@ -85,21 +86,23 @@ def _analyze(args: argparse.Namespace) -> int:
         if judging:
             from phonehome.policy import analyze_capture  # noqa: PLC0415
 
-            analysis, evaluation = analyze_capture(args.captures, **inputs)  # type: ignore[arg-type]
+            analysis, evaluation = analyze_capture(args.captures, keylog=args.keylog, **inputs)  # type: ignore[arg-type]
         else:
-            analysis = analyze(args.captures)
+            analysis = analyze(args.captures, keylog=args.keylog)
     except CaptureError as exc:
         print(f"phonehome analyze: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.format == "json":
-        doc = analysis.to_dict()
+        from phonehome.report.analysis_json import to_dict  # noqa: PLC0415
+
+        doc = to_dict(analysis)
         if evaluation is not None:
             doc.update(evaluation.to_json())
         text = json.dumps(doc, indent=1) + "\n"
     else:
         text = render(analysis)
         if evaluation is not None:
-            from phonehome.policy.table import render as render_verdicts  # noqa: PLC0415
+            from phonehome.report.terminal import render_verdicts  # noqa: PLC0415
 
             text += "\n" + render_verdicts(evaluation)
     if args.output:
@@ -180,9 +183,18 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
+    from phonehome.report.progress import Display  # noqa: PLC0415
+
     options = [f"--time-scale={args.time_scale}"] if args.time_scale is not None else []
+    verbosity = -1 if args.quiet else 1 if args.verbose else 0
+    # Progress only where a person watches: a terminal, not -q, not JSON for a script.
+    shown = sys.stdout.isatty() and args.format != "json" and verbosity >= 0
+    options += [f"--tls={args.tls}"] if args.tls else []
     return run(
         args.device,
+        display=Display(sys.stdout, enabled=shown, verbose=verbosity > 0),
+        verbosity=verbosity,
+        fmt=args.format,
         suite=suite,
         results_dir=Path(args.results),
         bench=args.bench,
@@ -193,25 +205,6 @@ def _run(args: argparse.Namespace) -> int:
         scenario_options=args.scenario_option or [],
         options=options + list(args.pytest_args),
     )
-
-
-def _judge(args: argparse.Namespace) -> int:
-    from phonehome.judge import JudgeError, rejudge  # noqa: PLC0415
-    from phonehome.policy.table import render  # noqa: PLC0415
-
-    try:
-        judged = rejudge(Path(args.results_dir))
-    except JudgeError as exc:
-        print(f"phonehome judge: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    sys.stdout.write(render(judged.evaluation))
-    if judged.differences:
-        print(f"phonehome judge: the verdicts differ from the archived {args.results_dir}/evaluation.json:")
-        for difference in judged.differences:
-            print(f"  {difference}")
-        return EXIT_INTERNAL_ERROR
-    print(f"phonehome judge: reproduces the archived verdicts ({judged.evaluation.result})")
-    return _EXIT_FOR_RESULT[judged.evaluation.result]
 
 
 def _virtual(args: argparse.Namespace) -> int:
@@ -335,6 +328,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="table: one line per endpoint (default); json: flows, endpoints, capture facts, stats",
     )
     analyze.add_argument("-o", "--output", metavar="FILE", help="write there instead of stdout")
+    analyze.add_argument(
+        "--keylog",
+        metavar="FILE",
+        help="TLS secrets to decrypt TLS flows with (an SSLKEYLOGFILE, NSS key log format); secrets in the "
+        "capture's own pcapng Decryption Secrets Blocks are used without it",
+    )
     _policy_options(analyze)
     analyze.set_defaults(func=_analyze)
 
@@ -412,6 +411,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="KEY=VALUE",
         help="an option of the scenario (settle=SECONDS, idle=SECONDS, reset=adb, wifi=skip...); repeat",
     )
+    run.add_argument(
+        "--tls",
+        choices=["alert", "validate", "intercept"],
+        help="what the bench does with TLS, instead of the bench definition's `tls:` (docs/tls.md)",
+    )
     run.add_argument("--results", default="results", help="parent folder of the run's results")
     run.add_argument("--suite", default="tests/compliance", help="the compliance suite to run")
     run.add_argument(
@@ -419,22 +423,19 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         help="virtual handsets' firmware time scale (default: the plugin's, 1e-4: an hour in 0.36 s)",
     )
+    loud = run.add_mutually_exclusive_group()
+    loud.add_argument(
+        "-q", "--quiet", action="store_true", help="one line per handset, then the report's path"
+    )
+    loud.add_argument(
+        "-v", "--verbose", action="store_true", help="each step as its own line; every verdict's reason"
+    )
+    add_format(
+        run, "the summary (devices, statuses, verdicts, results and report paths) as one JSON document"
+    )
     run.add_argument("pytest_args", nargs="*", metavar="-- PYTEST_ARGS", help="passed to pytest")
     run.set_defaults(func=_run)
-
-    judge = sub.add_parser(
-        "judge",
-        help="judge an archived run again from its results folder alone",
-        description="Reads a handset's results folder (capture.json and its capture files, identity.json, "
-        "the manifest's copy, run.json with the phases and bench problems), checks the files are the ones "
-        "the run sealed (SHA-256), judges them again and prints the verdicts.",
-        epilog=f"exit status: {EXIT_OK}, {EXIT_FAIL} or {EXIT_INCONCLUSIVE} as the reproduced verdicts "
-        f"(PASS/NOT_APPLICABLE, FAIL, INCONCLUSIVE); {EXIT_USAGE} usage; {EXIT_BAD_INPUT} bad input (the "
-        f"folder lacks a file, or a file is not the one the run sealed); {EXIT_INTERNAL_ERROR} the verdicts "
-        "differ from the archived evaluation.json (each difference is printed), or a crash.",
-    )
-    judge.add_argument("results_dir", metavar="RESULTS_DIR", help="a handset's results folder")
-    judge.set_defaults(func=_judge)
+    add_parsers(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from phonehome import __version__, results
+from phonehome import __version__
+from phonehome.report import analysis_json
+from phonehome.report import folder as results
 
 if TYPE_CHECKING:
     from phonehome.bench import Bench
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from phonehome.links import AdbLink, VirtualLink
     from phonehome.policy import Evaluation, Identity, Manifest
     from phonehome.policy.build import BuildIdentity
+    from phonehome.report.progress import ProgressLog
     from phonehome.scenario import Operator, Scenario, ScenarioResult
     from phonehome.traffic.capture import Capture
 
@@ -170,6 +173,8 @@ class ComplianceRun:
     """Scenario names (``scenarios/NAME.py``) or paths, run in order as one."""
     consent: str = DEFAULT_CONSENT
     scenario_options: dict[str, str] = field(default_factory=dict)
+    tls: str | None = None
+    """What the bench does with TLS (``alert``, ``validate``, ``intercept``), instead of its definition's."""
     operator: Operator | None = None
     """Who does physical acts on a real handset (default: a prompt on the terminal)."""
     seed: str | None = None
@@ -193,6 +198,11 @@ class ComplianceRun:
     capture: Capture | None = None
     build: BuildIdentity | None = None
     """The firmware the handset runs, read over ADB after the scenario (the build-identity assertion)."""
+    definitions: dict[str, str] = field(default_factory=dict)
+    """The definitions copied into the results (role -> path in the folder), for the evidence bundle."""
+    report: Path | None = None
+    """The HTML report, once judged."""
+    _log: ProgressLog | None = field(default=None, repr=False)
     _scenario: Scenario | None = field(default=None, repr=False)
     _inventory: Inventory | None = field(default=None, repr=False)
 
@@ -210,6 +220,14 @@ class ComplianceRun:
 
     def write_json(self, name: str, doc: object) -> Path:
         return results.write_json(self.claim() / name, doc)
+
+    def say(self, step: str, text: str = "", **detail: object) -> None:
+        """A progress event (``progress.jsonl`` in the results; ``phonehome run`` shows it)."""
+        if self._log is None:
+            from phonehome.report.progress import PROGRESS, ProgressLog  # noqa: PLC0415
+
+            self._log = ProgressLog(self.claim() / PROGRESS)
+        self._log.event(step, text, **detail)
 
     # -- the scenario ---------------------------------------------------------------------------
     def scenario(self) -> Scenario:
@@ -260,10 +278,16 @@ class ComplianceRun:
     def bench_up(self) -> Iterator[Bench]:
         """The isolated bench, capture running, for the run; brought down at the end."""
         from phonehome.bench import Bench  # noqa: PLC0415  (the bench is heavy to import)
+        from phonehome.bench.definition import load_bench  # noqa: PLC0415
 
         path, _ = self.bench_port()
         self.preflight()
-        with Bench.from_file(path, workdir=self.claim() / "bench") as up:
+        self.say("bench", "coming up")
+        definition = load_bench(path)
+        if self.tls is not None:
+            definition = definition.model_validate({**definition.model_dump(), "tls": self.tls})
+        with Bench(definition, source=path, workdir=self.claim() / "bench") as up:
+            self.say("bench", "up, capture running")
             yield up
 
     @contextlib.contextmanager
@@ -302,6 +326,8 @@ class ComplianceRun:
         inventory = self.inventory()
         link.entry = inventory.find(link.virtual.serial) if inventory is not None else None
         try:
+            if bench.lab_ca is not None:  # what a lab does once per handset (docs/tls.md): its CA in /system
+                link.virtual.install_ca(bench.lab_ca.read_bytes())
             yield link
         finally:
             link.close()
@@ -312,8 +338,14 @@ class ComplianceRun:
         from phonehome.scenario import Context, Options, run_scenario  # noqa: PLC0415
 
         scenario = self.scenario()
+
+        def mark(phase: str, **detail: object) -> object:
+            marker = bench.mark(phase, **detail)
+            self.say("phase", phase + (" ends" if detail.get("end") is True else ""))
+            return marker
+
         ctx = Context(
-            mark=bench.mark,
+            mark=mark,
             operator=link.operator,
             evidence=self.claim() / "evidence",
             options=Options(self.consent, dict(self.scenario_options)),
@@ -322,9 +354,13 @@ class ComplianceRun:
             online=link.online,
             lifecycle=link.lifecycle,
             adb=link.adb_mode,
+            progress=self.say,
         )
+        self.say("scenario", scenario.name)
         try:
-            done = run_scenario(scenario, ctx)
+            assert self._log is not None  # say() made it
+            with self._log.ticker(lambda: _link_packets(bench)):
+                done = run_scenario(scenario, ctx)
         finally:
             ctx.close()
         self.notes += link.settle()
@@ -337,6 +373,7 @@ class ComplianceRun:
 
     def stop_capture(self, bench: Bench) -> Capture:
         """Asks the bench for its problems while everything still runs, then stops the capture."""
+        self.say("capture", "stopping: closing the window, reading the tools' counters")
         self.bench_problems = bench.status()
         captured = bench.stop_capture()[bench.port(self.bench_port()[1]).name]
         self.capture = captured
@@ -344,13 +381,25 @@ class ComplianceRun:
             results.CAPTURE,
             results.relative_paths(captured.to_dict(), self.claim(), ("timeline", "resolver_log")),
         )
+        self._mark_phases(captured)
         return captured
+
+    def _mark_phases(self, captured: Capture) -> None:
+        """A copy of the capture with its phase markers as packet comments (`phonehome.report.phases`);
+        the sealed file stays as the bench wrote it. A copy that cannot be made is a note, not an error."""
+        from phonehome.report.phases import RECORD, PhaseCopyError, annotate_capture  # noqa: PLC0415
+
+        try:
+            self.write_json(RECORD, annotate_capture(captured, self.claim()))
+        except (PhaseCopyError, OSError) as exc:
+            self.notes.append(f"the phase-marked copy of the capture was not made: {exc}")
 
     def read_identity(self) -> Identity:
         """The handset's identifiers: read over ADB after the scenario, merged with the inventory and what
         the scenario learned (a new SIM). A handset that cannot be read leaves a problem, not a crash."""
         from phonehome.run_identity import read_run_identity  # noqa: PLC0415
 
+        self.say("identity", "reading the handset's identity over ADB")
         return read_run_identity(self)
 
     def read_manifest(self) -> Manifest | None:
@@ -378,8 +427,12 @@ class ComplianceRun:
         """Findings and verdicts; ``run.json`` first (a crash of the policy can be replayed), then the
         analysis and ``evaluation.json``."""
         from phonehome.policy import evaluate_capture  # noqa: PLC0415
+        from phonehome.report.bundle import copy_definitions  # noqa: PLC0415
+        from phonehome.report.html import write_run_report  # noqa: PLC0415
 
+        self.definitions = copy_definitions(self.claim(), self.definition_files())
         self.write_json(results.RUN, self.run_record())
+        self.say("analysis", "analyzing the capture and judging every assertion")
         analysis, judged = evaluate_capture(
             capture,
             identity=identity,
@@ -388,9 +441,37 @@ class ComplianceRun:
             phases=self.phases,
             build=self.build,
         )
-        self.write_json(results.ANALYSIS, analysis.to_dict())
+        doc = analysis_json.to_dict(analysis)
+        self.write_json(results.ANALYSIS, doc)
         self.record_evaluation(judged)
+        self.say("analysis", f"{len(analysis.flows)} flows, {len(judged.findings)} findings: {judged.result}")
+        self.report = write_run_report(self.claim(), judged, doc)
+        self.say("report", str(self.report))
         return judged
+
+    def definition_files(self) -> dict[str, Path | None]:
+        """The definitions this run used, by role, for the evidence bundle's copies."""
+        try:
+            bench: Path | None = self.bench_port()[0]
+        except (BadInput, ValueError):  # refused before the run: no bench was used
+            bench = self.bench_file
+        files: dict[str, Path | None] = {"bench": bench, "inventory": self.inventory_file}
+        if self.device.kind == "virtual":
+            from phonehome.virtual.profile import profile_dirs  # noqa: PLC0415
+
+            given = Path(self.device.name)
+            found = (
+                [given]
+                if given.suffix in (".yaml", ".yml")
+                else [d / f"{self.device.name}.yaml" for d in profile_dirs()]
+            )
+            files["profile"] = next((p for p in found if p.is_file()), None)
+        from phonehome.scenario.loader import find_scenario  # noqa: PLC0415
+
+        for name in self.scenarios:
+            with contextlib.suppress(Exception):  # a scenario that cannot be found was refused long before
+                files[f"scenario:{Path(name).stem}"] = find_scenario(name)
+        return files
 
     def record_evaluation(self, judged: Evaluation) -> None:
         """``evaluation.json`` (schema: ``phonehome/policy/schemas/evaluation.schema.json``)."""
@@ -485,4 +566,12 @@ class ComplianceRun:
             "time_scale": self.time_scale,
             "capture": results.CAPTURE,
             "identity": results.IDENTITY,
+            "definitions": dict(self.definitions),
         }
+
+
+def _link_packets(bench: Bench) -> int | None:
+    """Frames the bench port's interface has seen so far (the capture window's packet count)."""
+    from phonehome.bench import netops  # noqa: PLC0415
+
+    return netops.link_packets(bench.router_ns, bench.port().interface)

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from phonehome import results
 from phonehome.pytest_plugin import RUN_KEY, Run, Verdicts
 
 if TYPE_CHECKING:
@@ -109,8 +108,15 @@ def record_evaluation(run: Run, judged: Evaluation) -> None:
 
 
 @pytest.fixture(scope="session")
-def verdicts(evaluation: Evaluation, phonehome_run: Run) -> Verdicts:
-    """``verdicts.require(name)`` in a test: its outcome, recorded against the test for ``session.json``."""
+def verdicts(evaluation: Evaluation, phonehome_run: Run, record_testsuite_property: Any) -> Verdicts:
+    """``verdicts.require(name)`` in a test: its outcome, recorded against the test for ``session.json``.
+
+    The JUnit suite gets the handset's properties (device, build fingerprint and type, manifest SHA-256),
+    so CI can index every result by the build it judged."""
+    from phonehome.report.junit import suite_properties  # noqa: PLC0415
+
+    for name, value in suite_properties(phonehome_run.claim(), phonehome_run.device.text, evaluation.result):
+        record_testsuite_property(name, value)
     return Verdicts(evaluation, phonehome_run)
 
 
@@ -128,17 +134,10 @@ def _require_root(what: str) -> None:
 def _attach_to_allure(run: Run) -> None:
     """Verdicts and evidence into the allure report, when allure-pytest is collecting (--alluredir)."""
     try:
-        import allure  # noqa: PLC0415
+        import allure  # noqa: F401, PLC0415
     except ImportError:  # allure-pytest is a dependency; a broken install must not hide verdicts
         return
-    from phonehome.compliance import SCENARIO  # noqa: PLC0415
+    from phonehome.report.allure import attach_evidence  # noqa: PLC0415
 
-    for name in (results.EVALUATION, SCENARIO, "identity.txt", results.CAPTURE):
-        path = run.claim() / name
-        if path.exists():
-            kind: Any = allure.attachment_type.JSON if name.endswith(".json") else allure.attachment_type.TEXT
-            allure.attach.file(str(path), name=name, attachment_type=kind)  # type: ignore[no-untyped-call]
     failure = run.scenario_result.failure if run.scenario_result else None
-    for relative in failure.evidence if failure else []:
-        kind = allure.attachment_type.PNG if relative.endswith(".png") else allure.attachment_type.XML
-        allure.attach.file(str(run.claim() / relative), name=relative, attachment_type=kind)  # type: ignore[no-untyped-call]
+    attach_evidence(run.claim(), failure.evidence if failure else ())

@@ -47,7 +47,7 @@ from phonehome.compliance import (
     scenario_options,
 )
 from phonehome.pytest_session import SessionRecorder
-from phonehome.results import CaseRecord, SessionError
+from phonehome.report.folder import CaseRecord, SessionError
 
 if TYPE_CHECKING:
     from phonehome.policy import Evaluation
@@ -75,6 +75,8 @@ class Run(ComplianceRun):
     """The test running now: what ``verdicts.require`` records against."""
     error: SessionError | None = None
     """The first setup or teardown error: why the session gave no verdicts."""
+    allure: bool = False
+    """allure-pytest is collecting (--alluredir): tests get phase steps, the session its environment."""
 
 
 RUN_KEY = pytest.StashKey[Run]()
@@ -130,6 +132,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--adb-port", type=int, help="adb server port (default: private for virtual handsets, else 5037)"
     )
+    group.addoption(
+        "--tls",
+        choices=["alert", "validate", "intercept"],
+        help="what the bench does with TLS, instead of its definition's `tls:`: alert, validate (offer "
+        "certificates the handset must refuse) or intercept (decrypt with the lab CA; docs/tls.md)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -157,6 +165,7 @@ def pytest_configure(config: pytest.Config) -> None:
             scenarios=scenario_names(config.getoption("scenario")),
             consent=config.getoption("consent"),
             scenario_options=scenario_options(config.getoption("scenario_option")),
+            tls=config.getoption("tls"),
         )
         if not config.getoption("help", False):
             run.scenario()  # a wrong scenario, variant or option is refused before any bench comes up
@@ -167,6 +176,12 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from exc
     config.stash[RUN_KEY] = run
     config.pluginmanager.register(SessionRecorder(run), "phonehome-session")
+
+
+def _name_the_suite(config: pytest.Config, run: Run) -> None:
+    from phonehome.report.junit import suite_name  # noqa: PLC0415
+
+    suite_name(config, run.device.text)
 
 
 def _refuse_xdist(config: pytest.Config) -> None:
@@ -197,7 +212,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 def pytest_runtest_setup(item: pytest.Item) -> None:
     run = item.config.stash.get(RUN_KEY, None)
     if run is not None:
-        _label_for_allure(item.config, run.device)
+        _name_the_suite(item.config, run)
+        run.allure = _label_for_allure(item.config, run.device)
     if item.get_closest_marker("root") is None:
         return
     from phonehome.bench.doctor import Host, check_privileges  # noqa: PLC0415  (the bench is heavy to import)
@@ -212,11 +228,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     pytest.skip(reason)
 
 
-def _label_for_allure(config: pytest.Config, device: DeviceSpec) -> None:
+def _label_for_allure(config: pytest.Config, device: DeviceSpec) -> bool:
     """Device and profile as allure parameters (they enter its historyId: two handsets' results are never
-    retries of each other) and as labels (a report groups and filters by handset)."""
+    retries of each other) and as labels (a report groups and filters by handset); whether allure collects."""
     if config.pluginmanager.get_plugin("allure_listener") is None:
-        return  # allure is not collecting (no --alluredir): its dynamic API has no test to annotate
+        return False  # allure is not collecting (no --alluredir): its dynamic API has no test to annotate
     import allure  # noqa: PLC0415
 
     allure.dynamic.parameter("device", device.text)
@@ -224,6 +240,7 @@ def _label_for_allure(config: pytest.Config, device: DeviceSpec) -> None:
     allure.dynamic.label("device", device.text)  # type: ignore[no-untyped-call]
     allure.dynamic.label("profile", device.profile)  # type: ignore[no-untyped-call]
     allure.dynamic.parent_suite(device.text)  # type: ignore[no-untyped-call]
+    return True
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -234,7 +251,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         why = f"{run.error.kind}: {run.error.message}" if run.error else "the session judged nothing"
         terminalreporter.write_line(f"phonehome: no verdicts ({why}); results: {run.results or 'none'}")
         return
-    from phonehome.policy.table import render  # noqa: PLC0415
+    from phonehome.report.terminal import render_verdicts as render  # noqa: PLC0415
 
     terminalreporter.section(f"phonehome verdicts: {run.device.text}")
     terminalreporter.write(render(run.evaluation))
@@ -254,12 +271,17 @@ class Verdicts:
         """PASS passes; FAIL fails with the evidence; INCONCLUSIVE raises `Inconclusive` (allure: broken);
         NOT_APPLICABLE skips; an assertion the evaluation does not have fails."""
         __tracebackhide__ = True
-        from phonehome.policy.table import explain  # noqa: PLC0415
+        from phonehome.report.terminal import explain  # noqa: PLC0415
 
         if self.run is not None and self.run.current is not None:
             self.run.current.assertions.append(assertion)
         verdict = next((v for v in self.evaluation.verdicts if v.assertion == assertion), None)
         text = explain(self.evaluation, assertion) + self._timeline(assertion)
+        if self.run is not None and self.run.allure and self.run.results is not None:
+            from phonehome.report.allure import phase_steps  # noqa: PLC0415
+
+            found = [f.to_json() for f in self.evaluation.findings if f.assertion == assertion]
+            phase_steps(self.run.results, assertion, verdict.result if verdict else None, found)
         if verdict is None or verdict.result == "FAIL":
             pytest.fail(text, pytrace=False)
         elif verdict.result == "NOT_APPLICABLE":

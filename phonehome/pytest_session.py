@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from phonehome import results
 from phonehome.compliance import BadInput, NoVerdict
-from phonehome.results import CaseRecord, SessionError
+from phonehome.report import folder as results
+from phonehome.report.folder import CaseRecord, SessionError
 
 if TYPE_CHECKING:
     from phonehome.pytest_plugin import Run
@@ -119,3 +120,21 @@ class SessionRecorder:
             exitstatus=int(exitstatus),
         )
         results.write_json(run.results / results.SESSION, record)
+        alluredir = getattr(session.config.option, "allure_report_dir", None)
+        if alluredir:
+            from phonehome.report.allure import environment, write_categories, write_environment  # noqa: PLC0415
+
+            write_environment(Path(alluredir), environment(run.results, run.device.text))
+            write_categories(Path(alluredir))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        """The evidence bundle of the folder, once every file is written (JUnit's too, at its session end)."""
+        if self.run.results is None:
+            return
+        from phonehome.report.bundle import seal  # noqa: PLC0415
+
+        try:
+            seal(self.run.results)
+        except OSError as exc:  # a full disk: the results themselves are what counts
+            print(f"phonehome: the evidence bundle of {self.run.results} was not written: {exc}")

@@ -18,33 +18,34 @@ import json
 import signal
 import subprocess
 import sys
-from collections import Counter
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phonehome import exits, results
-from phonehome.results import EVALUATION, FINISHED, SESSION, disagreements
+from phonehome import exits
+from phonehome.report import batch, bundle
+from phonehome.report import folder as results
+from phonehome.report.folder import EVALUATION, FINISHED, SESSION, disagreements
+from phonehome.report.progress import PROGRESS, Display, Follower
+from phonehome.report.view import REPORT
 
+SUMMARY = "summary.json"
 RUN_TIMEOUT_S = 1800
 STOP_GRACE_S = 60  # after SIGINT, for the child's fixtures to take its bench down
-_SHOWN = 12  # distinct findings printed per handset; all of them are in evaluation.json
 _PYTEST_INTERRUPTED, _PYTEST_USAGE = 2, 4
 _ERROR_STATUS = {
     "bad-input": exits.BAD_INPUT,
     "no-verdict": exits.NO_VERDICT,
     "internal": exits.INTERNAL_ERROR,
 }
-_WHAT = {
-    exits.USAGE: "usage",
-    exits.BAD_INPUT: "bad input",
-    exits.NO_VERDICT: "bench or device error",
-    exits.INTERNAL_ERROR: "internal error",
-}
 
 Launcher = Callable[[Sequence[str], Path, float], int | None]
 """Runs a child's argv with its output to a log; its exit status, or None when it ran out of time."""
+Watch = Callable[[], None]
+"""Called about every `WATCH_S` while a child runs (the progress display follows its events)."""
+WATCH_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +81,15 @@ def run(
     options: Sequence[str] = (),
     out: Callable[[str], None] = print,
     launch: Launcher | None = None,
+    display: Display | None = None,
+    verbosity: int = 0,
+    fmt: str = "table",
 ) -> int:
-    """Runs ``suite`` for each device; prints verdicts and results paths; returns the worst exit status."""
+    """Runs ``suite`` for each device; prints verdicts, one line per kind of finding, and the HTML report's
+    path last (``fmt="json"``: the summary as one JSON document); returns the worst exit status.
+
+    ``display`` shows each child's progress while it runs (nothing when it is disabled); ``verbosity``
+    -1 prints one line per handset, 1 every verdict's reason and the doubts."""
     problems = check_inputs(
         devices,
         bench=bench,
@@ -109,9 +117,13 @@ def run(
     given += [f"--consent={consent}"] if consent else []
     given += [f"--scenario-option={option}" for option in scenario_options]
     outcomes = []
+    display = display or Display(sys.stdout, enabled=False)
     for device in devices:
-        out(f"phonehome run: {device} ...")
-        outcomes.append(run_one(device, suite, run_dir, [*given, *options], launch=launch or _launch))
+        if fmt != "json" and verbosity >= 0:
+            out(f"phonehome run: {device} ...")
+        outcomes.append(
+            run_one(device, suite, run_dir, [*given, *options], launch=launch or _launch, display=display)
+        )
     summary = [
         {
             "device": o.device,
@@ -124,11 +136,51 @@ def run(
         }
         for o in outcomes
     ]
-    results.write_json(run_dir / "summary.json", summary)
-    for line in _table(outcomes):
+    results.write_json(run_dir / SUMMARY, summary)
+    report = finish(run_dir, outcomes)
+    status = _status(outcomes)
+    if fmt == "json":
+        out(
+            json.dumps(
+                {"status": status, "report": str(report), "results": str(run_dir), "handsets": summary},
+                indent=1,
+            )
+        )
+        return status
+    for line in _table(outcomes, verbose=verbosity > 0, quiet=verbosity < 0):
         out(line)
-    out(f"report: {run_dir}")
-    return _status(outcomes)
+    out(f"report: {report}")
+    return status
+
+
+def finish(run_dir: Path, outcomes: Sequence[DeviceResult]) -> Path:
+    """The batch's HTML report, and every folder sealed (each handset's again, now with its log): the
+    batch report's path."""
+    for o in outcomes:
+        if o.results is not None and o.results.is_dir():
+            bundle.seal(o.results)
+    report = results.write_text(run_dir / REPORT, batch.render_batch(_outcomes(outcomes), run_dir))
+    bundle.seal(run_dir)
+    return report
+
+
+def _table(outcomes: Sequence[DeviceResult], *, verbose: bool = False, quiet: bool = False) -> list[str]:
+    """The terminal summary of ``outcomes`` (`phonehome.report.batch.lines`)."""
+    return batch.lines(_outcomes(outcomes), verbose=verbose, quiet=quiet)
+
+
+def _outcomes(outcomes: Sequence[DeviceResult]) -> list[batch.Outcome]:
+    return [
+        batch.Outcome(
+            o.device,
+            o.status,
+            o.result,
+            o.reason,
+            o.results,
+            o.evaluation,
+        )
+        for o in outcomes
+    ]
 
 
 def check_inputs(
@@ -201,7 +253,13 @@ def _problems(exc: Exception, what: str) -> list[str]:
 
 
 def run_one(
-    device: str, suite: Path, run_dir: Path, options: Sequence[str], *, launch: Launcher | None = None
+    device: str,
+    suite: Path,
+    run_dir: Path,
+    options: Sequence[str],
+    *,
+    launch: Launcher | None = None,
+    display: Display | None = None,
 ) -> DeviceResult:
     """One child pytest for ``device`` in a new folder of its own; its verdict read from that folder only."""
     from phonehome.compliance import DeviceSpec  # noqa: PLC0415
@@ -216,20 +274,42 @@ def run_one(
         f"--results-dir={folder}",
         f"--junitxml={folder / 'junit.xml'}",
         f"--alluredir={run_dir / 'allure'}",
+        "-o",
+        f"junit_suite_name={device}",  # JUnit's suite is the handset, so CI lists each on its own
         "-p",
         "no:cacheprovider",
         "-q",
         *options,
     ]
-    code = (launch or _launch)(argv, folder / "pytest.log", RUN_TIMEOUT_S)
+    follower = Follower(folder / PROGRESS)
+    shown = display or Display(sys.stdout, enabled=False)
+
+    def watch() -> None:
+        shown.show(device, follower.events())
+
+    try:
+        if launch is None:
+            code = _launch(argv, folder / "pytest.log", RUN_TIMEOUT_S, watch)
+        else:
+            code = launch(argv, folder / "pytest.log", RUN_TIMEOUT_S)
+    finally:
+        shown.clear()
     return collect(device, folder, code)
 
 
-def _launch(argv: Sequence[str], log: Path, timeout: float) -> int | None:
+def _launch(argv: Sequence[str], log: Path, timeout: float, watch: Watch | None = None) -> int | None:
     with log.open("w", encoding="utf-8") as sink:
         child = subprocess.Popen(argv, stdout=sink, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
         try:
-            return child.wait(timeout=timeout)
+            while True:
+                try:
+                    return child.wait(timeout=max(0.0, min(WATCH_S, deadline - time.monotonic())))
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline:
+                        raise
+                    if watch is not None:
+                        watch()
         except subprocess.TimeoutExpired:
             sink.write(f"\nphonehome run: did not finish within {timeout:g} s; interrupting\n")
             sink.flush()
@@ -340,34 +420,6 @@ def _log_error(log: Path) -> str:
     lines = [line for line in lines if line]
     picked = next((line for line in lines if line.startswith(("ERROR:", "INTERNALERROR>"))), None)
     return results.first_line(picked or (lines[-1] if lines else f"empty log {log}"))
-
-
-def _table(outcomes: Sequence[DeviceResult]) -> list[str]:
-    assertions = list(dict.fromkeys(a for o in outcomes for a in _verdicts(o)))
-    lines = [""]
-    for o in outcomes:
-        if o.evaluation is None:
-            lines.append(f"{o.device}: NO VERDICT: {_WHAT.get(o.status, 'internal error')}: {o.reason}")
-        else:
-            lines.append(f"{o.device}: {o.result}")
-        reasons = {v["assertion"]: v.get("reason", "") for v in (o.evaluation or {}).get("verdicts", [])}
-        for assertion in assertions:
-            verdict = _verdicts(o).get(assertion)
-            if verdict == "INCONCLUSIVE":  # what to supply or fix, so the next run can earn its verdict
-                lines.append(f"  {assertion:<26} {verdict}: {results.first_line(reasons[assertion], 400)}")
-            elif verdict:
-                lines.append(f"  {assertion:<26} {verdict}")
-        if o.evaluation:
-            # A firmware that retries sends the same finding on every flow: one line each, with a count.
-            counts = Counter(f"{f['rule']}: {f['detail']}" for f in o.evaluation.get("findings", []))
-            for text, count in list(counts.items())[:_SHOWN]:
-                lines.append(f"    {text}" + (f" (x{count})" if count > 1 else ""))
-            if len(counts) > _SHOWN:
-                lines.append(
-                    f"    ... {len(counts) - _SHOWN} more kinds of finding in {o.results}/evaluation.json"
-                )
-        lines.append(f"  results: {o.results}")
-    return lines
 
 
 def _verdicts(outcome: DeviceResult) -> dict[str, str]:

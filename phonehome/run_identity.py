@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pydantic
 
-from phonehome import results
+from phonehome.report import folder as results
 
 if TYPE_CHECKING:
     from phonehome.compliance import ComplianceRun

@@ -16,6 +16,7 @@ next one to start (``phonehome bench clean``).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import signal
@@ -27,7 +28,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from phonehome.bench import audit, hostif, netops, nft, privilege, recorder, runtime, sinks, undo
+from phonehome.bench import (
+    audit,
+    certs,
+    hostif,
+    netops,
+    nft,
+    privilege,
+    recorder,
+    runtime,
+    sinks,
+    tls_service,
+    undo,
+)
 from phonehome.bench.build import Builder
 from phonehome.bench.cleanup import clean_stale, shared_host_sysctls
 from phonehome.bench.definition import BenchDef, load_bench
@@ -39,6 +52,7 @@ from phonehome.bench.runtime import ProcessId, StateFile
 from phonehome.bench.sinks import SinkRecord
 from phonehome.bench.topology import Port, Topology, plan
 from phonehome.traffic.capture import Capture, CaptureFormat, file_digest
+from phonehome.traffic.interception import Interception, read_interception, summary
 from phonehome.traffic.timeline import PhaseMarker, append_marker, load_timeline
 
 log = logging.getLogger(__name__)
@@ -279,6 +293,9 @@ class Bench:
         shared += audit.dead_services(records) + audit.resolver_problems(self.resolver_log)
         if self.definition.mode == "sinkhole":
             shared += sinks.problems(self.workdir)
+        if self.definition.tls != "alert":
+            shared += tls_service.problems(self.workdir)
+            shared += self._tls_summary()
         shared += netops.capped_logs(self.workdir, self.definition.disk.logs_mb)
         for port, proc in tools.items():
             problems = []
@@ -301,6 +318,30 @@ class Bench:
             except OSError as exc:  # a full disk: the capture itself is what counts; say so, go on
                 capture.problems.append(f"{path.name} could not be written: {exc.strerror}")
         return dict(self._captures)
+
+    @property
+    def lab_ca(self) -> Path | None:
+        """The lab CA's certificate (PEM) the TLS service signs with; None in ``tls: alert`` mode. A handset
+        must trust it for ``tls: intercept`` (docs/tls.md says how to install it)."""
+        if self.definition.tls == "alert":
+            return None
+        folder = Path(self.definition.tls_ca) if self.definition.tls_ca else self.workdir / "tls-ca"
+        return folder / certs.CA_CERT
+
+    def tls_offers(self) -> Interception:
+        """What the TLS service offered each TLS connection and what the handset did (empty in alert mode)."""
+        return read_interception(self.workdir / tls_service.RECORDS_NAME, self.definition.tls)
+
+    def _tls_summary(self) -> list[str]:
+        """Per endpoint what each probe did, and the flows not decrypted, into ``tls-endpoints.json``."""
+        path = self.workdir / tls_service.ENDPOINTS_NAME
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(summary(self.tls_offers()), out, indent=2, sort_keys=True)
+        except OSError as exc:
+            return [f"{path.name} could not be written: {exc.strerror}"]
+        return []
 
     def _close_window(self) -> list[str]:
         """Drops everything the handsets send from now on (before any sink, resolver or uplink)."""
@@ -420,6 +461,9 @@ class Bench:
             subnets=subnets,
             resolver_log=self.resolver_log,
             isolated=port.isolated,
+            tls=self.definition.tls,
+            tls_records=self.workdir / tls_service.RECORDS_NAME if self.definition.tls != "alert" else None,
+            tls_keylog=self.workdir / tls_service.KEYLOG_NAME if self.definition.tls != "alert" else None,
         )
 
     def _state(self) -> StateFile:

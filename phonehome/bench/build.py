@@ -20,6 +20,7 @@ from typing import TypeVar
 from pyroute2 import IPRoute, NetlinkError
 
 from phonehome.bench import (
+    certs,
     dnsmasq,
     netops,
     nft,
@@ -28,6 +29,7 @@ from phonehome.bench import (
     resolver_service,
     runtime,
     sinks,
+    tls_service,
     undo,
     upstream,
 )
@@ -88,11 +90,15 @@ class Builder:
             self._uplink()
         self.step = "the services"
         starting = [("the resolver", self._resolver(), self.workdir / "resolver.log", resolver_service.READY)]
-        sink_port = 0
+        sink_port = tls_port = 0
         if self.defn.mode == "sinkhole":  # serving (unprivileged) before any handset can send
             sink_port, sinks_proc = self._sinks()
             starting.append(("the sinks", sinks_proc, self.workdir / "sinks.log", sinks.READY))
-        self._rules(sink_port, sink_port)
+        if self.defn.tls != "alert":
+            tls_port, tls_proc = self._tls_service()
+            log = self.workdir / tls_service.LOG_NAME
+            starting.append(("the TLS service", tls_proc, log, tls_service.READY))
+        self._rules(sink_port, sink_port, tls_port)
         self._guard()
         self._dnsmasq()
         for what, proc, log, ready in starting:
@@ -195,6 +201,39 @@ class Builder:
         self._record_process("sinks", proc.pid)
         return port, proc
 
+    def _tls_service(self) -> tuple[int, subprocess.Popen[bytes]]:
+        """mitmproxy (``tls_service``) on transparent TCP sockets bound here, as root, and handed over."""
+        python = tls_service.interpreter()
+        if python is None:
+            raise BenchError(
+                f"`tls: {self.defn.tls}` needs mitmproxy: run ./bootstrap.sh (it makes {tls_service.VENV}), or "
+                f"point {tls_service.INTERPRETER_ENV} at a Python that has phonehome[tls] installed"
+            )
+        ca_dir = Path(self.defn.tls_ca) if self.defn.tls_ca else self.workdir / "tls-ca"
+        certs.lab_authority(ca_dir)  # made here, as root, so the service only reads it
+        with netops.inside(self.topo.router_ns):
+            socks = sinks.open_tcp(ipv6=self.defn.ipv6 == "offer")
+        fds = tuple(s.fileno() for s in socks)
+        port: int = socks[0].getsockname()[1]
+        for name in (tls_service.RECORDS_NAME, tls_service.KEYLOG_NAME):
+            privilege.private_file(self.workdir / name)
+        argv = [python, "-m", "phonehome.bench.tls_service"]
+        argv += [arg for fd in fds for arg in ("--fd", str(fd))]
+        argv += tls_service.service_args(self.defn, self.workdir, ca_dir)
+        try:
+            proc = netops.spawn(
+                self.topo.router_ns,
+                argv,
+                self.workdir / tls_service.LOG_NAME,
+                pass_fds=fds,
+                file_limit_mb=max(self.defn.disk.logs_mb, self.defn.disk.transcripts_mb),
+            )
+        finally:
+            for sock in socks:
+                sock.close()
+        self._record_process("tls", proc.pid)
+        return port, proc
+
     def _resolver(self) -> subprocess.Popen[bytes]:
         """The bench's DNS: port 53 bound here, as root, and handed to a process that drops root."""
         ipv6 = self.defn.ipv6 == "offer"
@@ -251,13 +290,14 @@ class Builder:
         netops.nft_apply(self.topo.router_ns, nft.guard_ruleset(guards))
         self.record(undo.nft_record(self.topo.router_ns, "bridge", nft.ROUTER_TABLE))
 
-    def _rules(self, tcp_port: int, udp_port: int) -> None:
+    def _rules(self, tcp_port: int, udp_port: int, tls_port: int = 0) -> None:
         nat = self.defn.nat
         router_plan = nft.RouterPlan(
             lans=tuple(lan.bridge for lan in self.topo.lans),
             mode=self.defn.mode,
             tcp_sink_port=tcp_port,
             udp_sink_port=udp_port,
+            tls_port=tls_port,
             block_quic=self.defn.block_quic,
             dot=self.defn.dot,
             ipv6=self.defn.ipv6,

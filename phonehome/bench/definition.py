@@ -280,6 +280,15 @@ class BenchDef(StrictModel):
     """Reject UDP/443 so QUIC clients fall back to TCP (and their SNI is seen in TLS)."""
     dot: Literal["capture", "refuse"] = "capture"
     """DNS over TLS (TCP/853): capture (a sink records its ClientHello) or refuse (TCP reset)."""
+    tls: Literal["alert", "validate", "intercept"] = "alert"
+    """What the bench does with TLS (sinkhole only): alert: the sinks end every ClientHello with an alert;
+    validate: every TCP flow goes to the TLS service (mitmproxy), which offers each TLS endpoint, in turn,
+    certificates the handset must refuse (``certificate-validation``); intercept: it offers the lab CA's
+    certificate, and what the handset sends is decrypted (its key log goes to the analyzer). QUIC is not
+    intercepted: with ``block_quic: true`` QUIC clients fall back to TCP, where it is."""
+    tls_ca: str | None = None
+    """A folder that keeps the lab CA (``ca.pem``, ``ca-key.pem``; made there on first use) for handsets
+    that have it installed across runs; absent: each run makes its own (in its results, ``tls-ca/``)."""
     lease_seconds: int = pydantic.Field(default=3600, ge=120)
     nat: NatDef | None = None
     capture: CaptureDef = CaptureDef()
@@ -303,6 +312,10 @@ class BenchDef(StrictModel):
             raise ValueError("mode nat needs a `nat:` section naming the host interface")
         if self.mode != "nat" and self.nat is not None:
             raise ValueError(f"`nat:` is only for mode nat (this bench is {self.mode})")
+        if self.tls != "alert" and self.mode != "sinkhole":
+            raise ValueError(
+                f"`tls: {self.tls}` needs mode sinkhole (the TLS service answers in place of the servers)"
+            )
         if self.mode == "nat" and self.ipv6 == "offer":
             raise ValueError(
                 "IPv6 cannot be offered in nat mode yet (the uplink is IPv4 only): use `ipv6: block`"

@@ -60,6 +60,9 @@ TOOLS: tuple[Tool, ...] = (
         "a bench's Wi-Fi access point on a USB Wi-Fi adapter (hostapd ports)",
         required=False,
     ),
+    # The HTML report is checked in a real browser: Debian's headless Chromium driven over chromedriver.
+    Tool(("chromium",), "chromium", "tests open the HTML report in headless Chromium", required=False),
+    Tool(("chromedriver",), "chromium-driver", "tests drive Chromium over WebDriver", required=False),
 )
 
 

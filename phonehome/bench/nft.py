@@ -1,7 +1,8 @@
 """The nftables rulesets of a bench, as text built from a plan (no I/O: unit-tested as strings).
 
 Router namespace: TPROXY every TCP and UDP flow from the handset ports to the
-sinks (sinkhole: whatever the address, so every resolver pool address too),
+sinks (sinkhole: whatever the address, so every resolver pool address too; TCP
+to the TLS service instead when the bench validates or intercepts TLS),
 answer DNS to any address with the bench's resolver, refuse QUIC and DoT when
 asked, drop IPv6 when blocked, and forward nothing except, in nat mode, to the
 uplink (only to ``allow`` when enforcing). On the bridge: each port serves DHCP
@@ -38,6 +39,8 @@ class RouterPlan:
     mode: str
     tcp_sink_port: int = 0
     udp_sink_port: int = 0
+    tls_port: int = 0
+    """The TLS service's port (``tls: validate`` or ``intercept``): every TCP flow goes there, not to the sinks."""
     block_quic: bool = False
     dot: str = "capture"
     ipv6: str = "block"
@@ -70,13 +73,14 @@ def router_ruleset(plan: RouterPlan) -> str:
         dstnat.append("tcp dport 853 redirect")
         refused.append("tcp dport 853 reject with tcp reset")
     if plan.mode == "sinkhole":
+        tcp_port = plan.tls_port or plan.tcp_sink_port
         mangle += [
-            f"meta nfproto ipv4 meta l4proto tcp tproxy ip to :{plan.tcp_sink_port} meta mark set {TPROXY_MARK} accept",
+            f"meta nfproto ipv4 meta l4proto tcp tproxy ip to :{tcp_port} meta mark set {TPROXY_MARK} accept",
             f"meta nfproto ipv4 meta l4proto udp tproxy ip to :{plan.udp_sink_port} meta mark set {TPROXY_MARK} accept",
         ]
         if plan.ipv6 == "offer":
             mangle += [
-                f"meta nfproto ipv6 meta l4proto tcp tproxy ip6 to :{plan.tcp_sink_port} meta mark set {TPROXY_MARK} accept",
+                f"meta nfproto ipv6 meta l4proto tcp tproxy ip6 to :{tcp_port} meta mark set {TPROXY_MARK} accept",
                 f"meta nfproto ipv6 meta l4proto udp tproxy ip6 to :{plan.udp_sink_port} meta mark set {TPROXY_MARK} accept",
             ]
 

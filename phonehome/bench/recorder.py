@@ -104,6 +104,7 @@ def capture_argv(
         name,
         "-n",
         "-U",  # write each packet as it comes: a killed tcpdump leaves a usable partial file
+        "--immediate-mode",  # hand packets over at once: a stop never strands frames in the kernel's ring
         "-s",
         "0",
         "-B",

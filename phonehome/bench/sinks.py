@@ -160,6 +160,15 @@ def open_sockets(ipv6: bool) -> list[socket.socket]:
     return socks
 
 
+def open_tcp(ipv6: bool) -> list[socket.socket]:
+    """Transparent listening TCP sockets on one free port (IPv4, and IPv6 when offered): the TLS service's."""
+    tcp = _transparent(socket.AF_INET, socket.SOCK_STREAM, 0)
+    socks = [tcp]
+    if ipv6:
+        socks.append(_transparent(socket.AF_INET6, socket.SOCK_STREAM, tcp.getsockname()[1]))
+    return socks
+
+
 def _transparent(family: int, kind: int, port: int) -> socket.socket:
     sock = socket.socket(family, kind)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -12,6 +12,30 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+BUILD_SCHEMA: dict[str, Any] = {
+    "oneOf": [
+        {"type": "null"},
+        {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["fingerprint", "build_type", "tags"],
+            "properties": {
+                "fingerprint": {"type": "string"},
+                "build_type": {
+                    "type": "string",
+                    "description": "ro.build.type: user, userdebug, eng",
+                },
+                "tags": {
+                    "type": "string",
+                    "description": "ro.build.tags: release-keys, test-keys...",
+                },
+            },
+        },
+    ],
+    "description": "The build every verdict is of, as read over ADB; null: it was not read.",
+}
+"""The JSON schema of the build summary every evaluation carries (`BuildIdentity.summary`)."""
+
 
 @dataclass(frozen=True)
 class Package:

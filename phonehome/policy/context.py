@@ -22,6 +22,7 @@ from phonehome.policy.identity import Identity
 from phonehome.policy.infrastructure import Infrastructure
 from phonehome.policy.manifest import Endpoint, Manifest
 from phonehome.traffic.flow import DnsQuery, Flow, NameClaim
+from phonehome.traffic.interception import Interception
 from phonehome.traffic.naming import is_ip_literal
 from phonehome.traffic.timeline import Timeline
 
@@ -80,6 +81,12 @@ class Contact:
     def encrypted(self) -> bool:
         return self.flow.transport in ("tls", "quic") and not self.flow.cleartext_in_tls
 
+    @property
+    def fully_decrypted(self) -> bool:
+        """The lab decrypted every record of it (a key log): what it carried was judged."""
+        flow = self.flow
+        return flow.decrypted and not any("decryption" in item for item in flow.uninspected)
+
 
 @dataclass(slots=True)
 class Lookup:
@@ -108,6 +115,9 @@ class Context:
     """The phases the run's scenario covered (None: not said)."""
     names_from: list[str] = field(default_factory=list)
     """Where destination names came from (the resolver's log, DNS answers), for reasons."""
+    interception: Interception | None = None
+    """What the bench's TLS service offered each TLS connection and what the handset did (None: the bench
+    ran no TLS service, ``tls: alert``, or the capture is not a bench's)."""
     build: BuildIdentity | None = None
     """The firmware the handset runs, as read over ADB (None: not read)."""
 

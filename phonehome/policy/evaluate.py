@@ -31,6 +31,7 @@ from phonehome.policy.manifest import Manifest
 from phonehome.traffic import Analysis, analyze
 from phonehome.traffic.capture import Capture
 from phonehome.traffic.flow import Flow
+from phonehome.traffic.interception import Interception, read_interception
 from phonehome.traffic.timeline import PhaseMarker, Timeline
 
 
@@ -91,6 +92,7 @@ def evaluate(
     phases: Sequence[str] | None = None,
     analysis: Analysis | None = None,
     bench: BenchFacts | None = None,
+    interception: Interception | None = None,
     build: BuildIdentity | None = None,
 ) -> Evaluation:
     """Judges every assertion over every flow the handset took part in.
@@ -160,6 +162,7 @@ def evaluate(
         capture_start=min((f.first_ts for f in flows), default=None),
         phases=phases,
         names_from=names.sources,
+        interception=interception,
         build=build,
     )
     verdicts, judged = assertions.judge(ctx)
@@ -205,9 +208,13 @@ def analyze_capture(
     problems: Sequence[str] = (),
     phases: Sequence[str] | None = None,
     bench: BenchFacts | None = None,
+    keylog: str | PathLike[str] | None = None,
+    interception: Interception | None = None,
     build: BuildIdentity | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
+
+    ``keylog``: TLS secrets (SSLKEYLOGFILE) to decrypt TLS flows with, besides the capture's own.
 
     ``drops`` adds packets the bench knows were lost (e.g. kernel counters) to
     what the capture file itself records; when neither says, losses are unknown
@@ -219,13 +226,13 @@ def analyze_capture(
     # after the analysis (its MAC's IPv6 addresses, the tunnels it carried), and the evaluation keeps
     # the findings of the bytes it sent.
     detector = LeakDetector(identity, limits=limits, phase_at=line.phase_at if line else None)
-    analysis = analyze(captures, observer=detector)
+    analysis = analyze(captures, observer=detector, keylog=keylog)
     recorded = analysis.drops
     total = None if recorded is None and drops is None else (recorded or 0) + (drops or 0)
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
                           timeline=line, drops=total, truncated=analysis.truncated, geo=geo,
                           problems=problems, phases=phases, analysis=analysis, bench=bench,
-                          build=build)  # fmt: skip
+                          interception=interception, build=build)  # fmt: skip
     return analysis, evaluation
 
 
@@ -281,6 +288,10 @@ def evaluate_capture(
         problems=doubts,
         phases=phases,
         bench=bench_facts(capture),
+        interception=read_interception(capture.tls_records, capture.tls) if capture.tls_records else None,
+        # The bench's TLS service logs the secrets of every connection it terminated: with them the
+        # analyzer reads what the handset sent inside TLS from the capture itself.
+        keylog=capture.tls_keylog if capture.tls_keylog and capture.tls_keylog.is_file() else None,
         build=build,
     )
 

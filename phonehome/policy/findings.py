@@ -34,6 +34,7 @@ TRANSPORT = "transport"
 CONSENT = "consent"
 REGIONS = "regions"
 VISIBLE_DNS = "visible-dns"
+CERTIFICATE_VALIDATION = "certificate-validation"
 BUILD_IDENTITY = "build-identity"
 
 # Identifiers with clauses of their own (Android CDD 9.8.5: device identifiers; 9.8.8: location).

@@ -44,6 +44,9 @@ TEXT_PAIRS_LIMIT = 1 << 20
 MAX_OCCURRENCES = 20_000
 """Occurrences kept per flow; beyond it, a decode limit (a flood of matches is itself suspect)."""
 MAX_FRAMES = 20
+DECRYPTED = "tls-decrypted"
+"""The root of every chain found in TLS records decrypted with a key log: inside encryption on the wire,
+visible to its recipient (and to the lab): judged for recipients, never as cleartext."""
 LINK_ADDRESS_CHAIN = "dhcp>link-address"
 """The decode chain of a handset's own link-layer address in the DHCP fields that carry it by protocol
 (chaddr, client identifier, DUID): exempt only when the bench's own DHCP server receives it."""
@@ -198,10 +201,12 @@ class LeakDetector:
         region = (request.offset, max(end, request.body_offset))
         frames = sorted({request.first_frame, request.last_frame})
         prefix = len(request.method) + 1
+        # A request decrypted with the lab's key log went inside TLS: its chains say so.
+        root = f"{DECRYPTED}>" if getattr(request, "decrypted", False) else ""
         views: list[Decoded] = [
             decode(
                 request.target.encode("latin-1", "replace"),
-                "http-target",
+                f"{root}http-target",
                 origin=request.offset + prefix,
                 limits=self.limits,
             )
@@ -211,7 +216,7 @@ class LeakDetector:
             views.append(
                 decode(
                     query.encode("latin-1", "replace"),
-                    "http-query",
+                    f"{root}http-query",
                     origin=request.offset + prefix + len(path) + 1,
                     limits=self.limits,
                 )
@@ -231,7 +236,7 @@ class LeakDetector:
                     views.append(
                         decode(
                             cookie_value,
-                            f"http-cookie:{label}",
+                            f"{root}http-cookie:{label}",
                             key=cookie.decode("latin-1"),
                             origin=request.offset,
                             limits=self.limits,
@@ -241,7 +246,7 @@ class LeakDetector:
                 views.append(
                     decode(
                         raw,
-                        f"http-header:{escape(name, 60)}",
+                        f"{root}http-header:{escape(name, 60)}",
                         key=name,
                         origin=request.offset,
                         limits=self.limits,
@@ -251,7 +256,7 @@ class LeakDetector:
             views.append(
                 decode(
                     request.body,
-                    "http-body",
+                    f"{root}http-body",
                     origin=request.body_offset,
                     content_type=content_type,
                     content_encoding=content_encoding,
@@ -265,7 +270,7 @@ class LeakDetector:
                 _Occurrence(
                     None,
                     "",
-                    "http-body",
+                    f"{root}http-body",
                     request.body_offset,
                     False,
                     frames,
@@ -579,11 +584,14 @@ class LeakDetector:
                 found.frames = sorted(set(found.frames) | set(occ.frames))[:MAX_FRAMES]
                 continue
             side = "" if occ.from_client else " (sent by the flow's server side)"
-            detail = occ.detail or (
-                f"{occ.identifier} ({occ.form}) sent unencrypted to {ref.endpoint} in {occ.chain}{side}"
+            inside = occ.rule == "cleartext-identifier" and occ.chain.startswith(DECRYPTED)
+            rule = "tls-identifier" if inside else occ.rule
+            how = "sent inside TLS (decrypted with the lab's key log)" if inside else "sent unencrypted"
+            detail = (
+                occ.detail or f"{occ.identifier} ({occ.form}) {how} to {ref.endpoint} in {occ.chain}{side}"
             )
             grouped[group] = Finding(
-                rule=occ.rule,
+                rule=rule,
                 assertion=NO_CLEARTEXT_IDENTIFIERS,
                 detail=detail,
                 flow=ref,
@@ -637,7 +645,12 @@ def _structured_first(occurrences: list[_Occurrence]) -> list[_Occurrence]:
 
 def _raw(occ: _Occurrence) -> bool:
     """Found by decoding a stream's or datagram's raw bytes (not through a protocol parser's fields)."""
-    return occ.chain.split(">", 1)[0].split(":", 1)[0].endswith("-payload")
+    root = occ.chain.split(">", 1)[0].split(":", 1)[0]
+    if root.endswith("-payload"):
+        return True
+    # Decrypted TLS records, decoded as they came: a request parsed from them says more.
+    parsed = (f"{DECRYPTED}>http-", f"{DECRYPTED}>websocket", f"{DECRYPTED}>h2-")
+    return root == DECRYPTED and not occ.chain.startswith(parsed)
 
 
 def _link_spans(flow: Flow) -> set[tuple[int, int, bool]]:

@@ -15,10 +15,11 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from phonehome.policy.build import BUILD_SCHEMA
 from phonehome.policy.findings import Finding, Verdict
 from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
-from phonehome.traffic.export import schema as analysis_schema
+from phonehome.traffic.analysis import schema as analysis_schema
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 MODELS: dict[str, type[BaseModel]] = {"identity": Identity, "manifest": Manifest}
@@ -70,28 +71,7 @@ def judged_schema() -> dict[str, Any]:
         "verdicts": {"type": "array", "items": {"$ref": "#/$defs/Verdict"}},
         "findings": {"type": "array", "items": {"$ref": "#/$defs/Finding"}},
         "policy_warnings": {"type": "array", "items": {"type": "string"}},
-        "build": {
-            "oneOf": [
-                {"type": "null"},
-                {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["fingerprint", "build_type", "tags"],
-                    "properties": {
-                        "fingerprint": {"type": "string"},
-                        "build_type": {
-                            "type": "string",
-                            "description": "ro.build.type: user, userdebug, eng",
-                        },
-                        "tags": {
-                            "type": "string",
-                            "description": "ro.build.tags: release-keys, test-keys...",
-                        },
-                    },
-                },
-            ],
-            "description": "The build every verdict is of, as read over ADB; null: it was not read.",
-        },
+        "build": BUILD_SCHEMA,
     }
     doc["properties"].update(added)
     doc["required"] = [*doc["required"], *added]

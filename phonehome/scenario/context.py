@@ -125,8 +125,11 @@ class Context:
         adb: AdbMode = "at-boot",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str, str], None] | None = None,
     ) -> None:
         self._mark = mark
+        self.progress = progress or (lambda kind, text: None)
+        """``progress(kind, text)``: what the run is doing now (``step``, ``screen``), for the operator."""
         self.operator = operator
         self.evidence = evidence
         """The folder a failed step's screenshot and hierarchy go to."""

@@ -129,6 +129,7 @@ def run_scenario(scenario: Scenario, ctx: Context, *, clock: Any = time.time) ->
             ctx.mark(phase.name, scenario=scenario.name, **dict(phase.detail))
             chosen: Detail = {}
             for step in phase.steps:
+                ctx.progress("step", f"{phase.name}: {step.label}")
                 started = clock()
                 try:
                     detail = step.run(ctx) or {}

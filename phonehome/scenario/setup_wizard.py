@@ -85,6 +85,7 @@ class WalkSetupWizard:
             timeout=self.timeout,
             clock=ctx.clock,
             sleep=ctx.sleep,
+            seen=lambda name: ctx.progress("screen", name),
         )
         walk = driver.walk()
         ctx.reports["wizard"] = walk.to_dict()

@@ -133,6 +133,7 @@ class WizardDriver:
         poll_s: float = 0.2,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        seen: Callable[[str], None] | None = None,
     ) -> None:
         self.ui = ui
         self.maps = [m for m in maps if flavour is None or m.flavour == flavour]
@@ -149,6 +150,8 @@ class WizardDriver:
         self.poll_s = poll_s
         self.clock = clock
         self.sleep = sleep
+        self.seen: Callable[[str], None] = seen or (lambda name: None)
+        """Told each screen recognised (the operator's progress line)."""
 
     def walk(self) -> Walk:
         """From the screen showing now to the launcher; raises `StepFailed` (or `UnknownScreen`)."""
@@ -170,6 +173,7 @@ class WizardDriver:
                     f"the wizard did not reach the launcher within {self.timeout:g} s (on {name})"
                 )
             screen = screen_map.screen(name)
+            self.seen(name)
             repeats = repeats + 1 if name == last and screen.advance else 0
             if repeats >= MAX_SAME_SCREEN:
                 raise StepFailed(f"the wizard stays on screen {name} after {repeats} tries of its steps")

@@ -4,6 +4,8 @@
     for flow in analysis.flows: ...                  # Flow records (see flow.py)
     for endpoint in analysis.endpoints(): ...        # servers, by name or address
     analyze(paths, observer=my_observer)             # stream unencrypted bytes to a FlowObserver
+    analyze(paths, keylog="sslkeys.log")             # decrypt TLS with an SSLKEYLOGFILE (and the capture's
+                                                     # own Decryption Secrets Blocks, used without it too)
 
 Offline and I/O-free besides reading the capture; hostile input never raises
 beyond CaptureError for a file that is not a capture at all.
@@ -13,6 +15,7 @@ from phonehome.traffic.analysis import Analysis, OtherTraffic, Stats
 from phonehome.traffic.analyzer import BODY_LIMIT, analyze
 from phonehome.traffic.endpoints import Endpoint, endpoints
 from phonehome.traffic.flow import DnsQuery, Flow, FlowObserver, HttpRequest, TlsHello
+from phonehome.traffic.keylog import KeyLog, KeyLogError, load_keylog
 from phonehome.traffic.pcapfile import CaptureError, CaptureFile
 
 __all__ = [
@@ -25,9 +28,12 @@ __all__ = [
     "Flow",
     "FlowObserver",
     "HttpRequest",
+    "KeyLog",
+    "KeyLogError",
     "OtherTraffic",
     "Stats",
     "TlsHello",
     "analyze",
     "endpoints",
+    "load_keylog",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 from phonehome.traffic.endpoints import Endpoint, endpoints
@@ -85,6 +87,9 @@ class Stats:
     """DNS answers not kept in ``Analysis.dns_answers`` (it was full)."""
     macs_dropped: int = 0
     """Frames whose source hardware address was not counted in ``Analysis.macs`` (it was full)."""
+    tls_keys: int = 0
+    """TLS connections (client randoms) with secrets from the key log given and the capture's
+    Decryption Secrets Blocks; the flows decrypted with them say ``Flow.decrypted``."""
 
 
 @dataclass(slots=True)
@@ -139,8 +144,10 @@ class Analysis:
     def __iter__(self) -> Iterator[Flow]:
         return iter(self.flows)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form (``analysis.schema.json``)."""
-        from phonehome.traffic.export import to_dict  # noqa: PLC0415  (export imports this module)
 
-        return to_dict(self)
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of an analysis's JSON form (``analysis.schema.json``, shipped here;
+    `phonehome.report.analysis_json` writes that form)."""
+    text = resources.files("phonehome.traffic").joinpath("analysis.schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded

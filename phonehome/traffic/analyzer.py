@@ -21,11 +21,12 @@ import struct
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from phonehome.traffic import ip, link, naming, tunnels
+from phonehome.traffic import ip, link, naming, pcapng, tunnels
 from phonehome.traffic.analysis import Analysis, Stats
 from phonehome.traffic.flow import FlowObserver, Tunnel
 from phonehome.traffic.flowtable import FlowTable, Side
 from phonehome.traffic.fragments import Reassembler
+from phonehome.traffic.keylog import KeyLog, load_keylog
 from phonehome.traffic.otherflows import OtherFlows
 from phonehome.traffic.pcapfile import CaptureError, CaptureFile, CaptureReader, Packet, open_capture
 from phonehome.traffic.sessions import BODY_BUDGET, Context
@@ -45,12 +46,20 @@ _SOURCE_MAC = slice(6, 12)  # an Ethernet frame's source address (a prebuilt sli
 class Engine:
     """Runs the pipeline over capture files one after another, as one sequence."""
 
-    def __init__(self, observer: FlowObserver | None = None, *, body_limit: int = BODY_LIMIT) -> None:
+    def __init__(
+        self,
+        observer: FlowObserver | None = None,
+        *,
+        body_limit: int = BODY_LIMIT,
+        keys: KeyLog | None = None,
+    ) -> None:
         self.observer = observer
         self.stats = Stats()
         self.malformed: Counter[str] = Counter()
         self.book = naming.DnsBook()
-        self.ctx = Context(observer, self.book, self.malformed, body_limit)
+        self.keys = keys if keys is not None else KeyLog()
+        """TLS secrets: a key log given to ``analyze`` and every Decryption Secrets Block read so far."""
+        self.ctx = Context(observer, self.book, self.malformed, body_limit, self.keys)
         self.table = FlowTable(self.ctx, observer, self.malformed)
         self.flows = self.table.flows
         self.others = OtherFlows(self.table, self.stats, self.malformed)
@@ -66,8 +75,19 @@ class Engine:
     def run(self, reader: CaptureReader) -> None:
         """Analyzes every packet of one file; flows carry over to the next file."""
         first = self.frame
+        reader.on_secrets = self._secrets
         self._loop(reader.packets(), 0)
         self.stats.frames += self.frame - first
+
+    def _secrets(self, secrets_type: int, data: bytes) -> None:
+        """A pcapng Decryption Secrets Block: TLS key log lines apply to the packets after it."""
+        if secrets_type == pcapng.SECRETS_TLS_KEYLOG:
+            self.keys.add(data)
+        else:
+            kind = pcapng.SECRETS_TYPES.get(secrets_type, f"0x{secrets_type:08x}")
+            warning = f"decryption secrets of type {kind} in the capture are not used (only TLS key logs are)"
+            if warning not in self.warnings:
+                self.warnings.append(warning)
 
     def _loop(self, packets: Iterable[Packet], depth: int) -> int:
         """The per-packet path; returns how many packets reached no flow (each counted by reason).
@@ -363,6 +383,7 @@ class Engine:
         self.stats.http_bodies_dropped = self.ctx.bodies_dropped
         self.stats.dns_answers_dropped = self.book.answers_dropped
         self.stats.macs_dropped = self.table.macs_dropped
+        self.stats.tls_keys = len(self.keys)
         self.stats.malformed = dict(sorted(self.malformed.items()))
 
 
@@ -378,22 +399,28 @@ def analyze(
     observer: FlowObserver | None = None,
     body_limit: int = BODY_LIMIT,
     hash_files: bool = True,
+    keylog: str | os.PathLike[str] | KeyLog | None = None,
 ) -> Analysis:
     """Analyzes one capture file, or several (capture rotation) as one sequence of frames.
 
     ``observer`` receives every unencrypted byte and HTTP request as the
-    capture streams by, and each flow's end. Raises CaptureError (naming the
-    file) when a file cannot be read as a capture at all; a file that ends
-    early is analyzed up to there and flagged ``truncated`` with a warning.
+    capture streams by, and each flow's end. ``keylog`` (an SSLKEYLOGFILE,
+    or a KeyLog) adds TLS secrets to those the capture's Decryption Secrets
+    Blocks hold: TLS flows they cover are decrypted (``Flow.decrypted``).
+    Raises CaptureError (naming the file; KeyLogError for the key log) when a
+    file cannot be read at all; a file that ends early is analyzed up to
+    there and flagged ``truncated`` with a warning.
     """
     paths = _paths(captures)
     if not paths:
         raise ValueError("analyze() needs at least one capture file")
     for path in paths:  # fail on a typo in the last file before spending time on the first
         open_capture(path, hash_file=False).close()
-    engine = Engine(observer, body_limit=body_limit)
+    keys, key_warnings = (keylog, []) if keylog is None or isinstance(keylog, KeyLog) else load_keylog(keylog)
+    engine = Engine(observer, body_limit=body_limit, keys=keys)
     files: list[CaptureFile] = []
     warnings = engine.warnings
+    warnings.extend(key_warnings)
     for path in paths:
         reader = open_capture(path, first_frame=engine.frame + 1, hash_file=hash_files)
         try:
@@ -408,6 +435,7 @@ def analyze(
                 f"{path}: the capturing host dropped {reader.info.drops} packets; flows may be incomplete"
             )
     engine.finish()
+    warnings.extend(engine.keys.warnings())
     stats = engine.stats
     if stats.http_bodies_dropped:
         warnings.append(

@@ -108,6 +108,15 @@ class Capture:
     isolated: bool = True
     """The port holds one handset and the router and nothing else: any other hardware address
     seen on it means the capture is not of one handset's world."""
+    tls: str = "alert"
+    """What the bench did with TLS: ``alert`` (ended every ClientHello), ``validate`` (offered certificates
+    the handset must refuse) or ``intercept`` (offered the lab CA's and decrypted what followed)."""
+    tls_records: Path | None = None
+    """The TLS service's records (``phonehome.traffic.interception``): per TLS connection the certificate
+    offered and what the handset did, per HTTP request what it asked; None in ``alert`` mode."""
+    tls_keylog: Path | None = None
+    """The TLS secrets of every connection the TLS service terminated (NSS key log format, as
+    SSLKEYLOGFILE): what lets the analyzer decrypt those flows in the capture."""
 
     @property
     def lossless(self) -> bool:
@@ -146,6 +155,9 @@ class Capture:
             "subnets": list(self.subnets),
             "resolver_log": str(self.resolver_log) if self.resolver_log else None,
             "isolated": self.isolated,
+            "tls": self.tls,
+            "tls_records": str(self.tls_records) if self.tls_records else None,
+            "tls_keylog": str(self.tls_keylog) if self.tls_keylog else None,
         }
 
     @classmethod
@@ -169,6 +181,9 @@ class Capture:
             subnets=list(data.get("subnets", [])),
             resolver_log=Path(data["resolver_log"]) if data.get("resolver_log") else None,
             isolated=bool(data.get("isolated", True)),
+            tls=str(data.get("tls", "alert")),
+            tls_records=Path(data["tls_records"]) if data.get("tls_records") else None,
+            tls_keylog=Path(data["tls_keylog"]) if data.get("tls_keylog") else None,
         )
 
     def save(self, path: Path) -> None:

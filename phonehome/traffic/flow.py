@@ -62,6 +62,9 @@ class NameClaim:
     source: ClaimSource
     frame: int
     """Frame that completed the message holding the claim."""
+    decrypted: bool = False
+    """The name was written inside TLS and read by decrypting it with a key log (a Host or
+    ``:authority`` of a decrypted request): the recipient saw it, an observer on the wire did not."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +125,14 @@ class Content:
     chain: str
     """``tls-clienthello`` (the whole message, which records may cut), ``quic-clienthello``,
     ``websocket:text``, ``websocket:binary`` (``websocket:close``/``ping``/``pong``: control frames),
-    ``h2-data`` (HTTP/2 body bytes past the body limit), ``tcp-overlap``..."""
+    ``h2-data`` (HTTP/2 body bytes past the body limit), ``tcp-overlap``...
+
+    ``tls-decrypted``: the plaintext of TLS records decrypted with a key log, sent inside encryption
+    (visible to its recipient, not on the wire): application data as a continuous stream in pieces of
+    up to ``CONTENT_CHUNK`` bytes, each starting with the last ``CONTENT_OVERLAP`` bytes of the one
+    before (so nothing a record boundary cuts goes unmatched); handshake messages and alerts per
+    record. What the application parsers found inside it has chains starting ``tls-decrypted>``
+    (``tls-decrypted>websocket:text``, ``tls-decrypted>h2-data``) and requests ``decrypted``."""
     data: bytes
     offset: int
     """Offset in the direction's stream of the first byte that carried it (for reports)."""
@@ -190,6 +200,9 @@ class HttpRequest:
     """Offset of the first body byte in the client-to-server stream (chunked: of the first chunk's data)."""
     first_frame: int
     last_frame: int
+    decrypted: bool = False
+    """Read by decrypting TLS with a key log: sent inside encryption, visible to its recipient only.
+    Its offsets then count the TLS stream as sent (where the ciphertext of each byte sat)."""
 
     @property
     def host(self) -> str | None:
@@ -249,6 +262,16 @@ class Flow:
     later one offered an older version (then that one: the weakest offer is what a policy judges)."""
     tls_server_version: int | None = None
     """Version the server selected in its ServerHello, when seen (0x0304 for TLS 1.3)."""
+    tls_cipher_suite: int | None = None
+    """Cipher suite the server selected in its ServerHello, when seen (0x1301 TLS_AES_128_GCM_SHA256)."""
+    decrypted: bool = False
+    """Records of this TLS flow were decrypted with secrets from a key log (an SSLKEYLOGFILE or the
+    capture's Decryption Secrets Blocks): ``transport`` stays ``tls`` (it was encrypted on the wire),
+    its decrypted bytes reach observers as ``tls-decrypted`` content and its requests are marked
+    ``decrypted``. Complete only when ``uninspected`` names no decryption that stopped."""
+    decrypted_c2s: int = 0
+    """Plaintext bytes decrypted from the client's records (all content types)."""
+    decrypted_s2c: int = 0
     http_requests: list[HttpRequest] = field(default_factory=list)
     """HTTP requests (HTTP/1.x and h2c), in order (bodies bounded by the analyzer's limit)."""
     dns_queries: list[DnsQuery] = field(default_factory=list)
@@ -317,7 +340,8 @@ class FlowObserver(Protocol):
 
     # Optional (the analyzer calls it when the observer has it):
     # def on_content(self, flow: Flow, from_client: bool, content: Content) -> None:
-    #     """Bytes recovered by a protocol layer (decrypted QUIC Initial, unmasked WebSocket...)."""
+    #     """Bytes recovered by a protocol layer (decrypted QUIC Initial, unmasked WebSocket, TLS records
+    #     decrypted with a key log...)."""
 
 
 def host_without_port(value: str) -> str | None:

@@ -19,7 +19,7 @@ import mmap
 import os
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,8 @@ class CaptureFile:
     """Packets the capturing host reported dropping (pcapng statistics), None when unknown."""
     comments: list[tuple[int | None, str]] = field(default_factory=list)
     """pcapng comments: (frame, text) for packet comments, (None, text) for section/interface ones."""
+    decryption_secrets: int = 0
+    """pcapng Decryption Secrets Blocks the file held (TLS key logs are used to decrypt its flows)."""
 
 
 class _HashingFile:
@@ -189,6 +191,8 @@ class CaptureReader:
         """Bytes of the mapping already hashed and handed back."""
         self.consumed = 0
         """Bytes of the (decompressed) file before the current chunk, for offsets in warnings."""
+        self.on_secrets: Callable[[int, bytes], None] | None = None
+        """Called with (secrets type, data) for each pcapng Decryption Secrets Block, in file order."""
         try:
             self._head = self._read(64)
         except CaptureError:

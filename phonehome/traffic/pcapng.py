@@ -1,10 +1,11 @@
-"""pcapng blocks (draft-ietf-opsawg-pcapng): sections, interfaces, packets, statistics, comments.
+"""pcapng blocks (draft-ietf-opsawg-pcapng): sections, interfaces, packets, statistics, comments, secrets.
 
 Walks the blocks with ``struct`` over a chunk buffer for the same reason as
 pcapfile does (speed, flat memory). Several sections with their own byte
 order and several interfaces with their own link type and timestamp
-resolution are handled; unknown blocks (name resolution, decryption secrets,
-custom) are skipped by their length.
+resolution are handled; Decryption Secrets Blocks go to the reader's
+``on_secrets`` between the packets before and after them; unknown blocks
+(name resolution, custom) are skipped by their length.
 """
 
 from __future__ import annotations
@@ -18,7 +19,18 @@ if TYPE_CHECKING:
 
 SHB_TYPE = 0x0A0D0D0A
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
-IDB, PB_OBSOLETE, SPB, ISB, EPB = 1, 2, 3, 5, 6
+IDB, PB_OBSOLETE, SPB, ISB, EPB, DSB = 1, 2, 3, 5, 6, 10
+SECRETS_TLS_KEYLOG = 0x544C534B
+"""Decryption Secrets Block type of a TLS key log ("TLSK": NSS key log lines)."""
+SECRETS_TYPES = {
+    SECRETS_TLS_KEYLOG: "TLS key log",
+    0x57474B4C: "WireGuard keys",
+    0x5A4E574B: "ZigBee network key",
+    0x5A415053: "ZigBee APS key",
+    0x5353484B: "SSH key log",
+    0x4F50434B: "OPC UA key log",
+}
+"""Secrets types of the pcapng specification's registry."""
 OPT_COMMENT = 1
 IF_TSRESOL, IF_TSOFFSET = 9, 14
 EPB_DROPCOUNT = 4
@@ -176,6 +188,11 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
                 packets += 1
                 nbytes += caplen
                 yield last_ts, clocks[0][0], buf[pos + 12 : pos + 12 + caplen], orig
+            elif btype == DSB and blen >= 20:
+                secrets_type, length = struct.unpack_from(order + "II", buf, pos + 8)
+                info.decryption_secrets += 1
+                if reader.on_secrets is not None:
+                    reader.on_secrets(secrets_type, bytes(buf[pos + 16 : pos + 16 + min(length, blen - 20)]))
             elif btype == ISB and blen >= 24:
                 iface = struct.unpack_from(order + "I", buf, pos + 8)[0]
                 for code, value in _options(buf, pos + 20, nxt - 4, order):

@@ -28,6 +28,7 @@ from phonehome.traffic.flow import (
     TlsHello,
     host_without_port,
 )
+from phonehome.traffic.keylog import KeyLog
 from phonehome.traffic.tcp import Budget
 from phonehome.traffic.tls import parse_client_hello
 
@@ -44,6 +45,8 @@ MAX_PREFIX = 4096
 """Client bytes held while waiting for the end of a PROXY protocol header."""
 PENDING_BUDGET = 32 << 20
 """Out-of-order TCP bytes held across all flows at once (each direction also has its own bound)."""
+DECRYPTED_BUDGET = 32 << 20
+"""Decrypted plaintext held at once across flows while records are joined; past it, pieces go out sooner."""
 BODY_BUDGET = 32 << 20
 """HTTP body bytes kept in Flow records across the whole analysis; later bodies go to the observer only."""
 TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
@@ -78,7 +81,9 @@ class Context:
         "bodies_kept",
         "body_limit",
         "book",
+        "decrypted_held",
         "frame_data",
+        "keys",
         "linktype",
         "observer",
         "on_content",
@@ -87,7 +92,12 @@ class Context:
     )
 
     def __init__(
-        self, observer: FlowObserver | None, book: naming.DnsBook, stats: Counter[str], body_limit: int
+        self,
+        observer: FlowObserver | None,
+        book: naming.DnsBook,
+        stats: Counter[str],
+        body_limit: int,
+        keys: KeyLog | None = None,
     ) -> None:
         self.observer = observer
         self.on_content: ContentSink | None = getattr(observer, "on_content", None)
@@ -96,7 +106,11 @@ class Context:
         self.stats = stats
         """Malformed packets and messages, by reason."""
         self.body_limit = body_limit
+        self.keys = keys if keys is not None else KeyLog()
+        """TLS secrets by client random (a key log file, the capture's Decryption Secrets Blocks)."""
         self.pending = Budget(PENDING_BUDGET)
+        self.decrypted_held = Budget(DECRYPTED_BUDGET)
+        """Decrypted plaintext joined across records, held for the observer, across all flows at once."""
         self.bodies_kept = 0
         self.bodies_dropped = 0
         """Requests whose body went to the observer but was not kept (BODY_BUDGET was spent)."""
@@ -140,8 +154,17 @@ def normalise_name(name: str) -> str | None:
     return name or None
 
 
-def claim(flow: Flow, name: str | None, source: ClaimSource, frame: int, *, port: bool = False) -> None:
-    """Records a name the client wrote (``port``: the text may carry ``:port``, as a Host does)."""
+def claim(
+    flow: Flow,
+    name: str | None,
+    source: ClaimSource,
+    frame: int,
+    *,
+    port: bool = False,
+    decrypted: bool = False,
+) -> None:
+    """Records a name the client wrote (``port``: the text may carry ``:port``, as a Host does;
+    ``decrypted``: it was read inside TLS decrypted with a key log)."""
     if name is None:
         return
     value = host_without_port(name) if port else name
@@ -150,12 +173,12 @@ def claim(flow: Flow, name: str | None, source: ClaimSource, frame: int, *, port
         return
     claims = flow.claims
     for known in claims:
-        if known.name == value and known.source == source:
+        if known.name == value and known.source == source and known.decrypted == decrypted:
             return
     if len(claims) >= MAX_CLAIMS:
         anomaly(flow, f"more than {MAX_CLAIMS} names claimed: later ones were not kept", unread=True)
         return
-    claims.append(NameClaim(value, source, frame))
+    claims.append(NameClaim(value, source, frame, decrypted))
 
 
 def anomaly(flow: Flow, text: str, *, unread: bool = False) -> None:
@@ -184,14 +207,15 @@ def request_claims(flow: Flow, request: HttpRequest) -> None:
     """The names one HTTP request claims: every Host field (HTTP/2: ``:authority``), an absolute
     target, a CONNECT target."""
     frame = request.first_frame
+    inside = request.decrypted
     source: ClaimSource = "h2-authority" if request.version == "HTTP/2" else "http-host"
     for name, value in request.headers:
         if name.lower() == "host":
-            claim(flow, value, source, frame, port=True)
+            claim(flow, value, source, frame, port=True, decrypted=inside)
     if request.method == "CONNECT":
-        claim(flow, request.target, "connect", frame, port=True)
+        claim(flow, request.target, "connect", frame, port=True, decrypted=inside)
     else:
-        claim(flow, uri_host(request.target), "http-uri", frame, port=True)
+        claim(flow, uri_host(request.target), "http-uri", frame, port=True, decrypted=inside)
 
 
 def dns_port(sport: int, dport: int) -> str | None:

@@ -509,6 +509,8 @@ class TcpSession:
             flow.app, flow.transport = self.banner, "cleartext"
         if self.kind == SOCKS and self.socks is not None:
             anomaly(flow, "a SOCKS handshake cut by the end of the flow", unread=True)
+        if self.tls is not None:
+            self.tls.finish()
         self.tls = None
         self.ws_client = self.ws_server = None
         self.dns_c2s = self.dns_s2c = None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import os
 import struct
+from dataclasses import dataclass
 
 from phonehome.traffic.flow import TlsHello
 
@@ -24,12 +25,16 @@ EXT_SERVER_NAME = 0
 EXT_SUPPORTED_GROUPS = 10
 EXT_SIGNATURE_ALGORITHMS = 13
 EXT_ALPN = 16
+EXT_ENCRYPT_THEN_MAC = 22
 EXT_SUPPORTED_VERSIONS = 43
 EXT_KEY_SHARE = 51
 EXT_ECH = 0xFE0D
 HIDDEN_SNI_EXTENSIONS = frozenset({EXT_ECH, *range(0xFE08, 0xFE0D), 0xFFCE})
 """ECH (RFC 9849, 0xfe0d), its drafts 8-12 (0xfe08-0xfe0c) and the older ESNI (0xffce):
 each means the SNI in clear may be a decoy and the real name is encrypted."""
+
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+"""The ServerHello.random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 4.1.3)."""
 
 HANDSHAKE_LIMIT = 256 << 10
 """Largest first handshake message reassembled (post-quantum ClientHellos reach ~10 KB)."""
@@ -277,21 +282,53 @@ def _server_name(data: bytes) -> str | None:
 
 def parse_server_hello(body: bytes) -> int | None:
     """The version a ServerHello body selected: supported_versions when present, else legacy_version."""
+    hello = parse_server_hello_message(body)
+    return hello.version if hello is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHello:
+    """What decryption needs from a ServerHello (RFC 8446 4.1.3, RFC 5246 7.4.1.3)."""
+
+    version: int
+    """The version selected: supported_versions when present, else legacy_version."""
+    random: bytes
+    """The 32-byte server random (with a HelloRetryRequest: the fixed ``HRR_RANDOM``)."""
+    cipher_suite: int | None
+    """The suite selected; None when the body ends before it."""
+    encrypt_then_mac: bool = False
+    """The encrypt_then_mac extension (RFC 7366) was echoed: CBC records carry their MAC last."""
+
+    @property
+    def retry(self) -> bool:
+        """A HelloRetryRequest: the client sends a second ClientHello, and a real ServerHello follows."""
+        return self.random == HRR_RANDOM
+
+
+def parse_server_hello_message(body: bytes) -> ServerHello | None:
+    """A ServerHello body (after the 4-byte handshake header); None if too short for its random."""
     n = len(body)
     if n < 35:
         return None
     version = (body[0] << 8) | body[1]
-    pos = 35 + body[34] + 3
+    random = bytes(body[2:34])
+    pos = 35 + body[34]
+    suite = (body[pos] << 8) | body[pos + 1] if pos + 2 <= n else None
+    pos += 3
+    etm = False
     if pos + 2 > n:
-        return version
+        return ServerHello(version, random, suite)
     end = min(n, pos + 2 + ((body[pos] << 8) | body[pos + 1]))
     pos += 2
+    selected = None
     while pos + 4 <= end:
         ext_type, ext_len = struct.unpack_from("!HH", body, pos)
-        if ext_type == EXT_SUPPORTED_VERSIONS and ext_len == 2 and pos + 6 <= end:
-            return (body[pos + 4] << 8) | body[pos + 5]
+        if ext_type == EXT_SUPPORTED_VERSIONS and ext_len == 2 and pos + 6 <= end and selected is None:
+            selected = (body[pos + 4] << 8) | body[pos + 5]
+        elif ext_type == EXT_ENCRYPT_THEN_MAC:
+            etm = True
         pos += 4 + ext_len
-    return version
+    return ServerHello(selected if selected is not None else version, random, suite, etm)
 
 
 # -- builders (tests and benchmarks) ---------------------------------------------------------------------
@@ -318,6 +355,7 @@ def build_client_hello_message(
     legacy_version: int = 0x0303,
     extra_extensions: tuple[tuple[int, bytes], ...] | list[tuple[int, bytes]] = (),
     padding: int = 0,
+    random: bytes | None = None,
 ) -> bytes:
     """A ClientHello handshake message (4-byte header included), as a browser would shape it."""
     extensions = []
@@ -347,7 +385,7 @@ def build_client_hello_message(
     suites = ([0x5A5A] if grease else []) + list(cipher_suites)
     body = (
         struct.pack("!H", legacy_version)
-        + os.urandom(32)
+        + (random if random is not None else os.urandom(32))
         + _vec(os.urandom(32), 1)
         + _vec(struct.pack(f"!{len(suites)}H", *suites), 2)
         + b"\x01\x00"
@@ -377,17 +415,27 @@ def build_client_hello(
     cipher_suites: tuple[int, ...] | list[int] = DEFAULT_SUITES,
     grease: bool = False,
     padding: int = 0,
+    random: bytes | None = None,
 ) -> bytes:
     """A ClientHello as the TLS records a client writes on the stream, split into ``records`` records."""
     message = build_client_hello_message(
-        sni, alpn, versions, ech=ech, cipher_suites=cipher_suites, grease=grease, padding=padding
+        sni,
+        alpn,
+        versions,
+        ech=ech,
+        cipher_suites=cipher_suites,
+        grease=grease,
+        padding=padding,
+        random=random,
     )
     return as_records(message, records, record_version)
 
 
-def build_server_hello(version: int, cipher_suite: int = 0x1301) -> bytes:
+def build_server_hello(
+    version: int, cipher_suite: int = 0x1301, *, random: bytes | None = None, encrypt_then_mac: bool = False
+) -> bytes:
     """A ServerHello record selecting ``version`` (TLS 1.3 through supported_versions, as RFC 8446 4.1.3)."""
-    extensions = b""
+    extensions = _ext(EXT_ENCRYPT_THEN_MAC, b"") if encrypt_then_mac else b""
     legacy = version
     if version >= 0x0304:
         legacy = 0x0303
@@ -396,7 +444,7 @@ def build_server_hello(version: int, cipher_suite: int = 0x1301) -> bytes:
         )
     body = (
         struct.pack("!H", legacy)
-        + os.urandom(32)
+        + (random if random is not None else os.urandom(32))
         + _vec(os.urandom(32), 1)
         + struct.pack("!HB", cipher_suite, 0)
     )

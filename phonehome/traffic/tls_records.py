@@ -40,6 +40,8 @@ class HandshakeMessage:
     """The message, its 4-byte header included (an SSLv2 hello: the record body)."""
     offset: int
     """Stream offset of the record header that began it."""
+    record_end: int = 0
+    """Stream offset just past the record in which the message ended (where the next record begins)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +215,8 @@ class RecordWalker:
             events.append(Cleartext(self._record_offset, 5 + length, "text-record"))
         if self._sslv2:
             self._sslv2 = False
-            events.append(HandshakeMessage(SSLV2, bytes(self._message), self._record_offset))
+            end = self._record_offset + 2 + length
+            events.append(HandshakeMessage(SSLV2, bytes(self._message), self._record_offset, end))
             self._message = bytearray()
 
     def _lose(self, data: bytes, offset: int, events: list[Event]) -> None:
@@ -265,7 +268,8 @@ class RecordWalker:
     def _message_done(self, events: list[Event]) -> None:
         if self._hs_keep:
             message = bytes(self._message)
-            events.append(HandshakeMessage(message[0], message, self._message_offset))
+            end = self._record_offset + 5 + self._length
+            events.append(HandshakeMessage(message[0], message, self._message_offset, end))
         self._reset_handshake()
 
     def _reset_handshake(self) -> None:

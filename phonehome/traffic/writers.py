@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from phonehome.traffic import link as lt
+from phonehome.traffic.pcapng import DSB, SECRETS_TLS_KEYLOG
 
 
 @dataclass(slots=True)
@@ -77,6 +78,25 @@ def _block(order: str, btype: int, body: bytes) -> bytes:
     return struct.pack(order + "II", btype, length) + body + struct.pack(order + "I", length)
 
 
+def secrets_block(data: bytes, *, secrets_type: int = SECRETS_TLS_KEYLOG, big_endian: bool = False) -> bytes:
+    """A pcapng Decryption Secrets Block (block type 0x0A): by default, TLS key log lines."""
+    order = ">" if big_endian else "<"
+    body = struct.pack(order + "II", secrets_type, len(data)) + data + b"\x00" * (-len(data) % 4)
+    return _block(order, DSB, body)
+
+
+def with_tls_secrets(capture: bytes, keylog: bytes) -> bytes:
+    """A pcapng file's bytes with a Decryption Secrets Block holding ``keylog`` right after its first
+    section header, before every packet (where ``editcap --inject-secrets`` puts it)."""
+    if len(capture) < 28 or capture[:4] != b"\x0a\x0d\x0d\x0a":
+        raise ValueError("not a pcapng file (it must start with a section header block)")
+    order = "<" if capture[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
+    end = struct.unpack_from(order + "I", capture, 4)[0]
+    if end < 28 or end > len(capture):
+        raise ValueError("the section header block's length is impossible")
+    return capture[:end] + secrets_block(keylog, big_endian=order == ">") + capture[end:]
+
+
 def pcapng_stream(
     packets: Iterable[Packet],
     *,
@@ -85,17 +105,21 @@ def pcapng_stream(
     tsresol: int = 6,
     drops: dict[int, int] | None = None,
     simple: bool = False,
+    tls_keylog: bytes | None = None,
 ) -> Iterator[bytes]:
     """A pcapng file block by block: one section; an interface is described when first used.
 
     Interfaces are numbered per ``packet.interface`` (or per link type when
     None); ``drops`` ends the file with an Interface Statistics Block per
     interface carrying that isb_ifdrop count; ``simple`` writes Simple Packet
-    Blocks (no timestamps, first interface only).
+    Blocks (no timestamps, first interface only); ``tls_keylog`` (NSS key log
+    lines) goes into a Decryption Secrets Block before the packets.
     """
     order = ">" if big_endian else "<"
     shb_opts = _option(order, 1, comment.encode()) + _option(order, 0, b"") if comment else b""
     yield _block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1) + shb_opts)
+    if tls_keylog is not None:
+        yield secrets_block(tls_keylog, big_endian=big_endian)
     interfaces: dict[int, int] = {}
     scale = 10**tsresol
     epb_head = struct.Struct(order + "IIIIIIII").pack
@@ -131,11 +155,18 @@ def pcapng_bytes(
     drops: dict[int, int] | None = None,
     simple: bool = False,
     compress: bool = False,
+    tls_keylog: bytes | None = None,
 ) -> bytes:
     """:func:`pcapng_stream` as one bytes object, optionally gzip-compressed."""
     data = b"".join(
         pcapng_stream(
-            packets, big_endian=big_endian, comment=comment, tsresol=tsresol, drops=drops, simple=simple
+            packets,
+            big_endian=big_endian,
+            comment=comment,
+            tsresol=tsresol,
+            drops=drops,
+            simple=simple,
+            tls_keylog=tls_keylog,
         )
     )
     return gzip.compress(data, mtime=0) if compress else data

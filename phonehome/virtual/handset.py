@@ -47,6 +47,7 @@ from phonehome.virtual.fastboot.server import free_port
 from phonehome.virtual.fs import DeviceFs
 from phonehome.virtual.hands import Hands
 from phonehome.virtual.identity import HandsetIdentity, after_factory_reset, generate_identity
+from phonehome.virtual.net.truststore import TrustStore
 from phonehome.virtual.profile import Profile, load_profile
 from phonehome.virtual.properties import build_properties, consent_settings
 from phonehome.virtual.screen import Screen, UiEvent
@@ -170,6 +171,8 @@ class VirtualHandset(Hands, FastbootMode):
         if self.adb_mode == "after-setup" and not adb_port:
             self._adb_port = free_port(adb_host)  # known before ADB first listens (the lab's inventory)
         self._init_fastboot(fastboot_port, bootloader_unlocked)
+        self.trust = TrustStore()
+        """The CAs installed on it (none from the factory: no real server is on a bench)."""
 
     def __repr__(self) -> str:
         return f"<VirtualHandset {self.name} {self.identity.serial} adb={self.adb_serial}>"
@@ -348,10 +351,12 @@ class VirtualHandset(Hands, FastbootMode):
             broadcast=lambda action: self._broadcast(action, {}),
             keyguard_window="StatusBar" if self.profile.build.sdk < 30 else "NotificationShade",
         )
+        fs = DeviceFs(root)
+        self.trust.write(fs)
         state = assemble_state(
             self.profile,
             self._identity,
-            DeviceFs(root),
+            fs,
             display,
             netns=self.netns,
             reboot=self._reboot_from_loop,
@@ -365,6 +370,12 @@ class VirtualHandset(Hands, FastbootMode):
         self._default_adb_setting()
         display.subscribe(self._on_ui_event)
         return state
+
+    def install_ca(self, pem: bytes, store: str = "system") -> str:
+        """Puts a CA into its trust store, as a lab does on a userdebug build (``adb remount``, a file in
+        /system/etc/security/cacerts): it is then trusted by every app (``user``: only by apps that trust
+        user CAs). Before or after ``start``; the path it took on the handset."""
+        return self.trust.install(pem, store, self._state.fs if self._state is not None else None)
 
     def _provisioned(self) -> bool:
         state = self._state

@@ -25,8 +25,8 @@ import jsonschema
 import pytest
 from ruamel.yaml import YAML
 
-from phonehome import results
 from phonehome.policy import load_identity
+from phonehome.report import folder as results
 from phonehome.traffic.capture import file_sha256
 
 pytestmark = pytest.mark.root

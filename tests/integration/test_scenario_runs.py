@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from phonehome import results
+from phonehome.report import folder as results
 from phonehome.traffic.timeline import load_timeline
 
 pytestmark = pytest.mark.root

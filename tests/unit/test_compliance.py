@@ -11,11 +11,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from phonehome import results
 from phonehome.compliance import SCENARIO, BadInput, ComplianceRun, DeviceSpec, lab_bench, scenario_options
 from phonehome.device import load_inventory
 from phonehome.policy import Evaluation, Finding, Verdict, registry, worst
 from phonehome.pytest_plugin import Run, Verdicts
+from phonehome.report import folder as results
 from phonehome.run import check_inputs
 from phonehome.scenario import ScriptedOperator
 from phonehome.traffic.capture import Capture

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from phonehome import exits, results
+from phonehome import exits
 from phonehome.policy import registry
+from phonehome.report import folder as results
 from phonehome.run import DeviceResult, _status, _table, collect, run, run_one
 from tests.unit.plugin.fake_suite import ENV, fake, make_suite
 
@@ -64,7 +65,31 @@ def test_a_handset_without_verdicts_is_never_summed_up_as_a_pass_or_a_fail() -> 
 def test_repeated_findings_are_one_line_with_a_count() -> None:
     lines = _table([_result("nokia", "FAIL", findings=10)])
     shown = [line for line in lines if "undeclared-endpoint" in line]
-    assert shown == ["    undeclared-endpoint: zzhc.vnet.cn:80/tcp is not declared (x10)"]
+    assert shown == ["    undeclared-endpoint x10"]
+
+
+def test_each_kind_of_finding_is_one_line_naming_identifiers_and_endpoints() -> None:
+    flow = {"server_name": "zzhc.vnet.cn", "dst": "198.18.0.8", "dport": 80, "proto": "tcp"}
+    dhcp = {"server_name": None, "dst": "255.255.255.255", "dport": 67, "proto": "udp"}
+    findings = [{"rule": "cleartext-identifier", "identifier": kind, "flow": where, "detail": "x"}
+                for kind, where in (("imei", flow), ("iccid", flow), ("imei", flow), ("android_id", dhcp))]  # fmt: skip
+    outcome = DeviceResult(
+        NOKIA, exits.FAIL, Path("/r"), {"result": "FAIL", "findings": findings, "verdicts": []}
+    )
+    shown = [line for line in _table([outcome]) if "cleartext-identifier" in line]
+    assert shown == [
+        "    cleartext-identifier x4: imei, iccid, android_id -> zzhc.vnet.cn:80/tcp, 255.255.255.255:67/udp"
+    ]
+
+
+def test_quiet_is_one_line_per_handset_and_verbose_gives_every_reason() -> None:
+    outcome = DeviceResult(NOKIA, exits.FAIL, Path("/r"), {"result": "FAIL", "findings": [], "doubts": ["d1"],
+        "verdicts": [{"assertion": "transport", "result": "PASS", "reason": "no TLS below 1.2"}]})  # fmt: skip
+    assert _table([outcome], quiet=True) == [f"{NOKIA}: FAIL"]
+    verbose = _table([outcome], verbose=True)
+    assert "  transport                  PASS: no TLS below 1.2" in verbose
+    assert "    doubt: d1" in verbose
+    assert "  transport                  PASS" in _table([outcome])
 
 
 def test_the_statuses_are_distinct() -> None:
@@ -275,8 +300,10 @@ def test_runs_started_in_the_same_second_never_share_a_folder(
     assert len(run_dirs) == 4
     assert all(d.name.startswith("run-20190301-120000-") for d in run_dirs)
     for i in range(4):
-        (summary,) = json.loads(Path(outputs[i][-1].removeprefix("report: "), "summary.json").read_text())
-        assert Path(summary["results"]).parent == Path(outputs[i][-1].removeprefix("report: "))
+        report = Path(outputs[i][-1].removeprefix("report: "))
+        assert report.name == "report.html"
+        (summary,) = json.loads((report.parent / "summary.json").read_text())
+        assert Path(summary["results"]).parent == report.parent
         assert summary["result"] == verdict_of[devices[i]]
 
 

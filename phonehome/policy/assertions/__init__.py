@@ -33,7 +33,8 @@ class Assertion:
     clauses: tuple[str, ...]
     """Requirement clauses it traces to (REQUIREMENTS.md), quoted by id in every report."""
     needs: tuple[str, ...]
-    """Inputs without which it cannot PASS: ``manifest``, ``identity``, ``timeline``, ``geo``, ``build``."""
+    """Inputs without which it cannot PASS: ``manifest``, ``identity``, ``timeline``, ``geo``,
+    ``tls-validate`` (a bench that offered bad certificates), ``build`` (the build read over ADB)."""
     judge: Callable[[Context], Judgement]
     phases: tuple[str, ...] = ()
     """Phases it needs marked on the timeline besides those the run's scenario declared (``consent``)."""
@@ -43,6 +44,7 @@ def default_assertions() -> tuple[Assertion, ...]:
     """Every assertion, in DESIGN.md's order."""
     from phonehome.policy.assertions import (  # noqa: PLC0415  (the modules import this one)
         build_identity,
+        certificate_validation,
         consent,
         declared_endpoints,
         identifier_recipients,
@@ -60,6 +62,7 @@ def default_assertions() -> tuple[Assertion, ...]:
         consent.ASSERTION,
         regions.ASSERTION,
         visible_dns.ASSERTION,
+        certificate_validation.ASSERTION,
         build_identity.ASSERTION,
     )
 

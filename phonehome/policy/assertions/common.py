@@ -86,3 +86,12 @@ def no_identifiers(ctx: Context) -> list[str]:
 
 
 NO_MANIFEST = "no manifest given: nothing is declared; pass the firmware's manifest (--manifest M.yaml)"
+
+
+def inside_tls(found: Finding) -> bool:
+    """Found in TLS records the lab decrypted: the recipient saw it, an observer on the wire did not."""
+    return found.rule == "tls-identifier" or (found.decode or "").startswith("tls-decrypted")
+
+
+IDENTIFIER_RULES = ("cleartext-identifier", "tls-identifier")
+"""Findings of an identifier of this handset in what it sent: in clear, or inside TLS the lab decrypted."""

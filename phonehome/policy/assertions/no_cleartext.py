@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from phonehome.policy.assertions import Assertion, Judgement
-from phonehome.policy.assertions.common import no_identifiers, unread_identifiers, verdict
+from phonehome.policy.assertions.common import inside_tls, no_identifiers, unread_identifiers, verdict
 from phonehome.policy.context import Context
 from phonehome.policy.findings import NO_CLEARTEXT_IDENTIFIERS
 
@@ -20,13 +20,14 @@ CLAUSES = (
 def judge(ctx: Context) -> Judgement:
     leaks = [f for f in ctx.leaks if f.rule == "cleartext-identifier"]
     doubts = [*no_identifiers(ctx), *unread_identifiers(ctx)]
-    shaped = [f for f in ctx.leaks if f.rule == "identifier-shaped-field"]
+    in_clear = [f for f in ctx.leaks if not inside_tls(f)]
+    shaped = [f for f in in_clear if f.rule == "identifier-shaped-field"]
     if shaped:
         doubts.append(
             f"{len(shaped)} field(s) named like identifiers carry values not in the identity "
             f"(first: {shaped[0].decode}); list them in the identity if they are this handset's"
         )
-    limits = [f for f in ctx.leaks if f.rule == "decode-limit"]
+    limits = [f for f in in_clear if f.rule == "decode-limit"]
     if limits:
         doubts.append(f"{len(limits)} payload(s) could not be decoded in full ({limits[0].detail})")
     gaps = sum(c.flow.gaps_c2s if c.opened else c.flow.gaps_s2c for c in ctx.contacts)

@@ -13,6 +13,7 @@ import ipaddress
 
 from phonehome.policy.assertions import Assertion, Judgement
 from phonehome.policy.assertions.common import (
+    IDENTIFIER_RULES,
     NO_MANIFEST,
     finding,
     missing,
@@ -59,7 +60,7 @@ def judge(ctx: Context) -> Judgement:
     allowed = set(policy.personal_data_countries)
     denied_names = {str(n).lower() for n in policy.denied_networks if isinstance(n, str)}
     denied_numbers = {n for n in policy.denied_networks if isinstance(n, int)}
-    leak_flows = {f.flow.id for f in ctx.leaks if f.rule == "cleartext-identifier" and f.flow}
+    leak_flows = {f.flow.id for f in ctx.leaks if f.rule in IDENTIFIER_RULES and f.flow}
     findings: list[Finding] = []
     unplaced, unknown_network = [], []
     for contact in ctx.judged:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from phonehome.virtual.firmware import encode, template
-from phonehome.virtual.firmware.model import Action, HttpSpec
+from phonehome.virtual.firmware.model import Action, HttpSpec, TrustSpec
 from phonehome.virtual.net import httpclient, packets, secure
 from phonehome.virtual.net.network import HandsetNetwork, is_address
 from phonehome.virtual.net.sockets import close_quietly, connect_tcp, family_of, udp_socket
@@ -68,12 +68,18 @@ class ActionRunner:
         time_scale: float,
         network_wait_s: float,
         logcat: Logger,
+        trust: TrustSpec | None = None,
+        cas: Callable[[bool], str] | None = None,
     ) -> None:
         self.network = network
         self.values = values
         self.time_scale = time_scale
         self.network_wait_s = network_wait_s
         self.logcat = logcat
+        self.trust = trust
+        """The firmware's default checks of TLS servers; None: the host's CAs (before trust stores)."""
+        self.cas = cas
+        """The handset's trusted CAs in PEM (True: with the user's)."""
 
     async def run(self, phase: str, action: Action, sink: Callable[[Outcome], None]) -> None:
         """Every attempt of ``action`` (delay, repeats, retries), each outcome handed to ``sink``."""
@@ -190,7 +196,12 @@ class ActionRunner:
         if url.scheme == "https":
             sni = None if is_address(host) else host
             reader, writer = await secure.start_tls(
-                sock, out.address or host, sni=sni, alpn=spec.alpn, timeout=action.timeout_s
+                sock,
+                out.address or host,
+                sni=sni,
+                alpn=spec.alpn,
+                timeout=action.timeout_s,
+                checks=self._checks(spec.trust),
             )
         else:
             reader, writer = await asyncio.open_connection(sock=sock, limit=httpclient.MAX_HEAD)
@@ -224,10 +235,33 @@ class ActionRunner:
         sni = _sni(spec.sni, host, values)
         sock = await self._connect(host, spec.port, action.timeout_s, out)
         _reader, writer = await secure.start_tls(
-            sock, out.address or host, sni=sni, alpn=spec.alpn, timeout=action.timeout_s
+            sock,
+            out.address or host,
+            sni=sni,
+            alpn=spec.alpn,
+            timeout=action.timeout_s,
+            checks=self._checks(spec.trust),
         )
-        await secure.close_writer(writer)
-        out.ok, out.detail = True, f"TLS handshake completed (SNI {sni or 'none'})"
+        try:
+            if spec.payload is not None:
+                payload = encode.build(spec.payload, values)
+                writer.write(payload)
+                await asyncio.wait_for(writer.drain(), action.timeout_s)
+                out.sent = len(payload)
+        finally:
+            await secure.close_writer(writer)
+        out.ok, out.detail = (
+            True,
+            f"TLS handshake completed (SNI {sni or 'none'})"
+            + (f", {out.sent} bytes sent" if spec.payload is not None else ""),
+        )
+
+    def _checks(self, spec: TrustSpec | None) -> secure.Checks | None:
+        """The app's checks of the server: its own, else the firmware's; None before trust stores existed."""
+        chosen = spec or self.trust
+        if chosen is None or self.cas is None:
+            return None
+        return secure.Checks(self.cas(chosen.user_cas), chosen.validation, tuple(chosen.pins))
 
     async def _quic(self, action: Action, values: Mapping[str, object], out: Outcome) -> None:
         spec = action.quic
@@ -402,5 +436,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out (deadline reached)"
     if isinstance(exc, ssl.SSLError):
-        return f"TLS handshake failed: {exc.reason or exc}"
+        # OpenSSL's errors carry a reason; one raised in Python (a pin mismatch) has none.
+        return f"TLS handshake failed: {getattr(exc, 'reason', None) or exc}"
     return f"{type(exc).__name__}: {exc}"

@@ -428,6 +428,8 @@ class Firmware:
             time_scale=self.handset.time_scale,
             network_wait_s=self.behaviour.network_wait_s,
             logcat=self._logcat,
+            trust=self.behaviour.trust,
+            cas=lambda user: self.handset.trust.bundle(self.handset.state.fs, user=user),
         )
 
     def _logcat(self, priority: str, tag: str, message: str) -> None:

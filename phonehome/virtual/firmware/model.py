@@ -134,6 +134,28 @@ def _url(value: str) -> str:
     return value
 
 
+PIN = r"^sha256/[A-Za-z0-9+/]{43}=$"
+
+
+class TrustSpec(StrictModel):
+    """How an app's TLS stack checks the server it reached: its trust manager, hostname verifier and pins.
+
+    ``full``: the chain must lead to a CA in the handset's trust store and name the host (Android's
+    default); ``any-certificate``: a trust manager that accepts every chain (an empty
+    ``checkServerTrusted``), and no hostname check with it; ``no-hostname``: the chain is checked but not
+    the name (an ``ALLOW_ALL`` hostname verifier). ``pins`` (OkHttp's ``sha256/`` + base64 of the
+    certificate's SubjectPublicKeyInfo): when given, a server whose certificate matches none is hung up on
+    right after the handshake, before any request, as OkHttp's CertificatePinner does.
+    """
+
+    validation: Literal["full", "any-certificate", "no-hostname"] = "full"
+    pins: list[Annotated[str, pydantic.StringConstraints(pattern=PIN)]] = pydantic.Field(
+        default_factory=list, max_length=16
+    )
+    user_cas: bool = False
+    """Also trust CAs the user installed (an app's network security config must say so since Android 7)."""
+
+
 class HttpSpec(StrictModel):
     """An HTTP/1.1 request; over TLS (with its ClientHello) for https URLs."""
 
@@ -146,6 +168,8 @@ class HttpSpec(StrictModel):
     """Send the body with ``Transfer-Encoding: chunked`` (RFC 9112 7.1) instead of Content-Length."""
     chunk_size: int = pydantic.Field(default=1024, ge=1, le=1 << 20)
     alpn: list[str] = pydantic.Field(default_factory=lambda: ["http/1.1"])
+    trust: TrustSpec | None = None
+    """https: how this app checks the server (default: the firmware's ``behaviour.trust``)."""
 
     @pydantic.field_validator("headers")
     @classmethod
@@ -176,6 +200,10 @@ class TlsSpec(StrictModel):
     sni: Template | None = None
     """Default: ``host`` when it is a name; none for an IP literal."""
     alpn: list[str] = pydantic.Field(default_factory=lambda: ["h2", "http/1.1"])
+    trust: TrustSpec | None = None
+    """How this app checks the server (default: the firmware's ``behaviour.trust``)."""
+    payload: Body | None = None
+    """Application data sent once the handshake is done (and the server passed the app's checks)."""
 
 
 class QuicSpec(StrictModel):
@@ -423,6 +451,8 @@ class Action(StrictModel):
                 yield f"{kind}.host", spec.host
                 if spec.sni:
                     yield f"{kind}.sni", spec.sni
+        if self.tls is not None and self.tls.payload is not None:
+            yield from (("tls.payload", t) for t in self.tls.payload.templates())
         for kind, plain in (("udp", self.udp), ("tcp", self.tcp)):
             if plain is not None:
                 yield f"{kind}.host", plain.host
@@ -470,6 +500,8 @@ class Behaviour(StrictModel):
     manifest: str | None = None
     """The manifest this firmware is judged against by default (a name in manifests/ or a path)."""
     dhcp: DhcpSpec = DhcpSpec()
+    trust: TrustSpec = TrustSpec()
+    """How the firmware's TLS stacks check servers, unless an action says otherwise."""
     network_wait_s: float = pydantic.Field(default=60.0, gt=0, le=3600)
     """How long (not scaled) actions of a phase that came before the network wait for a lease."""
     boot: Actions = pydantic.Field(default_factory=list)

@@ -3,7 +3,8 @@
 Both produce real ClientHellos with the server name and ALPN the profile
 declares, so the analyzer sees what it would see from a phone. A sinkhole
 bench ends TLS after the ClientHello and never answers QUIC; that is a
-handshake that failed, not an error of the handset.
+handshake that failed, not an error of the handset. A bench that validates or
+intercepts TLS presents certificates: the app's checks (`Checks`) decide.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import contextlib
 import socket
 import ssl
 import time
+from dataclasses import dataclass
 
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 
+from phonehome.virtual.net import truststore
 from phonehome.virtual.net.httpclient import MAX_HEAD
 from phonehome.virtual.net.sockets import close_quietly, udp_socket
 
@@ -30,19 +33,43 @@ def client_context(alpn: list[str]) -> ssl.SSLContext:
     return context
 
 
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """What the app checks of the server (`truststore.client_context`): the handset's CAs in PEM,
+    ``full``/``no-hostname``/``any-certificate``, and its pins."""
+
+    cadata: str = ""
+    validation: str = "full"
+    pins: tuple[str, ...] = ()
+
+
 async def start_tls(
-    sock: socket.socket, address: str, *, sni: str | None, alpn: list[str], timeout: float
+    sock: socket.socket,
+    address: str,
+    *,
+    sni: str | None,
+    alpn: list[str],
+    timeout: float,
+    checks: Checks | None = None,
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """TLS over the connected ``sock``: its ClientHello names ``sni``; ``ssl.SSLError`` when refused.
 
     Without an SNI (an IP literal) the address is the name checked against the
-    certificate, and Python's ssl sends no server_name extension for it.
+    certificate, and Python's ssl sends no server_name extension for it. With
+    ``checks`` the handset's own trust store and the app's checks decide (else
+    the host's CAs, as before there were any); a pin that does not match hangs
+    up right after the handshake, before any byte of data (``PinMismatch``).
     """
+    context = (
+        client_context(alpn)
+        if checks is None
+        else truststore.client_context(alpn, checks.validation, checks.cadata)
+    )
     try:
-        return await asyncio.wait_for(
+        reader, writer = await asyncio.wait_for(
             asyncio.open_connection(
                 sock=sock,
-                ssl=client_context(alpn),
+                ssl=context,
                 server_hostname=sni or address,
                 ssl_handshake_timeout=timeout,
                 limit=MAX_HEAD,
@@ -52,6 +79,14 @@ async def start_tls(
     except BaseException:
         close_quietly(sock)
         raise
+    if checks is not None and checks.pins:
+        tls = writer.get_extra_info("ssl_object")
+        try:
+            truststore.check_pins(tls.getpeercert(binary_form=True) if tls else None, list(checks.pins))
+        except truststore.PinMismatch:
+            await close_writer(writer)
+            raise
+    return reader, writer
 
 
 async def close_writer(writer: asyncio.StreamWriter, timeout: float = 1.0) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from phonehome.bench import Bench, Capture, DnsLogEntry, Lease, SinkRecord
+from phonehome.bench.definition import load_bench
 from phonehome.policy import Evaluation, Identity, evaluate_capture, load_manifest
 from phonehome.policy.identity import Cell, Location
 from phonehome.traffic import Analysis
@@ -152,6 +153,7 @@ def run_profile(
     diagnostics: bool = False,
     during: Callable[[VirtualHandset, Bench], dict[str, object]] | None = None,
     acts: Callable[[VirtualHandset, Firmware], None] | None = None,
+    tls: str = "alert",
     **handset_options: Any,
 ) -> ProfileRun:
     """Bench up, handset booted and attached, window sent (wizard walked), capture judged; all torn down.
@@ -163,7 +165,10 @@ def run_profile(
     started = time.perf_counter()
     timings: dict[str, float] = {}
     observed: dict[str, object] = {}
-    bench = Bench.from_file(BENCH, workdir=workdir)
+    definition = load_bench(BENCH)
+    if tls != "alert":  # QUIC clients fall back to TLS over TCP, where the TLS service is
+        definition = definition.model_validate({**definition.model_dump(), "tls": tls, "block_quic": True})
+    bench = Bench(definition, workdir=workdir, source=BENCH)
     bench.up()
     run_id = bench.run_id
     try:
@@ -173,6 +178,8 @@ def run_profile(
             profile, seed=seed, netns=port.netns, time_scale=time_scale, **handset_options
         )
         firmware = Firmware(handset, on_marker=bench.mark)
+        if bench.lab_ca is not None:  # the lab's CA in its system store, as on a userdebug build
+            handset.install_ca(bench.lab_ca.read_bytes())
         sims = list(handset.identity.sims)
         handset.start()
         beside: concurrent.futures.Future[dict[str, object]] | None = None

@@ -93,6 +93,12 @@ def test_a_typo_names_file_line_and_key(tmp_path: Path) -> None:
             "physical",
         ),
         ("ports:\n  - name: wlan\n    take_over: true\n", "physical"),
+        ("tls: decrypt\nports:\n  - name: wlan\n", "tls"),
+        ("mode: offline\ntls: validate\nports:\n  - name: wlan\n", "needs mode sinkhole"),
+        (
+            "mode: nat\ntls: intercept\nnat:\n  interface: eth0\nports:\n  - name: wlan\n",
+            "needs mode sinkhole",
+        ),
         (
             "mode: nat\nnat:\n  interface: eth0\n  allow:\n    - cidr: 10.0.0.0/8\n      ports: [0]\nports:\n  - name: w\n",
             "outside",
@@ -120,3 +126,9 @@ def test_take_over_is_off_unless_the_definition_says_so() -> None:
     assert port.take_over is False
     taken = "ports:\n  - name: ap\n    kind: physical\n    interface: enx1\n    take_over: true\n"
     assert parse_bench(taken).ports[0].take_over is True
+
+
+def test_tls_is_alert_unless_the_definition_says_validate_or_intercept() -> None:
+    assert parse_bench("ports:\n  - name: wlan\n").tls == "alert"
+    bench = parse_bench("tls: intercept\ntls_ca: /srv/lab-ca\nports:\n  - name: wlan\n")
+    assert (bench.tls, bench.tls_ca) == ("intercept", "/srv/lab-ca")

@@ -136,3 +136,12 @@ def test_the_closed_window_drops_everything_from_the_ports_before_routing() -> N
     assert "table inet phonehome_closed" in rules
     assert "hook prerouting priority raw - 10" in rules
     assert 'iifname { "br0", "br1" } drop' in rules
+
+
+def test_with_a_tls_service_every_tcp_flow_goes_to_it_and_udp_still_to_the_sinks() -> None:
+    rules = router_ruleset(RouterPlan(("br0",), "sinkhole", 4100, 4100, tls_port=4200, ipv6="offer"))
+    assert "meta l4proto tcp tproxy ip to :4200 meta mark set 1 accept" in rules
+    assert "meta l4proto tcp tproxy ip6 to :4200 meta mark set 1 accept" in rules
+    assert "meta l4proto udp tproxy ip to :4100 meta mark set 1 accept" in rules
+    assert "tcp tproxy ip to :4100" not in rules
+    assert rules.index("th dport 53 return") < rules.index("tproxy")

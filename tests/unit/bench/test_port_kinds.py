@@ -78,7 +78,8 @@ def test_a_hostapd_port_plans_like_an_adopted_interface_with_its_ssid() -> None:
         "phonehome-lab",
     )
     assert port.netns is None
-    assert kinds()["hostapd"].adopts_host_interface and kinds()["physical"].adopts_host_interface
+    assert kinds()["hostapd"].adopts_host_interface
+    assert kinds()["physical"].adopts_host_interface
     assert not kinds()["vlan"].adopts_host_interface
 
 

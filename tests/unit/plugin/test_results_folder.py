@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from phonehome import results
 from phonehome.pytest_plugin import DeviceSpec, Run
 from phonehome.pytest_session import BadInput
+from phonehome.report import folder as results
 from tests.unit.plugin.fake_suite import ENV, fake, make_suite
 
 QUICK = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest")

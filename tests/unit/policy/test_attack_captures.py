@@ -351,3 +351,50 @@ def test_ipv6_from_the_handsets_mac_is_the_handsets(tmp_path: Path) -> None:
 
 def test_ipv6_helper_packets_are_well_formed() -> None:
     assert ipv6(b"", "2001:db8::1", "2001:db8::2", 59)[0] >> 4 == 6
+
+
+# -- TLS the lab decrypted (a key log) ---------------------------------------------------------------------
+
+
+def _sealed(tmp_path: Path, name: str, plaintext: bytes, *, keylog: bool = True) -> Evaluation:
+    from phonehome.traffic.tls_build import Tls13Connection
+
+    tls13 = Tls13Connection(sni=name)
+    conv = TcpConversation((HANDSET, 41020), (PUBLIC[name], 443), ts=T0).handshake()
+    tls13.send(plaintext)
+    for from_client, data in tls13.flights():
+        conv.send(data, from_client)
+    packets = interleave(lookups(name), conv.close().packets)
+    path = tmp_path / "sealed.pcapng"
+    path.write_bytes(pcapng_bytes(packets, drops={0: 0}, tls_keylog=tls13.keylog() if keylog else None))
+    _analysis, evaluation = analyze_capture([path], identity=IDENTITY, manifest=MANIFEST, timeline=CONSENT)
+    return evaluation
+
+
+REGISTER = (
+    f"POST /register HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 20\r\n\r\nimei={IMEI}".encode()
+)
+
+
+def test_an_identifier_inside_decrypted_tls_is_judged_for_its_recipient_not_as_cleartext(
+    tmp_path: Path,
+) -> None:
+    evaluation = _sealed(tmp_path, "api.example.com", REGISTER)
+    (recipient,) = [f for f in evaluation.findings if f.rule == "undeclared-recipient"]
+    assert recipient.identifier == "imei"
+    assert (recipient.decode or "").startswith("tls-decrypted>http-body")
+    assert "'api')" in recipient.detail
+    assert result(evaluation, "no-cleartext-identifiers") == "PASS"  # it was encrypted on the wire
+    assert result(evaluation, "identifier-recipients") == "FAIL"  # api.example.com may not receive an IMEI
+
+
+def test_without_the_key_log_the_same_flow_stays_inconclusive_for_recipients(tmp_path: Path) -> None:
+    evaluation = _sealed(tmp_path, "api.example.com", REGISTER, keylog=False)
+    assert not [f for f in evaluation.findings if f.rule == "undeclared-recipient"]
+    assert result(evaluation, "identifier-recipients") == "INCONCLUSIVE"
+
+
+def test_a_decrypted_flow_without_identifiers_passes_recipients(tmp_path: Path) -> None:
+    clean = b"GET /generate_204 HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+    evaluation = _sealed(tmp_path, "api.example.com", clean)
+    assert result(evaluation, "identifier-recipients") == "PASS"

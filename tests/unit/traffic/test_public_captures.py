@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from phonehome.report.analysis_json import schema, to_dict
 from phonehome.traffic import CaptureError, analyze
-from phonehome.traffic.export import schema, to_dict
 
 SECONDS_PER_FILE = 10.0
 

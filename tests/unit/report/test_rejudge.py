@@ -14,17 +14,18 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from phonehome import results
 from phonehome.cli import EXIT_BAD_INPUT, EXIT_FAIL, EXIT_INTERNAL_ERROR, main
 from phonehome.judge import rejudge
 from phonehome.policy import Identity, evaluate_capture, load_identity, load_manifest
 from phonehome.pytest_fixtures import record_evaluation
 from phonehome.pytest_plugin import DeviceSpec, Run
+from phonehome.report import folder as results
 from phonehome.traffic.capture import Capture, CaptureDrops, file_digest
+from phonehome.traffic.factory import ETHERNET
 from phonehome.traffic.timeline import PhaseMarker
 from tests.unit.policy import captures
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MANIFEST = REPO / "manifests" / "nokia-7-plus-global-2019.yaml"
 
 
@@ -47,6 +48,7 @@ def folder(tmp_path: Path) -> Path:
         format="pcapng", tool="dumpcap", started=captures.T0 - 1, ended=time.time(),
         handset_ip=captures.HANDSET, markers=[PhaseMarker(captures.T0 - 1, "boot")],
         drops=[CaptureDrops("dumpcap", "ph-wlan", n, n, 0, link_packets=n)],
+        router_macs=[ETHERNET.server_mac],  # the factory's router side: an isolated port's only other MAC
     )  # fmt: skip
     identity = Identity.model_validate(
         {

@@ -9,9 +9,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from phonehome.report.analysis_json import schema, to_dict
 from phonehome.traffic import Analysis, analyze, dns, factory, http, quic, tls
 from phonehome.traffic.dns import CNAME, A, DnsRecord
-from phonehome.traffic.export import schema, to_dict
 from phonehome.traffic.factory import Packet, TcpConversation, UdpConversation
 
 Analyze = Callable[..., Analysis]
@@ -52,7 +52,7 @@ def mixed_capture() -> list[Packet]:
 
 
 def test_json_of_a_mixed_capture_is_valid_and_says_what_labs_need(run: Analyze) -> None:
-    data = json.loads(json.dumps(run(mixed_capture()).to_dict()))
+    data = json.loads(json.dumps(to_dict(run(mixed_capture()))))
     VALIDATOR.validate(data)
     flows = data["flows"]
     required = {
@@ -112,13 +112,13 @@ def test_truncated_capture_with_malformed_packets_is_valid_json(tmp_path: Path) 
 
 @pytest.mark.parametrize("field", ["flows", "capture", "stats"])
 def test_the_schema_rejects_output_missing_a_required_part(run: Analyze, field: str) -> None:
-    data = run(mixed_capture()).to_dict()
+    data = to_dict(run(mixed_capture()))
     del data[field]
     assert not VALIDATOR.is_valid(data)
 
 
 def test_the_schema_rejects_a_wrong_transport(run: Analyze) -> None:
-    data = run(mixed_capture()).to_dict()
+    data = to_dict(run(mixed_capture()))
     data["flows"][0]["transport"] = "encrypted"
     assert not VALIDATOR.is_valid(data)
 
@@ -151,7 +151,7 @@ def integrity_capture() -> list[Packet]:
 
 
 def test_json_carries_the_integrity_fields_and_validates(run: Analyze) -> None:
-    data = json.loads(json.dumps(run(integrity_capture(), observer=factory.RecordingObserver()).to_dict()))
+    data = json.loads(json.dumps(to_dict(run(integrity_capture(), observer=factory.RecordingObserver()))))
     VALIDATOR.validate(data)
     assert data["schema_version"] == 2
     by_proto = {f["proto"]: f for f in data["flows"]}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from phonehome.report.terminal import render_analysis as render
 from phonehome.traffic import Analysis, factory
 from phonehome.traffic.factory import Packet, TcpConversation
-from phonehome.traffic.table import render
 
 Analyze = Callable[..., Analysis]
 

@@ -1,6 +1,7 @@
 """The JSON form of an analysis: what ``phonehome analyze --format json`` writes and labs script against.
 
-Its shape is fixed by ``analysis.schema.json`` (shipped in this package);
+Its shape is fixed by ``analysis.schema.json`` (shipped in ``phonehome.traffic``,
+beside the records it describes; ``phonehome.traffic.analysis.schema`` reads it);
 ``SCHEMA_VERSION`` changes when a field changes meaning or goes away.
 HTTP bodies are not exported (they may hold personal data and can be large):
 their length and whether they were cut are.
@@ -8,23 +9,16 @@ their length and whether they were cut are.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
 from typing import Any
 
-from phonehome.traffic.analysis import Analysis
+from phonehome.traffic.analysis import Analysis, schema
 from phonehome.traffic.endpoints import Endpoint
 from phonehome.traffic.flow import DhcpMessage, Flow, HttpRequest, TlsHello, Tunnel
 from phonehome.traffic.pcapfile import CaptureFile
 
 SCHEMA_VERSION = 2
 
-
-def schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of :func:`to_dict`'s output."""
-    text = resources.files("phonehome.traffic").joinpath("analysis.schema.json").read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
+__all__ = ["SCHEMA_VERSION", "endpoint_dict", "flow_dict", "schema", "to_dict"]
 
 
 def _hello(hello: TlsHello | None) -> dict[str, Any] | None:
@@ -53,6 +47,7 @@ def _request(request: HttpRequest) -> dict[str, Any]:
         "offset": request.offset,
         "first_frame": request.first_frame,
         "last_frame": request.last_frame,
+        "decrypted": request.decrypted,
     }
 
 
@@ -111,8 +106,15 @@ def flow_dict(flow: Flow) -> dict[str, Any]:
         "closed": flow.closed,
         "tls": _hello(flow.tls),
         "tls_server_version": flow.tls_server_version,
+        "tls_cipher_suite": flow.tls_cipher_suite,
+        "decrypted": flow.decrypted,
+        "decrypted_c2s": flow.decrypted_c2s,
+        "decrypted_s2c": flow.decrypted_s2c,
         "http_requests": [_request(r) for r in flow.http_requests],
-        "claims": [{"name": c.name, "source": c.source, "frame": c.frame} for c in flow.claims],
+        "claims": [
+            {"name": c.name, "source": c.source, "frame": c.frame, "decrypted": c.decrypted}
+            for c in flow.claims
+        ],
         "tunnel": _tunnel(flow.tunnel),
         "dhcp": [_dhcp(m) for m in flow.dhcp],
         "icmp_types": list(flow.icmp_types),
@@ -153,6 +155,7 @@ def _file(info: CaptureFile) -> dict[str, Any]:
         "truncated": info.truncated,
         "drops": info.drops,
         "comments": [{"frame": frame, "text": text} for frame, text in info.comments],
+        "decryption_secrets": info.decryption_secrets,
     }
 
 
@@ -192,6 +195,7 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
             "truncated_fragments": stats.truncated_fragments,
             "dns_answers_dropped": stats.dns_answers_dropped,
             "macs_dropped": stats.macs_dropped,
+            "tls_keys": stats.tls_keys,
         },
         "warnings": list(analysis.warnings),
         "flows": [flow_dict(f) for f in analysis.flows],
