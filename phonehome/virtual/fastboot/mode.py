@@ -115,6 +115,7 @@ class FastbootMode:
             self._fastboot_rebooted,
             port=self._fastboot_port,
             on_command=lambda command: self._bootloader_log(f"fastboot {command[:80]}"),
+            on_rebooting=self._in_bootloader.clear,
         )
         await self._fastboot.listen()
         self._in_bootloader.set()

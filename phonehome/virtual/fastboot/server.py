@@ -45,9 +45,12 @@ class FastbootServer:
         host: str = "127.0.0.1",
         port: int,
         on_command: Callable[[str], None] = lambda command: None,
+        on_rebooting: Callable[[], None] = lambda: None,
     ) -> None:
         self.device = device
         self.on_reboot = on_reboot
+        self.on_rebooting = on_rebooting
+        """Called before a reboot's OKAY is sent: whoever the client tells sees the device leaving at once."""
         self.on_command = on_command
         self.host = host
         self.port = port
@@ -77,12 +80,16 @@ class FastbootServer:
         if task is not None:
             self._tasks.add(task)
         conn = FastbootConnection(self.device, on_command=self.on_command)
+        announced = False
         try:
             while not conn.closed:
                 data = await asyncio.wait_for(reader.read(READ_SIZE), IDLE_TIMEOUT_S)
                 if not data:
                     break
                 out = conn.receive(data)
+                if conn.reboot is not None and not announced:
+                    announced = True
+                    self.on_rebooting()
                 if out:
                     writer.write(out)
                     await writer.drain()

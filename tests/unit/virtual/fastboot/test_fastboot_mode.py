@@ -153,3 +153,13 @@ def test_stopping_a_handset_in_fastboot_mode_closes_the_listener(tmp_path: Path)
     handset.stop()
     with pytest.raises(subprocess.TimeoutExpired):
         fastboot(handset, "getvar", "product", timeout=2)
+
+
+def test_once_the_client_is_told_okay_to_reboot_the_handset_is_no_longer_in_fastboot_mode(
+    nokia: VirtualHandset,
+) -> None:
+    # A caller that waits for fastboot mode right after `fastboot reboot bootloader` must not find the old one.
+    nokia.reboot_bootloader(wait=True)
+    assert fastboot(nokia, "reboot").returncode == 0
+    assert not nokia.in_bootloader
+    back_in_android(nokia)

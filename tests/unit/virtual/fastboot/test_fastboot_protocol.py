@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import struct
 
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from phonehome.virtual.fastboot import Bootloader, FastbootConnection
 from phonehome.virtual.fastboot.protocol import MAX_COMMAND, frame
+from phonehome.virtual.fastboot.server import FastbootServer, free_port
 
 
 def bootloader(unlocked: bool = True) -> Bootloader:
@@ -189,3 +191,34 @@ def test_framed_hostile_commands_get_one_answer_each_or_end(commands: list[bytes
     replies = packets(conn.receive(b"".join(frame(c) for c in commands)))
     assert all(r[:4] in (b"OKAY", b"FAIL", b"INFO", b"DATA") for r in replies)
     assert all(len(r) <= 256 for r in replies)
+
+
+def test_the_server_announces_a_reboot_before_the_client_reads_its_okay() -> None:
+    # A caller told OKAY (the fastboot client returned) must not still find the device in fastboot mode.
+    async def scenario() -> tuple[list[bool], list[bytes]]:
+        announced: list[bool] = []
+        rebooted: list[bool] = []
+        server = FastbootServer(
+            bootloader(),
+            lambda reboot: rebooted.append(True),
+            port=free_port(),
+            on_rebooting=lambda: announced.append(not rebooted),
+        )
+        await server.listen()
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(b"FB01" + frame(b"reboot"))
+            await writer.drain()
+            seen_when_answered = []
+            reply = await reader.read(4 + 8 + 4)
+            while len(reply) < 16:
+                reply += await reader.read(16 - len(reply))
+            seen_when_answered.append(bool(announced))
+            writer.close()
+            return seen_when_answered, packets(reply)
+        finally:
+            await server.close()
+
+    seen, answer = asyncio.run(scenario())
+    assert answer == [b"OKAY"]
+    assert seen == [True]
