@@ -58,6 +58,7 @@ def clean_stale(
         removed.append(
             f"removed bench {state.name} ({state.run_id}): {why}" + (f"; {failures}" if failures else "")
         )
+    live |= runtime.unreadable_run_ids()  # another version's bench: maybe live, never swept by this one
     removed += _sweep(live, log)
     removed += owned.clean(log, everything=everything)  # private adb servers of killed runs
     for folder in {runtime.run_dir(), runtime.run_dir() / "virtual"}:

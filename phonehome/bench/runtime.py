@@ -36,6 +36,7 @@ __all__ = [
     "host_lock",
     "process_start",
     "read_states",
+    "unreadable_run_ids",
 ]
 
 SLOTS = 250
@@ -213,6 +214,27 @@ def read_states() -> list[StateFile]:
         except (OSError, ValueError):
             continue  # a torn file cannot exist (atomic writes); an unreadable one is not ours to judge
     return states
+
+
+def unreadable_run_ids() -> set[str]:
+    """Run ids of state files this version cannot read (another phonehome version's, with records or
+    fields it does not know): their benches may be live, so nothing of theirs may be swept."""
+    found: set[str] = set()
+    directory = state_dir()
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a torn file cannot exist (atomic writes): not a bench's
+        if not isinstance(data, dict):
+            continue
+        try:
+            StateFile.from_json(path, data)
+        except ValueError:
+            found.add(str(data.get("run_id") or path.stem))
+    return found
 
 
 def claim(name: str, owner: ProcessId | None, definition: dict[str, Any]) -> StateFile:

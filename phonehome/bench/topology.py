@@ -63,6 +63,8 @@ class Port:
     def to_dict(self) -> dict[str, object]:
         data = {name: getattr(self, name) for name in self.__slots__}
         data["handset_macs"] = list(self.handset_macs)
+        if data["ssid"] is None:  # only hostapd ports have one: other versions read the rest as before
+            del data["ssid"]
         return data
 
     @classmethod
