@@ -251,6 +251,12 @@ def _add_virtual(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="after-setup: ADB only once setup is done and USB debugging enabled, as a retail build "
         "(default: the profile's)",
     )
+    start.add_argument(
+        "--attach-timeout",
+        type=float,
+        help="seconds to wait for a DHCP lease in --netns at start (default 30); without one the handset "
+        "joins at its next boot, as a phone on a desk whose bench is not up yet",
+    )
     start.set_defaults(func=_virtual)
     listing = verbs.add_parser("list", help="list handsets: name, state, ADB address, profile, serial")
     listing.add_argument("--json", action="store_true", help="print JSON")

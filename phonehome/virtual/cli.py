@@ -31,6 +31,7 @@ def _virtual_start(args: argparse.Namespace) -> int:
             fastboot_port=args.fastboot_port,
             locked_bootloader=args.locked_bootloader,
             adb=args.adb,
+            attach_timeout=args.attach_timeout,
         )
     except (DaemonError, ConfigError) as exc:
         print(f"phonehome virtual start: {exc}", file=sys.stderr)

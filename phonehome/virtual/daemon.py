@@ -100,6 +100,7 @@ def start_detached(
     fastboot_port: int = 0,
     locked_bootloader: bool = False,
     adb: str | None = None,
+    attach_timeout: float | None = None,
 ) -> Instance:
     """Starts a handset in its own session and returns once its ADB listens."""
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
@@ -131,6 +132,8 @@ def start_detached(
         argv += ["--locked-bootloader"]
     if adb:
         argv += ["--adb", adb]
+    if attach_timeout is not None:
+        argv += ["--attach-timeout", str(attach_timeout)]
     with log.open("ab") as out:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -172,7 +175,8 @@ def _serve(args: argparse.Namespace) -> int:
     a DHCP lease on the profile's Wi-Fi interface, then the profile's behaviour.
     """
     from phonehome.virtual import AuthPolicy, VirtualHandset  # noqa: PLC0415  (heavy; only in the daemon)
-    from phonehome.virtual.firmware import Firmware  # noqa: PLC0415
+    from phonehome.virtual.firmware import Firmware, FirmwareError  # noqa: PLC0415
+    from phonehome.virtual.net.dhcp import DhcpError  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -193,8 +197,17 @@ def _serve(args: argparse.Namespace) -> int:
     firmware = Firmware(handset) if args.netns else None
     handset.start()
     if firmware is not None:
-        lease = firmware.attach_network(args.netns)
-        logging.info("joined %s: %s", args.netns, lease)
+        try:
+            lease = firmware.attach_network(args.netns, timeout=args.attach_timeout)
+        except (
+            FirmwareError,
+            DhcpError,
+        ) as exc:  # a phone on a desk whose bench is not up yet: it joins at its next boot
+            logging.warning(
+                "no network on %s yet (%s): the handset joins it at its next boot", args.netns, exc
+            )
+        else:
+            logging.info("joined %s: %s", args.netns, lease)
     path = _record(args.name)
     instance = Instance(
         name=args.name,
@@ -237,6 +250,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fastboot-port", type=int, default=0)
     parser.add_argument("--locked-bootloader", action="store_true")
     parser.add_argument("--adb", choices=("at-boot", "after-setup"))
+    parser.add_argument("--attach-timeout", type=float, default=30.0)
     return _serve(parser.parse_args(argv))
 
 
