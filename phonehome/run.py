@@ -195,7 +195,8 @@ def check_inputs(
 ) -> list[str]:
     """Every --device, manifest (given or a profile's own), inventory, bench definition and scenario,
     read once before anything runs: one line per problem, naming file, line and key."""
-    from phonehome.bench.definition import load_bench  # noqa: PLC0415
+    from phonehome.bench.definition import BenchDef, load_bench  # noqa: PLC0415
+    from phonehome.bench.ports import absent_interfaces  # noqa: PLC0415
     from phonehome.compliance import (  # noqa: PLC0415
         DEFAULT_CONSENT,
         BadInput,
@@ -238,9 +239,12 @@ def check_inputs(
     loaders += [(load_bench, b) for b in sorted(benches)]
     for load, path in loaders:
         try:
-            load(path)
+            loaded = load(path)
         except ConfigError as exc:
             problems += _problems(exc, str(path))
+            continue
+        if isinstance(loaded, BenchDef):  # a cable that is not there fails now, not once a bench is half up
+            problems += [f"{path}: {line}" for line in absent_interfaces(loaded)]
     return problems
 
 

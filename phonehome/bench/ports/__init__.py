@@ -16,13 +16,17 @@ not registered here is an error wherever it is met, never a default.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from phonehome.bench.netops import BenchError
 
+SYS_NET = Path("/sys/class/net")
+"""The host namespace's interfaces (what ``ip link`` lists)."""
+
 if TYPE_CHECKING:
     from phonehome.bench.build import Builder
-    from phonehome.bench.definition import PortDef
+    from phonehome.bench.definition import BenchDef, PortDef
     from phonehome.bench.topology import Port
 
 
@@ -52,6 +56,16 @@ class PortKind(Protocol):
         ...
 
 
+def absent_interfaces(defn: BenchDef) -> list[str]:
+    """Ports whose host interface is not on this host, one line each: checked before any bench comes up."""
+    return [
+        f"port {p.name}: host interface {p.interface} does not exist on this host (ip link lists the "
+        "host's; a running bench may hold it): fix `interface:` in the bench definition, or plug the adapter in"
+        for p in defn.ports
+        if p.interface and not (SYS_NET / p.interface).exists()
+    ]
+
+
 def kinds() -> dict[str, type[PortKind]]:
     """Every registered port kind, by name."""
     from phonehome.bench.ports.hostapd import HostapdPort  # noqa: PLC0415  (the kinds import this module)
@@ -70,4 +84,4 @@ def port_kind(name: str) -> type[PortKind]:
     return known[name]
 
 
-__all__ = ["PortKind", "kinds", "port_kind"]
+__all__ = ["PortKind", "absent_interfaces", "kinds", "port_kind"]
