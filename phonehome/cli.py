@@ -174,9 +174,10 @@ def _policy_options(parser: argparse.ArgumentParser, *, judging: bool = True) ->
 
 
 def _run(args: argparse.Namespace) -> int:
+    from phonehome.assets import shipped  # noqa: PLC0415
     from phonehome.run import run  # noqa: PLC0415
 
-    suite = Path(args.suite)
+    suite = shipped(args.suite)
     if not suite.exists():
         print(
             f"phonehome run: no compliance suite at {suite} (run from the checkout, or pass --suite)",

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phonehome import __version__
+from phonehome.assets import shipped
 from phonehome.report import analysis_json
 from phonehome.report import folder as results
 
@@ -130,7 +131,7 @@ def lab_bench(
             f"--device {device.text}: --bench is required for a handset over ADB (the virtual bench has no cable "
             "to a phone): pass --bench benches/LAB.yaml, or name `bench:` in its inventory entry"
         )
-    path = path or Path(DEFAULT_BENCH)
+    path = path or shipped(DEFAULT_BENCH)
     port = entry.port if entry is not None else None
     if port is not None:
         ports = [p.name for p in load_bench(path).ports]
@@ -153,7 +154,7 @@ def profile_manifest(device: DeviceSpec) -> Path | None:
     if not name:
         return None
     path = Path(name)
-    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+    return path if path.suffix else shipped(Path("manifests") / f"{name}.yaml")
 
 
 @dataclass
