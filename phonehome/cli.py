@@ -180,9 +180,10 @@ def _policy_options(parser: argparse.ArgumentParser, *, judging: bool = True) ->
 
 
 def _run(args: argparse.Namespace) -> int:
+    from phonehome.assets import shipped  # noqa: PLC0415
     from phonehome.run import run  # noqa: PLC0415
 
-    suite = Path(args.suite)
+    suite = shipped(args.suite)
     if not suite.exists():
         print(
             f"phonehome run: no compliance suite at {suite} (run from the checkout, or pass --suite)",
@@ -293,6 +294,27 @@ def _add_virtual(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     start.add_argument(
         "--auth", action="store_true", help="require ADB authentication (shows 'unauthorized')"
+    )
+    start.add_argument(
+        "--fastboot-port",
+        type=int,
+        default=0,
+        help="where its bootloader listens in fastboot mode (fastboot -s tcp:127.0.0.1:PORT; default: a free one)",
+    )
+    start.add_argument(
+        "--locked-bootloader", action="store_true", help="a locked bootloader (refuses erase, flash and -w)"
+    )
+    start.add_argument(
+        "--adb",
+        choices=("at-boot", "after-setup"),
+        help="after-setup: ADB only once setup is done and USB debugging enabled, as a retail build "
+        "(default: the profile's)",
+    )
+    start.add_argument(
+        "--attach-timeout",
+        type=float,
+        help="seconds to wait for a DHCP lease in --netns at start (default 30); without one the handset "
+        "joins at its next boot, as a phone on a desk whose bench is not up yet",
     )
     start.set_defaults(func=_virtual)
     listing = verbs.add_parser("list", help="list handsets: name, state, ADB address, profile, serial")
@@ -435,7 +457,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="N",
         help="handsets run at once, each on a bench of its own (default 1: one after another)",
     )
-    run.add_argument("--bench", default="benches/virtual.yaml", help="bench definition")
+    run.add_argument(
+        "--bench",
+        help="bench definition (default: each handset's inventory entry's; virtual handsets: benches/virtual.yaml); "
+        "required for adb: handsets the inventory does not place",
+    )
     run.add_argument(
         "--manifest",
         help="declared endpoints for handsets whose inventory entry names none (default: each virtual "

@@ -37,15 +37,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phonehome import __version__
+from phonehome.assets import shipped
 from phonehome.report import analysis_json
 from phonehome.report import folder as results
 
 if TYPE_CHECKING:
     from phonehome.bench import Bench
-    from phonehome.device import AdbServer, Handset
-    from phonehome.device.inventory import Inventory
+    from phonehome.device import AdbServer, Handset, Inventory, InventoryEntry
     from phonehome.links import AdbLink, VirtualLink
     from phonehome.policy import Evaluation, Identity, Manifest
+    from phonehome.policy.build import BuildIdentity
     from phonehome.report.progress import ProgressLog
     from phonehome.scenario import Operator, Scenario, ScenarioResult
     from phonehome.traffic.capture import Capture
@@ -54,6 +55,8 @@ DEFAULT_BENCH = "benches/virtual.yaml"
 DEFAULT_TIME_SCALE = 1e-4  # a virtual handset's firmware hour (hourly retries) in 0.36 s
 DEFAULT_SCENARIO = "first-boot"
 DEFAULT_CONSENT = "accept-all"
+PREFLIGHT_S = 10.0
+"""How long an ``adb:`` handset may take to show on the adb server before any bench comes up."""
 SCENARIO = "scenario.json"
 """The scenario run: every step with its times and detail, the failure and its evidence, the wizard's walk."""
 
@@ -129,7 +132,7 @@ def scenario_options(given: list[str]) -> dict[str, str]:
 def manifest_path(name: str) -> Path:
     """A manifest named as profiles and inventories name them: a bare name is ``manifests/NAME.yaml``."""
     path = Path(name)
-    return path if path.suffix else Path("manifests") / f"{name}.yaml"
+    return path if path.suffix else shipped(Path("manifests") / f"{name}.yaml")
 
 
 def device_manifest(
@@ -163,6 +166,32 @@ def _serials(device: DeviceSpec, seed: str | None) -> tuple[str, str]:
     return serial, serial
 
 
+def lab_bench(
+    device: DeviceSpec, bench: Path | None, entry: InventoryEntry | None
+) -> tuple[Path, str | None]:
+    """The bench definition and port for ``device``: ``--bench``, else the inventory entry's, else (virtual
+    handsets) the virtual bench; and the port the inventory puts it on. `BadInput` for an ``adb:`` handset
+    without a bench (the virtual bench has no cable to a phone) or a port the definition lacks."""
+    from phonehome.bench.definition import load_bench  # noqa: PLC0415
+
+    path = bench or (Path(entry.bench) if entry is not None and entry.bench else None)
+    if path is None and device.kind == "adb":
+        raise BadInput(
+            f"--device {device.text}: --bench is required for a handset over ADB (the virtual bench has no cable "
+            "to a phone): pass --bench benches/LAB.yaml, or name `bench:` in its inventory entry"
+        )
+    path = path or shipped(DEFAULT_BENCH)
+    port = entry.port if entry is not None else None
+    if port is not None:
+        ports = [p.name for p in load_bench(path).ports]
+        if port not in ports:
+            raise BadInput(
+                f"--device {device.text}: the inventory puts it on bench port {port!r}, which {path} does not "
+                f"have (it has: {', '.join(ports)}): fix `port:` in the inventory or the bench definition"
+            )
+    return path, port
+
+
 def profile_manifest(device: DeviceSpec) -> Path | None:
     """A virtual handset's own manifest (its profile's ``behaviour.manifest``); None for a real handset.
     Raises `phonehome.yamlconf.ConfigError` for a profile that does not exist or has an error."""
@@ -179,7 +208,8 @@ class ComplianceRun:
     """One handset's compliance run: its options, its results folder, and what it learned on the way."""
 
     device: DeviceSpec
-    bench_file: Path = Path(DEFAULT_BENCH)
+    bench_file: Path | None = None
+    """``--bench``; None: the inventory entry's, or the virtual bench for a virtual handset (`lab_bench`)."""
     manifest_file: Path | None = None
     inventory_file: Path | None = None
     results_parent: Path = Path("results")
@@ -213,12 +243,15 @@ class ComplianceRun:
     handset: Handset | None = None
     """The handset over ADB, once the scenario connected to it."""
     capture: Capture | None = None
+    build: BuildIdentity | None = None
+    """The firmware the handset runs, read over ADB after the scenario (the build-identity assertion)."""
     definitions: dict[str, str] = field(default_factory=dict)
     """The definitions copied into the results (role -> path in the folder), for the evidence bundle."""
     report: Path | None = None
     """The HTML report, once judged."""
     _log: ProgressLog | None = field(default=None, repr=False)
     _scenario: Scenario | None = field(default=None, repr=False)
+    _inventory: Inventory | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.seed is None:
@@ -261,6 +294,36 @@ class ComplianceRun:
                 raise BadInput(str(exc)) from exc
         return self._scenario
 
+    # -- the lab's inventory ------------------------------------------------------------------------
+    def inventory(self) -> Inventory | None:
+        """``inventory_file``, read once (`phonehome.yamlconf.ConfigError` names file, line and key)."""
+        if self._inventory is None and self.inventory_file is not None:
+            from phonehome.device import load_inventory  # noqa: PLC0415
+
+            self._inventory = load_inventory(self.inventory_file)
+        return self._inventory
+
+    def inventory_entry(self) -> InventoryEntry | None:
+        """An ``adb:`` handset's inventory entry, found by its adb serial (its ADB may not run yet)."""
+        inventory = self.inventory()
+        if inventory is None or self.device.kind != "adb":
+            return None
+        return inventory.find(self.device.name, self.device.name)
+
+    def bench_port(self) -> tuple[Path, str | None]:
+        return lab_bench(self.device, self.bench_file, self.inventory_entry())
+
+    def preflight(self) -> None:
+        """An ``adb:`` handset whose ADB runs from boot must be on the adb server now: a missing or
+        unauthorized one fails in seconds, naming itself and what to do, before any bench comes up."""
+        entry = self.inventory_entry()
+        if self.device.kind != "adb" or (entry is not None and entry.adb == "after-setup"):
+            return
+        from phonehome.device import AdbServer, Handset  # noqa: PLC0415
+
+        server = AdbServer(port=self.adb_port) if self.adb_port else AdbServer()
+        Handset.connect(self.device.name, server, timeout=PREFLIGHT_S)
+
     # -- what the run brings up, each torn down whatever happens ------------------------------------
     @contextlib.contextmanager
     def bench_up(self) -> Iterator[Bench]:
@@ -268,11 +331,13 @@ class ComplianceRun:
         from phonehome.bench import Bench  # noqa: PLC0415  (the bench is heavy to import)
         from phonehome.bench.definition import load_bench  # noqa: PLC0415
 
+        path, _ = self.bench_port()
+        self.preflight()
         self.say("bench", "coming up")
-        definition = load_bench(self.bench_file)
+        definition = load_bench(path)
         if self.tls is not None:
             definition = definition.model_validate({**definition.model_dump(), "tls": self.tls})
-        with Bench(definition, source=self.bench_file, workdir=self.claim() / "bench") as up:
+        with Bench(definition, source=path, workdir=self.claim() / "bench") as up:
             self.say("bench", "up, capture running")
             yield up
 
@@ -293,9 +358,9 @@ class ComplianceRun:
         from phonehome.links import AdbLink, VirtualLink  # noqa: PLC0415
 
         if self.device.kind == "adb":
-            yield AdbLink(self.device.name, server, self.operator)
+            yield AdbLink(self.device.name, server, self.operator, self.inventory_entry())
             return
-        port = bench.port()
+        port = bench.port(self.bench_port()[1])
         if port.netns is None or port.handset_ifname is None:
             raise NoVerdict(
                 f"bench port {port.name} has no handset namespace: a virtual handset needs a veth port"
@@ -309,6 +374,8 @@ class ComplianceRun:
             seed=self.seed,
             log=self.claim() / "firmware-phases.jsonl",
         )
+        inventory = self.inventory()
+        link.entry = inventory.find(link.virtual.serial) if inventory is not None else None
         try:
             if bench.lab_ca is not None:  # what a lab does once per handset (docs/tls.md): its CA in /system
                 link.virtual.install_ca(bench.lab_ca.read_bytes())
@@ -336,6 +403,8 @@ class ComplianceRun:
             time_scale=link.time_scale,
             connect=link.connect,
             online=link.online,
+            lifecycle=link.lifecycle,
+            adb=link.adb_mode,
             progress=self.say,
         )
         self.say("scenario", scenario.name)
@@ -357,7 +426,7 @@ class ComplianceRun:
         """Asks the bench for its problems while everything still runs, then stops the capture."""
         self.say("capture", "stopping: closing the window, reading the tools' counters")
         self.bench_problems = bench.status()
-        captured = bench.stop_capture()[bench.port().name]
+        captured = bench.stop_capture()[bench.port(self.bench_port()[1]).name]
         self.capture = captured
         self.write_json(
             results.CAPTURE,
@@ -421,6 +490,7 @@ class ComplianceRun:
             manifest=manifest,
             problems=[*self.bench_problems, *self.problems],
             phases=self.phases,
+            build=self.build,
         )
         doc = analysis_json.to_dict(analysis)
         self.write_json(results.ANALYSIS, doc)
@@ -432,7 +502,11 @@ class ComplianceRun:
 
     def definition_files(self) -> dict[str, Path | None]:
         """The definitions this run used, by role, for the evidence bundle's copies."""
-        files: dict[str, Path | None] = {"bench": self.bench_file, "inventory": self.inventory_file}
+        try:
+            bench: Path | None = self.bench_port()[0]
+        except (BadInput, ValueError):  # refused before the run: no bench was used
+            bench = self.bench_file
+        files: dict[str, Path | None] = {"bench": bench, "inventory": self.inventory_file}
         if self.device.kind == "virtual":
             from phonehome.virtual.profile import profile_dirs  # noqa: PLC0415
 
@@ -529,7 +603,9 @@ class ComplianceRun:
             "phonehome": __version__,
             "device": self.device.text,
             "profile": self.device.profile,
-            "bench": str(self.bench_file),
+            "bench": str(self.bench_port()[0]),
+            "build": "build.json" if self.build is not None else None,
+            "build_identity": self.build.summary() if self.build is not None else None,
             "inventory": str(self.inventory_file) if self.inventory_file else None,
             "manifest": self.manifest_copy,
             "scenario": self._scenario.name if self._scenario else None,

@@ -16,19 +16,25 @@ import json
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phonehome.device import AdbServer, DeviceError, Handset
 from phonehome.scenario import Operator, OperatorError, TerminalOperator
 from phonehome.scenario.operator import (
+    BOOTLOADER,
     FACTORY_RESET,
     POWER_ON,
     POWER_PRESS,
     SIM_INSERT,
     SIM_REMOVE,
     SIM_SWAP,
+    USB_DEBUGGING,
     parse_answer,
 )
+
+if TYPE_CHECKING:
+    from phonehome.device.inventory import AdbMode, InventoryEntry
+    from phonehome.device.lifecycle import Lifecycle
 
 ONLINE_PROBE_S = 5.0
 DEFAULT_SEED = "phonehome"
@@ -40,14 +46,34 @@ SETTLE_TIMEOUT_S = 15.0
 
 
 class AdbLink:
-    """A handset reached by its serial on an adb server; acts by a person (or ``operator``)."""
+    """A handset reached by its serial on an adb server; acts by a person (or ``operator``).
 
-    def __init__(self, serial: str, server: AdbServer, operator: Operator | None = None) -> None:
+    ``entry`` is the handset's line in the lab's inventory: how it is reset (`lifecycle`) and whether its
+    ADB exists before setup (``adb_mode``).
+    """
+
+    def __init__(
+        self,
+        serial: str,
+        server: AdbServer,
+        operator: Operator | None = None,
+        entry: InventoryEntry | None = None,
+    ) -> None:
         self.serial = serial
         self.server = server
         self.operator: Operator = operator or TerminalOperator()
+        self.entry = entry
         self.handset: Handset | None = None
         self.time_scale = 1.0
+
+    @property
+    def adb_mode(self) -> AdbMode:
+        return self.entry.adb if self.entry is not None else "at-boot"
+
+    def lifecycle(self, method: str | None) -> Lifecycle | None:
+        """How this handset is reset: ``method``, else its inventory entry's (None when neither names one)."""
+        hardware = self.entry.serial if self.entry is not None else self.serial
+        return reset_lifecycle(self, self.entry, method, serial=self.serial, hardware_serial=hardware)
 
     def online(self) -> bool:
         """Whether it answers over ADB now (a short connect: ``adb connect`` for HOST:PORT serials)."""
@@ -101,6 +127,22 @@ class VirtualLink:
         self.time_scale = time_scale
         self.handset: Handset | None = None
         self.operator: Operator = VirtualHands(self)
+        self.entry: InventoryEntry | None = None
+        """The virtual handset's inventory line, when the run's inventory lists it."""
+        self.adb_mode: AdbMode = self.virtual.adb_mode
+
+    def lifecycle(self, method: str | None) -> Lifecycle | None:
+        """Reset like a phone on a lab's desk: fastboot at the virtual bootloader's TCP serial."""
+        from phonehome.device.fastboot import Fastboot  # noqa: PLC0415
+
+        return reset_lifecycle(
+            self,
+            self.entry,
+            method,
+            serial=self.virtual.adb_serial,
+            hardware_serial=self.virtual.serial,
+            fastboot=Fastboot(self.virtual.fastboot_serial),
+        )
 
     def _firmware_marker(self, phase: str, **detail: object) -> None:
         line = json.dumps({"phase": phase, **detail}, default=str, sort_keys=True)
@@ -169,6 +211,12 @@ class VirtualHands:
         if act == POWER_ON:
             self.link.power_on()
             return ""
+        if act == BOOTLOADER and self.link.started:
+            self.link.virtual.reboot_bootloader(wait=True)
+            return ""
+        if act == USB_DEBUGGING and self.link.started:
+            self.link.virtual.enable_usb_debugging()
+            return ""
         if not self.link.started:
             raise OperatorError(f"{act}: the virtual handset is switched off (power it on first)")
         slot = _slot(params)
@@ -208,6 +256,39 @@ class VirtualHands:
         except AttributeError as exc:
             raise OperatorError(f"{act}: this virtual handset cannot do it ({exc})") from exc
         return f"iccid={card.iccid} imsi={card.imsi}"
+
+
+def reset_lifecycle(
+    link: AdbLink | VirtualLink,
+    entry: InventoryEntry | None,
+    method: str | None,
+    *,
+    serial: str,
+    hardware_serial: str,
+    fastboot: Any = None,
+) -> Lifecycle | None:
+    """A `Lifecycle` by ``method`` (or the inventory entry's plan); None when neither names a method."""
+    from phonehome.device.inventory import ResetPlan  # noqa: PLC0415
+    from phonehome.device.lifecycle import Lifecycle  # noqa: PLC0415
+
+    plan = entry.reset if entry is not None else None
+    if method is not None and (plan is None or plan.method != method):
+        plan = ResetPlan.model_validate({"method": method}) if method != "fastboot-update" else plan
+        if plan is None:
+            raise OperatorError("reset fastboot-update: the inventory names no build zip (reset: build:)")
+    if plan is None:
+        return None
+    operator = link.operator
+    return Lifecycle(
+        plan,
+        serial=serial,
+        hardware_serial=hardware_serial,
+        adb=link.adb_mode,
+        online=link.online,
+        connect=link.connect,
+        ask=lambda act, instruction: operator.perform(act, {}, instruction),
+        fastboot=fastboot if plan.fastboot_serial is None else None,
+    )
 
 
 def _virtual_operator(virtual: Any) -> Operator | None:

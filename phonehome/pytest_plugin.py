@@ -99,7 +99,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="handset under test: virtual:PROFILE (devices/virtual/) or adb:SERIAL; repeat for several "
         "(with -n N each handset gets a pytest-xdist worker of its own)",
     )
-    group.addoption("--bench", default=DEFAULT_BENCH, help=f"bench definition (default {DEFAULT_BENCH})")
+    group.addoption(
+        "--bench",
+        help=f"bench definition (default: the handset's inventory entry's; virtual handsets: {DEFAULT_BENCH}); "
+        "required for adb: handsets the inventory does not place",
+    )
     group.addoption("--manifest", help="the firmware's declared endpoints (default: a virtual profile's own)")
     group.addoption(
         "--inventory",
@@ -191,9 +195,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def _new_run(config: pytest.Config, spec: str) -> Run:
     manifest = config.getoption("manifest")
     inventory = config.getoption("inventory")
+    bench = config.getoption("bench")
     return Run(
         device=DeviceSpec.parse(spec),
-        bench_file=Path(config.getoption("bench")),
+        bench_file=Path(bench) if bench else None,
         manifest_file=Path(manifest) if manifest else None,
         inventory_file=Path(inventory) if inventory else None,
         results_parent=Path(config.getoption("results")).resolve(),

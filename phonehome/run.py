@@ -74,7 +74,7 @@ def run(
     *,
     suite: Path,
     results_dir: Path,
-    bench: str,
+    bench: str | None,
     manifest: str | None = None,
     inventory: str | None = None,
     scenarios: Sequence[str] = (),
@@ -115,7 +115,7 @@ def run(
             raise  # a full disk is an internal error (the command's crash handler says so)
         out(f"phonehome run: cannot create a results folder under {results_dir}: {exc.strerror or exc}")
         return exits.USAGE
-    given = [f"--bench={bench}"]
+    given = [f"--bench={bench}"] if bench else []
     given += [f"--inventory={inventory}"] if inventory else []
     given += [f"--scenario={name}" for name in scenarios]
     given += [f"--consent={consent}"] if consent else []
@@ -231,7 +231,7 @@ def _outcomes(outcomes: Sequence[DeviceResult]) -> list[batch.Outcome]:
 def check_inputs(
     devices: Sequence[str],
     *,
-    bench: str,
+    bench: str | None,
     manifest: str | None,
     inventory: str | None,
     scenarios: Sequence[str] = (),
@@ -240,12 +240,14 @@ def check_inputs(
 ) -> list[str]:
     """Every --device, manifest (given or a profile's own), inventory, bench definition and scenario,
     read once before anything runs: one line per problem, naming file, line and key."""
-    from phonehome.bench.definition import load_bench  # noqa: PLC0415
+    from phonehome.bench.definition import BenchDef, load_bench  # noqa: PLC0415
+    from phonehome.bench.ports import absent_interfaces  # noqa: PLC0415
     from phonehome.compliance import (  # noqa: PLC0415
         DEFAULT_CONSENT,
         BadInput,
         DeviceSpec,
         device_manifest,
+        lab_bench,
         scenario_names,
     )
     from phonehome.compliance import scenario_options as parse_options  # noqa: PLC0415
@@ -263,6 +265,12 @@ def check_inputs(
     except (ScenarioError, BadInput) as exc:
         problems.append(str(exc))
     manifests = {Path(manifest)} if manifest else set()
+    benches = {Path(bench)} if bench else set()
+    try:
+        lab = load_inventory(Path(inventory)) if inventory else None
+    except ConfigError as exc:
+        problems += _problems(exc, str(inventory))
+        lab = None
     for text in devices:
         try:
             spec = DeviceSpec.parse(text)
@@ -271,16 +279,20 @@ def check_inputs(
                 own := device_manifest(spec, inventory_file, Path(manifest) if manifest else None)
             ) is not None:
                 manifests.add(own)
-        except (ConfigError, BadInput) as exc:  # BadInput: a malformed spec
+            entry = lab.find(spec.name, spec.name) if lab is not None and spec.kind == "adb" else None
+            benches.add(lab_bench(spec, Path(bench) if bench else None, entry)[0])
+        except (ConfigError, BadInput) as exc:  # BadInput: a malformed spec, a bench it lacks
             problems += _problems(exc, f"--device {text!r}")
     loaders: list[tuple[Callable[[Path], object], Path]] = [(load_manifest, m) for m in sorted(manifests)]
-    loaders += [(load_inventory, Path(inventory))] if inventory else []
-    loaders += [(load_bench, Path(bench))]
+    loaders += [(load_bench, b) for b in sorted(benches)]
     for load, path in loaders:
         try:
-            load(path)
+            loaded = load(path)
         except ConfigError as exc:
             problems += _problems(exc, str(path))
+            continue
+        if isinstance(loaded, BenchDef):  # a cable that is not there fails now, not once a bench is half up
+            problems += [f"{path}: {line}" for line in absent_interfaces(loaded)]
     return problems
 
 

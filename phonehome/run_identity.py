@@ -26,11 +26,12 @@ LEARNED = "scenario"
 
 def read_run_identity(run: ComplianceRun) -> Identity:
     """``identity.json`` (and its provenance, ``identity.txt``, ``build.json``) in the results; the Identity."""
-    from phonehome.device import DeviceError, load_inventory  # noqa: PLC0415
+    from phonehome.device import DeviceError  # noqa: PLC0415
     from phonehome.policy import Identity  # noqa: PLC0415
 
-    inventory = load_inventory(run.inventory_file) if run.inventory_file else None
+    inventory = run.inventory()
     handset = run.handset
+    confirm_after_setup(run)
     identity: Identity | None = None
     if handset is None:
         run.problems.append(
@@ -64,10 +65,43 @@ def read_run_identity(run: ComplianceRun) -> Identity:
     run.write_json(results.IDENTITY, identity.model_dump(mode="json", exclude_defaults=True))
     if handset is not None:
         try:
-            run.write_json("build.json", handset.read_build().as_dict())
+            run.build = handset.read_build()
         except DeviceError as exc:
             run.notes.append(f"build identity not read: {exc}")
+        else:
+            run.write_json("build.json", run.build.to_dict())
+            run.notes.append(
+                f"build: {run.build.fingerprint} ({run.build.build_type or '?'}/{run.build.tags or '?'}): every "
+                "verdict is of this build"
+            )
     return identity
+
+
+def confirm_after_setup(run: ComplianceRun) -> None:
+    """A handset whose ADB ran only after setup was known by its inventory entry through its first boot;
+    its ``ro.serialno`` over ADB now confirms it was that unit, or the run cannot PASS."""
+    from phonehome.device import DeviceError  # noqa: PLC0415
+
+    entry = run.inventory_entry()
+    if entry is None or entry.adb != "after-setup" or run.handset is None:
+        return
+    try:
+        serial = run.handset.getprop("ro.serialno", step="confirm identity")
+    except DeviceError as exc:
+        run.problems.append(
+            f"the inventory's identity for {entry.serial} could not be confirmed over ADB: {exc}"
+        )
+        return
+    if serial != entry.serial:
+        run.problems.append(
+            f"the handset over ADB after setup is {serial or '(no ro.serialno)'}, not the inventory's {entry.serial}: "
+            "the first boot was judged with another unit's identifiers"
+        )
+        return
+    run.notes.append(
+        f"identity: ADB runs only after setup on this build, so through its first boot the handset was known by "
+        f"its inventory entry ({entry.serial}); confirmed over ADB after setup (ro.serialno {serial})"
+    )
 
 
 def with_learned(identity: Identity, learned: dict[str, list[str]], problems: list[str]) -> Identity:

@@ -9,22 +9,23 @@ on a port that should hold one handset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from phonehome.bench import netops, nft, resolver
-from phonehome.bench.runtime import ProcessId
+from phonehome.bench.records import ProcessStarted, Record
 from phonehome.bench.topology import Port
 
 SERVICES = {
     "dnsmasq": "DHCP and router advertisements (dnsmasq)",
     "resolver": "resolver (every DNS answer and the record of which name an address stood for)",
     "sinks": "sinks (what each flow carried)",
+    "hostapd": "Wi-Fi access point (hostapd)",
 }
 SHOWN_MACS = 5
 
 
-def dead_services(undo_records: list[dict[str, Any]]) -> list[str]:
+def dead_services(undo_records: Sequence[Record]) -> list[str]:
     """Problems for every service (not a capture tool) that is no longer the process the bench started.
 
     The bench never restarts a service, and a process is known by its pid and
@@ -34,12 +35,12 @@ def dead_services(undo_records: list[dict[str, Any]]) -> list[str]:
     """
     problems = []
     for record in undo_records:
-        if record["kind"] != "process" or record["role"].startswith("capture:"):
+        if not isinstance(record, ProcessStarted) or record.role.startswith("capture:"):
             continue
-        if not ProcessId(record["pid"], record["start"]).alive():
-            what = SERVICES.get(record["role"], record["role"])
+        if not record.process.alive():
+            what = SERVICES.get(record.role.split(":", 1)[0], record.role)
             problems.append(
-                f"the bench's {what} (pid {record['pid']}) was not running when the capture stopped: "
+                f"the bench's {what} (pid {record.pid}) was not running when the capture stopped: "
                 "it died during the capture, so the bench did not behave as assumed for part of it"
             )
     return problems

@@ -23,6 +23,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -45,6 +46,7 @@ from phonehome.bench.cleanup import clean_stale, shared_host_sysctls
 from phonehome.bench.definition import BenchDef, load_bench
 from phonehome.bench.dnsmasq import Lease, lease_of, read_leases
 from phonehome.bench.netops import BenchError
+from phonehome.bench.records import NetnsCreated, SysctlSet
 from phonehome.bench.resolver import DnsLogEntry, read_log
 from phonehome.bench.runtime import ProcessId, StateFile
 from phonehome.bench.sinks import SinkRecord
@@ -100,14 +102,16 @@ class Bench:
             ids = ", ".join(s.run_id for s in states)
             raise BenchError(f"several benches are called {name!r}: give the run id ({ids})")
         state = states[0]
-        bench = cls(BenchDef.model_validate(state.data["definition"]), workdir=state.data["workdir"])
+        if state.topology is None:
+            raise BenchError(f"bench {state.name} ({state.run_id}) is still being planned: try again")
+        bench = cls(BenchDef.model_validate(state.definition), workdir=state.workdir)
         bench.detached = state.owner is None
-        bench.source = state.data.get("source")
+        bench.source = state.source
         bench.state = state
-        bench.topology = Topology.from_dict(state.data["topology"])
-        for port, data in state.data.get("captures", {}).items():
+        bench.topology = state.topology
+        for port, data in state.captures.items():
             bench._captures[port] = Capture.from_dict(data)
-        bench._stopped = bool(state.data.get("capture_stopped"))
+        bench._stopped = state.capture_stopped
         return bench
 
     # --- what a running bench offers ------------------------------------------------------------
@@ -187,14 +191,14 @@ class Bench:
     def status(self) -> list[str]:
         """Problems of a running bench (a process that died, a starved port...); empty when all is well."""
         problems = []
-        for record in self._state().data["undo"]:
-            if record["kind"] != "process" or (self._stopped and record["role"].startswith("capture:")):
+        for proc in self._state().processes():
+            if self._stopped and proc.role.startswith("capture:"):
                 continue  # a capture tool the bench stopped is no problem
-            if not ProcessId(record["pid"], record["start"]).alive():
-                problems.append(f"{record['role']} (pid {record['pid']}) is not running")
-        for record in self._state().data["undo"]:
-            if record["kind"] == "netns" and not netops.netns_exists(record["name"]):
-                problems.append(f"namespace {record['name']} is gone")
+            if not proc.process.alive():
+                problems.append(f"{proc.role} (pid {proc.pid}) is not running")
+        for record in self._state().undo:
+            if isinstance(record, NetnsCreated) and not netops.netns_exists(record.name):
+                problems.append(f"namespace {record.name} is gone")
         if self._stopped:
             return problems
         problems += audit.resolver_problems(self.resolver_log)
@@ -223,9 +227,7 @@ class Bench:
             if self._clean:
                 for line in clean_stale(log=say, locked=True):
                     say(line)
-            self.state = runtime.claim(
-                self.name, owner, {"definition": self.definition.model_dump(mode="json")}
-            )
+            self.state = runtime.claim(self.name, owner, self.definition.model_dump(mode="json"))
             try:  # subnets that overlap nothing on the host or of another bench (chosen under the lock)
                 self.topology = plan(
                     self.definition,
@@ -237,22 +239,15 @@ class Bench:
                 self.state.path.unlink(missing_ok=True)
                 self.state = None
                 raise
-            self.state.data["topology"] = self.topology.to_dict()
+            self.state.topology = self.topology
             self.state.save()
         state = self.state
         if self._workdir is None:
             self._workdir = Path.cwd() / "results" / f"{self.name}-{state.run_id}"
         self._workdir.mkdir(parents=True, exist_ok=True)
         self._workdir.chmod(0o700)  # the results hold identifiers: their owner's only
-        state.data.update(
-            {
-                "workdir": str(self._workdir),
-                "source": self.source,
-                "created": time.time(),
-                "topology": self.topology.to_dict(),
-                "python": sys.executable,
-            }
-        )
+        state.workdir, state.source = str(self._workdir), self.source
+        state.created, state.python = time.time(), sys.executable
         state.save()
         builder = Builder(self.definition, self.topology, self._workdir, self._record)
         try:
@@ -263,9 +258,9 @@ class Bench:
                 extra = f" (and cleaning up: {'; '.join(failures)})" if failures else ""
                 raise BenchError(f"bench {self.name} ({state.run_id}) did not come up: {exc}{extra}") from exc
             raise
-        state.data["capture_info"] = builder.captures
+        state.capture_info = dict(builder.captures)
         tool = builder.capture_tool
-        state.data["capture_tool"] = {"name": tool.name, "format": tool.format} if tool else None
+        state.capture_tool = runtime.CaptureTool(tool.name, tool.format) if tool else None
         state.save()
         return self
 
@@ -281,11 +276,9 @@ class Bench:
         if self._stopped:
             return dict(self._captures)
         state = self._state()
-        records = list(state.data["undo"])
+        records = list(state.undo)
         tools = {
-            r["role"].split(":", 1)[1]: ProcessId(r["pid"], r["start"])
-            for r in records
-            if r["kind"] == "process" and r["role"].startswith("capture:")
+            r.role.split(":", 1)[1]: r.process for r in state.processes() if r.role.startswith("capture:")
         }
         dead = {port for port, proc in tools.items() if not proc.alive()}
         shared = self._close_window()
@@ -314,8 +307,8 @@ class Bench:
             self._captures[port] = self._finish(port, problems + shared, link_counts[port])
         privilege.reclaim(self.workdir / "capture", privilege.service_user())
         self._stopped = True
-        state.data["capture_stopped"] = True
-        state.data["captures"] = {name: cap.to_dict() for name, cap in self._captures.items()}
+        state.capture_stopped = True
+        state.captures = {name: cap.to_dict() for name, cap in self._captures.items()}
         state.save()
         for capture in self._captures.values():
             path = self.workdir / f"capture-{capture.port}.json"
@@ -368,7 +361,7 @@ class Bench:
             return dict(self._captures)
         say = log_fn or log.warning
         try:
-            if self.topology is not None and self.state.data.get("capture_info"):
+            if self.topology is not None and self.state.capture_info:
                 self.stop_capture()
         finally:
             failures = self._teardown(say)
@@ -383,45 +376,39 @@ class Bench:
     def _record(self, record: undo.Record) -> None:
         """Called by the builder right after it created something: the state file knows it at once."""
         state = self._state()
-        if record["kind"] == "sysctl" and record["netns"] is None:
+        if isinstance(record, SysctlSet) and record.netns is None:
             for other in runtime.read_states():
                 if other.run_id == state.run_id or other.stale():
                     continue
-                for theirs in other.data["undo"]:
-                    if (
-                        theirs["kind"] == "sysctl"
-                        and theirs["netns"] is None
-                        and theirs["key"] == record["key"]
-                    ):
-                        record = {**record, "old": theirs["old"]}  # the host's value before any bench
-        state.data["undo"].append(record)
+                for theirs in other.undo:
+                    if isinstance(theirs, SysctlSet) and theirs.netns is None and theirs.key == record.key:
+                        record = replace(record, old=theirs.old)  # the host's value before any bench
+        state.undo.append(record)
         state.save()
 
     def _teardown(self, say: Callable[[str], None]) -> list[str]:
         state = self._state()
-        records = state.data["undo"]
-        for record in records:  # all processes stop in parallel; undo_all then waits for each
-            if record["kind"] == "process":
-                proc = ProcessId(record["pid"], record["start"])
-                if proc.alive():
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(proc.pid, signal.SIGTERM)
+        records = state.undo
+        for started in state.processes():  # all processes stop in parallel; undo_all then waits for each
+            if started.process.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(started.pid, signal.SIGTERM)
         with runtime.host_lock():
             failures = undo.undo_all(records, say, shared_host_sysctls(exclude=state.run_id))
             if not failures:
                 state.path.unlink(missing_ok=True)
             else:
-                state.data["undo_failures"] = failures
+                state.undo_failures = failures
                 state.save()
         return failures
 
     def _tool_name(self) -> str:
-        chosen = self._state().data.get("capture_tool") or {}
-        return str(chosen.get("name") or self.definition.capture.tool)
+        chosen = self._state().capture_tool
+        return chosen.name if chosen else self.definition.capture.tool
 
     def _format(self) -> CaptureFormat:
-        chosen = self._state().data.get("capture_tool") or {}
-        fmt = chosen.get("format") or self.definition.capture.format or "pcapng"
+        chosen = self._state().capture_tool
+        fmt = (chosen.format if chosen else None) or self.definition.capture.format or "pcapng"
         return "pcap" if fmt == "pcap" else "pcapng"
 
     def _capture_base(self, port: str) -> Path:
@@ -438,10 +425,10 @@ class Bench:
     def _finish(self, port_name: str, problems: list[str], link_now: int | None = None) -> Capture:
         port = self.port(port_name)
         tool = self._tool_name()
-        info = self._state().data.get("capture_info", {}).get(port_name, {})
+        info = self._state().capture_info.get(port_name)
         base = self._capture_base(port_name)
         log_text = _read(self.workdir / f"capture-{port_name}.log")
-        link_then = info.get("link_packets")
+        link_then = info.link_packets if info else None
         link = None if link_now is None or link_then is None else link_now - int(link_then)
         drops, lost = recorder.tool_drops(tool, port.interface, log_text, link)
         problems += lost
@@ -461,7 +448,7 @@ class Bench:
             port=port_name,
             format=self._format(),
             tool=tool,
-            started=float(info.get("started", 0.0)),
+            started=info.started if info else 0.0,
             ended=time.time(),
             handset_mac=lease.mac if lease else (handset_macs[0] if len(handset_macs) == 1 else None),
             handset_ip=lease.ip if lease else None,

@@ -22,12 +22,12 @@ from pyroute2 import IPRoute, NetlinkError
 from phonehome.bench import (
     certs,
     dnsmasq,
-    hostif,
     netops,
     nft,
     privilege,
     recorder,
     resolver_service,
+    runtime,
     sinks,
     tls_service,
     undo,
@@ -35,6 +35,7 @@ from phonehome.bench import (
 )
 from phonehome.bench.definition import BenchDef
 from phonehome.bench.netops import BenchError, poll
+from phonehome.bench.ports import port_kind
 from phonehome.bench.runtime import ProcessId
 from phonehome.bench.topology import Port, Topology
 
@@ -52,7 +53,7 @@ class Builder:
         self.topo = topo
         self.workdir = workdir
         self.record = record
-        self.captures: dict[str, dict[str, object]] = {}
+        self.captures: dict[str, runtime.CaptureStart] = {}
         """Per port: when its capture started and the interface's frame count then."""
         self.user = privilege.service_user()
         self.capture_tool: recorder.CaptureTool | None = None
@@ -133,100 +134,11 @@ class Builder:
         ipr.link("set", index=index, state="up")
 
     def _port(self, port: Port) -> None:
-        router = self.topo.router_ns
-        if port.kind == "veth":
-            netns, handset_if = _need(port.netns, "netns"), _need(port.handset_ifname, "handset_ifname")
-            netops.create_netns(netns)
-            self.record(undo.netns_record(netns))
-            self._resolv_conf(port)
-            with IPRoute(netns=router) as ipr:
-                ipr.link(
-                    "add",
-                    ifname=port.interface,
-                    kind="veth",
-                    peer={
-                        "ifname": handset_if,
-                        "net_ns_fd": netns,
-                        "address": port.handset_mac,
-                    },
-                )
-                self.record(undo.link_record(router, port.interface))
-        elif port.kind == "physical":
-            self._borrow(port)
-        else:
-            self._vlan(port)
-        with IPRoute(netns=router) as ipr:
-            index = poll(f"link {port.interface}", lambda: netops.link_index(ipr, port.interface))
-            bridge = netops.link_index(ipr, port.bridge)
-            ipr.link("set", index=index, master=bridge, state="up")
-
-    def _borrow(self, port: Port) -> None:
-        """Moves a host interface into the router, after writing down everything it carried."""
-        host_if = _need(port.host_interface, "interface")
-        state = self._host_interface(port, host_if)
-        uses = hostif.host_uses(state)
-        if uses and not port.take_over:
-            raise BenchError(
-                f"port {port.name}: host interface {host_if} {'; '.join(uses)}. Name an interface the host "
-                "does not use, or set `take_over: true` on the port to borrow it anyway (its addresses, "
-                "routes, MTU and state come back at bench down)"
-            )
-        self.record(undo.taken_record(self.topo.router_ns, port.interface, state))
-        with IPRoute() as host:
-            index = _need(netops.link_index(host, host_if), "the interface")
-            host.link("set", index=index, state="down")
-            host.link("set", index=index, net_ns_fd=self.topo.router_ns)
-
-    def _vlan(self, port: Port) -> None:
-        """An 802.1Q sub-interface of a host interface, made straight into the router (the parent stays)."""
-        host_if, vlan = _need(port.host_interface, "interface"), _need(port.vlan, "vlan")
-        self._host_interface(port, host_if)
-        with IPRoute() as host:
-            parent = _need(netops.link_index(host, host_if), "the interface")
-            try:
-                host.link(
-                    "add",
-                    ifname=port.interface,
-                    kind="vlan",
-                    link=parent,
-                    vlan_id=vlan,
-                    net_ns_fd=self.topo.router_ns,
-                )
-            except NetlinkError as exc:
-                raise BenchError(
-                    f"port {port.name}: VLAN {vlan} on {host_if} cannot be made ({exc.args[-1]}): is it already "
-                    f"there (ip -d link show {host_if}), or does the kernel lack 802.1Q support?"
-                ) from exc
-        self.record(undo.link_record(self.topo.router_ns, port.interface))
-
-    def _host_interface(self, port: Port, host_if: str) -> hostif.LinkState:
-        """The host interface's state; a clear error when it is missing, a loopback or another bench's."""
-        holder = hostif.holder(host_if, self.topo.run_id)
-        if holder is not None:
-            raise BenchError(f"port {port.name}: host interface {host_if} is held by {holder}")
-        state = hostif.snapshot(host_if)
-        if state is None:
-            raise BenchError(
-                f"port {port.name}: host interface {host_if} does not exist (ip link lists the host's)"
-            )
-        if state["loopback"]:
-            raise BenchError(f"port {port.name}: {host_if} is a loopback interface: no handset is behind it")
-        return state
-
-    def _resolv_conf(self, port: Port) -> None:
-        """``ip netns exec`` shows this file as /etc/resolv.conf; the host's own is never touched."""
-        folder = Path("/etc/netns") / _need(port.netns, "netns")
-        folder.mkdir(parents=True, exist_ok=True)
-        self.record(undo.path_record(folder))
-        (folder / "resolv.conf").write_text(f"nameserver {port.router_ip}\n")
+        """The port's kind builds it (`phonehome.bench.ports`); a kind not registered is an error."""
+        port_kind(port.kind)().build(self, port)
 
     def _handset_link_up(self, port: Port) -> None:
-        if port.kind != "veth":
-            return
-        netns, handset_if = _need(port.netns, "netns"), _need(port.handset_ifname, "handset_ifname")
-        with IPRoute(netns=netns) as ipr:
-            index = netops.wait_link(netns, handset_if)
-            ipr.link("set", index=index, state="up")
+        port_kind(port.kind)().link_up(self, port)
 
     def _uplink(self) -> None:
         """nat: a veth from the router to the host, masqueraded out of the named host interface."""
@@ -429,10 +341,9 @@ class Builder:
             lambda: recorder.listening(proc.pid, ifindex),
             log,
         )
-        self.captures[port.name] = {
-            "started": time.time(),
-            "link_packets": netops.link_packets(self.topo.router_ns, port.interface),
-        }
+        self.captures[port.name] = runtime.CaptureStart(
+            time.time(), netops.link_packets(self.topo.router_ns, port.interface)
+        )
 
     def _record_process(self, role: str, pid: int) -> None:
         proc = ProcessId.of(pid)

@@ -20,6 +20,7 @@ from pyroute2 import netns
 
 from phonehome import owned
 from phonehome.bench import netops, runtime, undo
+from phonehome.bench.records import SysctlSet
 from phonehome.bench.topology import run_id_of
 
 _HOST_LINK = re.compile(r"^ph[0-9a-f]{6}-")
@@ -31,9 +32,9 @@ def shared_host_sysctls(exclude: str) -> set[tuple[str | None, str]]:
     for state in runtime.read_states():
         if state.run_id == exclude or state.stale():
             continue
-        for record in state.data.get("undo", []):
-            if record["kind"] == "sysctl" and record["netns"] is None:
-                shared.add((None, record["key"]))
+        for record in state.undo:
+            if isinstance(record, SysctlSet) and record.netns is None:
+                shared.add((None, record.key))
     return shared
 
 
@@ -52,11 +53,12 @@ def clean_stale(
             live.add(state.run_id)
             continue
         why = "its owner is gone" if state.stale() else "detached"
-        failures = undo.undo_all(state.data.get("undo", []), log, shared_host_sysctls(exclude=state.run_id))
+        failures = undo.undo_all(state.undo, log, shared_host_sysctls(exclude=state.run_id))
         state.path.unlink(missing_ok=True)
         removed.append(
             f"removed bench {state.name} ({state.run_id}): {why}" + (f"; {failures}" if failures else "")
         )
+    live |= runtime.unreadable_run_ids()  # another version's bench: maybe live, never swept by this one
     removed += _sweep(live, log)
     removed += owned.clean(log, everything=everything)  # private adb servers of killed runs
     for folder in {runtime.run_dir(), runtime.run_dir() / "virtual"}:

@@ -80,9 +80,9 @@ def _status(name: str | None) -> int:
             if owner is None
             else f"owned by pid {owner.pid}" + ("" if owner.alive() else " (dead: stale)")
         )
-        age = time.time() - float(state.data.get("created", time.time()))
-        print(f"{state.run_id}  {state.name}  {who}  up {age:.0f} s  {state.data.get('workdir', '')}")
-        print(f"  {networks(state.data.get('topology', {}))}")
+        age = time.time() - (state.created or time.time())
+        print(f"{state.run_id}  {state.name}  {who}  up {age:.0f} s  {state.workdir or ''}")
+        print(f"  {networks(state.topology.to_dict() if state.topology else {})}")
         try:
             problems = Bench.attach(state.run_id).status()
         except (BenchError, KeyError) as exc:

@@ -37,9 +37,11 @@ class PortDef(StrictModel):
 
     name: str
     """Short name (lower case, 1-6 chars: it becomes part of interface names)."""
-    kind: Literal["veth", "physical", "vlan"] = "veth"
+    kind: Literal["veth", "physical", "vlan", "hostapd"] = "veth"
     """veth: a virtual handset in its own namespace; physical: a host interface (a lab's AP port or
-    USB-Ethernet adapter) moved into the router; vlan: an 802.1Q VLAN of a host interface."""
+    USB-Ethernet adapter) moved into the router; vlan: an 802.1Q VLAN of a host interface; hostapd: a
+    Wi-Fi access point on a USB Wi-Fi adapter (`phonehome.bench.ports`: one class per kind). Any other
+    kind is an error."""
     group: str = "lan"
     """Ports of one group share a bridge and a subnet."""
     interface: str | None = None
@@ -58,9 +60,28 @@ class PortDef(StrictModel):
     """physical/vlan: nothing but the handset and the bench is on this cable (an AP that bridges one
     handset and sends nothing of its own). veth ports always are."""
     take_over: bool = False
-    """physical: borrow an interface the host uses (addresses, routes, a bridge, the default route).
-    Without it such an interface is refused; with it, its whole state is written down first and
+    """physical, hostapd: borrow an interface the host uses (addresses, routes, a bridge, the default
+    route). Without it such an interface is refused; with it, its whole state is written down first and
     restored at ``bench down`` (or by the cleanup after a crash)."""
+    ssid: str | None = None
+    """hostapd: the network the access point offers (1-32 bytes)."""
+    passphrase: str | None = None
+    """hostapd: WPA2/WPA3 passphrase, 8-63 printable ASCII characters (none for ``security: open``)."""
+    security: Literal["wpa2", "wpa3", "open"] = "wpa2"
+    channel: int = pydantic.Field(default=6, ge=1, le=196)
+    hw_mode: Literal["g", "a"] = "g"
+    """hostapd: g (2.4 GHz) or a (5 GHz)."""
+    country: str | None = pydantic.Field(default=None, pattern=r"^[A-Z]{2}$")
+    """hostapd: the regulatory country (ISO 3166-1 alpha-2), which decides the channels allowed."""
+
+    @pydantic.field_validator("ssid", "passphrase", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(
+                "write it in quotes ('...'): YAML reads a bare 12345678 or yes as a number or a truth value"
+            )
+        return value
 
     @pydantic.model_validator(mode="after")
     def _consistent(self) -> PortDef:
@@ -68,22 +89,25 @@ class PortDef(StrictModel):
             raise ValueError(f"port name {self.name!r}: use 1-6 lower-case letters or digits, first a letter")
         if not PORT_NAME.match(self.group):
             raise ValueError(f"group {self.group!r}: use 1-6 lower-case letters or digits, first a letter")
-        if self.kind in ("physical", "vlan") and not self.interface:
-            raise ValueError(f"a {self.kind} port needs `interface:` (the host interface, e.g. enp3s0)")
-        if self.kind == "vlan" and self.vlan is None:
-            raise ValueError("a vlan port needs `vlan:` (the 802.1Q id, 1-4094)")
+        from phonehome.bench.ports import port_kind  # noqa: PLC0415  (the kinds read this model)
+
+        problems = port_kind(self.kind).check(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         if self.kind != "vlan" and self.vlan is not None:
             raise ValueError("`vlan:` is only for ports of kind vlan")
-        if self.kind == "veth" and self.interface:
+        if self.kind != "hostapd" and (self.ssid is not None or self.passphrase is not None):
             raise ValueError(
-                "a veth port creates its own interfaces; `interface:` is for physical and vlan ports"
+                "`ssid:` and `passphrase:` are for hostapd ports (an access point the bench runs)"
             )
         if self.interface and not IFNAME.match(self.interface):
             raise ValueError(f"interface {self.interface!r} is not a Linux interface name")
         if self.interface == LOOPBACK:
             raise ValueError("interface lo is the loopback: name the host interface a handset is cabled to")
-        if self.take_over and self.kind != "physical":
-            raise ValueError("`take_over:` is for physical ports (a vlan port leaves its parent as it is)")
+        if self.take_over and self.kind not in ("physical", "hostapd"):
+            raise ValueError(
+                "`take_over:` is for physical and hostapd ports (a vlan port leaves its parent as it is)"
+            )
         if not IFNAME.match(self.handset_ifname):
             raise ValueError(
                 f"handset_ifname {self.handset_ifname!r} is not a Linux interface name (<= 15 chars)"
@@ -94,15 +118,6 @@ class PortDef(StrictModel):
             if not MAC.match(mac):
                 raise ValueError(f"handset_macs: {mac!r}: write six lower-case hex pairs with colons")
             unicast_mac("handset_macs", mac)
-        if self.kind == "veth" and (self.handset_macs or not self.isolated):
-            raise ValueError(
-                "`handset_macs:` and `isolated:` are for physical and vlan ports (a veth port's handset is "
-                "`handset_mac:`, and nothing else is on it)"
-            )
-        if self.kind != "veth" and self.handset_mac is not None:
-            raise ValueError(
-                "`handset_mac:` is for veth ports; a physical or vlan port lists `handset_macs:`"
-            )
         return self
 
 

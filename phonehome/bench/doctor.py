@@ -48,6 +48,18 @@ TOOLS: tuple[Tool, ...] = (
     # against it (its push/pull use STA2/LST2). Once installed it is first on PATH, which adbutils
     # prefers over its bundled adb: pin ADBUTILS_ADB_PATH where the release matters.
     Tool(("adb",), "adb", "virtual handset tests also run against Debian's adb 29", required=False),
+    Tool(
+        ("fastboot",),
+        "fastboot",
+        "resets and flashes handsets (fastboot -w, fastboot update); the virtual handset speaks it over TCP",
+        required=False,
+    ),
+    Tool(
+        ("hostapd",),
+        "hostapd",
+        "a bench's Wi-Fi access point on a USB Wi-Fi adapter (hostapd ports)",
+        required=False,
+    ),
     # The HTML report is checked in a real browser: Debian's headless Chromium driven over chromedriver.
     Tool(("chromium",), "chromium", "tests open the HTML report in headless Chromium", required=False),
     Tool(("chromedriver",), "chromium-driver", "tests drive Chromium over WebDriver", required=False),

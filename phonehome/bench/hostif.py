@@ -24,7 +24,7 @@ from typing import Any
 from pyroute2 import IPRoute, NetlinkError
 
 from phonehome.bench import netops, runtime
-from phonehome.bench.topology import Topology, run_id_of
+from phonehome.bench.topology import run_id_of
 
 LinkState = dict[str, Any]
 """JSON form of an interface's state (kept in the bench's state file)."""
@@ -191,9 +191,8 @@ def networks_in_use(run_id: str) -> list[ipaddress.IPv4Network]:
                     ipaddress.IPv4Network(f"{route.get('RTA_DST')}/{route['dst_len']}", strict=False)
                 )
     for state in runtime.read_states():
-        if state.run_id != run_id and "topology" in state.data:
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                found += Topology.from_dict(state.data["topology"]).networks()
+        if state.run_id != run_id and state.topology is not None:
+            found += state.topology.networks()
     return found
 
 
@@ -202,8 +201,11 @@ def holder(ifname: str, run_id: str) -> str | None:
     for state in runtime.read_states():
         if state.run_id == run_id:
             continue
-        ports = state.data.get("topology", {}).get("ports", [])
-        if any(p.get("kind") == "physical" and p.get("host_interface") == ifname for p in ports):
+        from phonehome.bench.ports import kinds  # noqa: PLC0415  (the kinds use this module)
+
+        adopting = {name for name, kind in kinds().items() if kind.adopts_host_interface}
+        ports = state.topology.ports if state.topology is not None else ()
+        if any(p.kind in adopting and p.host_interface == ifname for p in ports):
             return f"bench {state.name} ({state.run_id})"
     owner = run_id_of(ifname)
     if owner is not None and ifname.startswith(runtime.IF_PREFIX) and owner != run_id:

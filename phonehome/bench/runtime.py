@@ -17,9 +17,27 @@ import os
 import secrets
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from phonehome.bench.process import ProcessId, process_start
+from phonehome.bench.records import ProcessStarted, Record, record_from_dict, record_to_dict
+
+if TYPE_CHECKING:
+    from phonehome.bench.topology import Topology
+
+__all__ = [
+    "CaptureStart",
+    "CaptureTool",
+    "ProcessId",
+    "StateFile",
+    "claim",
+    "host_lock",
+    "process_start",
+    "read_states",
+    "unreadable_run_ids",
+]
 
 SLOTS = 250
 """Benches that can run at once on one host (a slot picks the bench's subnets)."""
@@ -50,40 +68,6 @@ def host_lock() -> Iterator[None]:
         os.close(fd)
 
 
-@dataclass(frozen=True, slots=True)
-class ProcessId:
-    """A process, told apart from a later one that reuses its pid by its start time."""
-
-    pid: int
-    start: int
-    """Field 22 of /proc/PID/stat (clock ticks after boot)."""
-
-    @classmethod
-    def of(cls, pid: int) -> ProcessId | None:
-        start = process_start(pid)
-        return None if start is None else cls(pid, start)
-
-    def alive(self) -> bool:
-        return process_start(self.pid) == self.start and not _zombie(self.pid)
-
-
-def process_start(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-    fields = stat.rsplit(")", 1)[1].split()
-    return int(fields[19])
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
-
-
 def new_run_id(taken: set[str]) -> str:
     while True:
         run_id = secrets.token_hex(3)
@@ -105,37 +89,118 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+@dataclass(frozen=True, slots=True)
+class CaptureStart:
+    """When a port's capture started, and the interface's frame count then (what the tool must account for)."""
+
+    started: float
+    link_packets: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureTool:
+    """The capture tool a bench chose, and the file format it writes."""
+
+    name: str
+    format: str
+
+
 @dataclass(slots=True)
 class StateFile:
-    """One bench's entry under ``state_dir()``."""
+    """One bench's entry under ``state_dir()``: everything another process needs to find, share or remove it."""
 
     path: Path
-    data: dict[str, Any]
-
-    @property
-    def run_id(self) -> str:
-        return str(self.data["run_id"])
-
-    @property
-    def name(self) -> str:
-        return str(self.data["name"])
-
-    @property
-    def slot(self) -> int:
-        return int(self.data["slot"])
-
-    @property
-    def owner(self) -> ProcessId | None:
-        owner = self.data.get("owner")
-        return ProcessId(owner["pid"], owner["start"]) if owner else None
+    name: str
+    run_id: str
+    slot: int
+    owner: ProcessId | None
+    """The process the bench belongs to; None for a detached bench (``phonehome bench up``)."""
+    undo: list[Record] = field(default_factory=list)
+    """Everything the bench created, in order (removed newest first)."""
+    definition: dict[str, Any] = field(default_factory=dict)
+    """The bench definition, as JSON (``BenchDef.model_dump``)."""
+    topology: Topology | None = None
+    workdir: str | None = None
+    source: str | None = None
+    """The definition file it came from."""
+    created: float | None = None
+    python: str | None = None
+    capture_info: dict[str, CaptureStart] = field(default_factory=dict)
+    capture_tool: CaptureTool | None = None
+    captures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per port, the finished capture (``Capture.to_dict``), once stopped."""
+    capture_stopped: bool = False
+    undo_failures: list[str] = field(default_factory=list)
+    """What could not be removed (the state file then stays, for ``phonehome bench clean``)."""
 
     def stale(self) -> bool:
         """The owner died without removing the bench (detached benches have no owner: never stale)."""
         owner = self.owner
         return owner is not None and not owner.alive()
 
+    def processes(self) -> list[ProcessStarted]:
+        return [r for r in self.undo if isinstance(r, ProcessStarted)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "run_id": self.run_id,
+            "slot": self.slot,
+            "owner": {"pid": self.owner.pid, "start": self.owner.start} if self.owner else None,
+            "undo": [record_to_dict(r) for r in self.undo],
+            "definition": self.definition,
+            "topology": self.topology.to_dict() if self.topology is not None else None,
+            "workdir": self.workdir,
+            "source": self.source,
+            "created": self.created,
+            "python": self.python,
+            "capture_info": {
+                port: {"started": c.started, "link_packets": c.link_packets}
+                for port, c in self.capture_info.items()
+            },
+            "capture_tool": {"name": self.capture_tool.name, "format": self.capture_tool.format}
+            if self.capture_tool
+            else None,
+            "captures": self.captures,
+            "capture_stopped": self.capture_stopped,
+            "undo_failures": self.undo_failures,
+        }
+
+    @classmethod
+    def from_json(cls, path: Path, data: dict[str, Any]) -> StateFile:
+        """A state file's contents; ValueError (`UnknownRecord` too) when they are not one."""
+        from phonehome.bench.topology import Topology  # noqa: PLC0415  (topology imports this module)
+
+        try:
+            owner = data.get("owner")
+            tool = data.get("capture_tool")
+            return cls(
+                path=path,
+                name=str(data["name"]),
+                run_id=str(data["run_id"]),
+                slot=int(data["slot"]),
+                owner=ProcessId(int(owner["pid"]), int(owner["start"])) if owner else None,
+                undo=[record_from_dict(r) for r in data.get("undo", [])],
+                definition=dict(data.get("definition") or {}),
+                topology=Topology.from_dict(data["topology"]) if data.get("topology") else None,
+                workdir=data.get("workdir"),
+                source=data.get("source"),
+                created=data.get("created"),
+                python=data.get("python"),
+                capture_info={
+                    port: CaptureStart(float(c["started"]), c.get("link_packets"))
+                    for port, c in dict(data.get("capture_info") or {}).items()
+                },
+                capture_tool=CaptureTool(str(tool["name"]), str(tool["format"])) if tool else None,
+                captures=dict(data.get("captures") or {}),
+                capture_stopped=bool(data.get("capture_stopped")),
+                undo_failures=[str(f) for f in data.get("undo_failures", [])],
+            )
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: not a bench state file ({exc})") from exc
+
     def save(self) -> None:
-        write_json_atomic(self.path, self.data)
+        write_json_atomic(self.path, self.to_json())
 
 
 def read_states() -> list[StateFile]:
@@ -145,13 +210,34 @@ def read_states() -> list[StateFile]:
         return states
     for path in sorted(directory.glob("*.json")):
         try:
-            states.append(StateFile(path, json.loads(path.read_text(encoding="utf-8"))))
+            states.append(StateFile.from_json(path, json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError):
             continue  # a torn file cannot exist (atomic writes); an unreadable one is not ours to judge
     return states
 
 
-def claim(name: str, owner: ProcessId | None, extra: dict[str, Any]) -> StateFile:
+def unreadable_run_ids() -> set[str]:
+    """Run ids of state files this version cannot read (another phonehome version's, with records or
+    fields it does not know): their benches may be live, so nothing of theirs may be swept."""
+    found: set[str] = set()
+    directory = state_dir()
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.glob("*.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # a torn file cannot exist (atomic writes): not a bench's
+        if not isinstance(data, dict):
+            continue
+        try:
+            StateFile.from_json(path, data)
+        except ValueError:
+            found.add(str(data.get("run_id") or path.stem))
+    return found
+
+
+def claim(name: str, owner: ProcessId | None, definition: dict[str, Any]) -> StateFile:
     """Picks a free run id and slot and writes the new bench's state file; call under ``host_lock``."""
     states = read_states()
     used = {s.slot for s in states}
@@ -161,16 +247,6 @@ def claim(name: str, owner: ProcessId | None, extra: dict[str, Any]) -> StateFil
             f"all {SLOTS} bench slots are in use under {state_dir()} (phonehome bench status; phonehome bench clean)"
         )
     run_id = new_run_id({s.run_id for s in states})
-    state = StateFile(
-        state_dir() / f"{run_id}.json",
-        {
-            "name": name,
-            "run_id": run_id,
-            "slot": free[0],
-            "owner": {"pid": owner.pid, "start": owner.start} if owner else None,
-            "undo": [],
-            **extra,
-        },
-    )
+    state = StateFile(state_dir() / f"{run_id}.json", name, run_id, free[0], owner, definition=definition)
     state.save()
     return state

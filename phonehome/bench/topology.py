@@ -35,7 +35,7 @@ class Port:
 
     name: str
     kind: str
-    """``veth``, ``physical`` or ``vlan``."""
+    """``veth``, ``physical``, ``vlan`` or ``hostapd`` (`phonehome.bench.ports`)."""
     group: str
     interface: str
     """The router-side interface, where the capture runs."""
@@ -56,11 +56,15 @@ class Port:
     isolated: bool = True
     """Nothing but the handset and the router is on this port (always so for veth)."""
     take_over: bool = False
-    """physical: the definition allows borrowing an interface the host uses (``PortDef.take_over``)."""
+    """physical, hostapd: the definition allows borrowing an interface the host uses (``PortDef.take_over``)."""
+    ssid: str | None = None
+    """hostapd: the network its access point offers (the passphrase stays in the definition)."""
 
     def to_dict(self) -> dict[str, object]:
         data = {name: getattr(self, name) for name in self.__slots__}
         data["handset_macs"] = list(self.handset_macs)
+        if data["ssid"] is None:  # only hostapd ports have one: other versions read the rest as before
+            del data["ssid"]
         return data
 
     @classmethod
@@ -202,10 +206,12 @@ def plan(defn: BenchDef, run_id: str, slot: int, taken: Iterable[Net] = ()) -> T
                 ipv6_prefix=prefix,
             )
         )
+    from phonehome.bench.ports import port_kind  # noqa: PLC0415  (the kinds build topology Ports)
+
     ports = []
     for p in defn.ports:
         bridge, net = bridges[p.group]
-        common = {
+        common: dict[str, Any] = {
             "name": p.name,
             "kind": p.kind,
             "group": p.group,
@@ -214,29 +220,7 @@ def plan(defn: BenchDef, run_id: str, slot: int, taken: Iterable[Net] = ()) -> T
             "subnet": str(net),
             "ipv6_prefix": ula_prefix(slot, defn.groups().index(p.group)) if defn.ipv6 == "offer" else None,
         }
-        if p.kind == "veth":
-            mac = p.handset_mac or random_mac()
-            ports.append(
-                Port(
-                    interface=ifname(run_id, p.name),
-                    netns=handset_ns_name(run_id, p.name),
-                    handset_ifname=p.handset_ifname,
-                    handset_mac=mac,
-                    handset_macs=(mac,),
-                    **common,  # type: ignore[arg-type]
-                )
-            )
-            continue
-        cabled = {
-            "handset_macs": tuple(p.handset_macs),
-            "isolated": p.isolated,
-            "host_interface": p.interface,
-        }
-        if p.kind == "physical":
-            assert p.interface
-            ports.append(Port(interface=p.interface, take_over=p.take_over, **cabled, **common))  # type: ignore[arg-type]
-        else:
-            ports.append(Port(interface=ifname(run_id, p.name), vlan=p.vlan, **cabled, **common))  # type: ignore[arg-type]
+        ports.append(port_kind(p.kind).plan(p, run_id, common))
     topo = Topology(run_id, slot, router_ns_name(run_id), tuple(ports), tuple(lans))
     if defn.mode == "nat":
         return Topology(

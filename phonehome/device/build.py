@@ -1,21 +1,20 @@
-"""Which firmware a handset runs: the build-identity assertion's input and the lab report's header.
+"""Reading which firmware a handset runs: one ``getprop`` and one ``pm list packages -f -U``.
 
-The Nokia 7 Plus case was a global build carrying a China-variant package;
-what proves a unit carries its market's build is the fingerprint, the patch
-level, the region and carrier properties OEMs set per SKU, and the package
-list. All from one ``getprop`` and one ``pm list packages -f -U``.
+The record (`phonehome.policy.build.BuildIdentity`) lives in the policy, which judges it against the
+release manifest (the build-identity assertion).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
-from phonehome.device.dumps import Package, packages
+from phonehome.device.dumps import packages
 from phonehome.device.errors import AdbCommandError
 from phonehome.device.props import parse_getprop, sdk_level
 from phonehome.device.reader import Shell
+from phonehome.policy.build import BuildIdentity, Package
+
+__all__ = ["PARTITIONS", "REGION_PREFIXES", "REGION_PROPS", "BuildIdentity", "build_from", "read_build"]
 
 STEP = "read build identity"
 PM_TIMEOUT_S = 30.0
@@ -42,43 +41,6 @@ REGION_PROPS = (
 )
 REGION_PREFIXES = ("ro.csc.", "ro.config.", "gsm.sim.operator.", "gsm.operator.", "ro.cda.", "ro.boot.hwc")
 PARTITIONS = ("system", "system_ext", "vendor", "product", "odm", "bootimage")
-
-
-@dataclass(frozen=True)
-class BuildIdentity:
-    """The firmware a unit runs, as its properties and package manager report it."""
-
-    fingerprint: str
-    build_id: str
-    display_id: str
-    incremental: str
-    release: str
-    sdk: int
-    security_patch: str
-    vendor_security_patch: str
-    build_type: str
-    tags: str
-    brand: str
-    manufacturer: str
-    model: str
-    device: str
-    product: str
-    baseband: str
-    partition_fingerprints: dict[str, str] = field(default_factory=dict)
-    region: dict[str, str] = field(default_factory=dict)
-    packages: tuple[Package, ...] = ()
-
-    def package_names(self) -> list[str]:
-        return [p.name for p in self.packages]
-
-    def mixed_partitions(self) -> dict[str, str]:
-        """Partitions whose fingerprint is not the build's (a unit flashed from two releases)."""
-        return {k: v for k, v in self.partition_fingerprints.items() if v and v != self.fingerprint}
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["packages"] = [{"name": p.name, "path": p.path, "uids": list(p.uids)} for p in self.packages]
-        return data
 
 
 def build_from(props: dict[str, str], package_list: Sequence[Package] = ()) -> BuildIdentity:

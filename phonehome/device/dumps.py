@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from phonehome.policy.build import Package
+
 _MAC = r"[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}"
 PLACEHOLDER_MACS = frozenset({"02:00:00:00:00:00", "00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"})
 UNAVAILABLE = 2147483647  # CellInfo.UNAVAILABLE (Integer.MAX_VALUE)
@@ -213,15 +215,6 @@ def serving_cell(text: str) -> CellDump | None:
     useful = [c for c in candidates if c.cid is not None or c.tac is not None or c.lac is not None]
     ranked = useful or candidates
     return ranked[0] if ranked else None
-
-
-@dataclass(frozen=True, slots=True)
-class Package:
-    """One line of ``pm list packages -f -U``."""
-
-    name: str
-    path: str
-    uids: tuple[int, ...] = ()
 
 
 def packages(text: str) -> list[Package]:

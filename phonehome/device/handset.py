@@ -256,6 +256,24 @@ class Handset:
             self._wait_gone(cycle)
             yield
 
+    def reboot_into(self, target: str, *, step: str = "reboot") -> None:
+        """``adb reboot TARGET`` (``bootloader``, ``recovery``...) without waiting for anything: the device
+        leaves Android; wrap it in `handle_reboot` when Android is to come back within the block."""
+        with (
+            self._guard(step, f"adb reboot {target}", DEFAULT_TIMEOUT_S),
+            contextlib.suppress(ConnectionError, EOFError),  # the device may drop the stream at once
+        ):
+            transport.exchange(
+                self._client, self.transport_id, f"reboot:{target}", Deadline(DEFAULT_TIMEOUT_S)
+            )
+
+    def root(self, *, step: str = "adb root") -> str:
+        """``adb root``: what adbd answered (``restarting adbd as root``, or why it will not). A real adbd
+        restarts and drops the transport: wait for the device before the next command."""
+        with self._guard(step, "adb root", DEFAULT_TIMEOUT_S):
+            answer = transport.exchange(self._client, self.transport_id, "root:", Deadline(DEFAULT_TIMEOUT_S))
+        return answer.decode("utf-8", "replace").strip()
+
     @contextlib.contextmanager
     def _rebooting(self, timeout: float) -> Iterator[_Cycle]:
         live = [s for s in self._sessions if s.running]

@@ -13,6 +13,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from phonehome.policy.build import BuildIdentity
 from phonehome.policy.destination import Names
 from phonehome.policy.findings import Finding, escape
 from phonehome.policy.geo import GeoDatabase
@@ -117,6 +118,8 @@ class Context:
     interception: Interception | None = None
     """What the bench's TLS service offered each TLS connection and what the handset did (None: the bench
     ran no TLS service, ``tls: alert``, or the capture is not a bench's)."""
+    build: BuildIdentity | None = None
+    """The firmware the handset runs, as read over ADB (None: not read)."""
 
     @property
     def judged(self) -> list[Contact]:

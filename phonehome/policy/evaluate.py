@@ -16,6 +16,7 @@ from os import PathLike
 from typing import Any
 
 from phonehome.policy import assertions
+from phonehome.policy.build import BuildIdentity
 from phonehome.policy.context import Contact, Context, Lookup, contact, destine
 from phonehome.policy.decode import Limits
 from phonehome.policy.destination import Names
@@ -58,6 +59,8 @@ class Evaluation:
     """The phases the run's scenario covered, when it said."""
     contacts: list[Contact] = field(default_factory=list, repr=False)
     """Every flow the handset took part in, as judged (not in the JSON: the findings carry what matters)."""
+    build: dict[str, str] | None = None
+    """The build judged (fingerprint, ``user``/``userdebug``, tags): every verdict is of that build."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,7 @@ class Evaluation:
             "doubts": list(self.doubts),
             "phases": self.phases,
             "policy_warnings": list(self.warnings),
+            "build": dict(self.build) if self.build is not None else None,
         }
 
 
@@ -89,6 +93,7 @@ def evaluate(
     analysis: Analysis | None = None,
     bench: BenchFacts | None = None,
     interception: Interception | None = None,
+    build: BuildIdentity | None = None,
 ) -> Evaluation:
     """Judges every assertion over every flow the handset took part in.
 
@@ -99,7 +104,8 @@ def evaluate(
     analyzer saw besides flows (DNS answers with their senders, undecodable
     packets, hardware addresses); ``bench`` what the bench knows of its port (its
     router's addresses, its resolver's log). Any doubt turns every would-be PASS
-    INCONCLUSIVE. ``phases`` are those the run's scenario set out to cover.
+    INCONCLUSIVE. ``phases`` are those the run's scenario set out to cover; ``build`` the firmware the
+    handset runs (the build-identity assertion; None: not read).
     """
     warnings = identity.warnings()
     router_macs = bench.router_macs if bench else []
@@ -157,6 +163,7 @@ def evaluate(
         phases=phases,
         names_from=names.sources,
         interception=interception,
+        build=build,
     )
     verdicts, judged = assertions.judge(ctx)
     judged_regions = any(v.assertion == "regions" and v.result != "NOT_APPLICABLE" for v in verdicts)
@@ -173,6 +180,7 @@ def evaluate(
         degraded,
         list(phases) if phases is not None else None,
         contacts,
+        build.summary() if build is not None else None,
     )
 
 
@@ -202,6 +210,7 @@ def analyze_capture(
     bench: BenchFacts | None = None,
     keylog: str | PathLike[str] | None = None,
     interception: Interception | None = None,
+    build: BuildIdentity | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Analyzes capture files with leak detection in the same pass, then judges every assertion.
 
@@ -223,7 +232,7 @@ def analyze_capture(
     evaluation = evaluate(analysis.flows, detector, identity=identity, manifest=manifest, handset=handset,
                           timeline=line, drops=total, truncated=analysis.truncated, geo=geo,
                           problems=problems, phases=phases, analysis=analysis, bench=bench,
-                          interception=interception)  # fmt: skip
+                          interception=interception, build=build)  # fmt: skip
     return analysis, evaluation
 
 
@@ -249,6 +258,7 @@ def evaluate_capture(
     phases: Sequence[str] | None = None,
     geo: GeoDatabase | None = None,
     limits: Limits | None = None,
+    build: BuildIdentity | None = None,
 ) -> tuple[Analysis, Evaluation]:
     """Judges a bench's `Capture`: its files, its handset (from the DHCP lease), its phase markers, its
     losses, its router and resolver.
@@ -282,6 +292,7 @@ def evaluate_capture(
         # The bench's TLS service logs the secrets of every connection it terminated: with them the
         # analyzer reads what the handset sent inside TLS from the capture itself.
         keylog=capture.tls_keylog if capture.tls_keylog and capture.tls_keylog.is_file() else None,
+        build=build,
     )
 
 

@@ -35,6 +35,7 @@ CONSENT = "consent"
 REGIONS = "regions"
 VISIBLE_DNS = "visible-dns"
 CERTIFICATE_VALIDATION = "certificate-validation"
+BUILD_IDENTITY = "build-identity"
 
 # Identifiers with clauses of their own (Android CDD 9.8.5: device identifiers; 9.8.8: location).
 RESTRICTED_IDENTIFIERS = frozenset({"imei", "imeisv", "meid", "serial", "imsi", "iccid"})

@@ -248,6 +248,67 @@ class Policy(BaseModel):
         return [_country(v) for v in values]
 
 
+_PACKAGE = re.compile(r"[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+")
+_MARKET = re.compile(r"[a-z]{2,12}")
+
+
+class Release(BaseModel):
+    """The release certified for one SKU: what a unit of it must run (the build-identity assertion).
+
+    Every field but ``sku`` and ``market`` is optional; what is given is compared, what is not is left
+    out of the verdict's reason. Packages of another market (`phonehome.policy.markets`) are findings
+    from the package list alone, whatever else is declared.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    sku: str = Field(
+        description="the market variant as certified (HMD 00WW, Google GVU6C, Samsung SM-A525F/DS)"
+    )
+    market: str = Field(
+        description="the market the SKU is sold in: global, eu, us, cn, in, jp...; packages that belong only to "
+        "other markets' builds are findings"
+    )
+    fingerprints: Annotated[list[str], Listed] = Field(
+        default_factory=list, description="ro.build.fingerprint of each certified build of this release"
+    )
+    security_patch: str | None = Field(
+        default=None, description="ro.build.version.security_patch, YYYY-MM-DD"
+    )
+    region: dict[str, str] = Field(
+        default_factory=dict,
+        description="region, market and carrier properties and the values a unit must report "
+        "(ro.product.locale, ro.csc.sales_code, ro.config.region...)",
+    )
+    packages: Annotated[list[str], Listed] | None = Field(
+        default=None,
+        description="the release's whole package list (pm list packages): any other package, and any listed "
+        "one missing, is a finding; absent: the list is not compared",
+    )
+
+    @field_validator("market")
+    @classmethod
+    def _market(cls, value: str) -> str:
+        market = value.strip().lower()
+        if not _MARKET.fullmatch(market):
+            raise ValueError(f"market {value!r}: a lower-case word (global, eu, us, cn, in...)")
+        return market
+
+    @field_validator("security_patch")
+    @classmethod
+    def _patch(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError(f"security_patch {value!r}: YYYY-MM-DD, as ro.build.version.security_patch says")
+        return value
+
+    @field_validator("packages")
+    @classmethod
+    def _package_names(cls, values: list[str] | None) -> list[str] | None:
+        for name in values or []:
+            if not _PACKAGE.fullmatch(name):
+                raise ValueError(f"{name!r} is not a package name (com.example.app)")
+        return values
+
+
 class Manifest(BaseModel):
     """What a firmware build is declared to send, and where."""
 
@@ -256,6 +317,9 @@ class Manifest(BaseModel):
     description: str = ""
     endpoints: list[Endpoint] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
+    release: Release | None = Field(
+        default=None, description="the certified release for the SKU: fingerprint, region, packages, market"
+    )
 
     def lookup(
         self, proto: str, port: int, *, name: str | None = None, address: str | None = None

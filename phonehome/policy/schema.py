@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
+from phonehome.policy.build import BUILD_SCHEMA
 from phonehome.policy.findings import RESULTS, Finding, Verdict
 from phonehome.policy.identity import Identity
 from phonehome.policy.manifest import Manifest
@@ -81,6 +82,7 @@ def judged_schema() -> dict[str, Any]:
             "description": "The phases the run's scenario covered, when it said.",
         },
         "policy_warnings": {"type": "array", "items": {"type": "string"}},
+        "build": BUILD_SCHEMA,
     }
     doc["properties"].update(added)
     doc["required"] = [*doc["required"], *added]

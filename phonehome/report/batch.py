@@ -86,7 +86,8 @@ def lines(outcomes: Sequence[Outcome], *, verbose: bool = False, quiet: bool = F
     assertions = list(dict.fromkeys(a for o in outcomes for a in o.verdicts()))
     out = [""] if not quiet else []
     for o in outcomes:
-        head = f"{o.device}: {o.result}" if o.result else f"{o.device}: NO VERDICT: {o.why}"
+        log = f" (log: {o.results / 'pytest.log'})" if o.results and "log:" not in o.reason else ""
+        head = f"{o.device}: {o.result}" if o.result else f"{o.device}: NO VERDICT: {o.why}{log}"
         out.append(visible(head, 600))
         if quiet:
             continue

@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from phonehome.policy.build import BUILD_SCHEMA
+
 SESSION = "session.json"
 """What the pytest session saw: written when it claims the folder (``running``) and when it ends."""
 RUN = "run.json"
@@ -307,6 +309,7 @@ def evaluation_schema() -> dict[str, Any]:
             ],
         },
         "policy_warnings": strings,
+        "build": BUILD_SCHEMA,
     }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

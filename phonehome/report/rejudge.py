@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from phonehome.policy import Evaluation, evaluate_capture, load_identity, load_manifest
+from phonehome.policy.build import BuildIdentity
 from phonehome.report import folder as results
 from phonehome.traffic import Analysis
 from phonehome.traffic.capture import Capture
@@ -58,6 +59,7 @@ def rejudge(folder: Path, *, with_manifest: bool = True) -> Rejudged:
         manifest=manifest,
         problems=[str(p) for p in [*run.get("bench_problems", []), *run.get("problems", [])]],
         phases=[str(p) for p in run["phases"]] if run.get("phases") is not None else None,
+        build=_build(folder, run.get("build")),
     )
     archived_path = folder / results.EVALUATION
     archived = _object(archived_path) if archived_path.exists() else None
@@ -116,6 +118,16 @@ def _capture(folder: Path, doc: dict[str, Any]) -> Capture:
     if bad:
         raise JudgeError(f"the capture is not the one the run sealed: {bad[0]}")
     return capture
+
+
+def _build(folder: Path, name: Any) -> BuildIdentity | None:
+    """The build the run read (``build.json``, named in ``run.json``); None when it read none."""
+    if name is None:
+        return None
+    try:
+        return BuildIdentity.from_dict(_object(folder / str(name)))
+    except ValueError as exc:
+        raise JudgeError(f"{folder / str(name)}: {exc}") from exc
 
 
 def _manifest(folder: Path, record: Any) -> Any:

@@ -23,6 +23,7 @@ from phonehome.scenario.loader import (
     scenario_names,
 )
 from phonehome.scenario.model import Phase, Scenario, Step, StepFailed, StepTimeout
+from phonehome.scenario.network import JoinWifi
 from phonehome.scenario.operator import (
     Operator,
     OperatorError,
@@ -31,6 +32,7 @@ from phonehome.scenario.operator import (
     TerminalOperator,
     parse_answer,
 )
+from phonehome.scenario.reset import Reset
 from phonehome.scenario.runner import Failure, ScenarioResult, StepRecord, run_scenario
 from phonehome.scenario.screenmap import ScreenMap, load_screen_map, screen_maps
 from phonehome.scenario.setup_wizard import WalkSetupWizard
@@ -64,6 +66,7 @@ __all__ = [
     "Device",
     "FactoryReset",
     "Failure",
+    "JoinWifi",
     "MobileAttach",
     "Operator",
     "OperatorError",
@@ -72,6 +75,7 @@ __all__ = [
     "Performed",
     "Phase",
     "PowerOn",
+    "Reset",
     "Scenario",
     "ScenarioError",
     "ScenarioResult",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from phonehome.device.inventory import AdbMode
 from phonehome.device.transport import ShellResult
 from phonehome.scenario.model import StepFailed, StepTimeout
 from phonehome.scenario.operator import Operator
@@ -48,6 +49,8 @@ class Device(Protocol):
     def getprop(self, name: str, *, timeout: float | None = None, step: str = "getprop") -> str: ...
 
     def wait_boot_completed(self, timeout: float = ..., step: str = ...) -> None: ...
+
+    def wait_for_device(self, timeout: float = ..., step: str = ...) -> None: ...
 
     def handle_reboot(self, timeout: float = ...) -> AbstractContextManager[None]: ...
 
@@ -94,6 +97,12 @@ class Options:
         return sorted(set(self.values) - self.read)
 
 
+class Resetter(Protocol):
+    """What resets the handset to its first boot (`phonehome.device.lifecycle.Lifecycle`)."""
+
+    def reset(self) -> Any: ...
+
+
 Marker = Callable[..., object]
 """``mark(phase, **detail)``: the bench's timeline (e.g. ``bench.mark``)."""
 
@@ -112,6 +121,8 @@ class Context:
         handset: Device | None = None,
         connect: Callable[[float], Device] | None = None,
         online: Callable[[], bool] | None = None,
+        lifecycle: Callable[[str | None], Resetter | None] | None = None,
+        adb: AdbMode = "at-boot",
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str, str], None] | None = None,
@@ -128,6 +139,11 @@ class Context:
         self._handset = handset
         self._connect = connect
         self._online = online
+        self._lifecycle = lifecycle
+        self.adb = adb
+        """``after-setup``: the handset's ADB runs only once setup is done (a retail build)."""
+        self.adb_gone = False
+        """A reset took ADB away until setup is done (set by the reset, cleared by `reacquire`)."""
         self.clock = clock
         self.sleep = sleep
         self.decisions: list[str] = []
@@ -167,9 +183,26 @@ class Context:
 
     def online(self) -> bool:
         """Whether the handset answers over ADB now (a quick look; no waiting)."""
-        if self._handset is not None:
+        if self._handset is not None and not self.adb_gone:
             return True
         return bool(self._online and self._online())
+
+    @property
+    def waits_for_setup(self) -> bool:
+        """ADB is not there until setup is done: the first boot is the operator's to drive."""
+        return self.adb == "after-setup" and (self.adb_gone or self._handset is None)
+
+    def reacquire(self, timeout: float) -> Device:
+        """ADB back after setup (or a reboot): the transport is found again, or connected the first time."""
+        if self._handset is None:
+            return self.connect(timeout)
+        self._handset.wait_for_device(timeout, step="reacquire ADB")
+        self.adb_gone = False
+        return self._handset
+
+    def lifecycle(self, method: str | None) -> Resetter | None:
+        """What resets this handset by ``method`` (None: the inventory's); None when nothing is named."""
+        return self._lifecycle(method) if self._lifecycle is not None else None
 
     def connect(self, timeout: float) -> Device:
         """Connects over ADB, waiting up to ``timeout`` for the handset to come online."""

@@ -16,7 +16,7 @@ from typing import Literal
 
 from phonehome.scenario.context import Context
 from phonehome.scenario.model import Detail, StepFailed, StepKind
-from phonehome.scenario.operator import FACTORY_RESET, POWER_ON, SIM_INSERT, SIM_SWAP, parse_answer
+from phonehome.scenario.operator import CONFIRM, FACTORY_RESET, POWER_ON, SIM_INSERT, SIM_SWAP, parse_answer
 
 BOOT_TIMEOUT_S = 180.0
 SHOW_TIMEOUT_S = 15.0
@@ -92,6 +92,8 @@ class PowerOn:
         ctx.operator.perform(
             POWER_ON, {}, "Switch the handset on: hold its power button until the screen lights up."
         )
+        if ctx.waits_for_setup:  # a retail build: no ADB before its wizard is done
+            return {"power": "switched on", "adb": "after setup"}
         ctx.connect(self.timeout)
         return {"power": "switched on"}
 
@@ -105,6 +107,13 @@ class WaitBootCompleted:
     kind: StepKind = "automated"
 
     def run(self, ctx: Context) -> Detail | None:
+        if ctx.waits_for_setup:
+            ctx.operator.perform(
+                CONFIRM,
+                {"wait": "boot"},
+                "Wait until the handset shows its Setup Wizard (or its lock screen), then press Enter.",
+            )
+            return {"build_type": "read over ADB after setup"}
         ctx.handset.wait_boot_completed(self.timeout, step=self.label)
         build_type = ctx.handset.getprop("ro.build.type", step=self.label)
         return {"build_type": build_type}

@@ -51,6 +51,7 @@ def assemble_state(
     factory_reset: Callable[[], None],
     broadcast: Callable[[str, dict[str, str]], None],
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]],
+    test_harness: Callable[[], None] = lambda: None,
 ) -> HandsetState:
     """A handset fresh from the factory: build properties, default settings, the profile's packages."""
     props = PropertyStore(build_properties(profile, identity))
@@ -67,6 +68,7 @@ def assemble_state(
         netns=netns,
         reboot=reboot,
         factory_reset=factory_reset,
+        test_harness=test_harness,
         broadcast=broadcast,
         spawn=spawn,
     )
@@ -83,6 +85,7 @@ def wipe_user_data(state: HandsetState) -> None:
     state.settings = default_settings(state.profile, state.identity)
     state.packages = PackageTable(state.profile.packages, float(state.profile.build.date_utc))
     state.stopped_packages.clear()
+    state.wifi_networks.clear()
     ui = state.display.inner
     if isinstance(ui, SetupWizard):
         state.display.replace_inner(ui.fresh())

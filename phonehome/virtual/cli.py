@@ -28,11 +28,18 @@ def _virtual_start(args: argparse.Namespace) -> int:
             seed=args.seed,
             time_scale=args.time_scale,
             auth=args.auth,
+            fastboot_port=args.fastboot_port,
+            locked_bootloader=args.locked_bootloader,
+            adb=args.adb,
+            attach_timeout=args.attach_timeout,
         )
     except (DaemonError, ConfigError) as exc:
         print(f"phonehome virtual start: {exc}", file=sys.stderr)
         return EXIT_FAIL
-    print(f"{instance.name}\t{instance.adb_serial}\tserial {instance.serial}\tpid {instance.pid}")
+    print(
+        f"{instance.name}\t{instance.adb_serial}\tserial {instance.serial}\tpid {instance.pid}"
+        f"\tfastboot {instance.fastboot_serial}"
+    )
     print(f"connect with: adb connect {instance.adb_serial}", file=sys.stderr)
     return EXIT_OK
 

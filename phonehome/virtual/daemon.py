@@ -54,6 +54,8 @@ class Instance:
     netns: str | None
     started_at: float
     log: str
+    fastboot_serial: str = ""
+    """``tcp:127.0.0.1:PORT``: where its bootloader listens once it is in fastboot mode."""
 
     @property
     def alive(self) -> bool:
@@ -95,6 +97,10 @@ def start_detached(
     time_scale: float = 1.0,
     auth: bool = False,
     timeout: float = START_TIMEOUT_S,
+    fastboot_port: int = 0,
+    locked_bootloader: bool = False,
+    adb: str | None = None,
+    attach_timeout: float | None = None,
 ) -> Instance:
     """Starts a handset in its own session and returns once its ADB listens."""
     from phonehome.virtual.profile import load_profile  # noqa: PLC0415
@@ -120,6 +126,14 @@ def start_detached(
         argv += ["--seed", seed]
     if auth:
         argv += ["--auth"]
+    if fastboot_port:
+        argv += ["--fastboot-port", str(fastboot_port)]
+    if locked_bootloader:
+        argv += ["--locked-bootloader"]
+    if adb:
+        argv += ["--adb", adb]
+    if attach_timeout is not None:
+        argv += ["--attach-timeout", str(attach_timeout)]
     with log.open("ab") as out:
         process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -161,7 +175,8 @@ def _serve(args: argparse.Namespace) -> int:
     a DHCP lease on the profile's Wi-Fi interface, then the profile's behaviour.
     """
     from phonehome.virtual import AuthPolicy, VirtualHandset  # noqa: PLC0415  (heavy; only in the daemon)
-    from phonehome.virtual.firmware import Firmware  # noqa: PLC0415
+    from phonehome.virtual.firmware import Firmware, FirmwareError  # noqa: PLC0415
+    from phonehome.virtual.net.dhcp import DhcpError  # noqa: PLC0415
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     stop = threading.Event()
@@ -175,12 +190,24 @@ def _serve(args: argparse.Namespace) -> int:
         adb_port=args.adb_port,
         time_scale=args.time_scale,
         auth=AuthPolicy(required=True) if args.auth else None,
+        fastboot_port=args.fastboot_port,
+        bootloader_unlocked=False if args.locked_bootloader else None,
+        adb=args.adb,
     )
     firmware = Firmware(handset) if args.netns else None
     handset.start()
     if firmware is not None:
-        lease = firmware.attach_network(args.netns)
-        logging.info("joined %s: %s", args.netns, lease)
+        try:
+            lease = firmware.attach_network(args.netns, timeout=args.attach_timeout)
+        except (
+            FirmwareError,
+            DhcpError,
+        ) as exc:  # a phone on a desk whose bench is not up yet: it joins at its next boot
+            logging.warning(
+                "no network on %s yet (%s): the handset joins it at its next boot", args.netns, exc
+            )
+        else:
+            logging.info("joined %s: %s", args.netns, lease)
     path = _record(args.name)
     instance = Instance(
         name=args.name,
@@ -191,6 +218,7 @@ def _serve(args: argparse.Namespace) -> int:
         netns=args.netns,
         started_at=time.time(),
         log=str(path.with_suffix(".log")),
+        fastboot_serial=handset.fastboot_serial,
     )
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(instance)))
@@ -219,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed")
     parser.add_argument("--time-scale", type=float, default=1.0)
     parser.add_argument("--auth", action="store_true")
+    parser.add_argument("--fastboot-port", type=int, default=0)
+    parser.add_argument("--locked-bootloader", action="store_true")
+    parser.add_argument("--adb", choices=("at-boot", "after-setup"))
+    parser.add_argument("--attach-timeout", type=float, default=30.0)
     return _serve(parser.parse_args(argv))
 
 

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from phonehome.virtual.adb.auth import AuthPolicy
 from phonehome.virtual.adbd import Adbd
@@ -42,6 +42,8 @@ from phonehome.virtual.events import (
     HandsetError,
     HandsetEvent,
 )
+from phonehome.virtual.fastboot.mode import INTO_BOOTLOADER, FastbootMode
+from phonehome.virtual.fastboot.server import free_port
 from phonehome.virtual.fs import DeviceFs
 from phonehome.virtual.hands import Hands
 from phonehome.virtual.identity import HandsetIdentity, after_factory_reset, generate_identity
@@ -53,6 +55,7 @@ from phonehome.virtual.services import TcpHandler
 from phonehome.virtual.shell import ShellSession, build_commands, new_session
 from phonehome.virtual.state import HandsetState
 from phonehome.virtual.telephony import SimTray, slots
+from phonehome.virtual.ui import SetupWizard
 from phonehome.virtual.ui.display import Display
 
 __all__ = ["HandsetError", "HandsetEvent", "VirtualHandset"]
@@ -61,6 +64,13 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 START_TIMEOUT_S = 30.0
+TEST_HARNESS_SETTINGS = (
+    ("secure", "user_setup_complete", "1"),
+    ("global", "device_provisioned", "1"),
+    ("global", "adb_enabled", "1"),
+    ("global", "package_verifier_enable", "0"),
+)
+"""What Test Harness Mode sets at the boot after its wipe: setup done, ADB on, package verification off."""
 BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
@@ -73,7 +83,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class VirtualHandset(Hands):
+class VirtualHandset(Hands, FastbootMode):
     """A virtual Android handset reachable over ADB at ``adb_serial`` (``127.0.0.1:PORT``).
 
     ``profile``: a `Profile`, a profile name (``aosp-clean``) or a YAML path.
@@ -85,7 +95,10 @@ class VirtualHandset(Hands):
     boot delays (0.1 boots ten times faster). ``screen``: the UI; by default
     the Setup Wizard of the profile's flavour. ``sims_at_boot``: the slots
     whose profile SIM is in at power-on (default: the profile's ``inserted``
-    ones; ``()``: no SIM).
+    ones; ``()``: no SIM). ``fastboot_port``: where its bootloader listens in fastboot mode (0: a
+    free port, fixed for the handset's life); ``bootloader_unlocked`` overrides the profile's lock.
+    ``adb``: ``after-setup`` keeps ADB off until setup is done and USB debugging is enabled
+    (`enable_usb_debugging`), as on a retail build (default: the profile's).
     """
 
     def __init__(
@@ -102,6 +115,9 @@ class VirtualHandset(Hands):
         time_scale: float = 1.0,
         workdir: Path | None = None,
         sims_at_boot: Sequence[int] | None = None,
+        fastboot_port: int = 0,
+        bootloader_unlocked: bool | None = None,
+        adb: Literal["at-boot", "after-setup"] | None = None,
     ) -> None:
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         if time_scale < 0:
@@ -150,6 +166,11 @@ class VirtualHandset(Hands):
         self._rebooting: asyncio.Task[None] | None = None
         self._commands: dict[str, Any] = {}
         self._boot_count = 0
+        self._harness = False
+        self.adb_mode = adb or self.profile.adb
+        if self.adb_mode == "after-setup" and not adb_port:
+            self._adb_port = free_port(adb_host)  # known before ADB first listens (the lab's inventory)
+        self._init_fastboot(fastboot_port, bootloader_unlocked)
         self.trust = TrustStore()
         """The CAs installed on it (none from the factory: no real server is on a bench)."""
 
@@ -340,10 +361,13 @@ class VirtualHandset(Hands):
             netns=self.netns,
             reboot=self._reboot_from_loop,
             factory_reset=self._factory_reset_from_loop,
+            test_harness=self._test_harness_from_loop,
             broadcast=self._broadcast,
             spawn=self._spawn,
         )
         self._commands = build_commands(state)
+        self._state = state
+        self._default_adb_setting()
         display.subscribe(self._on_ui_event)
         return state
 
@@ -402,6 +426,7 @@ class VirtualHandset(Hands):
         state.props.reset(
             {
                 **build_properties(self.profile, self.identity),
+                **self._bootloader.build_props(),
                 **self._persist,
                 "sys.boot_completed": "0",
                 "dev.bootcomplete": "0",
@@ -415,22 +440,47 @@ class VirtualHandset(Hands):
         state.display.power_on()
         state.logs.log("I", "init", "init first stage started!", pid=1)
         self._emit(BOOT_STARTED)
-        try:
-            if self._adbd is None:
-                self._adbd = Adbd(state, self.new_shell, self.auth, self._adb_host, self._adb_port)
-            await self._adbd.listen()
-            self._adb_port = self._adbd.port
-        except Exception as exc:
-            if ready is not None:
-                ready.set_exception(exc)
-            else:  # a reboot that cannot listen again leaves the handset off, as a bricked phone
-                log.error("%r: ADB cannot listen again after reboot: %s", self, exc)
-            return
-        self._online.set()
+        if self._adb_allowed():
+            try:
+                await self._start_adbd()
+            except Exception as exc:
+                if ready is not None:
+                    ready.set_exception(exc)
+                else:  # a reboot that cannot listen again leaves the handset off, as a bricked phone
+                    log.error("%r: ADB cannot listen again after reboot: %s", self, exc)
+                return
         if ready is not None:
             ready.set_result(None)
-        state.props.set("init.svc.adbd", "running")
         self._spawn(self._complete_boot())
+
+    def _adb_allowed(self) -> bool:
+        """Whether adbd runs this boot: always on an ``at-boot`` build; on an ``after-setup`` one only once
+        a person enabled USB debugging (``adb_enabled``, kept until the next wipe)."""
+        if self.adb_mode == "at-boot":
+            return True
+        return self.state.settings.get("global", "adb_enabled") == "1"
+
+    async def _start_adbd(self) -> None:
+        state = self.state
+        if self._adbd is None:
+            self._adbd = Adbd(state, self.new_shell, self.auth, self._adb_host, self._adb_port)
+        await self._adbd.listen()
+        self._adb_port = self._adbd.port
+        self._online.set()
+        state.props.set("init.svc.adbd", "running")
+
+    def enable_usb_debugging(self, timeout: float = 10.0) -> None:
+        """Developer options > USB debugging, as a person enables it once setup is done: adbd starts.
+        A handset whose ADB runs from boot has nothing to enable."""
+        if self.adb_mode == "at-boot" or self.adb_online:
+            return
+        if not self._provisioned():
+            raise HandsetError(
+                f"<VirtualHandset {self.name}> USB debugging is in Developer options, after setup: finish the "
+                "Setup Wizard first"
+            )
+        self.state.settings.put("global", "adb_enabled", "1")
+        self.run(self._start_adbd()).result(timeout)
 
     async def _complete_boot(self) -> None:
         await asyncio.sleep(self.profile.boot.complete_s * self.time_scale)
@@ -445,6 +495,12 @@ class VirtualHandset(Hands):
         )
         state.logs.log("I", "ActivityManager", "System now ready", pid=1024)
         state.logs.log("I", "BootReceiver", "Copying audit failures to DropBox", pid=1024)
+        if self._harness:  # Test Harness Mode: setup is skipped, ADB stays (AOSP TestHarnessModeService)
+            self._harness = False
+            for namespace, key, value in TEST_HARNESS_SETTINGS:
+                state.settings.put(namespace, key, value)
+            if isinstance(state.display.inner, SetupWizard):
+                state.display.inner.skip()
         self._boot_count += 1
         self._emit(BOOT_COMPLETED)
         self._broadcast(ACTION_BOOT_COMPLETED, {})
@@ -461,7 +517,14 @@ class VirtualHandset(Hands):
         self.state.logs.log("W", "MasterClearReceiver", "!!! FACTORY RESET !!!", pid=1024)
         self._reboot_from_loop("recovery", wipe=True)
 
+    def _test_harness_from_loop(self) -> None:
+        self._harness = True
+        self._factory_reset_from_loop()
+
     async def _async_reboot(self, reason: str, wipe: bool = False) -> None:
+        if reason in INTO_BOOTLOADER and not wipe:
+            await self._enter_bootloader()
+            return
         state = self.state
         self._booted.clear()
         self._emit(SHUTDOWN, reason)
@@ -482,6 +545,13 @@ class VirtualHandset(Hands):
         self._set_identity(after_factory_reset(self.identity, self._resets))
         self._persist = {}
         wipe_user_data(self.state)
+        self._default_adb_setting()
+        if self._harness:
+            self.state.settings.put("global", "adb_enabled", "1")  # the workstation's keys are kept
+
+    def _default_adb_setting(self) -> None:
+        """``adb_enabled`` as a fresh install has it: on where adbd runs from boot, off on a retail build."""
+        self.state.settings.put("global", "adb_enabled", "1" if self.adb_mode == "at-boot" else "0")
 
     async def _power_off(self) -> None:
         self._online.clear()
@@ -503,6 +573,7 @@ class VirtualHandset(Hands):
             with contextlib.suppress(BaseException):
                 await self._rebooting
         self._emit(SHUTDOWN, "stop")
+        await self._close_fastboot()
         await self._power_off()
 
     def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:

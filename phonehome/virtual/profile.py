@@ -148,6 +148,15 @@ class BootSpec(StrictModel):
     complete_s: float = pydantic.Field(default=0.5, ge=0, le=600)  # adbd up, until sys.boot_completed=1
 
 
+class BootloaderSpec(StrictModel):
+    """The bootloader fastboot talks to (``fastboot getvar unlocked``, ``version-bootloader``)."""
+
+    unlocked: bool = True
+    """A locked bootloader refuses ``fastboot erase``, ``flash`` and ``-w`` (retail phones ship locked)."""
+    version: str = ""
+    """``version-bootloader``; default ``DEVICE-1.0``."""
+
+
 class Profile(StrictModel):
     """One model and firmware build of a virtual handset."""
 
@@ -163,6 +172,10 @@ class Profile(StrictModel):
     mac_randomization: bool = True  # Android 10+ per-network MAC; ignored below SDK 29
     wifi_interface: str = "wlan0"
     boot: BootSpec = BootSpec()
+    bootloader: BootloaderSpec = BootloaderSpec()
+    adb: Literal["at-boot", "after-setup"] = "at-boot"
+    """``at-boot``: adbd runs from the first boot (userdebug, eng, factory builds); ``after-setup``: as a
+    retail (user) build, ADB exists only once setup is done and a person enabled USB debugging."""
     lock_screen: Literal["swipe", "none"] = "swipe"
     """The screen lock after setup: ``swipe`` shows the keyguard on wake until dismissed (swipe up,
     KEYCODE_MENU, ``wm dismiss-keyguard``); ``none`` sends USER_PRESENT on every wake."""

@@ -56,6 +56,10 @@ class HandsetState:
     reboot: Callable[[str], None] = lambda reason: None
     factory_reset: Callable[[], None] = lambda: None
     """Reboots into recovery, which wipes user data (``recovery --wipe_data``, FACTORY_RESET)."""
+    test_harness: Callable[[], None] = lambda: None
+    """``cmd testharness enable``: a wipe that keeps ADB and skips setup at the next boot."""
+    wifi_networks: dict[str, str] = field(default_factory=dict)
+    """Networks saved by ``cmd wifi connect-network``: SSID -> security (user data: wiped)."""
     broadcast: Callable[[str, dict[str, str]], None] = lambda action, extras: None
     """Sends a system broadcast (recorded in ``broadcasts``, heard by firmware behaviour)."""
     broadcasts: BroadcastLog = field(default_factory=BroadcastLog)

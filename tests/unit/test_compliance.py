@@ -11,7 +11,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from phonehome.compliance import SCENARIO, BadInput, ComplianceRun, DeviceSpec, scenario_options
+from phonehome.compliance import SCENARIO, BadInput, ComplianceRun, DeviceSpec, lab_bench, scenario_options
+from phonehome.device import load_inventory
 from phonehome.policy import Evaluation, Finding, Verdict, registry, worst
 from phonehome.pytest_plugin import Run, Verdicts
 from phonehome.report import folder as results
@@ -40,6 +41,10 @@ class FakeLink:
         self.time_scale = 1e-4
         self.handset: Any = None
         self._handset = handset
+        self.adb_mode = "at-boot"
+
+    def lifecycle(self, method: str | None) -> None:
+        return None
 
     def online(self) -> bool:
         return self.handset is not None
@@ -194,3 +199,27 @@ def test_pytest_refuses_a_wrong_scenario_with_a_usage_error(tmp_path: Path) -> N
     assert done.returncode == 4, done.stdout + done.stderr
     assert "no such scenario" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_handset_over_adb_needs_a_bench_the_virtual_one_has_no_cable_to_it() -> None:
+    with pytest.raises(BadInput, match="--bench is required for a handset over ADB"):
+        lab_bench(DeviceSpec.parse("adb:PT-0001"), None, None)
+    assert lab_bench(DeviceSpec.parse("virtual:aosp-clean"), None, None) == (
+        Path("benches/virtual.yaml"),
+        None,
+    )
+
+
+def test_the_inventory_places_a_handset_on_its_bench_and_a_port_the_bench_lacks_is_bad_input(
+    tmp_path: Path,
+) -> None:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "handsets:\n  - serial: PT-0001\n    bench: benches/lab-example.yaml\n    port: ap1\n"
+        "  - serial: PT-0002\n    bench: benches/lab-example.yaml\n    port: desk\n"
+    )
+    lab = load_inventory(inventory)
+    placed = lab_bench(DeviceSpec.parse("adb:PT-0001"), None, lab.find("PT-0001"))
+    assert placed == (Path("benches/lab-example.yaml"), "ap1")
+    with pytest.raises(BadInput, match=r"bench port 'desk', which benches/lab-example\.yaml does not have"):
+        lab_bench(DeviceSpec.parse("adb:PT-0002"), None, lab.find("PT-0002"))

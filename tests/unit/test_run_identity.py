@@ -46,3 +46,43 @@ def test_without_an_adb_connection_the_inventory_is_used_and_the_run_cannot_pass
     assert identity.sources["imei"] == "inventory"
     assert any("never reached the handset" in p for p in run.problems)
     assert (run.claim() / "identity.json").exists()
+
+
+class SerialOnly:
+    """A handset over ADB that answers only ``getprop ro.serialno``."""
+
+    def __init__(self, serial: str) -> None:
+        self.serial = serial
+
+    def getprop(self, name: str, *, step: str = "getprop", timeout: float | None = None) -> str:
+        assert name == "ro.serialno"
+        return self.serial
+
+
+def _retail_run(tmp_path: Path, serial_over_adb: str) -> ComplianceRun:
+    from phonehome.run_identity import confirm_after_setup
+
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "handsets:\n  - serial: PT-0001\n    adb_serial: 10.0.0.5:5555\n    adb: after-setup\n"
+    )
+    run = ComplianceRun(
+        DeviceSpec.parse("adb:10.0.0.5:5555"), inventory_file=inventory, results_parent=tmp_path
+    )
+    run.handset = SerialOnly(serial_over_adb)  # type: ignore[assignment]
+    confirm_after_setup(run)
+    return run
+
+
+def test_a_retail_build_known_by_its_inventory_entry_is_confirmed_over_adb_after_setup(
+    tmp_path: Path,
+) -> None:
+    run = _retail_run(tmp_path, "PT-0001")
+    assert run.problems == []
+    assert any("confirmed over ADB after setup (ro.serialno PT-0001)" in note for note in run.notes)
+
+
+def test_another_unit_over_adb_after_setup_is_a_problem_no_pass_can_hide(tmp_path: Path) -> None:
+    run = _retail_run(tmp_path, "PT-0002")
+    (problem,) = run.problems
+    assert "is PT-0002, not the inventory's PT-0001" in problem

@@ -59,7 +59,7 @@ def test_a_handset_without_verdicts_is_never_summed_up_as_a_pass_or_a_fail() -> 
     assert _status([_result("a", "FAIL"), _result("b", None, status=exits.INTERNAL_ERROR)]) == 6
     assert _status([_result("a", "FAIL"), _result("b", None, status=exits.BAD_INPUT)]) == exits.BAD_INPUT
     lines = _table([_result("b", None, status=exits.NO_VERDICT)])
-    assert "b: NO VERDICT: bench or device error: bench error" in lines
+    assert "b: NO VERDICT: bench or device error: bench error (log: /r/b/pytest.log)" in lines
 
 
 def test_repeated_findings_are_one_line_with_a_count() -> None:

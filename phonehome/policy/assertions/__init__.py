@@ -34,7 +34,7 @@ class Assertion:
     """Requirement clauses it traces to (REQUIREMENTS.md), quoted by id in every report."""
     needs: tuple[str, ...]
     """Inputs without which it cannot PASS: ``manifest``, ``identity``, ``timeline``, ``geo``,
-    ``tls-validate`` (a bench that offered bad certificates)."""
+    ``tls-validate`` (a bench that offered bad certificates), ``build`` (the build read over ADB)."""
     judge: Callable[[Context], Judgement]
     phases: tuple[str, ...] = ()
     """Phases it needs marked on the timeline besides those the run's scenario declared (``consent``)."""
@@ -43,6 +43,7 @@ class Assertion:
 def default_assertions() -> tuple[Assertion, ...]:
     """Every assertion, in DESIGN.md's order."""
     from phonehome.policy.assertions import (  # noqa: PLC0415  (the modules import this one)
+        build_identity,
         certificate_validation,
         consent,
         declared_endpoints,
@@ -62,6 +63,7 @@ def default_assertions() -> tuple[Assertion, ...]:
         regions.ASSERTION,
         visible_dns.ASSERTION,
         certificate_validation.ASSERTION,
+        build_identity.ASSERTION,
     )
 
 

@@ -198,9 +198,10 @@ class AppCommands:
             await inv.err("cmd: No service specified; use -l to list all running services.\n")
             return 20
         routes = {"package": "pm", "activity": "am", "window": "wm", "input": "input", "settings": "settings"}
-        target = routes.get(inv.args[0])
+        target = routes.get(inv.args[0]) or f"cmd:{inv.args[0]}"
         if inv.args[0] == "-l":
-            await inv.out("Currently running services:\n" + "".join(f"  {n}\n" for n in routes))
+            services = [*routes, *(n[4:] for n in self.table if n.startswith("cmd:"))]
+            await inv.out("Currently running services:\n" + "".join(f"  {n}\n" for n in services))
             return 0
         if target is None or target not in self.table:
             await inv.err(f"cmd: Can't find service: {inv.args[0]}\n")

@@ -188,6 +188,13 @@ class SetupWizard:
             clock=self._clock,
         )
 
+    def skip(self) -> None:
+        """Setup skipped (Test Harness Mode): the wizard records its end and the launcher shows."""
+        with self._lock:
+            if not self._state.completed:
+                self._finish()
+        self._flush()
+
     @property
     def screen_name(self) -> str:
         with self._lock:

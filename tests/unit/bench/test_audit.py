@@ -6,6 +6,7 @@ import os
 
 from phonehome.bench.audit import dead_services, foreign_problems, mac_text
 from phonehome.bench.nft import FOREIGN_LIMIT
+from phonehome.bench.records import NetnsCreated, ProcessStarted
 from phonehome.bench.runtime import ProcessId
 from phonehome.bench.topology import Port
 
@@ -16,10 +17,10 @@ def test_a_service_that_is_not_the_process_the_bench_started_is_named() -> None:
     me = ProcessId.of(os.getpid())
     assert me is not None
     records = [
-        {"kind": "netns", "name": "x"},
-        {"kind": "process", "role": "sinks", "pid": me.pid, "start": me.start},
-        {"kind": "process", "role": "resolver", "pid": me.pid, "start": me.start + 1},  # a reused pid
-        {"kind": "process", "role": "capture:wlan", "pid": 2**22 + 3, "start": 1},  # checked elsewhere
+        NetnsCreated("x"),
+        ProcessStarted("sinks", me.pid, me.start),
+        ProcessStarted("resolver", me.pid, me.start + 1),  # a reused pid
+        ProcessStarted("capture:wlan", 2**22 + 3, 1),  # checked elsewhere
     ]
     (problem,) = dead_services(records)
     assert problem.startswith("the bench's resolver (every DNS answer")

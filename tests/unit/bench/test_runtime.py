@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from phonehome.bench import runtime
+from phonehome.bench.records import PathCreated
 from phonehome.bench.runtime import ProcessId, claim, host_lock, read_states
 
 
@@ -73,8 +74,30 @@ def test_all_slots_taken_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_state_files_are_replaced_whole(private_run_dir: Path) -> None:
     with host_lock():
-        state = claim("a", None, {"undo": []})
-    state.data["undo"].append({"kind": "path", "path": "/nonexistent"})
+        state = claim("a", None, {})
+    state.undo.append(PathCreated("/nonexistent"))
     state.save()
-    assert read_states()[0].data["undo"] == [{"kind": "path", "path": "/nonexistent"}]
+    assert read_states()[0].undo == [PathCreated("/nonexistent")]
     assert [p.name for p in (private_run_dir / "benches").iterdir()] == [state.path.name]
+
+
+def test_a_state_file_of_another_version_keeps_its_bench_from_being_swept(private_run_dir: Path) -> None:
+    with host_lock():
+        mine = claim("a", None, {})
+    theirs = private_run_dir / "benches" / "abc123.json"
+    theirs.write_text(
+        '{"name": "b", "run_id": "abc123", "slot": 7, "owner": null,'
+        ' "undo": [{"kind": "tls-service", "pid": 1}]}'
+    )
+    assert [s.run_id for s in read_states()] == [mine.run_id]
+    assert runtime.unreadable_run_ids() == {"abc123"}
+
+
+def test_a_port_without_an_access_point_is_written_as_older_versions_read_it() -> None:
+    from phonehome.bench.topology import Port
+
+    port = Port("wlan", "veth", "lan", "ph1-wlan", "ph1-br0", "172.16.0.1", "172.16.0.0/24")
+    assert "ssid" not in port.to_dict()
+    assert Port.from_dict(port.to_dict()) == port
+    wifi = Port("ap", "hostapd", "lan", "wlx1", "ph1-br0", "172.16.0.1", "172.16.0.0/24", ssid="lab")
+    assert Port.from_dict(wifi.to_dict()).ssid == "lab"

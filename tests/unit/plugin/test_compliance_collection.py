@@ -59,9 +59,9 @@ def test_an_assertion_added_to_the_registry_gets_its_test(pytester: pytest.Pytes
         from phonehome.policy import assertions
 
         first = assertions.registry()[0]
-        assertions._REGISTRY = (*assertions.registry(), replace(first, name="build-identity"))
+        assertions._REGISTRY = (*assertions.registry(), replace(first, name="lab-added-assertion"))
         """
     )
     ids = _collected("compliance", "--device", "virtual:aosp-clean", cwd=pytester.path)
-    assert ids[-1] == "build-identity"
+    assert ids[-1] == "lab-added-assertion"
     assert len(ids) == len(registry()) + 1

@@ -56,7 +56,7 @@ def test_an_option_no_scenario_reads_is_refused_as_a_typo() -> None:
 def test_an_option_with_a_bad_value_names_the_file() -> None:
     with pytest.raises(ScenarioError, match=r"idle\.py: scenario option idle='soon'"):
         build_scenario(["idle"], Options(values={"idle": "soon"}))
-    with pytest.raises(ScenarioError, match="choose one of never, adb, operator"):
+    with pytest.raises(ScenarioError, match="choose one of inventory, never, fastboot-wipe"):
         build_scenario(["first-boot"], Options(values={"reset": "yes"}))
 
 

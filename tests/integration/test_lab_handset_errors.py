@@ -1,0 +1,92 @@
+"""A lab's handset that is not there, or not authorized: one line naming the step and what to do, with the
+log's path, and the no-verdict exit status, within seconds and before any bench comes up."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from phonehome import exits
+from phonehome.virtual.testing import PrivateAdbServer, bundled_adb, emulator_ports_in_use, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAdbServer]:
+    busy = emulator_ports_in_use()
+    if busy:
+        pytest.skip(f"something listens on 127.0.0.1:{busy}; an adb server would probe it as an emulator")
+    server = PrivateAdbServer(bundled_adb(), tmp_path_factory.mktemp("lab-errors-adb-home")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def bench(tmp_path: Path) -> Path:
+    """The lab rig's bench on a host interface that exists (the check before any bench needs one)."""
+    present = sorted(p.name for p in Path("/sys/class/net").iterdir() if p.name != "lo")
+    if not present:
+        pytest.skip("no host interface besides the loopback")
+    path = tmp_path / "lab.yaml"
+    path.write_text((REPO / "benches" / "lab-rig.yaml").read_text().replace("phrig0", present[0]))
+    return path
+
+
+def _run(serial: str, bench: Path, results: Path, env: dict[str, str]) -> tuple[int, list[str], float]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "phonehome.cli", "run", "--device", f"adb:{serial}", "--bench", str(bench),
+         "--results", str(results)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if "NO VERDICT" in line]
+    return done.returncode, lines, time.monotonic() - started
+
+
+def test_a_handset_that_is_not_attached_is_one_line_saying_to_plug_it_in(
+    adb_server: PrivateAdbServer, bench: Path, tmp_path: Path
+) -> None:
+    serial = f"127.0.0.1:{free_port()}"
+    status, lines, _ = _run(serial, bench, tmp_path / "r", adb_server.env)
+    assert status == exits.NO_VERDICT
+    (line,) = lines
+    assert line.startswith(f"adb:{serial}: NO VERDICT: ")
+    assert "connect: not listed by the adb server" in line
+    assert "plug it in" in line
+    assert line.endswith("pytest.log)")
+    assert not list((tmp_path / "r").rglob("bench/*")), "a bench came up for a handset that is not there"
+
+
+def test_an_unauthorized_handset_is_one_line_saying_to_accept_the_key(
+    adb_server: PrivateAdbServer, bench: Path, tmp_path: Path
+) -> None:
+    env = {**adb_server.env, "PHONEHOME_RUN_DIR": str(tmp_path / "virtual")}
+    name = f"lab-errors-{free_port()}"
+    started = subprocess.run(
+        [sys.executable, "-m", "phonehome.cli", "virtual", "start", "--profile", "aosp-clean", "--name", name,
+         "--auth", "--time-scale", "0.0001"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    serial = started.stdout.split("\t")[1]
+    try:
+        status, lines, _ = _run(serial, bench, tmp_path / "r", env)
+        assert status == exits.NO_VERDICT
+        (line,) = lines
+        assert "unauthorized" in line
+        assert "accept" in line.lower()
+        assert line.endswith("pytest.log)")
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "phonehome.cli", "virtual", "stop", name],
+            cwd=REPO, env=env, capture_output=True, timeout=60, check=False,
+        )  # fmt: skip
+        adb_server.run("disconnect", serial)
