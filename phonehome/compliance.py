@@ -244,6 +244,8 @@ class ComplianceRun:
     """The handset over ADB, once the scenario connected to it."""
     capture: Capture | None = None
     build: BuildIdentity | None = None
+    lab_ca: str | None = None
+    """What became of the bench's lab CA on a real handset (``tls: validate|intercept``)."""
     """The firmware the handset runs, read over ADB after the scenario (the build-identity assertion)."""
     definitions: dict[str, str] = field(default_factory=dict)
     """The definitions copied into the results (role -> path in the folder), for the evidence bundle."""
@@ -358,7 +360,10 @@ class ComplianceRun:
         from phonehome.links import AdbLink, VirtualLink  # noqa: PLC0415
 
         if self.device.kind == "adb":
-            yield AdbLink(self.device.name, server, self.operator, self.inventory_entry())
+            adb_link = AdbLink(self.device.name, server, self.operator, self.inventory_entry())
+            if bench.lab_ca is not None:
+                self.lab_ca = self.install_lab_ca(adb_link, bench.lab_ca.read_bytes())
+            yield adb_link
             return
         port = bench.port(self.bench_port()[1])
         if port.netns is None or port.handset_ifname is None:
@@ -382,6 +387,31 @@ class ComplianceRun:
             yield link
         finally:
             link.close()
+
+    def install_lab_ca(self, link: AdbLink, pem: bytes) -> str:
+        """The lab CA into a real handset's system store before the scenario (docs/tls.md), as far as ADB
+        allows; what happened, for run.json. Not a problem of the run when it cannot be done (a user build,
+        ADB only after setup): the TLS service's records then show the CA refused, and the verdicts that
+        need it say so."""
+        from phonehome.bench.certs import android_ca_file  # noqa: PLC0415
+        from phonehome.device import DeviceError  # noqa: PLC0415
+        from phonehome.device.trust import install_system_ca  # noqa: PLC0415
+
+        if link.adb_mode != "at-boot":
+            return (
+                "not installed: this build's ADB runs only after setup (install the CA in the build itself)"
+            )
+        if not link.online():
+            return "not installed: the handset was not on ADB before the scenario"
+        name, body = android_ca_file(pem)
+        try:
+            done = install_system_ca(link.connect(10.0), body, name)
+        except DeviceError as exc:
+            self.say("tls", f"lab CA not installed: {exc}")
+            return f"not installed: {exc}"
+        where = f"{done.path}" + (" and over the Conscrypt APEX (until the next boot)" if done.apex else "")
+        self.say("tls", f"lab CA installed in {where}")
+        return f"installed in {where}"
 
     # -- the steps of a run -------------------------------------------------------------------------
     def drive(self, bench: Bench, link: AdbLink | VirtualLink) -> ScenarioResult:
@@ -614,6 +644,7 @@ class ComplianceRun:
             "phases": list(self.phases),
             "bench_problems": list(self.bench_problems),
             "problems": list(self.problems),
+            "lab_ca": self.lab_ca,
             "time_scale": self.time_scale,
             "capture": results.CAPTURE,
             "identity": results.IDENTITY,

@@ -223,3 +223,75 @@ def test_the_inventory_places_a_handset_on_its_bench_and_a_port_the_bench_lacks_
     assert placed == (Path("benches/lab-example.yaml"), "ap1")
     with pytest.raises(BadInput, match=r"bench port 'desk', which benches/lab-example\.yaml does not have"):
         lab_bench(DeviceSpec.parse("adb:PT-0002"), None, lab.find("PT-0002"))
+
+
+class _LabLink:
+    """An adb handset as `ComplianceRun.install_lab_ca` sees it: its ADB mode and whether it answers."""
+
+    def __init__(self, adb_mode: str = "at-boot", online: bool = True) -> None:
+        self.adb_mode, self._online = adb_mode, online
+        self.connected = 0
+
+    def online(self) -> bool:
+        return self._online
+
+    def connect(self, timeout: float) -> object:
+        self.connected += 1
+        return object()
+
+
+@pytest.fixture
+def lab_ca_pem(tmp_path: Path) -> bytes:
+    from phonehome.bench.certs import lab_authority
+
+    return lab_authority(tmp_path / "ca").pem
+
+
+def test_a_real_handsets_lab_ca_is_installed_through_the_device_layer(
+    tmp_path: Path, lab_ca_pem: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phonehome.device import trust
+
+    calls: list[str] = []
+
+    def install(handset: object, pem: bytes, name: str) -> trust.InstalledCa:
+        calls.append(name)
+        return trust.InstalledCa(f"{trust.SYSTEM_CACERTS}/{name}", apex=True)
+
+    monkeypatch.setattr(trust, "install_system_ca", install)
+    run = ComplianceRun(DeviceSpec.parse("adb:0123ABC"), results_parent=tmp_path)
+    said = run.install_lab_ca(_LabLink(), lab_ca_pem)  # type: ignore[arg-type]
+    assert calls
+    assert said.startswith(f"installed in {trust.SYSTEM_CACERTS}/{calls[0]}")
+    assert "Conscrypt APEX" in said
+
+
+@pytest.mark.parametrize(
+    ("link", "says"),
+    [(_LabLink(adb_mode="after-setup"), "only after setup"), (_LabLink(online=False), "not on ADB")],
+)
+def test_a_lab_ca_that_cannot_go_in_is_recorded_never_tried_blind(
+    tmp_path: Path, lab_ca_pem: bytes, link: _LabLink, says: str
+) -> None:
+    run = ComplianceRun(DeviceSpec.parse("adb:0123ABC"), results_parent=tmp_path)
+    said = run.install_lab_ca(link, lab_ca_pem)  # type: ignore[arg-type]
+    assert said.startswith("not installed")
+    assert says in said
+    assert link.connected == 0
+
+
+def test_a_user_builds_refusal_is_recorded_not_a_crash(
+    tmp_path: Path, lab_ca_pem: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phonehome.device import trust
+
+    def refuse(handset: object, pem: bytes, name: str) -> trust.InstalledCa:
+        raise trust.TrustError(
+            "0123ABC", trust.STEP, "a user build: its system trust store cannot be written"
+        )
+
+    monkeypatch.setattr(trust, "install_system_ca", refuse)
+    run = ComplianceRun(DeviceSpec.parse("adb:0123ABC"), results_parent=tmp_path)
+    said = run.install_lab_ca(_LabLink(), lab_ca_pem)  # type: ignore[arg-type]
+    assert said.startswith("not installed")
+    assert "a user build" in said
