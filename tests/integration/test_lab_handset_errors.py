@@ -12,21 +12,15 @@ from pathlib import Path
 import pytest
 
 from phonehome import exits
-from phonehome.virtual.testing import PrivateAdbServer, bundled_adb, emulator_ports_in_use, free_port
+from phonehome.virtual.testing import PrivateAdbServer, free_port
+from tests.integration.adb_servers import private_server
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAdbServer]:
-    busy = emulator_ports_in_use()
-    if busy:
-        pytest.skip(f"something listens on 127.0.0.1:{busy}; an adb server would probe it as an emulator")
-    server = PrivateAdbServer(bundled_adb(), tmp_path_factory.mktemp("lab-errors-adb-home")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from private_server(tmp_path_factory.mktemp("lab-errors-adb-home"))
 
 
 @pytest.fixture

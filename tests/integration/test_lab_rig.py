@@ -35,7 +35,8 @@ from ruamel.yaml import YAML
 
 from phonehome.links import virtual_seed
 from phonehome.report import folder as results
-from phonehome.virtual.testing import PrivateAdbServer, bundled_adb, emulator_ports_in_use
+from phonehome.virtual.testing import PrivateAdbServer
+from tests.integration.adb_servers import private_server
 
 pytestmark = pytest.mark.root
 
@@ -138,14 +139,7 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAdbServer]:
-    busy = emulator_ports_in_use()
-    if busy:
-        pytest.skip(f"something listens on 127.0.0.1:{busy}; an adb server would probe it as an emulator")
-    server = PrivateAdbServer(bundled_adb(), tmp_path_factory.mktemp("lab-rig-adb-home")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from private_server(tmp_path_factory.mktemp("lab-rig-adb-home"))
 
 
 def _preconditions() -> None:

@@ -17,21 +17,15 @@ import pytest
 
 from phonehome.device import AdbServer, Handset
 from phonehome.virtual import VirtualHandset
-from phonehome.virtual.testing import PrivateAdbServer, RecordingScreen, bundled_adb, emulator_ports_in_use
+from phonehome.virtual.testing import PrivateAdbServer, RecordingScreen, bundled_adb
+from tests.integration.adb_servers import private_server
 
 DEBIAN_ADB = Path("/usr/lib/android-sdk/platform-tools/adb")
 Pair = tuple[VirtualHandset, Handset]
 
 
 def _private_server(binary: Path, home: Path) -> Iterator[PrivateAdbServer]:
-    busy = emulator_ports_in_use()
-    if busy:
-        pytest.skip(f"something listens on 127.0.0.1:{busy}; an adb server would probe it as an emulator")
-    server = PrivateAdbServer(binary, home).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from private_server(home, binary)
 
 
 @pytest.fixture(scope="session")

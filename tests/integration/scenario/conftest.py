@@ -11,19 +11,13 @@ from collections.abc import Iterator
 import pytest
 
 from phonehome.device import AdbServer
-from phonehome.virtual.testing import PrivateAdbServer, bundled_adb, emulator_ports_in_use
+from phonehome.virtual.testing import PrivateAdbServer
+from tests.integration.adb_servers import private_server
 
 
 @pytest.fixture(scope="session")
 def adb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateAdbServer]:
-    busy = emulator_ports_in_use()
-    if busy:
-        pytest.skip(f"something listens on 127.0.0.1:{busy}; an adb server would probe it as an emulator")
-    server = PrivateAdbServer(bundled_adb(), tmp_path_factory.mktemp("scenario-adb-home")).start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from private_server(tmp_path_factory.mktemp("scenario-adb-home"))
 
 
 def server_of(private: PrivateAdbServer) -> AdbServer:
