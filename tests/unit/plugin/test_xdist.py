@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from phonehome.policy import registry
 from phonehome.pytest_scheduler import handset_scope
 from phonehome.report import folder as results
 from tests.unit.plugin.fake_suite import ENV, fake, make_suite
@@ -73,7 +74,7 @@ def test_one_handset_under_n_workers_is_one_session_on_one_worker(tmp_path: Path
     sessions = _sessions(tmp_path / "r")
     assert list(sessions) == ["virtual:aosp-clean"]
     assert len(sessions["virtual:aosp-clean"]) == 1  # one folder, one bench: not one per worker
-    assert len(sessions["virtual:aosp-clean"][0]["tests"]) == 8  # type: ignore[arg-type]
+    assert len(sessions["virtual:aosp-clean"][0]["tests"]) == len(registry())  # type: ignore[arg-type]
 
 
 def test_three_handsets_under_three_workers_get_a_worker_each_and_their_own_verdicts(tmp_path: Path) -> None:
