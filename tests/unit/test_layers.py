@@ -26,6 +26,7 @@ FORBIDDEN = {
     "report": ("phonehome.bench", "phonehome.device", "phonehome.virtual", "phonehome.scenario", *RUNNERS),
     "device": ("phonehome.virtual", "phonehome.bench", "phonehome.scenario", "phonehome.report", *RUNNERS),
     "scenario": ("phonehome.virtual", "phonehome.bench", "phonehome.report", *RUNNERS),
+    "store": ("phonehome.bench", "phonehome.device", "phonehome.virtual", "phonehome.scenario", *RUNNERS),
     "virtual": ("phonehome.bench", "phonehome.device", "phonehome.scenario", "phonehome.report", *RUNNERS),
 }  # fmt: skip
 
