@@ -214,7 +214,7 @@ def rig(
              "--scenario-option", "settle=20", "--results", str(folder / "results")],
             env, RUN_TIMEOUT_S,
         )  # fmt: skip
-        (run_dir,) = (folder / "results").iterdir()
+        (run_dir,) = [p for p in (folder / "results").iterdir() if p.is_dir()]  # beside it: the store
         assert rig.cable in _host_links(), "the cable's end did not come back to the host"
         bench_ns = {ns for ns in _namespaces() if ns.startswith("phonehome-") and rig.cable in _links_in(ns)}
         assert not bench_ns, f"the run left its bench behind: {bench_ns}"

@@ -49,7 +49,9 @@ def judge(ctx: Context) -> Judgement:
     else:
         findings += _market(release, names)
         findings += _release(release, build)
-    return _verdict(build, release, findings, doubts), findings
+    # What undermines the run undermines its build record too (read over ADB at its end: a handset that
+    # went away, a scenario that did not finish); a build gate that PASSes beside them is not earned.
+    return _verdict(build, release, findings, [*doubts, *ctx.degraded]), findings
 
 
 def _market(release: Release, names: list[str]) -> list[Finding]:

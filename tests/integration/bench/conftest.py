@@ -21,7 +21,8 @@ from pyroute2 import IPRoute, netns
 from phonehome.bench import Bench
 from phonehome.bench.definition import parse_bench
 from phonehome.bench.netops import nft_tables
-from phonehome.bench.runtime import read_states
+from phonehome.bench.records import ProcessStarted
+from phonehome.bench.runtime import StateFile, read_states
 from phonehome.bench.tools import find_tool
 from phonehome.bench.topology import Port
 
@@ -132,3 +133,10 @@ def upstream() -> Iterator[Upstream]:
             found = ipr.link_lookup(ifname=host_if)
             if found:
                 ipr.link("del", index=found[0])
+
+
+def started(state: StateFile | None, role: str) -> ProcessStarted:
+    """The one process the bench started in ``role`` (dnsmasq, resolver, sinks, tls, ``capture:PORT``)."""
+    assert state is not None
+    (record,) = [r for r in state.undo if isinstance(r, ProcessStarted) and r.role == role]
+    return record

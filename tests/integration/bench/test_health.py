@@ -9,8 +9,7 @@ import time
 import pytest
 
 from phonehome.bench.dhcp_client import obtain_lease
-from phonehome.bench.runtime import ProcessId
-from tests.integration.bench.conftest import BenchFactory
+from tests.integration.bench.conftest import BenchFactory, started
 
 pytestmark = pytest.mark.root
 
@@ -29,9 +28,7 @@ def test_a_service_killed_after_the_last_marker_is_named_in_the_captures_problem
     obtain_lease(bench.port(), bench.workdir)
     bench.mark("boot")
     bench.mark("done")
-    assert bench.state is not None
-    (record,) = [r for r in bench.state.data["undo"] if r.get("role") == role]
-    proc = ProcessId(record["pid"], record["start"])
+    proc = started(bench.state, role).process
     os.kill(proc.pid, sig)
     deadline = time.monotonic() + 5
     while proc.alive():

@@ -12,7 +12,7 @@ import pytest
 from phonehome.bench import Bench
 from phonehome.bench.dhcp_client import obtain_lease
 from phonehome.bench.tools import find_tool
-from tests.integration.bench.conftest import BenchFactory
+from tests.integration.bench.conftest import BenchFactory, started
 
 pytestmark = pytest.mark.root
 
@@ -25,9 +25,7 @@ def status_of(pid: int) -> dict[str, str]:
 
 
 def process(bench: Bench, role: str) -> dict[str, str]:
-    assert bench.state is not None
-    (record,) = [r for r in bench.state.data["undo"] if r.get("role") == role]
-    return status_of(record["pid"])
+    return status_of(started(bench.state, role).pid)
 
 
 @pytest.mark.parametrize("tool", ["dumpcap", "tcpdump"])

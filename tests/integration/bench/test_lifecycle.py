@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from phonehome.bench.dhcp_client import obtain_lease
-from phonehome.bench.runtime import ProcessId, read_states
+from phonehome.bench.records import ProcessStarted
+from phonehome.bench.runtime import read_states
 from tests.integration.bench.conftest import BenchFactory, in_handset, leftovers
 
 pytestmark = pytest.mark.root
@@ -50,8 +51,9 @@ def test_a_sigkilled_owners_bench_is_removed_when_the_next_bench_starts(
             run_id = owner.stdout.readline().strip()
             assert run_id, "the owner did not bring its bench up"
             (state,) = [s for s in read_states() if s.run_id == run_id]
-            procs = [ProcessId(r["pid"], r["start"]) for r in state.data["undo"] if r["kind"] == "process"]
-            roles = {r["role"] for r in state.data["undo"] if r["kind"] == "process"}
+            records = [r for r in state.undo if isinstance(r, ProcessStarted)]
+            procs = [r.process for r in records]
+            roles = {r.role for r in records}
             assert roles == {"sinks", "resolver", "dnsmasq", "capture:wlan"}
         finally:
             owner.send_signal(signal.SIGKILL)

@@ -13,7 +13,7 @@ import pytest
 from phonehome.bench import Bench
 from phonehome.bench.dhcp_client import obtain_lease
 from phonehome.bench.runtime import ProcessId
-from tests.integration.bench.conftest import BenchFactory, in_handset
+from tests.integration.bench.conftest import BenchFactory, in_handset, started
 
 pytestmark = pytest.mark.root
 
@@ -46,9 +46,7 @@ SLOWLORIS = """
 
 
 def sink_process(bench: Bench) -> ProcessId:
-    assert bench.state is not None
-    (record,) = [r for r in bench.state.data["undo"] if r["kind"] == "process" and r["role"] == "sinks"]
-    return ProcessId(record["pid"], record["start"])
+    return started(bench.state, "sinks").process
 
 
 def test_a_slowloris_from_the_handset_cannot_starve_the_sinks_and_the_cuts_are_problems(

@@ -20,7 +20,7 @@ from phonehome.bench.sinks import SinkRecord
 from phonehome.bench.tools import find_tool
 from phonehome.traffic import analyze
 from phonehome.traffic.capture import Capture
-from tests.integration.bench.conftest import BenchFactory, in_handset, need_tool
+from tests.integration.bench.conftest import BenchFactory, in_handset, need_tool, started
 
 pytestmark = pytest.mark.root
 
@@ -225,9 +225,7 @@ def test_capture_json_beside_the_files_reads_back_as_the_same_capture(make_bench
 def test_a_killed_capture_tool_is_reported_and_its_partial_file_kept(make_bench: BenchFactory) -> None:
     bench = make_bench(VIRTUAL)
     obtain_lease(bench.port(), bench.workdir)
-    assert bench.state is not None
-    (record,) = [r for r in bench.state.data["undo"] if r.get("role") == "capture:wlan"]
-    os.kill(record["pid"], signal.SIGKILL)
+    os.kill(started(bench.state, "capture:wlan").pid, signal.SIGKILL)
     time.sleep(0.2)
     assert any("capture:wlan" in p for p in bench.status())
     capture = bench.stop_capture()["wlan"]

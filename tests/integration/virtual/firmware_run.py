@@ -20,7 +20,10 @@ from typing import Any
 
 from phonehome.bench import Bench, Capture, DnsLogEntry, Lease, SinkRecord
 from phonehome.bench.definition import load_bench
+from phonehome.device.build import build_from
+from phonehome.device.dumps import packages
 from phonehome.policy import Evaluation, Identity, evaluate_capture, load_manifest
+from phonehome.policy.build import BuildIdentity
 from phonehome.policy.identity import Cell, Location
 from phonehome.traffic import Analysis
 from phonehome.virtual import HandsetIdentity, SimCard, VirtualHandset
@@ -117,6 +120,14 @@ def walk_aosp_wizard(handset: VirtualHandset, *, diagnostics: bool = False, time
     raise AssertionError(f"the wizard did not reach the launcher within {timeout:g} s")
 
 
+def _build_of(handset: VirtualHandset) -> BuildIdentity:
+    """The build as `phonehome.device.build.read_build` reads it over ADB (getprop, pm list packages -f -U),
+    taken from the handset's own tables: this harness drives the firmware without the device layer."""
+    state = handset.state
+    listed = "\n".join(f"package:{p.path}={p.name} uid:{p.uid}" for p in state.packages.all())
+    return build_from(dict(state.props.items()), packages(listed))
+
+
 @dataclass
 class ProfileRun:
     """What one run produced, for assertions and reports."""
@@ -206,6 +217,7 @@ def run_profile(
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
             firmware.stop()
+            build = _build_of(handset)
             handset.stop()
         capture = bench.stop_capture()[port.name]
         leases, queries, records = bench.leases(), bench.dns_queries(), bench.sink_records()
@@ -216,7 +228,7 @@ def run_profile(
     assert manifest_name, f"profile {profile} names no manifest"
     manifest = load_manifest(REPO / "manifests" / f"{manifest_name}.yaml")
     identity = policy_identity(handset.identity, sims)
-    analysis, evaluation = evaluate_capture(capture, identity=identity, manifest=manifest)
+    analysis, evaluation = evaluate_capture(capture, identity=identity, manifest=manifest, build=build)
     timings["analysed"] = time.perf_counter() - started
     return ProfileRun(
         profile,

@@ -93,7 +93,7 @@ def test_aosp_clean_passes_every_assertion(run: Callable[[str], ProfileRun]) -> 
     assert {v.assertion: v.result for v in result.evaluation.verdicts} == {
         **dict.fromkeys(
             ("declared-endpoints", "no-cleartext-identifiers", "identifier-recipients", "transport", "consent",
-             "regions", "visible-dns"), "PASS",
+             "regions", "visible-dns", "build-identity"), "PASS",
         ),
         "certificate-validation": "NOT_APPLICABLE",  # no TLS at all: NTP and the cleartext portal probe
     }  # fmt: skip
