@@ -82,6 +82,12 @@ class Contact:
         return self.flow.transport in ("tls", "quic") and not self.flow.cleartext_in_tls
 
     @property
+    def local(self) -> tuple[str, int]:
+        """The handset's own address and port on this flow."""
+        flow = self.flow
+        return (flow.src, flow.sport) if self.opened else (flow.dst, flow.dport)
+
+    @property
     def fully_decrypted(self) -> bool:
         """The lab decrypted every record of it (a key log): what it carried was judged."""
         flow = self.flow

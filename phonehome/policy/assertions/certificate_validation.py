@@ -70,7 +70,7 @@ def judge(ctx: Context) -> Judgement:
     offered: list[TlsOffer] = []
     untested: list[Contact] = []
     for contact in tls:
-        offer = interception.offer_for(_local(contact), (contact.peer, contact.peer_port))
+        offer = interception.offer_for(contact.local, (contact.peer, contact.peer_port))
         if offer is None:
             untested.append(contact)
             continue
@@ -85,11 +85,6 @@ def judge(ctx: Context) -> Judgement:
         f"; pinned (refused the lab CA's certificate too): {escape(', '.join(pinned), 400)}" if pinned else ""
     )
     return verdict(ctx, CERTIFICATE_VALIDATION, CLAUSES, findings, passed, doubts), findings
-
-
-def _local(contact: Contact) -> tuple[str, int]:
-    flow = contact.flow
-    return (flow.src, flow.sport) if contact.opened else (flow.dst, flow.dport)
 
 
 def _accepted(contact: Contact, offer: TlsOffer) -> Finding:

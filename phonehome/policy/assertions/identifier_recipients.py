@@ -76,9 +76,7 @@ def _why_hidden(ctx: Context, contact: Contact) -> str:
     interception = ctx.interception
     if interception is None or interception.mode != "intercept":
         return "what they carry is not visible without TLS interception (--tls intercept)"
-    flow = contact.flow
-    local = (flow.src, flow.sport) if contact.opened else (flow.dst, flow.dport)
-    offer = interception.offer_for(local, (contact.peer, contact.peer_port))
+    offer = interception.offer_for(contact.local, (contact.peer, contact.peer_port))
     if offer is None:
         return "the bench's TLS service has no record of it (QUIC, or not TLS it could terminate)"
     return f"not decrypted: {why(offer, lab_ca_trusted(interception.offers))}"
