@@ -95,7 +95,7 @@ class Bench:
     @classmethod
     def attach(cls, name: str) -> Bench:
         """The running bench with this run id (or, if unique, this name), from its state file."""
-        states = [s for s in runtime.read_states() if name in (s.run_id, s.name)]
+        states = [s for s in runtime.read_states(everywhere=False) if name in (s.run_id, s.name)]
         if not states:
             raise BenchError(f"no running bench is called {name!r} (phonehome bench status lists them)")
         if len(states) > 1:

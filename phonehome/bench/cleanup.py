@@ -47,9 +47,13 @@ def clean_stale(
             return clean_stale(log, everything=everything, locked=True)
     removed = []
     live = set()
+    own = runtime.state_dir().resolve()
     for state in runtime.read_states():
         owner = state.owner
-        if not (state.stale() or everything) or (everything and owner is not None and owner.alive()):
+        mine = state.path.parent.resolve() == own  # ``everything`` never reaches into another run folder
+        if not (state.stale() or (everything and mine)) or (
+            everything and owner is not None and owner.alive()
+        ):
             live.add(state.run_id)
             continue
         why = "its owner is gone" if state.stale() else "detached"

@@ -68,7 +68,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _status(name: str | None) -> int:
-    states = [s for s in read_states() if name in (None, s.run_id, s.name)]
+    states = [s for s in read_states(everywhere=False) if name in (None, s.run_id, s.name)]
     if not states:
         print("no bench is running" if name is None else f"no running bench is called {name!r}")
         return EXIT_OK if name is None else EXIT_FAIL

@@ -1,17 +1,23 @@
 """Where running benches are written down, so that other processes can find, share and clean them.
 
-``/run/phonehome`` (or ``$PHONEHOME_RUN_DIR``) holds one lock file that
-serialises slot allocation and cleaning across processes, and one state file
-per bench: its run id, slot, owner process and everything it created. A bench
-whose owner is dead is stale; the next bench to start, or ``phonehome bench
-clean``, removes it. The state file is written before anything is created, so
-nothing of a bench ever exists without a record of it.
+``/run/phonehome`` (or ``$PHONEHOME_RUN_DIR``) holds one state file per bench:
+its run id, slot, owner process and everything it created. A bench whose owner
+is dead is stale; the next bench to start, or ``phonehome bench clean``,
+removes it. The state file is written before anything is created, so nothing of
+a bench ever exists without a record of it.
+
+Namespaces, host links, sysctls and subnets are host-wide while run folders are
+not (a test, or a second lab user, may pick its own), so every run folder in use
+is written down in one host-wide registry (``/run/phonehome-run-dirs``) whose
+lock serialises slot allocation and cleaning, and every reader of states reads
+them all: a bench in another run folder is never mistaken for a leftover.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import secrets
@@ -36,6 +42,8 @@ __all__ = [
     "host_lock",
     "process_start",
     "read_states",
+    "registry",
+    "run_dirs",
     "unreadable_run_ids",
 ]
 
@@ -52,17 +60,51 @@ def run_dir() -> Path:
     return Path(os.environ.get("PHONEHOME_RUN_DIR", "/run/phonehome"))
 
 
-def state_dir() -> Path:
-    return run_dir() / "benches"
+def state_dir(folder: Path | None = None) -> Path:
+    return (folder or run_dir()) / "benches"
+
+
+def registry() -> Path:
+    """The host-wide list of run folders in use (``$PHONEHOME_RUN_DIRS`` for tests that keep their own)."""
+    return Path(os.environ.get("PHONEHOME_RUN_DIRS", "/run/phonehome-run-dirs"))
+
+
+def run_dirs() -> list[Path]:
+    """This process's run folder first, then every other registered one that still exists."""
+    own = run_dir()
+    found = [own]
+    with contextlib.suppress(OSError):
+        for entry in sorted(registry().glob("*.dir")):
+            with contextlib.suppress(OSError):
+                folder = Path(entry.read_text(encoding="utf-8").strip())
+                if not state_dir(folder).is_dir():
+                    entry.unlink()  # its folder went (a test's temp folder): nothing left to see there
+                elif folder.resolve() != own.resolve() and folder not in found:
+                    found.append(folder)
+    return found
+
+
+def _register(folder: Path) -> None:
+    key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
+    entry = registry() / f"{key}.dir"
+    if not entry.exists():
+        entry.write_text(f"{folder.resolve()}\n", encoding="utf-8")
 
 
 @contextlib.contextmanager
 def host_lock() -> Iterator[None]:
-    """Exclusive across processes: allocation and cleaning never interleave."""
+    """Exclusive across processes and run folders: allocation and cleaning never interleave."""
     state_dir().mkdir(parents=True, exist_ok=True)
-    fd = os.open(run_dir() / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        registry().mkdir(parents=True, exist_ok=True)
+        lock_path = registry() / "lock"
+    except OSError:  # no host-wide registry here (not root): this run folder alone is seen
+        lock_path = None
+    fd = os.open(lock_path or run_dir() / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        if lock_path is not None:
+            _register(run_dir())
         yield
     finally:
         os.close(fd)
@@ -203,16 +245,18 @@ class StateFile:
         write_json_atomic(self.path, self.to_json())
 
 
-def read_states() -> list[StateFile]:
+def read_states(*, everywhere: bool = True) -> list[StateFile]:
+    """The benches of every run folder in use (``everywhere=False``: of this process's alone)."""
     states: list[StateFile] = []
-    directory = state_dir()
-    if not directory.is_dir():
-        return states
-    for path in sorted(directory.glob("*.json")):
-        try:
-            states.append(StateFile.from_json(path, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError):
-            continue  # a torn file cannot exist (atomic writes); an unreadable one is not ours to judge
+    for folder in run_dirs() if everywhere else [run_dir()]:
+        directory = state_dir(folder)
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.json")):
+            try:
+                states.append(StateFile.from_json(path, json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError):
+                continue  # a torn file cannot exist (atomic writes); an unreadable one is not ours to judge
     return states
 
 
@@ -220,10 +264,13 @@ def unreadable_run_ids() -> set[str]:
     """Run ids of state files this version cannot read (another phonehome version's, with records or
     fields it does not know): their benches may be live, so nothing of theirs may be swept."""
     found: set[str] = set()
-    directory = state_dir()
-    if not directory.is_dir():
-        return found
-    for path in sorted(directory.glob("*.json")):
+    paths = [
+        p
+        for folder in run_dirs()
+        if state_dir(folder).is_dir()
+        for p in sorted(state_dir(folder).glob("*.json"))
+    ]
+    for path in paths:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from phonehome.bench.runtime import ProcessId, claim, host_lock, read_states
 @pytest.fixture(autouse=True)
 def private_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PHONEHOME_RUN_DIR", str(tmp_path / "run"))
+    monkeypatch.setenv("PHONEHOME_RUN_DIRS", str(tmp_path / "registry"))
     return tmp_path / "run"
 
 
@@ -101,3 +103,38 @@ def test_a_port_without_an_access_point_is_written_as_older_versions_read_it() -
     assert Port.from_dict(port.to_dict()) == port
     wifi = Port("ap", "hostapd", "lan", "wlx1", "ph1-br0", "172.16.0.1", "172.16.0.0/24", ssid="lab")
     assert Port.from_dict(wifi.to_dict()).ssid == "lab"
+
+
+def test_benches_of_another_run_folder_are_seen_and_never_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Namespaces and slots are host-wide: a test's own run folder must not make another's bench a leftover."""
+    from phonehome.bench import cleanup
+
+    me = ProcessId.of(os.getpid())
+    with host_lock():
+        theirs = claim("theirs", None, {})  # detached: even --all leaves it to its own folder
+    monkeypatch.setenv("PHONEHOME_RUN_DIR", str(tmp_path / "other-run"))
+    with host_lock():
+        mine = claim("mine", me, {})
+    assert mine.slot != theirs.slot
+    assert {s.run_id for s in read_states()} == {theirs.run_id, mine.run_id}
+    assert [s.run_id for s in read_states(everywhere=False)] == [mine.run_id]
+    swept: list[set[str]] = []
+    monkeypatch.setattr(cleanup, "_sweep", lambda live, log: swept.append(live) or [])
+    monkeypatch.setattr(cleanup.owned, "clean", lambda log, everything: [])
+    cleanup.clean_stale(log=print, everything=True)
+    assert swept == [{theirs.run_id, mine.run_id}]
+    assert theirs.path.exists()
+
+
+def test_a_run_folder_that_went_is_forgotten(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with host_lock():
+        claim("a", None, {})
+    monkeypatch.setenv("PHONEHOME_RUN_DIR", str(tmp_path / "other-run"))
+    with host_lock():
+        pass
+    assert len(runtime.run_dirs()) == 2
+    shutil.rmtree(tmp_path / "run")
+    assert runtime.run_dirs() == [tmp_path / "other-run"]
+    assert len(list((tmp_path / "registry").glob("*.dir"))) == 1
