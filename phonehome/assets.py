@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-SHIPPED = Path(__file__).resolve().parents[1]
-"""Where the package's definitions live: the checkout (or the source tree of an editable install)."""
+SHIPPED = Path(__file__).resolve().parent / "shipped"
+"""Where the package's definitions live (benches, devices, manifests, scenarios): inside the package, so a
+wheel carries them; a checkout links its top-level folders of the same names here."""
+
+SUITE = Path(__file__).resolve().parent / "suite" / "compliance"
+"""The compliance suite labs run (``pytest --pyargs phonehome.suite``)."""
 
 
 def shipped(relative: str | Path) -> Path:
@@ -22,3 +26,9 @@ def shipped(relative: str | Path) -> Path:
         return path
     candidate = SHIPPED / path
     return candidate if candidate.exists() else path
+
+
+def shipped_or_none(given: str | None) -> str | None:
+    """A path option as given, or the shipped file of that relative path when the working folder has none
+    (``--inventory devices/virtual-inventory.yaml`` from any folder)."""
+    return str(shipped(given)) if given else None

@@ -180,14 +180,13 @@ def _policy_options(parser: argparse.ArgumentParser, *, judging: bool = True) ->
 
 
 def _run(args: argparse.Namespace) -> int:
-    from phonehome.assets import shipped  # noqa: PLC0415
+    from phonehome.assets import SUITE, shipped_or_none  # noqa: PLC0415
     from phonehome.run import run  # noqa: PLC0415
 
-    suite = shipped(args.suite)
+    suite = Path(args.suite) if args.suite else SUITE
     if not suite.exists():
         print(
-            f"phonehome run: no compliance suite at {suite} (run from the checkout, or pass --suite)",
-            file=sys.stderr,
+            f"phonehome run: no compliance suite at {suite} (give the folder with --suite)", file=sys.stderr
         )
         return EXIT_USAGE
     problem = use_store(args.store, args.batch)  # checked before any bench comes up
@@ -208,9 +207,9 @@ def _run(args: argparse.Namespace) -> int:
         fmt=args.format,
         suite=suite,
         results_dir=Path(args.results),
-        bench=args.bench,
-        manifest=args.manifest,
-        inventory=args.inventory,
+        bench=shipped_or_none(args.bench),
+        manifest=shipped_or_none(args.manifest),
+        inventory=shipped_or_none(args.inventory),
         scenarios=args.scenario or [],
         consent=args.consent,
         scenario_options=args.scenario_option or [],
@@ -429,7 +428,7 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser(
         "run",
         help="the compliance suite on one or more handsets: verdicts and a results folder",
-        description="Runs the compliance suite (pytest tests/compliance) once per --device (--jobs at "
+        description="Runs the compliance suite (pytest --pyargs phonehome.suite) once per --device (--jobs at "
         "once), each on a fresh bench with a new results folder of its own and its inventory entry's "
         "manifest, and prints every assertion's verdict per "
         "handset and the results folder (captures, identity with provenance, the manifest's copy, "
@@ -503,7 +502,11 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "(default: $PHONEHOME_STORE, else RESULTS/phonehome.sqlite; docs/store.md)",
     )
     run.add_argument("--batch", metavar="NAME", help="the batch's name in the store (default: its folder's)")
-    run.add_argument("--suite", default="tests/compliance", help="the compliance suite to run")
+    run.add_argument(
+        "--suite",
+        metavar="FOLDER",
+        help="a compliance suite of the lab's own (default: the one phonehome ships)",
+    )
     run.add_argument(
         "--time-scale",
         type=float,

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from phonehome import pytest_handsets as handsets
+from phonehome.assets import shipped_or_none
 from phonehome.compliance import (
     DEFAULT_BENCH,
     DEFAULT_CONSENT,
@@ -193,9 +194,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _new_run(config: pytest.Config, spec: str) -> Run:
-    manifest = config.getoption("manifest")
-    inventory = config.getoption("inventory")
-    bench = config.getoption("bench")
+    manifest = shipped_or_none(config.getoption("manifest"))
+    inventory = shipped_or_none(config.getoption("inventory"))
+    bench = shipped_or_none(config.getoption("bench"))
     return Run(
         device=DeviceSpec.parse(spec),
         bench_file=Path(bench) if bench else None,

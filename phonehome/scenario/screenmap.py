@@ -15,6 +15,7 @@ from typing import Any
 
 import pydantic
 
+from phonehome.assets import SHIPPED
 from phonehome.scenario.hierarchy import SELECTOR_KEYS
 from phonehome.yamlconf import ConfigError, StrictModel, load_model
 
@@ -25,12 +26,12 @@ RESERVED_TOGGLES = frozenset({"accepted", "screen", "variant", "flavour", "phase
 
 
 def scenario_dirs() -> list[Path]:
-    """Where scenarios and screen maps are looked up: $PHONEHOME_SCENARIOS, ./scenarios, the checkout's."""
+    """Where scenarios and screen maps are looked up: $PHONEHOME_SCENARIOS, ./scenarios, the shipped ones."""
     dirs = []
     if os.environ.get(SCENARIO_DIR_ENV):
         dirs.append(Path(os.environ[SCENARIO_DIR_ENV]))
     dirs.append(Path.cwd() / "scenarios")
-    dirs.append(Path(__file__).resolve().parents[2] / "scenarios")
+    dirs.append(SHIPPED / "scenarios")
     return list(dict.fromkeys(dirs))
 
 

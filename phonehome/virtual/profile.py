@@ -17,6 +17,7 @@ from typing import Literal
 
 import pydantic
 
+from phonehome.assets import SHIPPED
 from phonehome.virtual.firmware import template
 from phonehome.virtual.firmware.model import Behaviour
 from phonehome.virtual.identity import Carrier, IdentitySpec, generate_identity
@@ -250,12 +251,12 @@ def _identity_spec(ident: IdentityModel, region: RegionSpec) -> IdentitySpec:
 
 
 def profile_dirs() -> list[Path]:
-    """Where profile names are looked up: $PHONEHOME_DEVICES/virtual, ./devices/virtual, the checkout's."""
+    """Where profile names are looked up: $PHONEHOME_DEVICES/virtual, ./devices/virtual, the shipped ones."""
     dirs = []
     if os.environ.get(PROFILE_DIR_ENV):
         dirs.append(Path(os.environ[PROFILE_DIR_ENV]) / "virtual")
     dirs.append(Path.cwd() / "devices" / "virtual")
-    dirs.append(Path(__file__).resolve().parents[2] / "devices" / "virtual")
+    dirs.append(SHIPPED / "devices" / "virtual")
     unique: list[Path] = []
     for d in dirs:
         if d not in unique:

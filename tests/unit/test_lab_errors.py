@@ -75,7 +75,7 @@ def test_the_shipped_suite_bench_and_manifests_are_found_from_any_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert check_inputs(["virtual:nokia-7-plus-2019"], bench=None, manifest=None, inventory=None) == []
-    assert shipped("benches/virtual.yaml") == REPO / "benches" / "virtual.yaml"
+    assert shipped("benches/virtual.yaml") == REPO / "phonehome" / "shipped" / "benches" / "virtual.yaml"
     (tmp_path / "benches").mkdir()
     (tmp_path / "benches" / "virtual.yaml").write_text("name: mine\n")
     assert shipped("benches/virtual.yaml") == Path("benches/virtual.yaml")  # the lab's own wins

@@ -71,7 +71,7 @@ def _encodings() -> dict[str, tuple[bytes, list[tuple[str, str]]]]:
     return {
         "plain-json": (doc, []),
         "form": (f"a=1&imei={IMEI}&b=2".encode(), [("Content-Type", "application/x-www-form-urlencoded")]),
-        "gzip-mislabelled": (gzip.compress(doc), [("Content-Type", "text/plain")]),
+        "gzip-mislabelled": (gzip.compress(doc, mtime=0), [("Content-Type", "text/plain")]),
         "zlib": (zlib.compress(doc), []),
         "raw-deflate": (zlib.compress(doc)[2:-4], [("Content-Encoding", "deflate")]),
         "raw-deflate-unlabelled": (zlib.compress(doc * 3)[2:-4], []),
@@ -83,7 +83,7 @@ def _encodings() -> dict[str, tuple[bytes, list[tuple[str, str]]]]:
         "base64url": (base64.urlsafe_b64encode(b"\xfb\xff" + doc), []),
         "base64-crlf-lines": (base64.encodebytes(doc * 4).replace(b"\n", b"\r\n"), []),
         "base64-nested-url-safe": (nested, []),
-        "gzip-in-base64": (base64.b64encode(gzip.compress(doc)), []),
+        "gzip-in-base64": (base64.b64encode(gzip.compress(doc, mtime=0)), []),
         "hex-blob": (doc.hex().encode(), []),
         "hex-in-json": (json.dumps({"payload": doc.hex()}).encode(), []),
         "url-encoded-json": (quote(doc.decode()).encode(), []),
@@ -98,7 +98,7 @@ def _encodings() -> dict[str, tuple[bytes, list[tuple[str, str]]]]:
         ),
         "protobuf": (b"\x0a\x0f" + IMEI.encode() + b"\x10\x01", [("Content-Type", "application/x-protobuf")]),
         "protobuf-nested-in-gzip": (
-            gzip.compress(b"\x12\x13\x0a\x11" + b"\x08\x01\x12\x0f" + IMEI.encode()),
+            gzip.compress(b"\x12\x13\x0a\x11" + b"\x08\x01\x12\x0f" + IMEI.encode(), mtime=0),
             [],
         ),
         "xml": (f"<req><IMEI>{IMEI}</IMEI></req>".encode(), []),
@@ -239,7 +239,7 @@ def test_cell_id_low_bits_count_only_under_a_cell_field_name(detector_factory) -
 
 
 def test_decompression_bomb_is_a_finding_not_an_out_of_memory(detector_factory) -> None:
-    bomb = gzip.compress(b"\0" * (64 << 20))
+    bomb = gzip.compress(b"\0" * (64 << 20), mtime=0)
     detector = post(detector_factory(), bomb, [("Content-Encoding", "gzip")])
     limits = [f for f in detector.findings if f.rule == "decode-limit"]
     assert limits
@@ -411,7 +411,7 @@ def test_a_payload_past_the_token_budget_is_inconclusive_not_pass(detector_facto
     detector = detector_factory()
     detector.limits = Limits(max_tokens=300)
     noise = ";".join(hashlib.sha1(str(i).encode()).hexdigest() for i in range(300))
-    body = f"{noise};{gzip.compress(IMEI.encode()).hex()}".encode()
+    body = f"{noise};{gzip.compress(IMEI.encode(), mtime=0).hex()}".encode()
     wire, request = http_request(body)
     flow = make_flow()
     run(detector, flow, wire, [request])
@@ -424,24 +424,35 @@ def test_a_payload_past_the_token_budget_is_inconclusive_not_pass(detector_facto
     ("name", "body"),
     [
         ("base32-imei", base64.b32encode(IMEI.encode())),
-        ("base32-in-a-header-like-line", b"token: " + base64.b32encode(gzip.compress(IMEI.encode())).lower()),
+        (
+            "base32-in-a-header-like-line",
+            b"token: " + base64.b32encode(gzip.compress(IMEI.encode(), mtime=0)).lower(),
+        ),
         ("ndjson-escaped", b'{"n":1}\n{"d":"' + "".join(f"\\u{ord(c):04x}" for c in IMEI).encode() + b'"}\n'),
         (
             "300-hex-runs-first",
             (";".join(hashlib.sha1(b"%d" % i).hexdigest() for i in range(300))).encode()
             + b";"
-            + gzip.compress(IMEI.encode()).hex().encode(),
+            + gzip.compress(IMEI.encode(), mtime=0).hex().encode(),
         ),
         (
             "600-bytes-of-binary-first",
-            bytes(range(256)) * 2 + bytes(88) + base64.b64encode(gzip.compress(IMEI.encode())),
+            bytes(range(256)) * 2 + bytes(88) + base64.b64encode(gzip.compress(IMEI.encode(), mtime=0)),
         ),
-        ("gzip-three-times", gzip.compress(gzip.compress(gzip.compress(json.dumps({"i": IMEI}).encode())))),
+        (
+            "gzip-three-times",
+            gzip.compress(
+                gzip.compress(gzip.compress(json.dumps({"i": IMEI}).encode(), mtime=0), mtime=0), mtime=0
+            ),
+        ),
         (
             "raw-deflate-behind-a-length",
             len(zlib.compress(IMEI.encode())[2:-4]).to_bytes(2, "big") + zlib.compress(IMEI.encode())[2:-4],
         ),
-        ("base64-starting-like-zlib", base64.b64encode(b"\\bt\x1d\x02<" + gzip.compress(IMEI.encode()))),
+        (
+            "base64-starting-like-zlib",
+            base64.b64encode(b"\\bt\x1d\x02<" + gzip.compress(IMEI.encode(), mtime=0)),
+        ),
     ],
 )
 def test_firmware_that_wants_to_pass_is_still_caught(detector_factory, name: str, body: bytes) -> None:

@@ -12,7 +12,16 @@ finding of phase ``activation``. Options:
     settle        SECONDS              handset time to let traffic come (default 3600: one hourly retry)
 """
 
-from phonehome.scenario import ChangeSim, MobileAttach, Options, Phase, PowerOn, Scenario, Settle, WaitBootCompleted
+from phonehome.scenario import (
+    ChangeSim,
+    MobileAttach,
+    Options,
+    Phase,
+    PowerOn,
+    Scenario,
+    Settle,
+    WaitBootCompleted,
+)
 
 
 def scenario(options: Options) -> Scenario:

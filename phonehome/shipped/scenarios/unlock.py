@@ -7,7 +7,17 @@ Options:
     settle    SECONDS    handset time to let traffic come after the unlock (default 60)
 """
 
-from phonehome.scenario import Options, Phase, PowerOn, Scenario, ScreenOff, ScreenOn, Settle, Unlock, WaitBootCompleted
+from phonehome.scenario import (
+    Options,
+    Phase,
+    PowerOn,
+    Scenario,
+    ScreenOff,
+    ScreenOn,
+    Settle,
+    Unlock,
+    WaitBootCompleted,
+)
 
 
 def scenario(options: Options) -> Scenario:

@@ -1,0 +1,1 @@
+"""The compliance suite labs run, shipped with the package: ``pytest --pyargs phonehome.suite --device ...``."""
