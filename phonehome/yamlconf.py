@@ -31,6 +31,8 @@ from ruamel.yaml.nodes import MappingNode, ScalarNode
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scanner import RoundTripScanner
 
+from phonehome.cache import cached
+
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 MAX_BYTES = 512 << 10
@@ -110,6 +112,10 @@ def _printable(text: str, limit: int = 300) -> str:
 def read_yaml(path: Path | str) -> Any:
     """Parses a YAML file keeping line numbers; any problem (size, encoding, syntax, limits) is a `ConfigError`."""
     path = Path(path)
+    return _parse_bytes(_read_bytes(path), path)
+
+
+def _read_bytes(path: Path) -> bytes:
     try:
         with path.open("rb") as fh:
             data = fh.read(MAX_BYTES + 1)
@@ -117,6 +123,10 @@ def read_yaml(path: Path | str) -> Any:
         raise ConfigError(path, [f"{_printable(str(path))}: cannot read: {exc.strerror or exc}"]) from None
     if len(data) > MAX_BYTES:
         raise _too_big(path, f"larger than {MAX_BYTES >> 10} KiB")
+    return data
+
+
+def _parse_bytes(data: bytes, path: Path) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -309,8 +319,14 @@ class _BoundedComposer(Composer):
 
 
 def load_model(model: type[M], path: Path | str) -> M:
-    """Reads ``path`` and validates it as ``model``; all problems are reported at once."""
-    return validate(model, read_yaml(path), path)
+    """Reads ``path`` and validates it as ``model``; all problems are reported at once.
+
+    A file that validated before (the same bytes, the same code) is not parsed again: every process of
+    a batch reads the same profile, manifest and screen maps (`phonehome.cache`)."""
+    path = Path(path)
+    data = _read_bytes(path)
+    kind = f"definition-{model.__module__}.{model.__qualname__}"
+    return cached(kind, data, lambda: validate(model, _parse_bytes(data, path), path))
 
 
 def validate(model: type[M], data: Any, path: Path | str = "<string>") -> M:

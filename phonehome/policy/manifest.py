@@ -8,6 +8,7 @@ a typo that silently declares nothing would turn a FAIL into a PASS.
 
 from __future__ import annotations
 
+import importlib.metadata
 import ipaddress
 import re
 from functools import cache
@@ -17,6 +18,7 @@ from typing import Annotated, Any, Literal
 from publicsuffixlist import PublicSuffixList
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from phonehome.cache import cached
 from phonehome.policy.identity import IDENTIFIER_KEYS
 from phonehome.traffic.flow import IP_PROTOCOL_NAMES, Flow
 from phonehome.yamlconf import load_model
@@ -207,8 +209,9 @@ class Endpoint(BaseModel):
 @cache
 def _public_suffixes() -> PublicSuffixList:
     """The Public Suffix List (ICANN and private sections) shipped in the publicsuffixlist package: offline,
-    pinned by the package version."""
-    return PublicSuffixList()
+    pinned by the package version. Parsed once per version, not once per process (half a second)."""
+    version = importlib.metadata.version("publicsuffixlist")
+    return cached("public-suffixes", version.encode(), PublicSuffixList)
 
 
 def _country(value: str) -> str:

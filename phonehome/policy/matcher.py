@@ -9,10 +9,12 @@ small window of bytes kept around each candidate.
 
 from __future__ import annotations
 
+import importlib.metadata
 from dataclasses import dataclass, field
 
 import hyperscan
 
+from phonehome.cache import cached
 from phonehome.policy import coordinates
 from phonehome.policy.coordinates import PAIR_DISTANCE, CoordinateHit
 from phonehome.policy.forms import Expansion, Form
@@ -76,11 +78,8 @@ class Matcher:
         self._block: hyperscan.Database | None = None
         self._stream: hyperscan.Database | None = None
         if expressions:
-            ids = list(range(len(expressions)))
-            self._block = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            self._block.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
-            self._stream = hyperscan.Database(mode=hyperscan.HS_MODE_STREAM)
-            self._stream.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+            self._block = _database(hyperscan.HS_MODE_BLOCK, expressions, flags)
+            self._stream = _database(hyperscan.HS_MODE_STREAM, expressions, flags)
         self._lengths = [min(len(f.pattern), HEAD) if not f.regex else 16 for f in self.forms]
 
     def scan(self, data: bytes) -> list[Hit]:
@@ -257,3 +256,23 @@ class StreamScanner:
 
 def _ignore(_pattern: int, _start: int, _end: int, _flags: int, _ctx: object) -> None:
     return None
+
+
+def _database(mode: int, expressions: list[bytes], flags: list[int]) -> hyperscan.Database:
+    """The compiled database, from the cache when the same patterns were compiled before (every process of
+    a batch compiles the same identity's forms): a serialized database loads in a fraction of a compile."""
+    key = repr((mode, expressions, flags, importlib.metadata.version("hyperscan"))).encode()
+
+    def compile_it() -> bytes:
+        db = hyperscan.Database(mode=mode)
+        ids = list(range(len(expressions)))
+        db.compile(expressions=expressions, ids=ids, elements=len(ids), flags=flags)
+        return bytes(hyperscan.dumpb(db))
+
+    serialized = cached("hyperscan", key, compile_it)
+    try:
+        db = hyperscan.loadb(serialized, mode)
+    except hyperscan.error:  # built for another CPU or library: compile here
+        db = hyperscan.loadb(compile_it(), mode)
+    db.scratch = hyperscan.Scratch(db)  # a loaded database has none (compile makes one)
+    return db

@@ -108,6 +108,8 @@ class Store:
     # -- schema ---------------------------------------------------------------------------------
     def migrate(self, lock: Path | None = None) -> None:
         """Brings the schema to `HEAD`; refuses a store that a newer phonehome migrated further."""
+        if self._at_head():
+            return  # every run of a batch opens the store: alembic's machinery costs half a second each
         from alembic import command  # noqa: PLC0415  (alembic is only needed here)
         from alembic.config import Config  # noqa: PLC0415
 
@@ -123,6 +125,15 @@ class Store:
                 )
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
+
+    def _at_head(self) -> bool:
+        """Whether the schema is at `HEAD` already (a missing table, or anything odd: not known to be)."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        except Exception:  # no table yet, or not readable: the full migration decides
+            return False
+        return [row[0] for row in rows] == [HEAD]
 
     @staticmethod
     def revision(conn: Connection) -> str | None:

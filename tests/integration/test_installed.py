@@ -165,4 +165,6 @@ def test_a_labs_own_bench_of_the_same_path_overrides_the_shipped_one(
         check=False,
     )
     assert done.returncode == exits.BAD_INPUT
-    assert "benches/virtual.yaml:2: ports" in done.stdout + done.stderr  # the lab's file was read (and refused), not the shipped one
+    assert (
+        "benches/virtual.yaml:2: ports" in done.stdout + done.stderr
+    )  # the lab's file was read (and refused), not the shipped one

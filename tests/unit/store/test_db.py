@@ -94,6 +94,25 @@ def test_migrations_build_the_schema_and_downgrade_removes_it(tmp_path: Path) ->
     store.close()
 
 
+def test_a_store_at_head_is_opened_without_running_the_migrations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run of a batch opens the store; alembic's machinery is for a store that needs it."""
+    from alembic import command
+
+    path = tmp_path / "s.sqlite"
+    Store.open(str(path)).close()
+
+    def upgrade(*_: object) -> None:
+        raise RuntimeError("alembic ran")
+
+    monkeypatch.setattr(command, "upgrade", upgrade)
+    with Store.open(str(path)) as store, store.engine.connect() as conn:
+        assert Store.revision(conn) == HEAD
+    with pytest.raises(StoreError, match="alembic ran"):  # and a fresh one still migrates
+        Store.open(str(tmp_path / "fresh.sqlite"))
+
+
 def test_a_store_migrated_by_a_newer_phonehome_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite"
     with Store.open(str(path)) as store, store.engine.begin() as conn:
