@@ -35,7 +35,6 @@ from typing import IO, Any
 import dns.edns
 import dns.exception
 import dns.message
-import dns.query
 import dns.rdata
 
 from phonehome.bench import privilege

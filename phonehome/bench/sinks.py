@@ -27,12 +27,14 @@ import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from phonehome.bench import privilege
-from phonehome.bench.definition import BenchDef
 from phonehome.traffic import tls
 from phonehome.traffic.flow import TlsHello
+
+if TYPE_CHECKING:
+    from phonehome.bench.definition import BenchDef
 
 IP_TRANSPARENT = 19
 IP_RECVORIGDSTADDR = 20
