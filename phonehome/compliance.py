@@ -644,6 +644,7 @@ class ComplianceRun:
             "phases": list(self.phases),
             "bench_problems": list(self.bench_problems),
             "problems": list(self.problems),
+            "notes": list(self.notes),
             "lab_ca": self.lab_ca,
             "time_scale": self.time_scale,
             "capture": results.CAPTURE,
