@@ -95,8 +95,10 @@ def lines(outcomes: Sequence[Outcome], *, verbose: bool = False, quiet: bool = F
     out = [""] if not quiet else []
     for o in outcomes:
         log = f" (log: {o.results / 'pytest.log'})" if o.results and "log:" not in o.reason else ""
-        head = f"{o.device}: {o.result}" if o.result else f"{o.device}: NO VERDICT: {o.why}{log}"
-        out.append(visible(head, 600))
+        if o.result:
+            out.append(visible(f"{o.device}: {o.result}", 600))
+        else:  # a long reason is cut, never the log's path: the details are there
+            out.append(visible(f"{o.device}: NO VERDICT: {o.why}", 600) + visible(log, 400))
         if quiet:
             continue
         reasons = {

@@ -51,3 +51,19 @@ def test_the_report_shows_where_the_identity_came_from(tmp_path: Path) -> None:
     identity = page[page.index('id="identity"') :]
     assert "confirmed over ADB after setup (ro.serialno PT-0001)" in identity
     assert "build: not shown here" not in page
+
+
+def test_a_long_reason_is_cut_but_never_the_log_path(tmp_path: Path) -> None:
+    why = (
+        "<Handset tcp:127.0.0.1:5554> reset to first boot (fastboot-wipe): the bootloader is locked "
+        + "x" * 700
+    )
+    (line,) = [
+        line
+        for line in lines([Outcome("adb:PT-0001", exits.NO_VERDICT, None, why, tmp_path, None)])
+        if "NO VERDICT" in line
+    ]
+    assert line.startswith(
+        "adb:PT-0001: NO VERDICT: bench or device error: <Handset tcp:127.0.0.1:5554> reset"
+    )
+    assert line.endswith(f" (log: {tmp_path / 'pytest.log'})")
