@@ -306,7 +306,9 @@ def test_a_user_builds_refusal_is_recorded_not_a_crash(
         ("wizard", False),
     ],
 )
-def test_a_reset_refused_before_any_erase_ends_the_run_without_verdicts(cause: str, ends_the_run: bool) -> None:
+def test_a_reset_refused_before_any_erase_ends_the_run_without_verdicts(
+    cause: str, ends_the_run: bool
+) -> None:
     from phonehome.compliance import _refused_reset
     from phonehome.device import DeviceError
     from phonehome.device.fastboot import LOCKED_HINT, BootloaderLockedError
