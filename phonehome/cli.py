@@ -323,6 +323,19 @@ def _add_virtual(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     stop.add_argument("names", nargs="*", metavar="NAME")
     stop.add_argument("--all", action="store_true", help="stop every handset")
     stop.set_defaults(func=_virtual)
+    hands = verbs.add_parser(
+        "hands",
+        help="do what a person does to a handset: look at and touch its screen, its buttons, its SIM tray",
+        description="Performs one act on a running handset, as a lab assistant's hands would (no ADB): "
+        "screen.look (prints what the screen shows, as JSON), screen.tap text=LABEL (or x=PX y=PX), "
+        "screen.type text=..., screen.key key=back, screen.swipe direction=up, power.press, "
+        "power.bootloader (Volume Down + Power), usb-debugging.enable (Developer options, after setup), "
+        "sim.insert|sim.remove|sim.swap slot=0, factory-reset. Prints what was done.",
+    )
+    hands.add_argument("name", metavar="NAME", help="the handset (phonehome virtual list)")
+    hands.add_argument("act", metavar="ACT")
+    hands.add_argument("params", nargs="*", metavar="KEY=VALUE", help="the act's parameters")
+    hands.set_defaults(func=_virtual)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -450,6 +450,7 @@ class ComplianceRun:
         self.phases = tuple(done.covered)
         self.problems += done.problems()
         self.write_json(SCENARIO, {"run_id": self.run_id, "consent": self.consent, **done.to_dict()})
+        _refused_reset(done)
         return done
 
     def stop_capture(self, bench: Bench) -> Capture:
@@ -644,12 +645,25 @@ class ComplianceRun:
             "phases": list(self.phases),
             "bench_problems": list(self.bench_problems),
             "problems": list(self.problems),
+            "notes": list(self.notes),
             "lab_ca": self.lab_ca,
             "time_scale": self.time_scale,
             "capture": results.CAPTURE,
             "identity": results.IDENTITY,
             "definitions": dict(self.definitions),
         }
+
+
+def _refused_reset(done: ScenarioResult) -> None:
+    """A handset whose reset was refused before anything was erased (a locked bootloader, another unit in
+    fastboot mode, no ADB for recovery) was not tested: the reset's error ends the run without verdicts,
+    naming the step and what to do, instead of verdicts about a capture with no first boot in it. A reset
+    that failed after erasing keeps its verdicts: the first boot may be in the capture."""
+    from phonehome.device.fastboot import BootloaderLockedError  # noqa: PLC0415
+    from phonehome.device.lifecycle import ResetRefused  # noqa: PLC0415
+
+    if isinstance(done.cause, ResetRefused | BootloaderLockedError):
+        raise done.cause
 
 
 def _link_packets(bench: Bench) -> int | None:

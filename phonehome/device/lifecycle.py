@@ -42,6 +42,11 @@ TEST_HARNESS_DOUBT = (
 )
 
 
+class ResetRefused(DeviceError):
+    """The reset could not begin (another unit in fastboot mode, no ADB for a method that needs it, no build
+    to flash): nothing was erased. A locked bootloader is `BootloaderLockedError`, also before any erase."""
+
+
 @dataclass
 class ResetRecord:
     """What a reset did, for the scenario's record and the lab's report."""
@@ -105,8 +110,8 @@ class Lifecycle:
         """Back to the first boot by the plan's method; a `DeviceError` names the step and what to do."""
         return METHODS[self.plan.method]().run(self)
 
-    def failed(self, message: str, hint: str = "") -> DeviceError:
-        return DeviceError(self.serial, f"{STEP} ({self.plan.method})", message, hint)
+    def failed(self, message: str, hint: str = "") -> ResetRefused:
+        return ResetRefused(self.serial, f"{STEP} ({self.plan.method})", message, hint)
 
     # -- what the methods share -----------------------------------------------------------------------
     def handset(self) -> Handset | None:
@@ -308,4 +313,5 @@ __all__ = [
     "FastbootError",
     "Lifecycle",
     "ResetRecord",
+    "ResetRefused",
 ]

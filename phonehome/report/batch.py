@@ -18,7 +18,8 @@ from typing import Any
 from phonehome import exits
 from phonehome.report import html
 from phonehome.report.escape import text, visible
-from phonehome.report.view import REPORT, items, obj
+from phonehome.report.folder import RUN as RUN_RECORD
+from phonehome.report.view import REPORT, items, obj, read_json
 
 MAX_TARGETS = 3
 """Endpoints named on a finding kind's line; the rest are counted."""
@@ -80,6 +81,13 @@ def _target(finding: dict[str, Any]) -> str:
     return f"{flow.get('server_name') or flow.get('dst')}:{flow.get('dport')}/{flow.get('proto')}"
 
 
+def run_notes(folder: Path | None) -> list[str]:
+    """What the run noted about how it judged (``run.json`` notes): where the identity and build came from."""
+    if folder is None:
+        return []
+    return [str(n) for n in items(obj(read_json(folder / RUN_RECORD)).get("notes"))]
+
+
 def lines(outcomes: Sequence[Outcome], *, verbose: bool = False, quiet: bool = False) -> list[str]:
     """The terminal summary: per handset its result, each verdict (the reason of each INCONCLUSIVE, or of
     every verdict with ``verbose``), one line per finding kind, its results folder."""
@@ -87,8 +95,10 @@ def lines(outcomes: Sequence[Outcome], *, verbose: bool = False, quiet: bool = F
     out = [""] if not quiet else []
     for o in outcomes:
         log = f" (log: {o.results / 'pytest.log'})" if o.results and "log:" not in o.reason else ""
-        head = f"{o.device}: {o.result}" if o.result else f"{o.device}: NO VERDICT: {o.why}{log}"
-        out.append(visible(head, 600))
+        if o.result:
+            out.append(visible(f"{o.device}: {o.result}", 600))
+        else:  # a long reason is cut, never the log's path: the details are there
+            out.append(visible(f"{o.device}: NO VERDICT: {o.why}", 600) + visible(log, 400))
         if quiet:
             continue
         reasons = {
@@ -102,6 +112,7 @@ def lines(outcomes: Sequence[Outcome], *, verbose: bool = False, quiet: bool = F
             elif verdict:
                 out.append(f"  {assertion:<26} {verdict}")
         out += [f"    {line}" for line in finding_kinds(o.evaluation)]
+        out += [visible(f"  note: {note}", 600) for note in run_notes(o.results)]
         if verbose and o.evaluation:
             out += [visible(f"    doubt: {d}", 600) for d in items(o.evaluation.get("doubts"))]
         out.append(f"  results: {o.results}")

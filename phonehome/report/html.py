@@ -320,6 +320,12 @@ def _flows(view: RunView) -> str:
 
 def _identity(view: RunView) -> str:
     out = ['<h2 id="identity">Identity (as judged)</h2>']
+    # Where the identity came from when ADB could not read it yet (a retail build's first boot).
+    out += [
+        f'<p class="note">{text(n)}</p>'
+        for n in map(str, items(view.run.get("notes")))
+        if n.startswith("identity:")
+    ]
     provenance = [obj(p) for p in items(view.provenance.get("provenance"))]
     identity = view.identity
     sources = obj(identity.get("sources"))

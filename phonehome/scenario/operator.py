@@ -137,8 +137,12 @@ class TerminalOperator:
                 f"no terminal to ask the operator on ({self.tty}: {exc.strerror or exc}): run where a person "
                 "can answer, or choose a scenario without manual steps"
             ) from exc
-        with open(fd, "r+", encoding="utf-8", errors="replace", buffering=1) as stream:
-            yield stream, stream
+        # Two streams on one terminal: a tty is not seekable, so it cannot be one read-write buffered file.
+        with (
+            open(fd, encoding="utf-8", errors="replace") as reader,
+            open(os.dup(fd), "w", encoding="utf-8", errors="replace", buffering=1) as writer,
+        ):
+            yield reader, writer
 
 
 Answer = str | Callable[[Mapping[str, object]], str]

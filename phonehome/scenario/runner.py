@@ -69,6 +69,8 @@ class ScenarioResult:
     """uiautomator2 RPCs sent during the run."""
     reports: dict[str, Any] = field(default_factory=dict)
     """What steps reported (``wizard``: every screen, what was done on it, its RPCs and seconds)."""
+    cause: BaseException | None = field(default=None, repr=False, compare=False)
+    """The exception that ended the failed step (not recorded: its text is the failure's ``error``)."""
 
     @property
     def covered(self) -> list[str]:
@@ -139,6 +141,7 @@ def run_scenario(scenario: Scenario, ctx: Context, *, clock: Any = time.time) ->
                     result.steps.append(record)
                     files, notes = evidence.save(ctx, f"{number:02d}-{_slug(phase.name)}-{_slug(step.label)}")
                     result.failure = Failure(phase.name, step.label, error, files, notes)
+                    result.cause = exc
                     ctx.mark(
                         phase.name,
                         end=True,

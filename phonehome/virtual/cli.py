@@ -1,4 +1,4 @@
-"""``phonehome virtual start|list|stop``: detached virtual handsets from the command line."""
+"""``phonehome virtual start|list|stop|hands``: detached virtual handsets from the command line."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ EXIT_USAGE = 2
 
 
 def run(args: argparse.Namespace) -> int:
-    verbs = {"start": _virtual_start, "list": _virtual_list, "stop": _virtual_stop}
+    verbs = {"start": _virtual_start, "list": _virtual_list, "stop": _virtual_stop, "hands": _virtual_hands}
     return verbs[args.verb](args)
 
 
@@ -78,3 +78,35 @@ def _virtual_stop(args: argparse.Namespace) -> int:
             print(f"phonehome virtual stop: no virtual handset named {name!r}", file=sys.stderr)
             status = EXIT_FAIL
     return status
+
+
+def _virtual_hands(args: argparse.Namespace) -> int:
+    from phonehome.virtual.control import HandsError, perform  # noqa: PLC0415
+    from phonehome.virtual.daemon import list_instances  # noqa: PLC0415
+
+    params: dict[str, object] = {}
+    for pair in args.params:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            print(f"phonehome virtual hands: {pair!r} is not KEY=VALUE", file=sys.stderr)
+            return EXIT_USAGE
+        params[key] = _scalar(value)
+    found = [i for i in list_instances() if i.name == args.name and i.alive and i.hands]
+    if not found:
+        print(f"phonehome virtual hands: no running virtual handset named {args.name!r}", file=sys.stderr)
+        return EXIT_FAIL
+    try:
+        print(perform(found[0].hands, args.act, params))
+    except HandsError as exc:
+        print(f"phonehome virtual hands: {args.name}: {exc}", file=sys.stderr)
+        return EXIT_FAIL
+    return EXIT_OK
+
+
+def _scalar(value: str) -> object:
+    """``true``/``false`` and whole numbers as such (a slot, a pixel); anything else as typed."""
+    if value in ("true", "false"):
+        return value == "true"
+    if value.lstrip("-").isdigit() and len(value) < 10:
+        return int(value)
+    return value

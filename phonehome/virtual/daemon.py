@@ -3,7 +3,8 @@
 Each instance is one Python process running a `VirtualHandset` until SIGTERM.
 It records itself in ``RUN_DIR/NAME.json`` (pid, ADB address, serial,
 profile) once ADB listens, and removes the record when it stops; its log is
-``RUN_DIR/NAME.log``. A record whose process is gone is stale: ``list``
+``RUN_DIR/NAME.log``, and a person's acts (``phonehome virtual hands``) reach it
+on ``RUN_DIR/NAME.hands`` (`phonehome.virtual.control`). A record whose process is gone is stale: ``list``
 shows it as such and ``stop`` cleans it up.
 """
 
@@ -56,6 +57,8 @@ class Instance:
     log: str
     fastboot_serial: str = ""
     """``tcp:127.0.0.1:PORT``: where its bootloader listens once it is in fastboot mode."""
+    hands: str = ""
+    """The Unix socket its hands listen on (`phonehome.virtual.control`)."""
 
     @property
     def alive(self) -> bool:
@@ -165,6 +168,7 @@ def stop_instance(name: str, timeout: float = STOP_TIMEOUT_S) -> bool:
         if instance.alive:
             os.kill(instance.pid, signal.SIGKILL)
     path.unlink(missing_ok=True)
+    path.with_suffix(".hands").unlink(missing_ok=True)
     return True
 
 
@@ -174,7 +178,8 @@ def _serve(args: argparse.Namespace) -> int:
     Given a network namespace (a bench port's), the handset's firmware joins it:
     a DHCP lease on the profile's Wi-Fi interface, then the profile's behaviour.
     """
-    from phonehome.virtual import AuthPolicy, VirtualHandset  # noqa: PLC0415  (heavy; only in the daemon)
+    from phonehome.virtual import AuthPolicy, VirtualHandset, VirtualOperator  # noqa: PLC0415  (heavy)
+    from phonehome.virtual.control import HandsServer  # noqa: PLC0415
     from phonehome.virtual.firmware import Firmware, FirmwareError  # noqa: PLC0415
     from phonehome.virtual.net.dhcp import DhcpError  # noqa: PLC0415
 
@@ -209,6 +214,7 @@ def _serve(args: argparse.Namespace) -> int:
         else:
             logging.info("joined %s: %s", args.netns, lease)
     path = _record(args.name)
+    hands = HandsServer(path.with_suffix(".hands"), VirtualOperator(handset))
     instance = Instance(
         name=args.name,
         pid=os.getpid(),
@@ -219,6 +225,7 @@ def _serve(args: argparse.Namespace) -> int:
         started_at=time.time(),
         log=str(path.with_suffix(".log")),
         fastboot_serial=handset.fastboot_serial,
+        hands=str(hands.path),
     )
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(asdict(instance)))
@@ -228,6 +235,7 @@ def _serve(args: argparse.Namespace) -> int:
         while not stop.wait(1.0):
             pass
     finally:
+        hands.close()
         if firmware is not None:
             firmware.stop()
         handset.stop()

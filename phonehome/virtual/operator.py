@@ -17,13 +17,20 @@ Acts and their parameters:
 - ``sim.swap``: ``slot``, ``iccid`` or ``fresh`` (the new card; its ICCID always differs)
 - ``power.press``: ``times`` (default 1): presses of the power button
 - ``factory-reset``: ``wait`` (default false): return only once the first boot after the wipe completed
+- ``power.bootloader``: switch it off and hold Volume Down + Power: it waits in fastboot mode
+- ``usb-debugging.enable``: Developer options > USB debugging, on an unlocked panel after setup: ADB starts
+- ``screen.look``: what the panel shows, as JSON (`Fingers.look`); ``screen.tap``: ``text`` (a label) or
+  ``x`` and ``y``; ``screen.type``: ``text``; ``screen.key``: ``key`` (a name or keycode);
+  ``screen.swipe``: ``direction`` (up, down)
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 
 from phonehome.virtual.events import HandsetError
+from phonehome.virtual.fingers import Fingers
 from phonehome.virtual.handset import VirtualHandset
 
 MAX_PRESSES = 10
@@ -45,6 +52,13 @@ class VirtualOperator:
             "sim.swap": (frozenset({"slot", "iccid", "fresh"}), self._sim_swap),
             "power.press": (frozenset({"times"}), self._power_press),
             "factory-reset": (frozenset({"wait"}), self._factory_reset),
+            "power.bootloader": (frozenset(), self._bootloader),
+            "usb-debugging.enable": (frozenset(), self._usb_debugging),
+            "screen.look": (frozenset(), self._look),
+            "screen.tap": (frozenset({"text", "x", "y"}), self._tap),
+            "screen.type": (frozenset({"text"}), self._type),
+            "screen.key": (frozenset({"key"}), self._key),
+            "screen.swipe": (frozenset({"direction"}), self._swipe),
         }
 
     def __repr__(self) -> str:
@@ -106,6 +120,49 @@ class VirtualOperator:
         self.handset.factory_reset(wait=wait, timeout=self.reset_timeout)
         done = "it is back at first boot" if wait else "it reboots into recovery, wipes and comes back"
         return f"erased all data (factory reset): {done}"
+
+    def _bootloader(self, params: Mapping[str, object]) -> str:
+        self.handset.reboot_bootloader(wait=True, timeout=self.reset_timeout)
+        return f"held Volume Down + Power: it is in fastboot mode ({self.handset.fastboot_serial})"
+
+    def _usb_debugging(self, params: Mapping[str, object]) -> str:
+        display = self.handset.display
+        if not display.awake or display.keyguard_showing:
+            raise OperatorError(
+                f"{self!r}: Developer options are in Settings: wake and unlock the screen first"
+            )
+        self.handset.enable_usb_debugging()
+        return f"enabled USB debugging in Developer options: ADB listens at {self.handset.adb_serial}"
+
+    # -- eyes and fingers on the panel ------------------------------------------------------------
+
+    def _look(self, params: Mapping[str, object]) -> str:
+        screen = self.handset.display.focused_activity()
+        labels = [label.as_dict() for label in Fingers(self.handset.display).look()]
+        return json.dumps({"activity": "/".join(screen), "labels": labels})
+
+    def _tap(self, params: Mapping[str, object]) -> str:
+        text, x, y = params.get("text"), params.get("x"), params.get("y")
+        if text is not None and not isinstance(text, str):
+            text = str(text)
+        for name, value in (("x", x), ("y", y)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise OperatorError(f"{self!r}: screen.tap {name} must be a pixel, got {value!r}")
+        assert x is None or isinstance(x, int)
+        assert y is None or isinstance(y, int)
+        return Fingers(self.handset.display).tap(text, x, y)
+
+    def _type(self, params: Mapping[str, object]) -> str:
+        return Fingers(self.handset.display).type_text(str(params.get("text", "")))
+
+    def _key(self, params: Mapping[str, object]) -> str:
+        key = params.get("key")
+        if not isinstance(key, str | int) or isinstance(key, bool):
+            raise OperatorError(f"{self!r}: screen.key needs key= (a name such as back, or a keycode)")
+        return Fingers(self.handset.display).press_key(key)
+
+    def _swipe(self, params: Mapping[str, object]) -> str:
+        return Fingers(self.handset.display).swipe(str(params.get("direction", "")))
 
     # -- parameters -------------------------------------------------------------------------------
 

@@ -1,5 +1,9 @@
-"""A lab's handset that is not there, or not authorized: one line naming the step and what to do, with the
-log's path, and the no-verdict exit status, within seconds and before any bench comes up."""
+"""A lab's handset that is not there, not authorized, or whose bootloader is locked against the inventory's reset:
+one line naming the step and what to do, with the log's path, and the no-verdict exit status. The first two
+within seconds and before any bench comes up; the locked bootloader is found by the reset, on the lab rig's bench.
+
+A profile typo and a bench port that does not exist are bad input, found before any bench: tests/unit/test_lab_errors.py.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ import pytest
 from phonehome import exits
 from phonehome.virtual.testing import PrivateAdbServer, free_port
 from tests.integration.adb_servers import private_server
+from tests.integration.lab_rig import assert_bench_gone, rig_on_a_desk, run_argv, write_definitions
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -84,3 +89,29 @@ def test_an_unauthorized_handset_is_one_line_saying_to_accept_the_key(
             cwd=REPO, env=env, capture_output=True, timeout=60, check=False,
         )  # fmt: skip
         adb_server.run("disconnect", serial)
+
+
+@pytest.mark.root
+def test_a_locked_bootloader_is_one_line_naming_the_reset_and_what_to_do(
+    adb_server: PrivateAdbServer, tmp_path: Path
+) -> None:
+    with rig_on_a_desk("aosp-clean", adb_server, tmp_path, "--locked-bootloader") as rig:
+        write_definitions(rig, tmp_path)  # reset: fastboot-wipe, as the lab's inventory says
+        started = time.monotonic()
+        done = subprocess.run(
+            run_argv(rig, "manifests/aosp-google-first-boot.yaml", tmp_path / "r"),
+            cwd=REPO, env=rig.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300,
+            check=False,
+        )  # fmt: skip
+        took = time.monotonic() - started
+        assert_bench_gone(rig)
+    out = done.stdout + done.stderr
+    assert done.returncode == exits.NO_VERDICT, out[-3000:]
+    (line,) = [line for line in out.splitlines() if "NO VERDICT" in line]
+    assert line.startswith(f"adb:{rig.adb_serial}: NO VERDICT: "), line
+    assert "reset to first boot (fastboot-wipe)" in line
+    assert "the bootloader is locked" in line
+    assert "unlock the bootloader" in line
+    assert "name a reset the handset allows in the inventory" in line
+    assert line.endswith("pytest.log)"), line
+    assert took < 120, f"a locked bootloader took {took:.0f} s to report"

@@ -295,3 +295,39 @@ def test_a_user_builds_refusal_is_recorded_not_a_crash(
     said = run.install_lab_ca(_LabLink(), lab_ca_pem)  # type: ignore[arg-type]
     assert said.startswith("not installed")
     assert "a user build" in said
+
+
+@pytest.mark.parametrize(
+    ("cause", "ends_the_run"),
+    [
+        ("locked", True),  # fastboot getvar unlocked: no: nothing was erased
+        ("refused", True),  # another unit in fastboot mode, no ADB for recovery: nothing was erased
+        ("after-erase", False),  # ADB did not come back after the wipe: the first boot may be in the capture
+        ("wizard", False),
+    ],
+)
+def test_a_reset_refused_before_any_erase_ends_the_run_without_verdicts(
+    cause: str, ends_the_run: bool
+) -> None:
+    from phonehome.compliance import _refused_reset
+    from phonehome.device import DeviceError
+    from phonehome.device.fastboot import LOCKED_HINT, BootloaderLockedError
+    from phonehome.device.lifecycle import ResetRefused
+    from phonehome.pytest_session import error_kind
+    from phonehome.scenario import ScenarioResult
+
+    step = "reset to first boot (fastboot-wipe)"
+    error = {
+        "locked": BootloaderLockedError("tcp:127.0.0.1:5554", step, "the bootloader is locked", LOCKED_HINT),
+        "refused": ResetRefused("PT-0001", step, "the device in fastboot mode is PT-0002, not PT-0001"),
+        "after-erase": DeviceError("PT-0001", step, "not listed by the adb server"),
+        "wizard": DeviceError("PT-0001", "walk the Setup Wizard", "the device is 'offline'"),
+    }[cause]
+    done = ScenarioResult("first-boot", ["boot"], cause=error)
+    if not ends_the_run:
+        _refused_reset(done)
+        return
+    with pytest.raises(DeviceError) as raised:
+        _refused_reset(done)
+    assert raised.value is error
+    assert error_kind(raised.value) == "no-verdict"

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import os
+import pty
+import select
 
 import pytest
 from hypothesis import given
@@ -36,6 +39,24 @@ def test_without_a_terminal_the_act_fails_instead_of_waiting_forever(tmp_path: o
     operator = TerminalOperator(tty="/nonexistent/tty")
     with pytest.raises(OperatorError, match="no terminal to ask the operator on"):
         operator.perform("power.on", {}, "Switch it on.")
+
+
+def test_the_terminal_operator_asks_on_a_real_terminal_device() -> None:
+    """A tty is not seekable: the prompt must not open it as one read-write buffered file (which raised
+    UnsupportedOperation at the first prompt of every lab run)."""
+    main, child = pty.openpty()
+    try:
+        os.write(main, b"8947010000001234568\n")  # typed ahead, as the person answers
+        operator = TerminalOperator(tty=os.ttyname(child))
+        assert operator.perform("sim.insert", {}, "Insert a new SIM.") == "8947010000001234568"
+        shown = b""
+        while select.select([main], [], [], 0.5)[0]:
+            shown += os.read(main, 65536)
+        assert b"phonehome asks the operator (sim.insert): Insert a new SIM." in shown
+        assert b"confirmed" in shown
+    finally:
+        os.close(main)
+        os.close(child)
 
 
 def test_the_scripted_operator_refuses_acts_it_was_not_given() -> None:

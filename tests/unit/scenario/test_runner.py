@@ -146,10 +146,13 @@ def test_a_handset_that_is_gone_leaves_no_evidence_and_the_problem_says_so(tmp_p
 
 def test_an_unexpected_error_in_a_step_is_a_failure_too_never_a_crash(tmp_path: Path) -> None:
     ctx, _ = context(tmp_path)
-    result = run_scenario(Scenario("s", "", [Phase("p", [Boom(KeyError("x"))])]), ctx)
+    boom = KeyError("x")
+    result = run_scenario(Scenario("s", "", [Phase("p", [Boom(boom)])]), ctx)
     assert result.failure is not None
     assert result.failure.error == "KeyError: 'x'"
     assert result.unreached == ["p"]
+    assert result.cause is boom  # the run decides whether it leaves anything to judge
+    assert "cause" not in result.to_dict()
 
 
 def test_a_decision_marker_counts_as_a_covered_phase(tmp_path: Path) -> None:

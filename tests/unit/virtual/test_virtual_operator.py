@@ -59,7 +59,11 @@ def test_power_press_and_factory_reset(operator: VirtualOperator) -> None:
 @pytest.mark.parametrize(
     ("act", "params", "message"),
     [
-        ("sim.eject", {}, "unknown act 'sim.eject'; this operator performs: factory-reset, power.press"),
+        (
+            "sim.eject",
+            {},
+            "unknown act 'sim.eject'; this operator performs: factory-reset, power.bootloader, power.press",
+        ),
         ("sim.insert", {"slot": 0, "colour": "red"}, "sim.insert takes fresh, iccid, slot, not colour"),
         ("sim.insert", {"slot": "SIM1"}, "slot must be a slot number"),
         ("sim.insert", {"iccid": "8947010000000000002", "fresh": True}, "an iccid or fresh: true, not both"),
