@@ -92,7 +92,7 @@ def _session(coordinator: str, place: str) -> Iterator[Any]:
         root.removeHandler(logged)
 
 
-def _find_place(session: Any, name: str, coordinator: str) -> Any:
+def find_place(session: Any, name: str, coordinator: str) -> Any:
     """The place called ``name`` (or with that alias): exactly, where labgrid-client takes any place whose
     name contains it, because a run on another handset than the one meant must not happen quietly."""
     places = session.places
@@ -109,7 +109,7 @@ def _find_place(session: Any, name: str, coordinator: str) -> Any:
     return found
 
 
-def _handset_resource(session: Any, place: Any) -> tuple[str, dict[str, Any]]:
+def handset_resource(session: Any, place: Any) -> tuple[str, dict[str, Any]]:
     """The place's one `RESOURCE`: its path and the parameters its exporter published."""
     found = [
         ("/".join((exporter, group, entry.cls, name)), entry)
@@ -153,7 +153,8 @@ def _handset_resource(session: Any, place: Any) -> tuple[str, dict[str, Any]]:
     return path, dict(entry.params)
 
 
-def _ours(session: Any, place: Any) -> bool:
+def held_by_us(session: Any, place: Any) -> bool:
+    """Whether ``place`` is held by this user on this host, as labgrid names them, or they are allowed on it."""
     me = f"{session.gethostname()}/{session.getuser()}"
     return bool(place.acquired == me or me in place.allowed)
 
@@ -162,12 +163,12 @@ def borrow(name: str, coordinator: str) -> Lease:
     """Holds place ``name`` for a run (acquiring it when it is free) and resolves its handset through
     labgrid's `RemotePlace` and `phonehome.lab.labgrid.PhonehomeDriver`; `LendError` for each way it cannot."""
     with _session(coordinator, name) as session:
-        place = _find_place(session, name, coordinator)
-        path, params = _handset_resource(session, place)
+        place = find_place(session, name, coordinator)
+        path, params = handset_resource(session, place)
         resolve(params, path)  # a description that does not fit fails before the place is taken
         me = f"{session.gethostname()}/{session.getuser()}"
         acquired = False
-        if place.acquired and not _ours(session, place):
+        if place.acquired and not held_by_us(session, place):
             raise LendError(
                 "acquire",
                 f"place {place.name} is acquired by {place.acquired}: wait until it is released "
