@@ -43,6 +43,7 @@ def test_the_driver_bound_to_a_handset_gives_the_run_its_device_and_inventory(in
 def test_a_lab_environment_file_names_the_handset_and_the_driver(inventory: Path, tmp_path: Path) -> None:
     config = tmp_path / "env.yaml"
     config.write_text(
+        "imports: [phonehome.lab.labgrid]\n"
         "targets:\n  desk-1:\n    resources:\n      PhonehomeHandset:\n        serial: B2NG0001\n"
         f"        inventory: {inventory}\n    drivers:\n      PhonehomeDriver: {{}}\n"
     )
