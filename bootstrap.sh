@@ -1,6 +1,6 @@
 #!/bin/sh
-# Prepares a checkout to run: a virtualenv in .venv with phonehome and its
-# development tools, one in .venv-tls for the bench's TLS service (mitmproxy), then `phonehome doctor --install` for the host packages
+# Prepares a checkout to run: a virtualenv in .venv with phonehome, its
+# development tools and labgrid (its tests start a coordinator and an exporter), one in .venv-tls for the bench's TLS service (mitmproxy), then `phonehome doctor --install` for the host packages
 # the bench needs (dnsmasq-base, nftables, tcpdump, tshark, busybox; postgresql for the results store's tests).
 # Idempotent and quiet when nothing is to do; used by the README's commands and CI.
 set -eu
@@ -24,7 +24,7 @@ fi
 stamp=.venv/.phonehome-installed
 if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
-    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+    .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,labgrid]'
     touch "$stamp"
 fi
 

@@ -7,6 +7,7 @@ subcommand documents its own in its help text.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -180,6 +181,63 @@ def _policy_options(parser: argparse.ArgumentParser, *, judging: bool = True) ->
 
 
 def _run(args: argparse.Namespace) -> int:
+    # labgrid-client's convention: LG_PLACE names the place when no -p (here: no --device) is given.
+    place = args.lg_place or (None if args.device else os.environ.get("LG_PLACE") or None)
+    if place and (args.device or args.inventory):
+        print(
+            f"phonehome run: --lg-place {place}: the place lends the handset and names its inventory: "
+            "drop --device and --inventory (or unset LG_PLACE to run --device)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if not place and not args.device:
+        print("phonehome run: --device is required (or --lg-place PLACE, or LG_PLACE)", file=sys.stderr)
+        return EXIT_USAGE
+    if place:
+        return _run_lent(args, place)
+    return _run_devices(args)
+
+
+def _run_lent(args: argparse.Namespace, place: str) -> int:
+    """The run on the handset a labgrid place lends (`phonehome.lab.place`): held for the run, then given back."""
+    import importlib.util  # noqa: PLC0415
+
+    if importlib.util.find_spec("labgrid") is None:
+        print(
+            f"phonehome run: --lg-place {place}: labgrid is not installed: pip install 'phonehome[labgrid]'",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    from phonehome.lab.handset import LendError  # noqa: PLC0415
+    from phonehome.lab.place import DEFAULT_COORDINATOR, borrow, give_back  # noqa: PLC0415
+
+    coordinator = args.lg_coordinator or os.environ.get("LG_COORDINATOR") or DEFAULT_COORDINATOR
+    try:
+        lease = borrow(place, coordinator)
+    except LendError as exc:
+        print(f"phonehome run: --lg-place {place}: {exc}", file=sys.stderr)
+        return exc.status
+    how = "acquired for this run" if lease.acquired else "already held"
+    if not args.quiet:
+        print(
+            f"phonehome run: labgrid place {place} ({how} by {lease.holder}): {lease.resource} is {lease.handset.device}",
+            file=sys.stderr,
+        )
+    args.device = [lease.handset.device]
+    args.inventory = str(lease.handset.inventory)
+    if args.bench is None and lease.handset.bench is not None:
+        args.bench = str(lease.handset.bench)
+    try:
+        return _run_devices(args)
+    finally:
+        problem = give_back(lease)
+        if problem:
+            print(f"phonehome run: --lg-place {place}: {problem}", file=sys.stderr)
+        elif lease.acquired and not args.quiet:
+            print(f"phonehome run: labgrid place {place} released", file=sys.stderr)
+
+
+def _run_devices(args: argparse.Namespace) -> int:
     from phonehome.assets import SUITE, shipped_or_none  # noqa: PLC0415
     from phonehome.run import run  # noqa: PLC0415
 
@@ -452,14 +510,28 @@ def _add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             no_verdict="a bench or device error, a run that timed out or was interrupted: the reason is "
             "printed, the child's log is in its results folder"
         )
-        + " With several handsets the most serious status wins: 6, 4, 2, 5, 1, 3, 0.",
+        + " With several handsets the most serious status wins: 6, 4, 2, 5, 1, 3, 0. With --lg-place: 4 for a "
+        "place or PhonehomeHandset resource that cannot be used, 5 for a coordinator that does not answer, a "
+        "handset not exported or a place someone else holds.",
     )
     run.add_argument(
         "--device",
         action="append",
-        required=True,
         metavar="SPEC",
-        help="virtual:PROFILE (devices/virtual/PROFILE.yaml) or adb:SERIAL; repeat for several",
+        help="virtual:PROFILE (devices/virtual/PROFILE.yaml) or adb:SERIAL; repeat for several "
+        "(required unless a labgrid place lends the handset)",
+    )
+    run.add_argument(
+        "--lg-place",
+        metavar="PLACE",
+        help="the handset a labgrid place lends (its PhonehomeHandset resource; default $LG_PLACE when no "
+        "--device is given): acquired for the run when free, released after it; run on the host the handset "
+        "is cabled to (docs/lab-rig.md)",
+    )
+    run.add_argument(
+        "--lg-coordinator",
+        metavar="HOST:PORT",
+        help="the labgrid coordinator (default $LG_COORDINATOR, else 127.0.0.1:20408)",
     )
     run.add_argument(
         "--jobs",

@@ -334,6 +334,9 @@ def run_one(
         # loading it costs each handset's child about 2 s of CPU: with --jobs, the batch's wall time.
         "-p",
         "no:hypothesispytest",
+        # Nor for labgrid's (the labgrid extra): a lent handset's place is held by `phonehome run` itself.
+        "-p",
+        "no:labgrid",
         "-q",
         *options,
     ]

@@ -38,6 +38,12 @@ from phonehome.virtual.testing import PrivateAdbServer
 REPO = Path(__file__).resolve().parents[2]
 PROMPT = re.compile(rb"phonehome asks the operator \(([^)]+)\): (.*?)\n", re.S)
 ENTER = b"Press Enter when done"
+NOKIA_AUTOREGISTRATION = "com.qualcomm.qti.autoregistration"
+MANIFESTS = {
+    "nokia-7-plus-2019": "manifests/nokia-7-plus-global-2019.yaml",
+    "aosp-clean": "manifests/aosp-google-first-boot.yaml",
+}
+"""What each profile's build should have reached: the release manifest a lab would write for it."""
 
 Hands = Callable[[str, str], None]
 """``hands(act, instruction)``: what the operator does before pressing Enter at a prompt."""

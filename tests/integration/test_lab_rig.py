@@ -26,6 +26,8 @@ from phonehome.report import folder as results
 from phonehome.virtual.testing import PrivateAdbServer
 from tests.integration.adb_servers import private_server
 from tests.integration.lab_rig import (
+    MANIFESTS,
+    NOKIA_AUTOREGISTRATION,
     Rig,
     Terminal,
     assert_bench_gone,
@@ -38,11 +40,6 @@ from tests.integration.lab_rig import (
 pytestmark = pytest.mark.root
 
 RUN_TIMEOUT_S = 900
-NOKIA_AUTOREGISTRATION = "com.qualcomm.qti.autoregistration"
-MANIFESTS = {
-    "nokia-7-plus-2019": "manifests/nokia-7-plus-global-2019.yaml",
-    "aosp-clean": "manifests/aosp-google-first-boot.yaml",
-}
 
 
 @pytest.fixture(scope="module")

@@ -185,10 +185,12 @@ def test_run_with_bad_input_exits_4_before_any_bench(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_run_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as info:
-        main(["run"])
-    assert info.value.code == EXIT_USAGE
+def test_run_usage_errors_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LG_PLACE", raising=False)  # a labgrid place would lend the handset (--lg-place)
+    assert main(["run"]) == EXIT_USAGE
+    assert "--device is required" in capsys.readouterr().err
     assert main(["run", "--device", "virtual:aosp-clean", "--suite", str(tmp_path / "none")]) == EXIT_USAGE
 
 
