@@ -113,10 +113,12 @@ class Engine:
         tunnel_ports = tunnels.PORTS
         for ts, linktype, data, _orig in packets:
             frame += 1
-            if ts < prev_ts and prev_ts - ts > CLOCK_STEP_S:
-                stats.clock_steps += 1
-                stats.largest_clock_step = max(stats.largest_clock_step, prev_ts - ts)
-                next_sweep = min(next_sweep, ts)  # keep sweeping idle flows on the new clock
+            if ts < prev_ts:
+                table.clock_back(prev_ts, ts)
+                if prev_ts - ts > CLOCK_STEP_S:
+                    stats.clock_steps += 1
+                    stats.largest_clock_step = max(stats.largest_clock_step, prev_ts - ts)
+                    next_sweep = min(next_sweep, ts)  # keep sweeping idle flows on the new clock
             prev_ts = ts
             if ts >= next_sweep:
                 self.now = max(self.now, ts)
@@ -241,7 +243,7 @@ class Engine:
                     if flags & RST or (state.c2s.fin and state.s2c.fin):
                         state.flow.closed = True
                         if state.closed_at is None:
-                            state.closed_at = ts
+                            table.closing(state, ts)
             elif proto == 17:
                 udp_packets += 1
                 if end - start < 8:

@@ -10,6 +10,7 @@ every later name from this analysis, which a policy must know.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from phonehome.traffic.analysis import DnsAnswer
@@ -82,6 +83,9 @@ def is_doh_resolver(name: str | None) -> bool:
     )
 
 
+# Both are memoized (bounded): a capture repeats the same few hundred addresses and names
+# thousands of times, and parsing one with ``ipaddress`` costs more than the rest of its packet.
+@functools.lru_cache(maxsize=1 << 14)
 def is_ip_literal(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -90,6 +94,7 @@ def is_ip_literal(name: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _canonical(address: str) -> str | None:
     try:
         return ipaddress.ip_address(address).compressed
