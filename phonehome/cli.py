@@ -14,7 +14,6 @@ from pathlib import Path
 
 from phonehome import __version__, exits
 from phonehome.report.cli import add_format, add_parsers
-from phonehome.report.folder import DISK_ERRORS
 from phonehome.store.cli import add_parsers as add_store_parsers
 from phonehome.store.hook import use_store
 
@@ -116,6 +115,10 @@ def _analyze(args: argparse.Namespace) -> int:
             with open(args.output, "w", encoding="utf-8") as out:
                 out.write(text)
         except OSError as exc:
+            # Imported here: the report folder's module brings the policy package, which
+            # `phonehome analyze` without --identity/--manifest never needs (half its start-up).
+            from phonehome.report.folder import DISK_ERRORS  # noqa: PLC0415
+
             print(f"phonehome analyze: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             # A full or failing disk is this machine's fault; a path that cannot be written, the caller's.
             return EXIT_INTERNAL_ERROR if exc.errno in DISK_ERRORS else EXIT_USAGE

@@ -143,13 +143,21 @@ class DnsBook:
     def __len__(self) -> int:
         return len(self._names)
 
-    def learn(self, client: str, message: DnsMessage, client_mac: str | None = None) -> None:
+    def learn(
+        self,
+        client: str,
+        message: DnsMessage,
+        client_mac: str | None = None,
+        *,
+        found: list[tuple[str, str]] | None = None,
+    ) -> None:
         """Records the answers of a response that ``client`` received from its server (CNAME chains followed).
 
         With the client's hardware address, the answers also name flows from
         its other addresses (a dual-stack handset asks over IPv6, connects over IPv4).
+        ``found``: ``resolved(message)`` when the caller has it already.
         """
-        for name, address in resolved(message):
+        for name, address in resolved(message) if found is None else found:
             for key in (
                 ((client, address), (f"mac:{client_mac}", address)) if client_mac else ((client, address),)
             ):
@@ -169,9 +177,11 @@ class DnsBook:
         frame: int,
         ts: float,
         flow_id: int,
+        found: list[tuple[str, str]] | None = None,
     ) -> None:
-        """Keeps each answer of a response with its provenance: sent by ``server`` to ``client``."""
-        for name, address in resolved(message):
+        """Keeps each answer of a response with its provenance: sent by ``server`` to ``client``
+        (``found``: ``resolved(message)`` when the caller has it already)."""
+        for name, address in resolved(message) if found is None else found:
             if len(self.answers) >= self.max_records:
                 self.answers_dropped += 1
                 continue
@@ -196,6 +206,9 @@ def assign(flow: Flow, dns_name: str | None) -> None:
     from any request. IP literals in SNI or Host do not name a server. Every
     name the client wrote stays in ``flow.claims`` for the policy to check.
     """
+    if not flow.claims and flow.tls is None and not flow.http_host:  # most flows: no claim yet
+        flow.server_name, flow.name_source = (dns_name, "dns") if dns_name else (None, "none")
+        return
     hello_names = [c.name for c in flow.claims if c.source in ("sni", "quic-sni", "ech-outer")]
     if flow.tls is not None and flow.tls.sni:
         hello_names.append(flow.tls.sni)
