@@ -72,6 +72,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     # Imported here so that `phonehome --help` stays fast.
+    import gc  # noqa: PLC0415
     import json  # noqa: PLC0415
 
     from phonehome.report.terminal import render_analysis as render  # noqa: PLC0415
@@ -96,14 +97,22 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.format == "json":
         from phonehome.report.analysis_json import to_dict  # noqa: PLC0415
 
-        doc = to_dict(analysis)
-        if evaluation is not None:
-            doc.update(evaluation.to_json())
-        # Indented for a person at a terminal; compact otherwise: the stdlib's C encoder runs only
-        # without indentation, and a capture's thousands of flows made indenting cost more than the
-        # analysis itself.
-        shown = args.output is None and sys.stdout.isatty()
-        text = (json.dumps(doc, indent=1) if shown else json.dumps(doc, separators=(",", ":"))) + "\n"
+        # The document is a million containers that all live until it is written: the cyclic
+        # collector, left on, walks them and the analysis again and again for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            doc = to_dict(analysis)
+            if evaluation is not None:
+                doc.update(evaluation.to_json())
+            # Indented for a person at a terminal; compact otherwise: the stdlib's C encoder runs only
+            # without indentation, and a capture's thousands of flows made indenting cost more than the
+            # analysis itself.
+            shown = args.output is None and sys.stdout.isatty()
+            text = (json.dumps(doc, indent=1) if shown else json.dumps(doc, separators=(",", ":"))) + "\n"
+        finally:
+            if collecting:
+                gc.enable()
     else:
         text = render(analysis)
         if evaluation is not None:

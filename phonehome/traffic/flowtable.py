@@ -147,6 +147,18 @@ class FlowState:
     def last_ts(self) -> float:
         return max(self.c2s.last_ts, self.s2c.last_ts)
 
+    def release(self) -> None:
+        """Cuts the reference cycles of an ended flow's state (its directions point back at it, a
+        stream at its session's reader and overlap hook), so that reference counting frees it at
+        once: left to the cyclic collector, many short flows made collections a fifth of the run.
+        The state is not used again (only its ``flow`` is)."""
+        for side in (self.c2s, self.s2c):
+            stream = side.stream
+            if stream is not None:
+                stream.deliver = stream.on_overlap = None
+                side.stream = None
+        del self.c2s, self.s2c
+
 
 class FlowTable:
     """Flows by 4-tuple (TCP, UDP) or by protocol and address pair (anything else), created on their
@@ -464,6 +476,7 @@ class FlowTable:
         naming.assign(flow, state.session.dns_name)
         if self.observer is not None:
             self.observer.on_flow_end(flow)
+        state.release()
 
     def finish(self) -> None:
         """Every flow still open ends (the capture did)."""
