@@ -10,12 +10,11 @@ the Flow record stays.
 
 from __future__ import annotations
 
-import heapq
-import math
 from collections import Counter
 from typing import Any
 
 from phonehome.traffic import ip, link, naming, orientation
+from phonehome.traffic.deadlines import Deadlines
 from phonehome.traffic.flow import IP_PROTOCOL_NAMES, Flow, FlowObserver, Tunnel
 from phonehome.traffic.sessions import Context
 from phonehome.traffic.tcp import ACK, DIFFERENT, MASK, SYN, UNCOMPARED, WINDOW_BUDGET, Budget, TcpStream
@@ -27,9 +26,6 @@ UDP_IDLE = 120.0
 CLOSED_LINGER = 30.0
 """Seconds of capture time a closed TCP flow keeps absorbing late packets before it is ended."""
 SWEEP_EVERY = 5.0
-SWEEP_SLACK = 2.0
-"""How far a flow's last packet may fall behind the latest timestamp seen before the sweep stops
-trusting its schedule of deadlines and looks at every flow again (see ``FlowTable.clock_back``)."""
 MAX_ANOMALIES = 8
 """Anomalies noted per flow; later ones are only counted in the analysis' stats."""
 MAX_MACS = 4096
@@ -89,6 +85,11 @@ def _over(state: FlowState, now: float) -> bool:
     """The flow closed CLOSED_LINGER ago, or went idle, by ``now``."""
     last = max(state.c2s.last_ts, state.s2c.last_ts)
     return now - last > (CLOSED_LINGER if state.closed_at is not None else state.idle)
+
+
+def _deadline(state: FlowState) -> float:
+    """When the flow will be over if no packet comes."""
+    return state.last_ts + (CLOSED_LINGER if state.closed_at is not None else state.idle)
 
 
 class Side:
@@ -187,26 +188,17 @@ class FlowTable:
         self.macs: dict[bytes, int] = {}
         """Frames per source hardware address (up to MAX_MACS addresses)."""
         self.macs_dropped = 0
-        self.deadlines: list[tuple[float, int]] = []
-        """Heap of (earliest capture time a flow may be over, its id), so a sweep looks only at the
-        flows that may be due rather than at every open one (at least one entry per open flow)."""
-        self.high_ts = -math.inf
-        self.scan_all = False
-        """True once timestamps went back further than SWEEP_SLACK: deadlines then can come earlier
-        than scheduled, so every sweep looks at every flow."""
+        self.deadlines: Deadlines[FlowState] = Deadlines()
+        """When open flows may be over: what the sweep looks at."""
 
     def clock_back(self, before: float, ts: float) -> None:
-        """A packet at ``ts`` came after one at ``before`` (later): past the slack, stop trusting the schedule."""
-        self.high_ts = max(self.high_ts, before)
-        if self.high_ts - ts > SWEEP_SLACK and not self.scan_all:
-            self.scan_all = True
-            self.deadlines = []
+        """A packet at ``ts`` came after one at ``before`` (later)."""
+        self.deadlines.clock_back(before, ts)
 
     def closing(self, state: FlowState, ts: float) -> None:
         """A TCP flow closed at ``ts``: it is over CLOSED_LINGER later, sooner than its idle time."""
         state.closed_at = ts
-        if not self.scan_all:
-            heapq.heappush(self.deadlines, (ts + CLOSED_LINGER, state.flow.id))
+        self.deadlines.schedule(state.flow.id, ts + CLOSED_LINGER)
 
     def count_mac(self, mac: bytes, frames: int = 1) -> None:
         n = self.macs.get(mac)
@@ -273,8 +265,7 @@ class FlowTable:
         state.table = table
         flow = state.flow
         self.active[flow.id] = state
-        if not self.scan_all:
-            heapq.heappush(self.deadlines, (flow.first_ts + state.idle, flow.id))
+        self.deadlines.schedule(flow.id, flow.first_ts + state.idle)
         return sender
 
     def _reverse(self, key: bytes) -> bytes:
@@ -411,35 +402,13 @@ class FlowTable:
     def sweep(self, now: float) -> float:
         """Ends flows that closed a while ago or went idle (in the order they began); returns when to
         sweep next."""
-        if self.scan_all:
+        if self.deadlines.scan_all:
             expired = [state for state in self.active.values() if _over(state, now)]
         else:
-            expired = self._due(now)
+            expired = self.deadlines.due(now, self.active, _over, _deadline)
         for state in expired:
             self.end(state)
         return now + SWEEP_EVERY
-
-    def _due(self, now: float) -> list[FlowState]:
-        """The flows ``sweep`` ends, found from the deadline heap: an entry is never later than its
-        flow's deadline plus SWEEP_SLACK, and one popped early is pushed back with the deadline now."""
-        heap, active = self.deadlines, self.active
-        due: dict[int, FlowState] = {}
-        later = []
-        horizon = now + SWEEP_SLACK + 1.0
-        while heap and heap[0][0] < horizon:
-            flow_id = heapq.heappop(heap)[1]
-            state = active.get(flow_id)
-            if state is None or flow_id in due:
-                continue
-            if _over(state, now):
-                due[flow_id] = state
-            else:
-                later.append(
-                    (state.last_ts + (CLOSED_LINGER if state.closed_at is not None else state.idle), flow_id)
-                )
-        for entry in later:
-            heapq.heappush(heap, entry)
-        return [due[flow_id] for flow_id in sorted(due)]
 
     def end(self, state: FlowState) -> None:
         """The flow is over: flush its session, settle its counters, tell the observer, forget its state."""

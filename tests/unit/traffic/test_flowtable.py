@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phonehome.traffic import Analysis, analyze, factory, flowtable
+from phonehome.traffic import Analysis, analyze, deadlines, factory
 from phonehome.traffic.flowtable import CLOSED_LINGER, SWEEP_EVERY, FlowState, FlowTable, Side
 from phonehome.traffic.tcp import ACK, FIN, PSH, RST, SYN
 from phonehome.traffic.writers import Packet
@@ -138,4 +138,4 @@ def test_an_ended_flow_leaves_no_reference_cycle_behind(tmp_path: Path) -> None:
 def test_the_sweep_slack_is_under_the_shortest_linger() -> None:
     # The heap's schedule may run late by the slack; ending flows is exact only because each
     # popped entry is checked against the flow's real deadline, and a slack this small keeps that cheap.
-    assert 0 < flowtable.SWEEP_SLACK < CLOSED_LINGER
+    assert 0 < deadlines.SWEEP_SLACK < CLOSED_LINGER
