@@ -15,7 +15,6 @@ from pathlib import Path
 
 from phonehome import __version__, exits
 from phonehome.report.cli import add_format, add_parsers
-from phonehome.report.folder import DISK_ERRORS
 from phonehome.store.cli import add_parsers as add_store_parsers
 from phonehome.store.hook import use_store
 
@@ -74,6 +73,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     # Imported here so that `phonehome --help` stays fast.
+    import gc  # noqa: PLC0415
     import json  # noqa: PLC0415
 
     from phonehome.report.terminal import render_analysis as render  # noqa: PLC0415
@@ -98,14 +98,22 @@ def _analyze(args: argparse.Namespace) -> int:
     if args.format == "json":
         from phonehome.report.analysis_json import to_dict  # noqa: PLC0415
 
-        doc = to_dict(analysis)
-        if evaluation is not None:
-            doc.update(evaluation.to_json())
-        # Indented for a person at a terminal; compact otherwise: the stdlib's C encoder runs only
-        # without indentation, and a capture's thousands of flows made indenting cost more than the
-        # analysis itself.
-        shown = args.output is None and sys.stdout.isatty()
-        text = (json.dumps(doc, indent=1) if shown else json.dumps(doc, separators=(",", ":"))) + "\n"
+        # The document is a million containers that all live until it is written: the cyclic
+        # collector, left on, walks them and the analysis again and again for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            doc = to_dict(analysis)
+            if evaluation is not None:
+                doc.update(evaluation.to_json())
+            # Indented for a person at a terminal; compact otherwise: the stdlib's C encoder runs only
+            # without indentation, and a capture's thousands of flows made indenting cost more than the
+            # analysis itself.
+            shown = args.output is None and sys.stdout.isatty()
+            text = (json.dumps(doc, indent=1) if shown else json.dumps(doc, separators=(",", ":"))) + "\n"
+        finally:
+            if collecting:
+                gc.enable()
     else:
         text = render(analysis)
         if evaluation is not None:
@@ -117,6 +125,10 @@ def _analyze(args: argparse.Namespace) -> int:
             with open(args.output, "w", encoding="utf-8") as out:
                 out.write(text)
         except OSError as exc:
+            # Imported here: the report folder's module brings the policy package, which
+            # `phonehome analyze` without --identity/--manifest never needs (half its start-up).
+            from phonehome.report.folder import DISK_ERRORS  # noqa: PLC0415
+
             print(f"phonehome analyze: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
             # A full or failing disk is this machine's fault; a path that cannot be written, the caller's.
             return EXIT_INTERNAL_ERROR if exc.errno in DISK_ERRORS else EXIT_USAGE

@@ -190,7 +190,8 @@ def frame_protocol(linktype: int, data: bytes) -> tuple[int, bytes, bytes, int] 
 
 
 def format_mac(raw: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in raw)
+    """``aa:bb:cc:dd:ee:ff``: lower-case hex, colon-separated (any length)."""
+    return raw.hex(":")
 
 
 def macs(linktype: int, data: bytes) -> tuple[str | None, str | None]:

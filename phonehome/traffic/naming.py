@@ -10,6 +10,7 @@ every later name from this analysis, which a policy must know.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 
 from phonehome.traffic.analysis import DnsAnswer
@@ -82,6 +83,9 @@ def is_doh_resolver(name: str | None) -> bool:
     )
 
 
+# Both are memoized (bounded): a capture repeats the same few hundred addresses and names
+# thousands of times, and parsing one with ``ipaddress`` costs more than the rest of its packet.
+@functools.lru_cache(maxsize=1 << 14)
 def is_ip_literal(name: str) -> bool:
     try:
         ipaddress.ip_address(name)
@@ -90,6 +94,7 @@ def is_ip_literal(name: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1 << 14)
 def _canonical(address: str) -> str | None:
     try:
         return ipaddress.ip_address(address).compressed
@@ -138,13 +143,21 @@ class DnsBook:
     def __len__(self) -> int:
         return len(self._names)
 
-    def learn(self, client: str, message: DnsMessage, client_mac: str | None = None) -> None:
+    def learn(
+        self,
+        client: str,
+        message: DnsMessage,
+        client_mac: str | None = None,
+        *,
+        found: list[tuple[str, str]] | None = None,
+    ) -> None:
         """Records the answers of a response that ``client`` received from its server (CNAME chains followed).
 
         With the client's hardware address, the answers also name flows from
         its other addresses (a dual-stack handset asks over IPv6, connects over IPv4).
+        ``found``: ``resolved(message)`` when the caller has it already.
         """
-        for name, address in resolved(message):
+        for name, address in resolved(message) if found is None else found:
             for key in (
                 ((client, address), (f"mac:{client_mac}", address)) if client_mac else ((client, address),)
             ):
@@ -164,9 +177,11 @@ class DnsBook:
         frame: int,
         ts: float,
         flow_id: int,
+        found: list[tuple[str, str]] | None = None,
     ) -> None:
-        """Keeps each answer of a response with its provenance: sent by ``server`` to ``client``."""
-        for name, address in resolved(message):
+        """Keeps each answer of a response with its provenance: sent by ``server`` to ``client``
+        (``found``: ``resolved(message)`` when the caller has it already)."""
+        for name, address in resolved(message) if found is None else found:
             if len(self.answers) >= self.max_records:
                 self.answers_dropped += 1
                 continue
@@ -191,6 +206,9 @@ def assign(flow: Flow, dns_name: str | None) -> None:
     from any request. IP literals in SNI or Host do not name a server. Every
     name the client wrote stays in ``flow.claims`` for the policy to check.
     """
+    if not flow.claims and flow.tls is None and not flow.http_host:  # most flows: no claim yet
+        flow.server_name, flow.name_source = (dns_name, "dns") if dns_name else (None, "none")
+        return
     hello_names = [c.name for c in flow.claims if c.source in ("sni", "quic-sni", "ech-outer")]
     if flow.tls is not None and flow.tls.sni:
         hello_names.append(flow.tls.sni)

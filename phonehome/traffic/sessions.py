@@ -294,8 +294,10 @@ class DnsRecorder:
         # The response frame's own addresses: one the handset forged carries its hardware address.
         sender_mac, receiver_mac = link.macs(ctx.linktype, ctx.frame_data)
         client, server = (flow.dst, flow.src) if from_client else (flow.src, flow.dst)
+        found = naming.resolved(msg)
         ctx.book.record(
             msg,
+            found=found,
             client=client,
             server=server,
             client_mac=receiver_mac,
@@ -307,7 +309,7 @@ class DnsRecorder:
         # Names for display come only from responses the flow's server sent to its client: a client
         # that answers itself (or a handset that serves DNS) must not name its own destinations.
         if flow.app == "dns" and not from_client:
-            ctx.book.learn(flow.src, msg, flow.src_mac)
+            ctx.book.learn(flow.src, msg, flow.src_mac, found=found)
 
 
 def is_doh_request(request: HttpRequest) -> bool:

@@ -57,11 +57,12 @@ class UdpSession:
         self.quic: dict[bytes, tuple[QuicInitialTracker, int]] = {}
         """Per client connection (see ``quic.tracker_key``): its tracker and the offset of its first datagram."""
         self.quic_seen = 0
-        ports = (flow.sport, flow.dport)
-        app = dns_port(flow.sport, flow.dport)
-        if any(p in V4_PORTS for p in ports) or any(p in V6_PORTS for p in ports):
+        sport, dport = flow.sport, flow.dport
+        app = dns_port(sport, dport)
+        v6 = sport in V6_PORTS or dport in V6_PORTS
+        if v6 or sport in V4_PORTS or dport in V4_PORTS:
             self.kind = DHCP
-            flow.app = "dhcpv6" if any(p in V6_PORTS for p in ports) else "dhcp"
+            flow.app = "dhcpv6" if v6 else "dhcp"
             flow.transport = "cleartext"
         elif app is not None:
             self.kind = DNS
