@@ -34,42 +34,30 @@ SHIPPED = (
 )
 
 
+def _python(
+    *args: str, env: dict[str, str] | None = None, cwd: Path = REPO
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+    )
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The environment of a Python that imports phonehome from the wheel (its dependencies from ours)."""
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    built = _python("-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO))
     assert built.returncode == 0, built.stderr[-2000:]
     (wheel,) = out.glob("phonehome-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert not [name for name in SHIPPED if name not in names]
     site = tmp_path_factory.mktemp("site")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = _python("-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel))
     assert done.returncode == 0, done.stderr[-2000:]
     env = {**os.environ, "PYTHONPATH": str(site), "PHONEHOME_NO_COLOR": "1"}
     env.pop("PHONEHOME_DEVICES", None)
     env.pop("PHONEHOME_SCENARIOS", None)
-    where = subprocess.run(
-        [sys.executable, "-c", "import phonehome; print(phonehome.__file__)"],
-        env=env,
-        cwd=out,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    where = _python("-c", "import phonehome; print(phonehome.__file__)", env=env, cwd=out)
     assert where.stdout.startswith(str(site)), where.stdout  # the wheel's, not the checkout's
     return env
 
@@ -77,28 +65,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_phonehome_run_from_an_empty_folder_finds_everything_in_the_wheel(
     installed: dict[str, str], tmp_path: Path
 ) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "phonehome.cli",
-            "run",
-            "--device",
-            "virtual:aosp-clean",
-            "--inventory",
-            "devices/virtual-inventory.yaml",
-            "--results",
-            "results",
-            "--format",
-            "json",
-        ],
-        env=installed,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    done = _python(
+        "-m", "phonehome.cli", "run", "--device", "virtual:aosp-clean", "--inventory",
+        "devices/virtual-inventory.yaml", "--results", "results", "--format", "json",
+        env=installed, cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == exits.PASS, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads(done.stdout)
     (handset,) = summary["handsets"]
@@ -113,27 +84,10 @@ def test_phonehome_run_from_an_empty_folder_finds_everything_in_the_wheel(
 def test_pytest_pyargs_collects_the_shipped_suite_from_any_folder(
     installed: dict[str, str], tmp_path: Path
 ) -> None:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "--pyargs",
-            "phonehome.suite",
-            "--device",
-            "virtual:aosp-clean",
-            "--collect-only",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-        ],
-        env=installed,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _python(
+        "-m", "pytest", "--pyargs", "phonehome.suite", "--device", "virtual:aosp-clean", "--collect-only", "-q",
+        "-p", "no:cacheprovider", env=installed, cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "test_assertion[declared-endpoints]" in done.stdout
     assert "test_assertion[build-identity]" in done.stdout
@@ -144,27 +98,11 @@ def test_a_labs_own_bench_of_the_same_path_overrides_the_shipped_one(
 ) -> None:
     (tmp_path / "benches").mkdir()
     (tmp_path / "benches" / "virtual.yaml").write_text("name: ours\nports: {}\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "phonehome.cli",
-            "run",
-            "--device",
-            "virtual:aosp-clean",
-            "--bench",
-            "benches/virtual.yaml",
-            "--results",
-            "results",
-        ],
-        env=installed,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _python(
+        "-m", "phonehome.cli", "run", "--device", "virtual:aosp-clean", "--bench", "benches/virtual.yaml",
+        "--results", "results", env=installed, cwd=tmp_path,
+    )  # fmt: skip
     assert done.returncode == exits.BAD_INPUT
     assert (
         "benches/virtual.yaml:2: ports" in done.stdout + done.stderr
-    )  # the lab's file was read (and refused), not the shipped one
+    )  # the lab's file was read, not the shipped one
