@@ -83,7 +83,7 @@ def _add(args: argparse.Namespace) -> int:
     try:
         url = _url(args)
         with Store.open(url) as store:
-            added = store.add(records)
+            added = store.add(records, replace=args.replace)
     except StoreError as exc:
         print(f"phonehome store add: {exc}", file=sys.stderr)
         return exits.BAD_INPUT
@@ -179,6 +179,11 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     add.add_argument("--batch", metavar="NAME", help=f"the batch (default: ${BATCH_ENV}, else the folder's)")
     add.add_argument(
         "--no-verify", action="store_true", help="index folders without checking their evidence bundle"
+    )
+    add.add_argument(
+        "--replace",
+        action="store_true",
+        help="let these folders rewrite runs of the same id stored from another folder or other files",
     )
     _deep_option(add)
     _store_option(add)

@@ -142,11 +142,46 @@ class Store:
         return MigrationContext.configure(conn).get_current_revision()
 
     # -- writing --------------------------------------------------------------------------------
-    def add(self, records: Iterable[RunRecord]) -> int:
-        """Indexes ``records`` in one transaction (each replacing the run of the same id); how many.
+    @staticmethod
+    def _refuse_rewrites(conn: Connection, latest: dict[str, RunRecord]) -> None:
+        """`StoreError` naming the first stored run that ``latest`` would rewrite (another folder, other files)."""
+        ids = list(latest)
+        for start in range(0, len(ids), CHUNK):
+            chunk = ids[start : start + CHUNK]
+            stored = conn.execute(
+                select(schema.runs.c.run_id, schema.runs.c.folder).where(schema.runs.c.run_id.in_(chunk))
+            ).all()
+            hashes: dict[str, dict[str, str]] = {}
+            for run_id, path, sha256 in conn.execute(
+                select(schema.artifacts.c.run_id, schema.artifacts.c.path, schema.artifacts.c.sha256).where(
+                    schema.artifacts.c.run_id.in_(chunk)
+                )
+            ).all():
+                hashes.setdefault(run_id, {})[path] = sha256
+            for run_id, folder in stored:
+                record = latest[run_id]
+                new = {a.path: a.sha256 for a in record.artifacts}
+                old = hashes.get(run_id, {})
+                changed = sorted(p for p in old.keys() & new.keys() if old[p] != new[p])
+                if folder != record.folder or changed or old.keys() != new.keys():
+                    what = (
+                        f"from {folder}"
+                        if folder != record.folder
+                        else f"with other files ({', '.join(changed[:3]) or 'a different set'})"
+                    )
+                    raise StoreError(
+                        f"run {run_id} is stored already {what}: indexing {record.folder} would rewrite it "
+                        "(phonehome store add --replace, if that folder is the run's true record)"
+                    )
 
-        The rows of every run go in together, one statement per table (a round trip per table, not per
-        run: a batch of 100 runs is a few dozen statements on PostgreSQL)."""
+    def add(self, records: Iterable[RunRecord], *, replace: bool = False) -> int:
+        """Indexes ``records`` in one transaction; how many.
+
+        A run already stored is read again only from its own folder with the same sealed files (indexing
+        is idempotent); another folder claiming its id, or changed files, would rewrite the history the
+        regression gate compares against, so that takes ``replace`` (`StoreError` otherwise). The rows of
+        every run go in together, one statement per table (a round trip per table, not per run: a batch
+        of 100 runs is a few dozen statements on PostgreSQL)."""
         latest = {r.run_id: r for r in records}  # the same run twice: the last reading wins
         now = time.time()
         runs = [
@@ -179,6 +214,8 @@ class Store:
         ]
         ids = list(latest)
         with self.engine.begin() as conn:
+            if not replace:
+                self._refuse_rewrites(conn, latest)
             for start in range(0, len(ids), CHUNK):
                 chunk = ids[start : start + CHUNK]
                 for table in (*schema.CHILDREN, schema.runs):

@@ -141,6 +141,38 @@ def test_store_add_refuses_a_folder_changed_since_it_was_sealed(
         assert opened.batches() == []
 
 
+def test_a_folder_claiming_a_stored_runs_id_cannot_rewrite_it_unless_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A crafted folder, sealed and consistent, that reuses a failed run's id must not turn the history the
+    regression gate compares against into a PASS; the same folder indexed again is no change."""
+    from phonehome.report import bundle
+
+    store = str(tmp_path / "store.sqlite")
+    failed = handset_folder(tmp_path / "r")
+    assert phonehome(capsys, "store", "add", str(failed), "--store", store)[0] == exits.PASS
+    assert phonehome(capsys, "store", "add", str(failed), "--store", store)[0] == exits.PASS  # idempotent
+    with Store.open(store) as opened:
+        (run,) = opened.runs()
+    assert run.result == "FAIL"
+    crafted = handset_folder(tmp_path / "crafted", captures.clean_packets())
+    for name in ("run.json", "evaluation.json"):
+        data = json.loads((crafted / name).read_text())
+        data["run_id"] = run.run_id
+        (crafted / name).write_text(json.dumps(data))
+    bundle.seal(crafted)
+    status, _, err = phonehome(capsys, "store", "add", str(crafted), "--store", store)
+    assert status == exits.BAD_INPUT
+    assert f"run {run.run_id} is stored already from {failed}" in err
+    assert "--replace" in err
+    with Store.open(store) as opened:
+        assert [(r.folder, r.result) for r in opened.runs()] == [(str(failed), "FAIL")]
+    status, _, _ = phonehome(capsys, "store", "add", str(crafted), "--store", store, "--replace")
+    assert status == exits.PASS
+    with Store.open(store) as opened:
+        assert [(r.folder, r.result) for r in opened.runs()] == [(str(crafted), "INCONCLUSIVE")]  # not FAIL
+
+
 def test_store_add_of_something_that_is_not_results_is_bad_input(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
