@@ -265,6 +265,14 @@ def _run_devices(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     from phonehome.report.progress import Display  # noqa: PLC0415
 
+    given = {"bench": args.bench, "manifest": args.manifest, "inventory": args.inventory}
+    found = {option: shipped_or_none(path) for option, path in given.items()}
+    for option, path in given.items():
+        if path and found[option] != path and not args.quiet:  # say it: the lab may have meant its own copy
+            print(
+                f"phonehome run: --{option} {path}: not in {Path.cwd()}; the shipped {found[option]}",
+                file=sys.stderr,
+            )
     options = [f"--time-scale={args.time_scale}"] if args.time_scale is not None else []
     verbosity = -1 if args.quiet else 1 if args.verbose else 0
     # Progress only where a person watches: a terminal, not -q, not JSON for a script.
@@ -277,9 +285,9 @@ def _run_devices(args: argparse.Namespace) -> int:
         fmt=args.format,
         suite=suite,
         results_dir=Path(args.results),
-        bench=shipped_or_none(args.bench),
-        manifest=shipped_or_none(args.manifest),
-        inventory=shipped_or_none(args.inventory),
+        bench=found["bench"],
+        manifest=found["manifest"],
+        inventory=found["inventory"],
         scenarios=args.scenario or [],
         consent=args.consent,
         scenario_options=args.scenario_option or [],

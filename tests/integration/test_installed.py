@@ -71,6 +71,7 @@ def test_phonehome_run_from_an_empty_folder_finds_everything_in_the_wheel(
         env=installed, cwd=tmp_path,
     )  # fmt: skip
     assert done.returncode == exits.PASS, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"--inventory devices/virtual-inventory.yaml: not in {tmp_path}; the shipped" in done.stderr
     summary = json.loads(done.stdout)
     (handset,) = summary["handsets"]
     assert handset["result"] == "PASS"
