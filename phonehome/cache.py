@@ -20,6 +20,7 @@ import hashlib
 import os
 import pickle
 import secrets
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable
@@ -29,9 +30,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 ENV = "PHONEHOME_CACHE"
-KEEP = 2000
-"""Entries kept per kind; older ones go."""
-PRUNE_EVERY = 64
+KEEP = 300
+"""Entries kept per kind and code (a compiled identity is about half a megabyte); older ones go."""
+PRUNE_EVERY = 16
 """One write in this many prunes its kind's folder."""
 _PACKAGE = Path(__file__).resolve().parent
 _SUFFIXES = (".py", ".yaml", ".json")
@@ -74,14 +75,16 @@ def cached(kind: str, key: bytes, build: Callable[[], T]) -> T:
     base = folder()
     if base is None:
         return build()
-    name = hashlib.sha256(kind.encode() + b"\0" + code_fingerprint().encode() + b"\0" + key).hexdigest()
-    path = base / kind / f"{name}.pickle"
+    name = hashlib.sha256(kind.encode() + b"\0" + key).hexdigest()
+    path = base / kind / code_fingerprint() / f"{name}.pickle"
     unreadable = (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError)
     with contextlib.suppress(*unreadable), path.open("rb") as fh:
         return pickle.load(fh)  # type: ignore[no-any-return]  # noqa: S301  (our own folder, see folder())
     value = build()
     with contextlib.suppress(OSError, pickle.PicklingError, TypeError, AttributeError):
-        path.parent.mkdir(mode=0o700, exist_ok=True)
+        if not path.parent.is_dir():  # new code: what older code kept is of no use any more
+            _forget_other_code(path.parent)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".new-")
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -94,6 +97,13 @@ def cached(kind: str, key: bytes, build: Callable[[], T]) -> T:
         if secrets.randbelow(PRUNE_EVERY) == 0:
             prune(path.parent)
     return value
+
+
+def _forget_other_code(current: Path) -> None:
+    with contextlib.suppress(OSError):
+        for other in current.parent.iterdir():
+            if other != current and other.is_dir():
+                shutil.rmtree(other, ignore_errors=True)
 
 
 def prune(kind_folder: Path, keep: int = KEEP) -> None:

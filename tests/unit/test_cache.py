@@ -72,9 +72,12 @@ def test_other_code_does_not_read_an_entry_of_the_old(
     path = tmp_path / "a.yaml"
     path.write_text("name: box\n")
     load_model(Box, path)
+    (old,) = folder.glob("*/*/*.pickle")
     monkeypatch.setattr(cache, "code_fingerprint", lambda: "an edited validator")
     load_model(Box, path)
     assert len(parsed) == 2
+    assert not old.exists()  # what the old code kept goes when the new code writes
+    assert [p.parent.name for p in folder.glob("*/*/*.pickle")] == ["an edited validator"]
 
 
 def test_a_folder_others_can_write_to_is_not_used(
@@ -105,7 +108,7 @@ def test_a_damaged_entry_is_rebuilt(folder: Path) -> None:
 def test_pruning_keeps_the_newest(folder: Path) -> None:
     for i in range(5):
         cache.cached("kind", str(i).encode(), lambda i=i: i)
-    (kind,) = [p for p in folder.iterdir() if p.is_dir()]
+    (kind,) = [p for p in folder.glob("*/*") if p.is_dir()]
     for age, entry in enumerate(sorted(kind.glob("*.pickle"))):
         os.utime(entry, ns=(age * 10**9, age * 10**9))
     newest = sorted(kind.glob("*.pickle"))[-2:]
