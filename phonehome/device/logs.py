@@ -218,7 +218,7 @@ class LogcatRecorder:
     def _once(self) -> None:
         try:
             stream = self.source.open(logcat_argv(self._last))
-        except LogUnavailable as exc:
+        except Exception as exc:  # LogUnavailable, or a source that failed otherwise: an absence either way
             if self._gap() is None:
                 self.summary.absences.append(Absence(self.clock(), str(exc)))
                 self._mark(f"no ADB: {exc}; logcat resumes when it is back")
@@ -237,6 +237,9 @@ class LogcatRecorder:
         self._stream = stream
         try:
             lines = self._pump(stream)
+        except Exception as exc:  # a stream that breaks is a logcat that died: it is reopened
+            self._mark(f"logcat stream failed: {type(exc).__name__}: {exc}")
+            lines = 0
         finally:
             self._stream = None
             stream.close()
@@ -268,7 +271,7 @@ class LogcatRecorder:
         return written
 
     def _line(self, line: bytes) -> int:
-        if not line or line.startswith(b"--------- beginning of "):
+        if not line or line.startswith(b"--------- beginning of ") or self.summary.capped_at is not None:
             return 0
         when = line_time(line)
         if when is not None:
