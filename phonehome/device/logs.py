@@ -81,14 +81,16 @@ class SocketStream:
 class AdbLogSource:
     """``exec:`` (raw stdout, no terminal) on ``serial``, found again on the adb server at every open."""
 
-    def __init__(self, serial: str, server: AdbServer, connect_s: float = 2.0) -> None:
+    def __init__(self, serial: str | Callable[[], str], server: AdbServer, connect_s: float = 2.0) -> None:
+        """``serial``: the serial, or what tells it now (raising `LogUnavailable` while there is none)."""
         self.serial, self.server, self.connect_s = serial, server, connect_s
 
     def open(self, argv: list[str]) -> LogStream:
         from phonehome.device.handset import Handset  # noqa: PLC0415  (handset imports are heavy)
 
+        serial = self.serial if isinstance(self.serial, str) else self.serial()
         try:
-            handset = Handset.connect(self.serial, self.server, timeout=self.connect_s)
+            handset = Handset.connect(serial, self.server, timeout=self.connect_s)
             sock = open_service(
                 self.server.client(),
                 handset.transport_id,
@@ -129,6 +131,8 @@ class Absence:
     start: float
     reason: str
     end: float | None = None
+    first: bool = False
+    """Before the first stream: the first read then takes the buffers from their start."""
 
 
 @dataclass
@@ -148,6 +152,11 @@ class LogcatSummary:
             out.append("logcat: the handset was never reachable over ADB during the run: no logcat was kept")
         for gap in self.absences:
             until = utc_text(gap.end) if gap.end is not None else "the end of the run"
+            if gap.first:
+                if gap.end is not None:
+                    out.append(f"logcat: no ADB from {utc_text(gap.start)} to {until} ({gap.reason}); the first "
+                               "read took the handset's buffers from their start (what logd kept of that boot)")  # fmt: skip
+                continue
             out.append(
                 f"logcat: not covered from {utc_text(gap.start)} to {until} (no ADB: {gap.reason}); resumed "
                 "from the last line's time, but lines logged before a reboot and not read by then are lost"
@@ -220,7 +229,7 @@ class LogcatRecorder:
             stream = self.source.open(logcat_argv(self._last))
         except Exception as exc:  # LogUnavailable, or a source that failed otherwise: an absence either way
             if self._gap() is None:
-                self.summary.absences.append(Absence(self.clock(), str(exc)))
+                self.summary.absences.append(Absence(self.clock(), str(exc), first=not self.summary.streams))
                 self._mark(f"no ADB: {exc}; logcat resumes when it is back")
             self._stop.wait(self.retry_s)
             return

@@ -101,7 +101,18 @@ def test_a_handset_never_on_adb_is_a_note_and_a_marker(tmp_path: Path) -> None:
     assert "no ADB: device 'X' not found" in text
     assert "recording ends without ADB" in text
     assert any("never reachable" in note for note in notes)
-    assert any("to the end of the run" in note for note in notes)
+
+
+def test_adb_that_comes_only_later_is_read_from_the_buffers_start(tmp_path: Path) -> None:
+    source = ScriptedSource(
+        [LogUnavailable("no ADB before setup"), ScriptedStream([line(1, "boot") + b"\n"], hold=True)]
+    )
+    lines, notes = record(source, tmp_path / LOGCAT)
+    assert source.argvs[1] == logcat_argv(None)
+    assert log_lines(lines) == [line(1, "boot").decode()]
+    assert len(notes) == 1
+    assert "no ADB from" in notes[0]
+    assert "from their start" in notes[0]
 
 
 def test_a_line_without_an_end_is_cut_not_grown(tmp_path: Path) -> None:
