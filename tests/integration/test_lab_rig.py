@@ -132,3 +132,28 @@ def test_aosp_clean_passes_on_the_lab_rig(rig: tuple[Rig, Terminal, Path]) -> No
         [v["reason"] for v in evaluation["verdicts"] if v["result"] != "PASS"],
     )
     assert terminal.status == 0
+
+
+def test_the_handsets_logcat_spans_both_boots_once_and_the_bug_report_is_sealed(
+    rig: tuple[Rig, Terminal, Path],
+) -> None:
+    import zipfile  # noqa: PLC0415
+
+    from phonehome.device.logs import MARK  # noqa: PLC0415
+    from phonehome.report.bundle import SUMS  # noqa: PLC0415
+
+    _, terminal, run_dir = rig
+    folder = Path(_device(run_dir)["results"])
+    text = (folder / "logcat.txt").read_text()
+    lines = [entry for entry in text.splitlines() if not entry.startswith(MARK)]
+    assert len(lines) == len(set(lines)), "a logcat line was written twice"
+    boots = [entry for entry in lines if entry.endswith("init first stage started!")]
+    assert len(boots) >= 2, text[-3000:]  # the boot on the desk, and the first boot after fastboot -w
+    assert "Rebooting, reason: bootloader" in text or "ADB is back" in text
+    assert zipfile.is_zipfile(folder / "bugreport.zip"), terminal.text[-2000:]
+    sums = (folder / SUMS).read_text()
+    assert "  logcat.txt\n" in sums
+    assert "  bugreport.zip\n" in sums
+    run = json.loads((folder / results.RUN).read_text())
+    assert run["handset_logs"]["logcat"]["lines"] == len(lines)
+    assert run["handset_logs"]["bugreport"]["taken"] is True
