@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ruamel.yaml import YAML
 
 from phonehome.policy import load_identity
 from phonehome.report import folder as results
+from phonehome.report.bundle import SUMS
 from phonehome.traffic.capture import file_sha256
 
 pytestmark = pytest.mark.root
@@ -297,10 +299,6 @@ def test_aosp_clean_with_an_inventory_of_its_identifiers_can_pass_on_them(tmp_pa
 def test_each_handset_leaves_its_logcat_and_bug_report_hashed_in_sha256sums(
     run: tuple[int, Path, str],
 ) -> None:
-    import zipfile  # noqa: PLC0415
-
-    from phonehome.report.bundle import SUMS  # noqa: PLC0415
-
     _, run_dir, output = run
     for device in (NOKIA, AOSP):
         folder = _folder(run_dir, device)

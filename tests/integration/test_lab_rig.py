@@ -16,13 +16,16 @@ handset is virtual: it sees an adb serial, a fastboot serial and a cable.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from phonehome.device.logs import MARK
 from phonehome.report import folder as results
+from phonehome.report.bundle import SUMS
 from phonehome.virtual.testing import PrivateAdbServer
 from tests.integration.adb_servers import private_server
 from tests.integration.lab_rig import (
@@ -137,11 +140,6 @@ def test_aosp_clean_passes_on_the_lab_rig(rig: tuple[Rig, Terminal, Path]) -> No
 def test_the_handsets_logcat_spans_both_boots_once_and_the_bug_report_is_sealed(
     rig: tuple[Rig, Terminal, Path],
 ) -> None:
-    import zipfile  # noqa: PLC0415
-
-    from phonehome.device.logs import MARK  # noqa: PLC0415
-    from phonehome.report.bundle import SUMS  # noqa: PLC0415
-
     _, terminal, run_dir = rig
     folder = Path(_device(run_dir)["results"])
     text = (folder / "logcat.txt").read_text()
