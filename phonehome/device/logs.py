@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from phonehome.device.deadline import Deadline
-from phonehome.device.transport import open_service, shell_join
+from phonehome.device.transport import open_service, read_to_end, shell_join
 
 if TYPE_CHECKING:
     from phonehome.device.adb import AdbServer
@@ -40,6 +40,8 @@ MAX_LINE = 64 * 1024
 """Bytes of one line kept before it is cut (a line without an end must not grow without bound)."""
 RECENT = 4096
 """Lines remembered to skip at a resume: more than logcat prints in one millisecond."""
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+_BOOT_ID = re.compile(r"[0-9a-fA-F-]{8,64}")
 _TIME = re.compile(rb"(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3,9})(?: [+-]\d{4})? ")
 
 
@@ -55,6 +57,9 @@ class LogStream(Protocol):
 
 
 class LogSource(Protocol):
+    def boot_id(self) -> str | None:
+        """The handset's boot now (None: it cannot tell); raises `LogUnavailable` when it cannot be reached."""
+
     def open(self, argv: list[str]) -> LogStream:
         """Runs ``argv`` on the handset; raises `LogUnavailable` when it cannot be reached."""
 
@@ -85,21 +90,36 @@ class AdbLogSource:
         """``serial``: the serial, or what tells it now (raising `LogUnavailable` while there is none)."""
         self.serial, self.server, self.connect_s = serial, server, connect_s
 
+    def boot_id(self) -> str | None:
+        sock = self._service(["cat", BOOT_ID])
+        try:
+            data = read_to_end(sock, Deadline(self.connect_s), limit=4096)
+        except Exception as exc:
+            raise LogUnavailable(f"reading the boot id: {exc}") from exc
+        finally:
+            sock.close()
+        text = data.decode("ascii", errors="replace").strip()
+        return text if _BOOT_ID.fullmatch(text) else None
+
     def open(self, argv: list[str]) -> LogStream:
+        return SocketStream(self._service(argv))
+
+    def _service(self, argv: list[str]) -> socket.socket:
         from phonehome.device.handset import Handset  # noqa: PLC0415  (handset imports are heavy)
 
-        serial = self.serial if isinstance(self.serial, str) else self.serial()
         try:
+            serial = self.serial if isinstance(self.serial, str) else self.serial()
             handset = Handset.connect(serial, self.server, timeout=self.connect_s)
-            sock = open_service(
+            return open_service(
                 self.server.client(),
                 handset.transport_id,
                 "exec:" + shell_join(argv),
                 Deadline(self.connect_s),
             )
+        except LogUnavailable:
+            raise
         except Exception as exc:  # any failure to reach it is an absence, never the run's crash
             raise LogUnavailable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
-        return SocketStream(sock)
 
 
 def line_time(line: bytes) -> float | None:
@@ -185,6 +205,7 @@ class LogcatRecorder:
         self._recent: deque[bytes] = deque(maxlen=RECENT)
         self._skip: Counter[bytes] = Counter()
         self._resumed_at: float | None = None
+        self._boot: str | None = None
         self._stop = threading.Event()
         self._stream: LogStream | None = None
         self._out = path.open("ab")
@@ -226,7 +247,11 @@ class LogcatRecorder:
 
     def _once(self) -> None:
         try:
+            boot = self.source.boot_id()
+            if boot is not None and self._boot is not None and boot != self._boot:
+                self._new_boot()
             stream = self.source.open(logcat_argv(self._last))
+            self._boot = boot or self._boot
         except Exception as exc:  # LogUnavailable, or a source that failed otherwise: an absence either way
             if self._gap() is None:
                 self.summary.absences.append(Absence(self.clock(), str(exc), first=not self.summary.streams))
@@ -254,6 +279,13 @@ class LogcatRecorder:
             stream.close()
         if lines == 0 and not self._stop.is_set():
             self._stop.wait(self.retry_s)  # a logcat that ends at once is not restarted in a busy loop
+
+    def _new_boot(self) -> None:
+        """A boot after the last stream: logd's buffers hold only it, so all of them is read. Not from the
+        last line's time: a phone's clock may start behind it until network time sets it."""
+        self._mark("the handset booted again: its log buffers are read from their start")
+        self._last = None
+        self._recent.clear()
 
     def _from(self) -> str:
         return f" from {utc_text(self._last)} (-T)" if self._last is not None else " from the buffers' start"

@@ -38,6 +38,12 @@ class ScriptedSource:
 
     script: list[ScriptedStream | Exception]
     argvs: list[list[str]] = field(default_factory=list)
+    boots: list[str | None] = field(default_factory=list)
+    """The boot id before each open (None past the list's end)."""
+
+    def boot_id(self) -> str | None:
+        n = len(self.argvs)
+        return self.boots[n] if n < len(self.boots) else None
 
     def open(self, argv: list[str]) -> ScriptedStream:
         self.argvs.append(argv)
@@ -88,6 +94,11 @@ class VirtualStream:
 class VirtualSource:
     handset: VirtualHandset
     argvs: list[list[str]] = field(default_factory=list)
+
+    def boot_id(self) -> str | None:
+        if not self.handset.adb_online:
+            raise LogUnavailable("device offline")
+        return self.handset.state.fs.read_bytes(BOOT_ID).decode().strip()
 
     def open(self, argv: list[str]) -> VirtualStream:
         self.argvs.append(argv)

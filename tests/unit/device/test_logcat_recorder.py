@@ -61,6 +61,19 @@ def test_a_resume_asks_from_the_last_lines_time_and_skips_what_it_already_wrote(
     assert any("not covered from" in note and "device offline" in note for note in notes)
 
 
+def test_a_new_boot_is_read_from_its_start_even_when_its_clock_is_behind(tmp_path: Path) -> None:
+    before = ScriptedStream([line(5000, "old boot") + b"\n"])
+    after = ScriptedStream([line(10, "new boot, clock not set yet") + b"\n"], hold=True)
+    source = ScriptedSource([before, LogUnavailable("rebooting"), after], boots=["boot-1", None, "boot-2"])
+    lines, _ = record(source, tmp_path / LOGCAT)
+    assert "-T" not in source.argvs[2]
+    assert log_lines(lines) == [
+        line(5000, "old boot").decode(),
+        line(10, "new boot, clock not set yet").decode(),
+    ]
+    assert any("booted again" in entry for entry in lines)
+
+
 def test_a_logcat_that_dies_is_restarted_from_its_last_line(tmp_path: Path) -> None:
     source = ScriptedSource([ScriptedStream([line(1, "x") + b"\n"]), ScriptedStream([line(1, "x") + b"\n",
                              line(2, "y") + b"\n"]), ScriptedStream([], hold=True)])  # fmt: skip
