@@ -43,7 +43,7 @@ class BugreportResult:
 def zip_path(output: str) -> tuple[str | None, str]:
     """(device path of the zip, or None; the reason when there is none) from bugreportz's output."""
     for line in output.splitlines():
-        if line.startswith("OK:"):
+        if line.startswith("OK:") and line[3:].strip():
             return line[3:].strip(), ""
         if line.startswith("FAIL:"):
             return None, line[5:].strip() or "FAIL"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from phonehome.device.bugreport import BUGREPORT, take_bugreport, zip_path
 
 
@@ -22,6 +25,7 @@ def test_a_fail_line_or_no_ok_line_is_the_reason() -> None:
         "no OK line (/system/bin/sh: bugreportz: not found)",
     )
     assert zip_path("") == (None, "no OK line (no output)")
+    assert zip_path("OK:\n") == (None, "no OK line (OK:)")
 
 
 def test_no_handset_at_the_end_is_a_note_and_no_file(tmp_path: Path) -> None:
@@ -30,3 +34,11 @@ def test_no_handset_at_the_end_is_a_note_and_no_file(tmp_path: Path) -> None:
     assert result.note is not None
     assert "not on ADB" in result.note
     assert not (tmp_path / BUGREPORT).exists()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_bugreportz_output_gives_a_path_or_a_reason(output: str) -> None:
+    path, reason = zip_path(output)
+    assert (path is None) == bool(reason)
+    assert path is None or path.strip()
