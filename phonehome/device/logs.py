@@ -178,8 +178,8 @@ class LogcatSummary:
                                "read took the handset's buffers from their start (what logd kept of that boot)")  # fmt: skip
                 continue
             out.append(
-                f"logcat: not covered from {utc_text(gap.start)} to {until} (no ADB: {gap.reason}); resumed "
-                "from the last line's time, but lines logged before a reboot and not read by then are lost"
+                f"logcat: not covered from {utc_text(gap.start)} to {until} (no ADB: {gap.reason}); what the "
+                "handset logged then is in the file only if logd still held it on return (a reboot empties it)"
             )
         if self.capped_at is not None:
             out.append(f"logcat: {LOGCAT} reached its cap of {cap} bytes at {utc_text(self.capped_at)}: later "
