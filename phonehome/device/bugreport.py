@@ -82,6 +82,8 @@ def take_bugreport(
 
     if handset is None:
         return done(None, "bugreport: not taken: the handset was not on ADB at the end of the run")
+    if timeout <= 0:
+        return done(None, "bugreport: not taken: its timeout is 0")
     deadline = Deadline(timeout)
     try:
         remote, why = zip_path(run_bugreportz(handset, deadline))

@@ -52,7 +52,9 @@ class RunLogs:
         if self._finished:
             return []
         self._finished = True
-        if bugreport:
+        if bugreport and self.bugreport_timeout <= 0:
+            self.notes.append("bugreport: not taken: its timeout is 0 (--bugreport-timeout)")
+        elif bugreport:
             result = take_bugreport(self._handset(), self.folder, timeout=self.bugreport_timeout)
             self._bugreport = {"taken": result.path is not None, "seconds": round(result.seconds, 1)}
             if result.note:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from phonehome.device.bugreport import BUGREPORT, take_bugreport, zip_path
+from phonehome.device.handset import Handset
 
 
 def test_the_ok_line_names_the_zip_after_begin_and_progress() -> None:
@@ -42,3 +44,9 @@ def test_any_bugreportz_output_gives_a_path_or_a_reason(output: str) -> None:
     path, reason = zip_path(output)
     assert (path is None) == bool(reason)
     assert path is None or path.strip()
+
+
+def test_a_zero_timeout_takes_none_and_says_so(tmp_path: Path) -> None:
+    result = take_bugreport(cast("Handset", object()), tmp_path, timeout=0)
+    assert result.path is None
+    assert result.note == "bugreport: not taken: its timeout is 0"
