@@ -14,6 +14,7 @@ capped, since firmware can flood its log.
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 import socket
 import threading
@@ -316,10 +317,11 @@ class LogcatRecorder:
             return 0
         when = line_time(line)
         if when is not None:
-            if self._resumed_at is not None and when <= self._resumed_at and self._skip[line] > 0:
-                self._skip[line] -= 1
+            key = hashlib.blake2b(line, digest_size=16).digest()  # 4096 flood lines would be 256 MB
+            if self._resumed_at is not None and when <= self._resumed_at and self._skip[key] > 0:
+                self._skip[key] -= 1
                 return 0  # written before the stream ended: -T includes its start time
-            self._recent.append(line)
+            self._recent.append(key)
             self._last = when if self._last is None else max(self._last, when)
         data = line[:MAX_LINE] + b"\n"
         if self.summary.size + len(data) > self.cap:
