@@ -156,6 +156,15 @@ class Absence:
     """Before the first stream: the first read then takes the buffers from their start."""
 
 
+@dataclass(frozen=True)
+class Reboot:
+    """A new boot the recorder found (its boot id changed) when it reopened logcat."""
+
+    last_line: float | None
+    """The time of the last line read from the boot before (None: none was read)."""
+    noticed: float
+
+
 @dataclass
 class LogcatSummary:
     """What the recorder kept: for the run's notes and records."""
@@ -166,6 +175,7 @@ class LogcatSummary:
     streams: int = 0
     capped_at: float | None = None
     absences: list[Absence] = field(default_factory=list)
+    reboots: list[Reboot] = field(default_factory=list)
 
     def notes(self, cap: int) -> list[str]:
         out = []
@@ -181,6 +191,12 @@ class LogcatSummary:
             out.append(
                 f"logcat: not covered from {utc_text(gap.start)} to {until} (no ADB: {gap.reason}); what the "
                 "handset logged then is in the file only if logd still held it on return (a reboot empties it)"
+            )
+        for boot in self.reboots:
+            since = utc_text(boot.last_line) if boot.last_line is not None else "the start"
+            out.append(
+                f"logcat: the handset rebooted between {since} (the last line read) and {utc_text(boot.noticed)}; "
+                "the new boot was read from its start, and whatever the old one logged after that line is lost"
             )
         if self.capped_at is not None:
             out.append(f"logcat: {LOGCAT} reached its cap of {cap} bytes at {utc_text(self.capped_at)}: later "
@@ -285,6 +301,7 @@ class LogcatRecorder:
         """A boot after the last stream: logd's buffers hold only it, so all of them is read. Not from the
         last line's time: a phone's clock may start behind it until network time sets it."""
         self._mark("the handset booted again: its log buffers are read from their start")
+        self.summary.reboots.append(Reboot(self._last, self.clock()))
         self._last = None
         self._recent.clear()
 

@@ -86,6 +86,9 @@ class RunLogs:
                 "absences": [
                     {"start": gap.start, "end": gap.end, "reason": gap.reason} for gap in summary.absences
                 ],
+                "reboots": [
+                    {"last_line": boot.last_line, "noticed": boot.noticed} for boot in summary.reboots
+                ],
             },
             "bugreport": {**_file(self.folder, BUGREPORT), **self._bugreport},
         }

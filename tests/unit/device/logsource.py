@@ -72,13 +72,12 @@ class VirtualStream:
         self.task: concurrent.futures.Future[int] = handset.run(handset.new_shell().run(shell_join(argv), io))
 
     def read(self, timeout: float) -> bytes | None:
+        if self.task.done() or not self.handset.adb_online or self.gone():
+            return b""  # adbd closed its streams at power-off: what the shell printed since never left
         try:
             return self.chunks.get(timeout=min(timeout, 0.05))
         except queue.Empty:
-            pass
-        if self.task.done() or not self.handset.adb_online or self.gone():
-            return b""
-        return None
+            return None
 
     def gone(self) -> bool:
         try:
