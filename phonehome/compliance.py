@@ -31,7 +31,7 @@ import hashlib
 import os
 import re
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,7 @@ from phonehome.report import folder as results
 if TYPE_CHECKING:
     from phonehome.bench import Bench
     from phonehome.device import AdbServer, Handset, Inventory, InventoryEntry
+    from phonehome.device.run_logs import RunLogs
     from phonehome.links import AdbLink, VirtualLink
     from phonehome.policy import Evaluation, Identity, Manifest
     from phonehome.policy.build import BuildIdentity
@@ -56,6 +57,8 @@ DEFAULT_TIME_SCALE = 1e-4  # a virtual handset's firmware hour (hourly retries) 
 DEFAULT_SCENARIO = "first-boot"
 DEFAULT_CONSENT = "accept-all"
 PREFLIGHT_S = 10.0
+LOGCAT_CAP_BYTES = 256 * 1024 * 1024
+BUGREPORT_TIMEOUT_S = 180.0
 """How long an ``adb:`` handset may take to show on the adb server before any bench comes up."""
 SCENARIO = "scenario.json"
 """The scenario run: every step with its times and detail, the failure and its evidence, the wizard's walk."""
@@ -251,6 +254,12 @@ class ComplianceRun:
     """The definitions copied into the results (role -> path in the folder), for the evidence bundle."""
     report: Path | None = None
     """The HTML report, once judged."""
+    logcat_cap: int = LOGCAT_CAP_BYTES
+    """Bytes of ``logcat.txt`` kept at most (firmware can flood its log)."""
+    bugreport_timeout: float = BUGREPORT_TIMEOUT_S
+    """Seconds the bug report at the end may take (real ones take 1-3 minutes); then it is a note."""
+    logs: RunLogs | None = field(default=None, repr=False)
+    """The handset's logcat and bug report (`phonehome.device.run_logs`), from the link's start."""
     _log: ProgressLog | None = field(default=None, repr=False)
     _scenario: Scenario | None = field(default=None, repr=False)
     _inventory: Inventory | None = field(default=None, repr=False)
@@ -361,9 +370,10 @@ class ComplianceRun:
 
         if self.device.kind == "adb":
             adb_link = AdbLink(self.device.name, server, self.operator, self.inventory_entry())
-            if bench.lab_ca is not None:
-                self.lab_ca = self.install_lab_ca(adb_link, bench.lab_ca.read_bytes())
-            yield adb_link
+            with self.handset_logs(adb_link.serial, server):
+                if bench.lab_ca is not None:
+                    self.lab_ca = self.install_lab_ca(adb_link, bench.lab_ca.read_bytes())
+                yield adb_link
             return
         port = bench.port(self.bench_port()[1])
         if port.netns is None or port.handset_ifname is None:
@@ -382,11 +392,28 @@ class ComplianceRun:
         inventory = self.inventory()
         link.entry = inventory.find(link.virtual.serial) if inventory is not None else None
         try:
-            if bench.lab_ca is not None:  # what a lab does once per handset (docs/tls.md): its CA in /system
-                link.virtual.install_ca(bench.lab_ca.read_bytes())
-            yield link
+            with self.handset_logs(link.adb_serial, server):
+                if (
+                    bench.lab_ca is not None
+                ):  # what a lab does once per handset (docs/tls.md): its CA in /system
+                    link.virtual.install_ca(bench.lab_ca.read_bytes())
+                yield link
         finally:
             link.close()
+
+    @contextlib.contextmanager
+    def handset_logs(self, serial: str | Callable[[], str], server: AdbServer) -> Iterator[RunLogs]:
+        """logcat into the results from the first ADB contact; stopped (without a bug report) if the run
+        ends before `stop_capture` finished them."""
+        from phonehome.device.run_logs import RunLogs  # noqa: PLC0415
+
+        self.logs = RunLogs(
+            serial, server, self.claim(), cap_bytes=self.logcat_cap, bugreport_timeout=self.bugreport_timeout
+        ).start()
+        try:
+            yield self.logs
+        finally:
+            self.notes += self.logs.finish(bugreport=False)
 
     def install_lab_ca(self, link: AdbLink, pem: bytes) -> str:
         """The lab CA into a real handset's system store before the scenario (docs/tls.md), as far as ADB
@@ -459,6 +486,9 @@ class ComplianceRun:
         self.bench_problems = bench.status()
         captured = bench.stop_capture()[bench.port(self.bench_port()[1]).name]
         self.capture = captured
+        if self.logs is not None:
+            self.say("logs", "taking the bug report, stopping logcat")
+            self.notes += self.logs.finish()
         self.write_json(
             results.CAPTURE,
             results.relative_paths(captured.to_dict(), self.claim(), ("timeline", "resolver_log")),
@@ -651,6 +681,7 @@ class ComplianceRun:
             "capture": results.CAPTURE,
             "identity": results.IDENTITY,
             "definitions": dict(self.definitions),
+            "handset_logs": self.logs.record() if self.logs is not None else None,
         }
 
 

@@ -166,6 +166,14 @@ class VirtualLink:
     def online(self) -> bool:
         return self.started and self.virtual.adb_online
 
+    def adb_serial(self) -> str:
+        """Its ADB serial once it is switched on (the port is chosen when ADB first listens)."""
+        from phonehome.device.logs import LogUnavailable  # noqa: PLC0415
+
+        if not self.online():
+            raise LogUnavailable("the virtual handset is switched off or rebooting")
+        return self.virtual.adb_serial
+
     def connect(self, timeout: float) -> Handset:
         if not self.started:
             raise OperatorError(

@@ -39,10 +39,12 @@ import pytest
 from phonehome import pytest_handsets as handsets
 from phonehome.assets import shipped_or_none
 from phonehome.compliance import (
+    BUGREPORT_TIMEOUT_S,
     DEFAULT_BENCH,
     DEFAULT_CONSENT,
     DEFAULT_SCENARIO,
     DEFAULT_TIME_SCALE,
+    LOGCAT_CAP_BYTES,
     BadInput,
     ComplianceRun,
     DeviceSpec,
@@ -154,6 +156,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "certificates the handset must refuse) or intercept (decrypt with the lab CA; docs/tls.md)",
     )
 
+    group.addoption(
+        "--bugreport-timeout",
+        type=float,
+        default=BUGREPORT_TIMEOUT_S,
+        help=f"seconds the bug report at the end may take (default {BUGREPORT_TIMEOUT_S:g}; 0: none taken)",
+    )
+    group.addoption(
+        "--logcat-cap-mb",
+        type=int,
+        default=LOGCAT_CAP_BYTES >> 20,
+        help=f"megabytes of the handset's logcat.txt kept at most (default {LOGCAT_CAP_BYTES >> 20})",
+    )
+
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -209,6 +224,8 @@ def _new_run(config: pytest.Config, spec: str) -> Run:
         consent=config.getoption("consent"),
         scenario_options=scenario_options(config.getoption("scenario_option")),
         tls=config.getoption("tls"),
+        bugreport_timeout=config.getoption("bugreport_timeout"),
+        logcat_cap=config.getoption("logcat_cap_mb") << 20,
     )
 
 

@@ -435,6 +435,14 @@ def _bench(view: RunView) -> str:
         files.append(
             [f.get("path"), f.get("size"), f.get("sha256"), "copy with the phases as packet comments"]
         )
+    logs = obj(run.get("handset_logs"))
+    for key, what in (
+        ("logcat", "the handset's logcat: all buffers, UTC"),
+        ("bugreport", "bug report at the end"),
+    ):
+        f = obj(logs.get(key))
+        if f.get("path"):
+            files.append([f.get("path"), f.get("size"), f.get("sha256"), what])
     if files:
         out.append("<h3>Capture files</h3>")
         out.append(table(["file", "bytes", "SHA-256", "what"], files, (1,)))

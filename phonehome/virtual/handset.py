@@ -438,6 +438,7 @@ class VirtualHandset(Hands, FastbootMode):
         state.fs.install_file(BOOT_ID, f"{uuid.uuid4()}\n")
         state.booted_at = time.monotonic()
         state.display.power_on()
+        state.logs.clear()  # logd's buffers are RAM: a boot starts them empty (what was not read is gone)
         state.logs.log("I", "init", "init first stage started!", pid=1)
         self._emit(BOOT_STARTED)
         if self._adb_allowed():

@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from ruamel.yaml import YAML
 
 from phonehome.policy import load_identity
 from phonehome.report import folder as results
+from phonehome.report.bundle import SUMS
 from phonehome.traffic.capture import file_sha256
 
 pytestmark = pytest.mark.root
@@ -292,3 +294,18 @@ def test_aosp_clean_with_an_inventory_of_its_identifiers_can_pass_on_them(tmp_pa
     identity = load_identity(folder / results.IDENTITY)
     assert identity.unread == {}
     assert identity.sources["imei"] == "inventory"
+
+
+def test_each_handset_leaves_its_logcat_and_bug_report_hashed_in_sha256sums(
+    run: tuple[int, Path, str],
+) -> None:
+    _, run_dir, output = run
+    for device in (NOKIA, AOSP):
+        folder = _folder(run_dir, device)
+        text = (folder / "logcat.txt").read_text()
+        assert "init first stage started!" in text, output[-2000:]
+        assert "System now ready" in text
+        assert zipfile.is_zipfile(folder / "bugreport.zip")
+        sums = (folder / SUMS).read_text()
+        assert "  logcat.txt\n" in sums
+        assert "  bugreport.zip\n" in sums

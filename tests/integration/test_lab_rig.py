@@ -16,13 +16,16 @@ handset is virtual: it sees an adb serial, a fastboot serial and a cable.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from phonehome.device.logs import MARK
 from phonehome.report import folder as results
+from phonehome.report.bundle import SUMS
 from phonehome.virtual.testing import PrivateAdbServer
 from tests.integration.adb_servers import private_server
 from tests.integration.lab_rig import (
@@ -135,3 +138,25 @@ def test_each_build_earns_its_verdicts_on_the_lab_rig(rig: tuple[Rig, Terminal, 
     summary = _device(run_dir)
     evaluation = json.loads((Path(summary["results"]) / results.EVALUATION).read_text())
     EARNED[lab.profile](summary, evaluation, terminal)
+
+
+def test_the_handsets_logcat_spans_both_boots_once_and_the_bug_report_is_sealed(
+    rig: tuple[Rig, Terminal, Path],
+) -> None:
+    _, terminal, run_dir = rig
+    folder = Path(_device(run_dir)["results"])
+    text = (folder / "logcat.txt").read_text()
+    lines = [entry for entry in text.splitlines() if not entry.startswith(MARK)]
+    assert len(lines) == len(set(lines)), "a logcat line was written twice"
+    boots = [entry for entry in lines if entry.endswith("init first stage started!")]
+    assert len(boots) >= 2, text[-3000:]  # the boot on the desk, and the first boot after fastboot -w
+    assert "the handset booted again" in text
+    assert zipfile.is_zipfile(folder / "bugreport.zip"), terminal.text[-2000:]
+    sums = (folder / SUMS).read_text()
+    assert "  logcat.txt\n" in sums
+    assert "  bugreport.zip\n" in sums
+    run = json.loads((folder / results.RUN).read_text())
+    assert run["handset_logs"]["logcat"]["lines"] == len(lines)
+    assert run["handset_logs"]["bugreport"]["taken"] is True
+    assert run["handset_logs"]["logcat"]["reboots"], run["handset_logs"]
+    assert any(note.startswith("logcat: the handset rebooted between") for note in run["notes"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from phonehome.virtual.shell import builtins, text, toybox
 from phonehome.virtual.shell.apps import AppCommands
+from phonehome.virtual.shell.bugreport import BugreportCommands
 from phonehome.virtual.shell.cmd_services import CmdServices
 from phonehome.virtual.shell.dumpsys import Dumpsys
 from phonehome.virtual.shell.interpreter import CommandFn, Invocation, Io, ShellSession
@@ -40,6 +41,7 @@ def build_commands(state: HandsetState) -> dict[str, CommandFn]:
     UiCommands(state).register(table)
     NetCommands(state).register(table)
     CmdServices(state).register(table)
+    BugreportCommands(state).register(table)
     return table
 
 

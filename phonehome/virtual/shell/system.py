@@ -7,6 +7,7 @@ import time
 
 from phonehome.virtual import parcel
 from phonehome.virtual.properties import SETTINGS_NAMESPACES
+from phonehome.virtual.shell import logcat
 from phonehome.virtual.shell.interpreter import CommandFn, Invocation
 from phonehome.virtual.state import HandsetState
 
@@ -160,31 +161,7 @@ class SystemCommands:
         }.get(kind)
 
     async def logcat(self, inv: Invocation) -> int:
-        args = list(inv.args)
-        logs = self.state.logs
-        if "-c" in args or "--clear" in args:
-            logs.clear()
-            return 0
-        tail = None
-        if "-t" in args:
-            i = args.index("-t")
-            try:
-                tail = int(args[i + 1])
-            except (IndexError, ValueError):
-                return await inv.fail("-t needs a number")
-        lines, seq = logs.since(0)
-        if tail is not None:
-            lines = lines[-tail:]
-        await inv.out("--------- beginning of main\n")
-        for line in lines:
-            await inv.out(line + "\n")
-        if "-d" in args or tail is not None:
-            return 0
-        while True:  # follows until the stream is closed (the service task is cancelled)
-            await logs.wait(seq, timeout=5.0)
-            lines, seq = logs.since(seq)
-            for line in lines:
-                await inv.out(line + "\n")
+        return await logcat.logcat(self.state.logs, inv)
 
     async def svc(self, inv: Invocation) -> int:
         args = inv.args

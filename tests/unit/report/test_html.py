@@ -179,3 +179,17 @@ def test_the_dhcp_host_name_is_in_the_flow_table(hostile: Path) -> None:
     assert claimed == [f"{visible(DHCP_NAME)} (dhcp hostname)"]
     assert any(SNI.split("\x1b")[0] in cell for row in rows for cell in row)
     assert any(HOST.split("\x1b")[0] in cell for row in rows for cell in row)
+
+
+def test_the_handsets_logcat_and_bug_report_are_listed_with_their_sha256(tmp_path: Path) -> None:
+    folder = handset_folder(tmp_path, sealed=False)
+    run = json.loads((folder / "run.json").read_text())
+    run["handset_logs"] = {
+        "logcat": {"path": "logcat.txt", "size": 12, "sha256": "ab" * 32, "lines": 1},
+        "bugreport": {"path": None, "taken": False},
+    }
+    (folder / "run.json").write_text(json.dumps(run))
+    html = render_run(RunView.load(folder))
+    assert "logcat: all buffers, UTC" in html
+    assert "ab" * 32 in html
+    assert "bug report at the end" not in html  # not taken: not listed
