@@ -1,0 +1,100 @@
+"""A run's app attribution: the polled socket tables joined with its flows into apps.json and the report,
+and never into a verdict."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from phonehome.compliance import ComplianceRun
+from phonehome.device.sockets import Poll, Row, SocketLog
+from phonehome.policy.build import BuildIdentity, Package
+from phonehome.report import folder as results
+from tests.unit.policy import captures
+from tests.unit.report import runs
+
+AUTOREG = "com.qualcomm.qti.autoregistration"
+JUDGE = ComplianceRun.judge
+
+
+def _log(uid: int = 10051) -> SocketLog:
+    """What a poll during the Nokia's self-registration would have seen: its POST's socket."""
+    log = SocketLog()
+    row = Row("tcp", captures.HANDSET, 41002, captures.ZZHC, 9999, "01", uid, 777)
+    log.add(Poll(rows=[row], handset_time=captures.T0 + 3), captures.T0 + 3.2)
+    return log
+
+
+def _build() -> BuildIdentity:
+    return BuildIdentity(
+        *[""] * 5, 28, *[""] * 10,  # type: ignore[arg-type]
+        packages=(Package(AUTOREG, "/system/app/AutoRegistration/AutoRegistration.apk", (10051,)),),
+    )  # fmt: skip
+
+
+def _with_sockets(monkeypatch: pytest.MonkeyPatch, *, sockets: bool = True) -> None:
+    """Runs judge with the build (and the socket log, unless not ``sockets``) a handset would have given."""
+
+    def judge(self: ComplianceRun, *args: object, **kw: object) -> object:
+        self.sockets, self.build = (_log() if sockets else None), _build()
+        return JUDGE(self, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ComplianceRun, "judge", judge)
+
+
+@pytest.fixture
+def judged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The report tests' Nokia run, judged with what the handset's socket tables showed."""
+    _with_sockets(monkeypatch)
+    return runs.handset_folder(tmp_path, sealed=False)
+
+
+def _post_flow(folder: Path) -> int:
+    flows = json.loads((folder / results.ANALYSIS).read_text())["flows"]
+    return next(f["id"] for f in flows if f["dport"] == 9999 and f["proto"] == "tcp")
+
+
+def test_the_self_registration_flow_is_attributed_to_its_package_in_apps_json(judged: Path) -> None:
+    apps = json.loads((judged / results.APPS).read_text())
+    owner = apps["flows"][str(_post_flow(judged))]
+    assert owner["packages"] == [AUTOREG]
+    assert owner["text"] == f"{AUTOREG} (uid 10051)"
+    assert len(apps["flows"]) == 1  # the DNS lookup and the rest: no socket seen, no owner
+    assert apps["sockets"][0]["uid"] == 10051
+
+
+def test_the_report_says_who_sent_the_findings_and_owns_the_flow(judged: Path) -> None:
+    page = (judged / "report.html").read_text(encoding="utf-8")
+    assert f"<dt>sent by</dt><dd>{AUTOREG} (uid 10051)</dd>" in page.replace("\n", "")
+    assert "owner app" in page
+
+
+def test_attribution_changes_no_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "attributed").mkdir()
+    _with_sockets(monkeypatch, sockets=False)
+    plain = runs.handset_folder(tmp_path / "plain", sealed=False)
+    _with_sockets(monkeypatch)
+    attributed = runs.handset_folder(tmp_path / "attributed", sealed=False)
+
+    def verdicts(folder: Path) -> object:
+        doc = json.loads((folder / results.EVALUATION).read_text())
+        return [(v["assertion"], v["result"], v["reason"]) for v in doc["verdicts"]], doc["findings"]
+
+    assert verdicts(plain) == verdicts(attributed)
+    assert json.loads((attributed / results.APPS).read_text())["flows"]
+    plain_apps = json.loads((plain / results.APPS).read_text())
+    assert plain_apps["flows"] == {}
+    assert plain_apps["notes"] == ["the handset's socket tables were not polled"]
+
+
+def test_no_policy_module_reads_the_attribution() -> None:
+    policy = Path(__file__).resolve().parents[2] / "phonehome" / "policy"
+    readers = [
+        p.name
+        for p in policy.rglob("*.py")
+        if p.name != "owners.py" and ("owners" in p.read_text() or "apps.json" in p.read_text())
+    ]
+    assert readers == []
