@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
-from phonehome.device.sockets import parse_table
+from phonehome.device.sockets import parse_poll, parse_table, script
 from phonehome.virtual import VirtualHandset
 from phonehome.virtual.firmware import Action, Outcome
 from phonehome.virtual.firmware.actions import ActionRunner
@@ -128,3 +128,20 @@ def test_the_nokias_self_registration_client_is_a_listed_package_with_an_app_uid
     listed = sh("pm list packages -U")[1]
     line = next(x for x in listed.splitlines() if "com.qualcomm.qti.autoregistration" in x)
     assert int(line.rsplit("uid:", 1)[1]) >= 10000
+
+
+def test_the_labs_poll_script_reads_all_four_tables_from_the_virtual_shell(
+    sh: Sh, nokia: VirtualHandset
+) -> None:
+    with acting_as(nokia.state.sockets, 10123):
+        sock = new_socket(socket.AF_INET6, socket.SOCK_STREAM, 0)
+    sock.bind(("::1", 0))
+    sock.listen()
+    try:
+        _, out, err = sh(f"sh -c '{script('@@M')}'")
+        poll = parse_poll(out, err, "@@M")
+        assert poll.unreadable == {}
+        assert [(r.proto, r.local, r.state, r.uid) for r in poll.rows] == [("tcp", "::1", "0A", 10123)]
+        assert poll.handset_time is not None
+    finally:
+        sock.close()
