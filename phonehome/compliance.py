@@ -444,7 +444,7 @@ class ComplianceRun:
         self.say("scenario", scenario.name)
         from phonehome.run_apps import poller  # noqa: PLC0415
 
-        with poller(lambda: link.handset) as sockets:
+        with poller(link) as sockets:
             try:
                 assert self._log is not None  # say() made it
                 with self._log.ticker(lambda: _link_packets(bench)):

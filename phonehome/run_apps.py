@@ -8,14 +8,17 @@ app, never a PASS or FAIL (the judged bytes are the capture's).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from phonehome.policy.owners import Attribution, attribute
 
 if TYPE_CHECKING:
+    from phonehome.device import AdbServer, Handset
     from phonehome.device.reader import Shell
     from phonehome.device.sockets import SocketLog, SocketPoller
+    from phonehome.links import AdbLink, VirtualLink
     from phonehome.policy.build import BuildIdentity
     from phonehome.traffic.capture import Capture
     from phonehome.traffic.flow import Flow
@@ -23,11 +26,54 @@ if TYPE_CHECKING:
 SOURCE = "/proc/net/tcp, tcp6, udp, udp6 over adb shell, polled about once a second"
 
 
-def poller(source: Callable[[], Shell | None]) -> SocketPoller:
-    """The socket poller a run starts with its scenario (``source``: the handset, once connected)."""
-    from phonehome.device.sockets import SocketPoller  # noqa: PLC0415
+CONNECT_S = 1.0
+"""How long one poll waits for the handset to be on the adb server (it may be off, rebooting, in setup)."""
 
-    return SocketPoller(source)
+
+class OwnConnection:
+    """The poller's own connection to the run's handset, apart from the scenario's (which it must not
+    disturb): made once the handset is on ADB, made again after a poll failed (a reboot)."""
+
+    def __init__(self, serial: Callable[[], str | None], server: AdbServer) -> None:
+        self.serial = serial
+        """The adb serial to connect to now, None while the handset cannot be on ADB (switched off)."""
+        self.server = server
+        self.handset: Handset | None = None
+
+    def __call__(self) -> Shell | None:
+        if self.handset is None:
+            from phonehome.device import DeviceError, Handset  # noqa: PLC0415
+
+            serial = self.serial()
+            if serial is None:
+                return None
+            try:
+                self.handset = Handset.connect(serial, self.server, timeout=CONNECT_S)
+            except DeviceError:
+                return None
+        return self.handset
+
+    def lost(self) -> None:
+        self.handset = None
+
+
+def poller(link: AdbLink | VirtualLink) -> SocketPoller:
+    """The socket poller a run starts with its scenario, on its own connection to ``link``'s handset
+    (another kind of link, a test's: the handset the scenario connected, once it did)."""
+    from phonehome.device.sockets import SocketPoller  # noqa: PLC0415
+    from phonehome.links import AdbLink, VirtualLink  # noqa: PLC0415
+
+    if isinstance(link, VirtualLink):
+        virtual = link
+
+        def serial() -> str | None:
+            return virtual.virtual.adb_serial if virtual.online() else None
+    elif isinstance(link, AdbLink):
+        serial = functools.partial(str, link.serial)
+    else:
+        return SocketPoller(lambda: link.handset)
+    own = OwnConnection(serial, link.server)
+    return SocketPoller(own, lost=own.lost)
 
 
 def handset_addresses(capture: Capture | None, flows: Iterable[Flow]) -> set[str]:

@@ -221,8 +221,11 @@ class SocketPoller:
         source: Callable[[], Shell | None],
         interval: float = INTERVAL_S,
         clock: Callable[[], float] = time.time,
+        lost: Callable[[], None] | None = None,
     ) -> None:
         self.source = source
+        self.lost = lost
+        """Told when a poll failed on the handset ``source`` gave (it rebooted): the next one reconnects."""
         self.interval = interval
         self.clock = clock
         self.log = SocketLog()
@@ -240,6 +243,8 @@ class SocketPoller:
             poll = poll_once(shell, self.marker)
         except DeviceError as exc:
             log.debug("socket poll skipped: %s", exc)
+            if self.lost is not None:
+                self.lost()
             return True
         self.log.add(poll, self.clock())
         if len(poll.unreadable) == len(TABLES):

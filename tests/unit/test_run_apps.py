@@ -98,3 +98,33 @@ def test_no_policy_module_reads_the_attribution() -> None:
         if p.name != "owners.py" and ("owners" in p.read_text() or "apps.json" in p.read_text())
     ]
     assert readers == []
+
+
+def test_the_pollers_own_connection_waits_for_the_handset_and_reconnects_after_a_loss(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from phonehome.device import DeviceNotFoundError, Handset
+    from phonehome.run_apps import OwnConnection
+
+    made: list[str] = []
+    present = {"on": False}
+
+    def connect(serial: str, server: object, *, timeout: float) -> object:
+        if not present["on"]:
+            raise DeviceNotFoundError(serial, "connect", "not listed", "plug it in")
+        made.append(serial)
+        return object()
+
+    monkeypatch.setattr(Handset, "connect", staticmethod(connect))
+    serial: list[str | None] = [None]
+    own = OwnConnection(lambda: serial[0], server=object())  # type: ignore[arg-type]
+    assert own() is None  # switched off: nothing asked
+    serial[0] = "emulator-5554"
+    assert own() is None  # not on the adb server yet
+    present["on"] = True
+    first = own()
+    assert first is not None
+    assert own() is first
+    own.lost()
+    assert own() is not first
+    assert made == ["emulator-5554", "emulator-5554"]
