@@ -7,6 +7,8 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from phonehome.device.sockets import parse_poll, parse_table, script
 from phonehome.virtual import VirtualHandset
 from phonehome.virtual.firmware import Action, Outcome
@@ -145,3 +147,20 @@ def test_the_labs_poll_script_reads_all_four_tables_from_the_virtual_shell(
         assert poll.handset_time is not None
     finally:
         sock.close()
+
+
+def test_a_profile_action_naming_a_package_the_build_lacks_is_a_profile_error(tmp_path: Path) -> None:
+    from ruamel.yaml import YAML
+
+    from phonehome.virtual.profile import load_profile, profile_dirs
+    from phonehome.yamlconf import ConfigError
+
+    source = next(d / "aosp-clean.yaml" for d in profile_dirs() if (d / "aosp-clean.yaml").is_file())
+    yaml = YAML()
+    doc = yaml.load(source.read_text())
+    doc["behaviour"]["boot"] = [{"label": "x", "package": "com.not.installed", "dns": {"name": "a.example"}}]
+    path = tmp_path / "typo.yaml"
+    with path.open("w") as out:
+        yaml.dump(doc, out)
+    with pytest.raises(ConfigError, match=r"com\.not\.installed.*not in the profile"):
+        load_profile(path)
