@@ -43,7 +43,12 @@ SYSTEM_UIDS = {
 TIME_WAIT = "06"
 """A TIME_WAIT entry's uid is always 0 (the kernel's timewait sock keeps no owner): never evidence."""
 SLACK_S = 2.0
-"""How far apart a sighting and a flow may be: a poll every second and the shell call's own latency."""
+"""How long after a socket's last sighting its flow may still start: a poll every second and the shell
+call's own latency."""
+AFTER_S = 5.0
+"""How long after a flow's last packet its socket may first be seen: a closed TCP socket stays listed
+with its uid while it waits in FIN_WAIT (a virtual handset keeps closed sockets listed 3 s), and polls
+come a second apart."""
 WILDCARDS = frozenset({"0.0.0.0", "::"})  # noqa: S104  (addresses read, never bound)
 
 How = Literal["connected", "bound-port"]
@@ -145,7 +150,11 @@ def packages_by_uid(packages: Iterable[Package]) -> dict[int, tuple[str, ...]]:
 
 
 def _overlaps(sighting: SocketSighting, flow: Flow, slack: float) -> bool:
-    return sighting.first_seen - slack <= flow.last_ts and flow.first_ts <= sighting.last_seen + slack
+    """The socket was listed while the flow could still be on it (a port reused later is another's)."""
+    return (
+        sighting.first_seen - max(slack, AFTER_S) <= flow.last_ts
+        and flow.first_ts <= sighting.last_seen + slack
+    )
 
 
 def _sides(flow: Flow) -> tuple[tuple[str, int, str, int], tuple[str, int, str, int]]:

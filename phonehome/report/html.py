@@ -227,7 +227,7 @@ def _finding(f: dict[str, Any], view: RunView | None = None) -> str:
     offset = f.get("offset")
     pairs: list[tuple[str, object]] = [
         ("flow", where),
-        ("sent by", view.owner(flow.get("id")) if view is not None and flow else None),
+        ("sent by", _owner(view, flow)),
         ("frames", shown or "-"),
         ("byte offset", "-" if offset is None else f"{offset}" + ("" if f.get("offset_exact", True) else " (of the encoded region)")),
         ("decode chain", f.get("decode")),
@@ -242,6 +242,12 @@ def _finding(f: dict[str, Any], view: RunView | None = None) -> str:
     if f.get("excerpt"):
         body += excerpt(f.get("excerpt"))
     return body + "</div>"
+
+
+def _owner(view: RunView | None, flow: dict[str, Any]) -> str | None:
+    """The app that owned the finding's flow, with who says so (a handset can list what it likes)."""
+    owner = view.owner(flow.get("id")) if view is not None and flow else None
+    return f"{owner}, as the handset's socket table says" if owner else None
 
 
 FLOW_COLUMNS = (

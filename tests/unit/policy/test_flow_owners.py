@@ -77,6 +77,14 @@ def test_a_socket_seen_long_before_the_flow_does_not_own_it() -> None:
     assert attribute([flow(ts=500.0)], [seen(at=100.0)], PACKAGES).owners == {}
 
 
+def test_a_socket_first_listed_seconds_after_its_flows_last_packet_still_owns_it() -> None:
+    assert attribute([flow(ts=100.0)], [seen(at=104.0)], PACKAGES).owners[1].uid == 10123
+
+
+def test_a_socket_listed_only_long_after_the_flow_does_not_own_it() -> None:
+    assert attribute([flow(ts=100.0)], [seen(at=120.0)], PACKAGES).owners == {}
+
+
 def test_time_wait_entries_carry_no_owner() -> None:
     assert attribute([flow()], [seen(uid=0, state="06")], PACKAGES).owners == {}
 
