@@ -8,7 +8,6 @@ app, never a PASS or FAIL (the judged bytes are the capture's).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -69,7 +68,10 @@ def poller(link: AdbLink | VirtualLink) -> SocketPoller:
         def serial() -> str | None:
             return virtual.virtual.adb_serial if virtual.online() else None
     elif isinstance(link, AdbLink):
-        serial = functools.partial(str, link.serial)
+        adb = link
+
+        def serial() -> str | None:  # a user build's ADB exists only once the scenario reached it
+            return adb.serial if adb.adb_mode == "at-boot" or adb.handset is not None else None
     else:
         return SocketPoller(lambda: link.handset)
     own = OwnConnection(serial, link.server)

@@ -128,3 +128,20 @@ def test_the_pollers_own_connection_waits_for_the_handset_and_reconnects_after_a
     own.lost()
     assert own() is not first
     assert made == ["emulator-5554", "emulator-5554"]
+
+
+def test_a_user_builds_handset_is_not_asked_over_adb_before_the_scenario_reached_it() -> None:
+    from types import SimpleNamespace
+
+    from phonehome.links import AdbLink
+    from phonehome.run_apps import OwnConnection, poller
+
+    link = AdbLink("lab-1", server=object(), entry=SimpleNamespace(adb="after-setup"))  # type: ignore[arg-type]
+    own = poller(link).source
+    assert isinstance(own, OwnConnection)
+    assert own.serial() is None
+    link.handset = object()  # type: ignore[assignment]
+    assert own.serial() == "lab-1"
+    at_boot = poller(AdbLink("lab-2", server=object())).source  # type: ignore[arg-type]
+    assert isinstance(at_boot, OwnConnection)
+    assert at_boot.serial() == "lab-2"
