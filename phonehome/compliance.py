@@ -45,12 +45,14 @@ if TYPE_CHECKING:
     from phonehome.bench import Bench
     from phonehome.device import AdbServer, Handset, Inventory, InventoryEntry
     from phonehome.device.run_logs import RunLogs
+    from phonehome.device.sockets import SocketLog
     from phonehome.links import AdbLink, VirtualLink
     from phonehome.policy import Evaluation, Identity, Manifest
     from phonehome.policy.build import BuildIdentity
     from phonehome.report.progress import ProgressLog
     from phonehome.scenario import Operator, Scenario, ScenarioResult
     from phonehome.traffic.capture import Capture
+    from phonehome.traffic.flow import Flow
 
 DEFAULT_BENCH = "benches/virtual.yaml"
 DEFAULT_TIME_SCALE = 1e-4  # a virtual handset's firmware hour (hourly retries) in 0.36 s
@@ -246,6 +248,8 @@ class ComplianceRun:
     handset: Handset | None = None
     """The handset over ADB, once the scenario connected to it."""
     capture: Capture | None = None
+    sockets: SocketLog | None = None
+    """The handset's socket tables as polled during the scenario (which app owned which flow)."""
     build: BuildIdentity | None = None
     lab_ca: str | None = None
     """What became of the bench's lab CA on a real handset (``tls: validate|intercept``)."""
@@ -465,13 +469,18 @@ class ComplianceRun:
             progress=self.say,
         )
         self.say("scenario", scenario.name)
-        try:
-            assert self._log is not None  # say() made it
-            with self._log.ticker(lambda: _link_packets(bench)):
-                done = run_scenario(scenario, ctx)
-        finally:
-            ctx.close()
-        self.notes += link.settle()
+        from phonehome.run_apps import poller  # noqa: PLC0415
+
+        with poller(link) as sockets:
+            try:
+                assert self._log is not None  # say() made it
+                with self._log.ticker(lambda: _link_packets(bench)):
+                    done = run_scenario(scenario, ctx)
+            finally:
+                ctx.close()
+            self.notes += link.settle()
+        self.sockets = sockets.log
+        self.notes += sockets.log.notes
         self.handset = link.handset
         self.scenario_result = done
         self.phases = tuple(done.covered)
@@ -555,11 +564,24 @@ class ComplianceRun:
         )
         doc = analysis_json.to_dict(analysis)
         self.write_json(results.ANALYSIS, doc)
+        self.write_apps(analysis.flows)
         self.record_evaluation(judged)
         self.say("analysis", f"{len(analysis.flows)} flows, {len(judged.findings)} findings: {judged.result}")
         self.report = write_run_report(self.claim(), judged, doc)
         self.say("report", str(self.report))
         return judged
+
+    def write_apps(self, flows: list[Flow]) -> None:
+        """``apps.json``: the app that owned each flow, where the handset's socket tables said so.
+        Written after the verdicts' inputs and read by no assertion (evidence only)."""
+        from phonehome.run_apps import apps_record  # noqa: PLC0415
+
+        judged, doc = apps_record(self.run_id, self.sockets, flows, self.build, self.capture)
+        self.write_json(results.APPS, doc)
+        if judged.owners:
+            self.say(
+                "apps", f"{len(judged.owners)} flows attributed to an app by the handset's socket tables"
+            )
 
     def definition_files(self) -> dict[str, Path | None]:
         """The definitions this run used, by role, for the evidence bundle's copies."""

@@ -40,6 +40,8 @@ PROVENANCE = "identity-provenance.json"
 EVALUATION = "evaluation.json"
 ANALYSIS = "analysis.json"
 MANIFEST_COPY = "manifest"
+APPS = "apps.json"
+"""Which app owned each flow, where the handset's socket tables said so (evidence only: never judged)."""
 """The manifest the run judged against, copied byte for byte (its suffix kept)."""
 CLAIMS = (SESSION, RUN, CAPTURE, IDENTITY, EVALUATION)
 """Files whose presence means a folder already holds a run's results."""

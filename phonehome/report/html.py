@@ -204,7 +204,7 @@ def _findings(view: RunView) -> str:
             f"{len(mine)} findings: {text(summary)}</summary>"
         )
         for f in mine[: max(budget, 0)]:
-            out.append(_finding(f))
+            out.append(_finding(f, view))
         if len(mine) > budget:
             out.append(f'<p class="muted">{len(mine) - max(budget, 0)} more in evaluation.json.</p>')
         budget -= len(mine)
@@ -212,7 +212,7 @@ def _findings(view: RunView) -> str:
     return "".join(out)
 
 
-def _finding(f: dict[str, Any]) -> str:
+def _finding(f: dict[str, Any], view: RunView | None = None) -> str:
     flow = obj(f.get("flow"))
     where = "-"
     if flow:
@@ -227,6 +227,7 @@ def _finding(f: dict[str, Any]) -> str:
     offset = f.get("offset")
     pairs: list[tuple[str, object]] = [
         ("flow", where),
+        ("sent by", _owner(view, flow)),
         ("frames", shown or "-"),
         ("byte offset", "-" if offset is None else f"{offset}" + ("" if f.get("offset_exact", True) else " (of the encoded region)")),
         ("decode chain", f.get("decode")),
@@ -243,9 +244,15 @@ def _finding(f: dict[str, Any]) -> str:
     return body + "</div>"
 
 
+def _owner(view: RunView | None, flow: dict[str, Any]) -> str | None:
+    """The app that owned the finding's flow, with who says so (a handset can list what it likes)."""
+    owner = view.owner(flow.get("id")) if view is not None and flow else None
+    return f"{owner}, as the handset's socket table says" if owner else None
+
+
 FLOW_COLUMNS = (
     "id", "judged", "start", "phase", "proto", "client", "server", "name", "named by", "claimed names",
-    "transport", "app", "bytes up", "bytes down", "packets", "frames",
+    "transport", "app", "bytes up", "bytes down", "packets", "frames", "owner app",
 )  # fmt: skip
 _NUMERIC = tuple(FLOW_COLUMNS.index(c) for c in ("id", "bytes up", "bytes down", "packets"))
 
@@ -279,6 +286,7 @@ def flow_rows(view: RunView) -> list[list[str]]:
                 if isinstance(f.get("packets_c2s"), int) and isinstance(f.get("packets_s2c"), int)
                 else "?",
                 f"{f.get('first_frame')}-{f.get('last_frame')}",
+                view.owner(f.get("id")) or "",
             ]
         )
     return rows

@@ -77,6 +77,8 @@ class RunView:
     phased: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     """What could not be read, shown at the top of the report."""
+    apps: dict[str, Any] = field(default_factory=dict)
+    """``apps.json``: which app owned each flow, where the handset's socket tables said so."""
 
     @classmethod
     def load(
@@ -113,6 +115,7 @@ class RunView:
             build=obj(read_json(folder / BUILD)),
             phased=obj(read_json(folder / PHASED)),
             notes=notes,
+            apps=obj(read_json(folder / results.APPS)),
         )
 
     @property
@@ -135,6 +138,11 @@ class RunView:
     @functools.cached_property
     def _flows(self) -> list[dict[str, Any]]:
         return [obj(f) for f in items(self.analysis.get("flows"))]
+
+    def owner(self, flow_id: object) -> str | None:
+        """``com.example.app (uid 10123)`` for a flow the handset's socket tables attributed; None: unknown."""
+        found = obj(obj(self.apps.get("flows")).get(str(flow_id))).get("text")
+        return found if isinstance(found, str) and found else None
 
     def markers(self) -> list[tuple[float, str, dict[str, Any]]]:
         """The phase markers, sorted: (ts, phase, detail)."""

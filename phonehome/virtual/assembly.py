@@ -74,6 +74,7 @@ def assemble_state(
     )
     fs.install_file("/system/build.prop", "".join(f"{k}={v}\n" for k, v in props.items()))
     fs.install_file(f"/sys/class/net/{profile.wifi_interface}/address", state.wifi_mac + "\n")
+    fs.generated.update(state.sockets.files())
     fs.install_file("/proc/version", f"Linux version 4.4.153 (android-build@{profile.build.device})\n")
     return state
 

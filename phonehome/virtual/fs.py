@@ -12,6 +12,7 @@ import errno
 import os
 import posixpath
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 READ_ONLY = ("/system", "/vendor", "/product", "/system_ext", "/odm", "/apex")
@@ -60,6 +61,8 @@ class DeviceFs:
         self.remounted = False
         """``adb remount`` as root on a debuggable build: the system partitions take writes (an overlay
         on a real phone, kept across reboots); the APEXes never do."""
+        self.generated: dict[str, Callable[[], bytes]] = {}
+        """Files the kernel makes up at each read (``/proc/net/tcp``...): device path -> content."""
         for d in DEFAULT_DIRS:
             (self.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
 
@@ -120,6 +123,9 @@ class DeviceFs:
         host.chmod(mode)
 
     def read_bytes(self, path: str, cwd: str = "/") -> bytes:
+        generate = self.generated.get(self.normalize(path, cwd))
+        if generate is not None:
+            return generate()
         host = self.host_path(path, cwd)
         try:
             return host.read_bytes()

@@ -206,6 +206,15 @@ class Profile(StrictModel):
                 for name in behaviour.screens
                 if name not in screens
             ]
+        packages = info.data.get("packages")
+        if isinstance(packages, list):
+            names = {p.name for p in packages}
+            problems += [
+                f"behaviour.{phase}[{n}].package: {action.package!r} is not in the profile's packages"
+                for phase, actions in behaviour.phases()
+                for n, action in enumerate(actions)
+                if action.package is not None and action.package not in names
+            ]
         if problems:
             raise ValueError("; ".join(problems))
         return behaviour

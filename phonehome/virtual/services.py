@@ -20,6 +20,7 @@ import threading
 from collections.abc import Awaitable, Callable
 
 from phonehome.virtual.adb.stream import AdbStream, bridge
+from phonehome.virtual.net.procnet import new_socket
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +167,7 @@ def socket_in_namespace(
         with _netns_lock:
             pr_netns.pushns(fd)
             try:
-                return socket.socket(family, kind, proto)
+                return new_socket(family, kind, proto)  # the acting app's, in /proc/net
             finally:
                 pr_netns.popns()
     finally:

@@ -19,6 +19,7 @@ from phonehome.virtual.broadcasts import BroadcastLog
 from phonehome.virtual.fs import DeviceFs
 from phonehome.virtual.identity import HandsetIdentity
 from phonehome.virtual.logs import LogBuffer
+from phonehome.virtual.net.procnet import SocketTable
 from phonehome.virtual.packages import PackageTable
 from phonehome.virtual.profile import Profile
 from phonehome.virtual.properties import PropertyStore, SettingsStore
@@ -65,6 +66,8 @@ class HandsetState:
     broadcasts: BroadcastLog = field(default_factory=BroadcastLog)
     spawn: Callable[[Coroutine[Any, Any, Any]], asyncio.Task[Any]] = asyncio.ensure_future
     stopped_packages: set[str] = field(default_factory=set)
+    sockets: SocketTable = field(default_factory=SocketTable)
+    """The sockets the firmware's apps opened: ``/proc/net/tcp``... (`phonehome.virtual.net.procnet`)."""
 
     @property
     def screen(self) -> Screen:

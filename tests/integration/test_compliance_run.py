@@ -309,3 +309,21 @@ def test_each_handset_leaves_its_logcat_and_bug_report_hashed_in_sha256sums(
         sums = (folder / SUMS).read_text()
         assert "  logcat.txt\n" in sums
         assert "  bugreport.zip\n" in sums
+def test_the_self_registration_is_attributed_to_its_app_by_the_handsets_socket_table(
+    run: tuple[int, Path, str],
+) -> None:
+    _, run_dir, output = run
+    folder = _folder(run_dir, NOKIA)
+    apps = json.loads((folder / results.APPS).read_text())
+    zzhc = {
+        f["flow"]["id"]
+        for f in _evaluation(run_dir, NOKIA)["findings"]
+        if f["rule"] == "cleartext-identifier" and f["flow"]["server_name"] == "zzhc.vnet.cn"
+    }
+    assert zzhc, output
+    owners = {apps["flows"][str(i)]["text"] for i in zzhc if str(i) in apps["flows"]}
+    assert owners, apps
+    assert all(o.startswith("com.qualcomm.qti.autoregistration (uid 1") for o in owners), owners
+    assert (
+        "<dt>sent by</dt><dd>com.qualcomm.qti.autoregistration (uid" in (folder / "report.html").read_text()
+    )

@@ -115,6 +115,16 @@ def _nokia_fails_and_the_build_gate_flags_its_self_registration(
         for f in evaluation["findings"]
         if f["assertion"] == "build-identity"
     )
+    # The app that sent it, as the handset's own /proc/net tables said over ADB (no virtual-only path).
+    apps = json.loads((Path(summary["results"]) / results.APPS).read_text())
+    zzhc = {
+        str(f["flow"]["id"])
+        for f in evaluation["findings"]
+        if f["rule"] == "cleartext-identifier" and f["flow"]["server_name"] == "zzhc.vnet.cn"
+    }
+    assert {apps["flows"][i]["packages"][0] for i in zzhc if i in apps["flows"]} == {
+        NOKIA_AUTOREGISTRATION
+    }, apps
 
 
 def _aosp_clean_passes(summary: dict[str, Any], evaluation: dict[str, Any], terminal: Terminal) -> None:

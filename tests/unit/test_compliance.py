@@ -109,7 +109,10 @@ def test_driving_records_the_phases_covered_and_writes_scenario_json(tmp_path: P
     assert done.ok, done.problems()
     assert run.phases == ("boot", "setup-wizard", "network-attach", "settle", "consent")
     assert run.problems == []
-    assert run.notes == ["settled"]
+    assert run.notes[0] == "settled"
+    assert run.sockets is not None  # the fake's shell prints no socket tables: the run says so, once
+    assert run.notes[1:] == run.sockets.notes
+    assert all("socket table" in note for note in run.notes[1:])
     phases = [(m.phase, m.detail.get("end", False)) for m in bench.markers if m.phase != "consent"]
     assert phases == [
         (p, e) for p in ("boot", "setup-wizard", "network-attach", "settle") for e in (False, True)

@@ -10,6 +10,7 @@ does not bring a phone down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -22,6 +23,7 @@ from phonehome.virtual.firmware import encode, template
 from phonehome.virtual.firmware.model import Action, HttpSpec, TrustSpec
 from phonehome.virtual.net import httpclient, packets, secure
 from phonehome.virtual.net.network import HandsetNetwork, is_address
+from phonehome.virtual.net.procnet import SocketTable, acting_as
 from phonehome.virtual.net.sockets import close_quietly, connect_tcp, family_of, udp_socket
 from phonehome.virtual.services import socket_in_namespace
 
@@ -70,8 +72,11 @@ class ActionRunner:
         logcat: Logger,
         trust: TrustSpec | None = None,
         cas: Callable[[bool], str] | None = None,
+        owner: Callable[[Action], tuple[SocketTable, int]] | None = None,
     ) -> None:
         self.network = network
+        self.owner = owner
+        """The socket table and uid an action's sockets are listed with; None: not listed."""
         self.values = values
         self.time_scale = time_scale
         self.network_wait_s = network_wait_s
@@ -83,6 +88,10 @@ class ActionRunner:
 
     async def run(self, phase: str, action: Action, sink: Callable[[Outcome], None]) -> None:
         """Every attempt of ``action`` (delay, repeats, retries), each outcome handed to ``sink``."""
+        with acting_as(*self.owner(action)) if self.owner else contextlib.nullcontext():
+            await self._attempts(phase, action, sink)
+
+    async def _attempts(self, phase: str, action: Action, sink: Callable[[Outcome], None]) -> None:
         await self._sleep(action.delay_s)
         count = action.repeat.count if action.repeat else 1
         attempts = action.retry.attempts if action.retry else 1

@@ -43,6 +43,7 @@ from phonehome.virtual.firmware.actions import ActionRunner, Outcome
 from phonehome.virtual.firmware.model import Action, Behaviour
 from phonehome.virtual.firmware.template import render
 from phonehome.virtual.net import HandsetNetwork, Lease
+from phonehome.virtual.net.procnet import SocketTable, app_uid
 from phonehome.virtual.screen import UiEvent
 from phonehome.virtual.telephony import SIM_STATE_CHANGED, slots
 
@@ -430,7 +431,16 @@ class Firmware:
             logcat=self._logcat,
             trust=self.behaviour.trust,
             cas=lambda user: self.handset.trust.bundle(self.handset.state.fs, user=user),
+            owner=self._owner,
         )
+
+    def _owner(self, action: Action) -> tuple[SocketTable, int]:
+        """The app whose uid the action's sockets carry (`phonehome.virtual.net.procnet`)."""
+        state = self.handset.state
+        found = app_uid(
+            action.package, action.label, lambda name: getattr(state.packages.get(name), "uid", None)
+        )
+        return state.sockets, found
 
     def _logcat(self, priority: str, tag: str, message: str) -> None:
         with contextlib.suppress(RuntimeError):

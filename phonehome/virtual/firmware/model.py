@@ -363,6 +363,9 @@ class Action(StrictModel):
 
     label: str = ""
     """Who does it (``com.qualcomm.qti.autoregistration``): the handset's log names it."""
+    package: str | None = None
+    """The app that sends it: its uid owns the sockets (``/proc/net/tcp``...). Default: the label's package
+    (before any ``/``) when the build has it, else the system (uid 1000)."""
     dns_spec: DnsSpec | None = pydantic.Field(default=None, alias="dns")
     http: HttpSpec | None = None
     tls: TlsSpec | None = None
