@@ -309,6 +309,8 @@ def test_each_handset_leaves_its_logcat_and_bug_report_hashed_in_sha256sums(
         sums = (folder / SUMS).read_text()
         assert "  logcat.txt\n" in sums
         assert "  bugreport.zip\n" in sums
+
+
 def test_the_self_registration_is_attributed_to_its_app_by_the_handsets_socket_table(
     run: tuple[int, Path, str],
 ) -> None:
