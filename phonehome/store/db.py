@@ -146,33 +146,24 @@ class Store:
     def _refuse_rewrites(conn: Connection, latest: dict[str, RunRecord]) -> None:
         """`StoreError` naming the first stored run that ``latest`` would rewrite (another folder, other files)."""
         ids = list(latest)
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            stored = conn.execute(
-                select(schema.runs.c.run_id, schema.runs.c.folder).where(schema.runs.c.run_id.in_(chunk))
-            ).all()
-            hashes: dict[str, dict[str, str]] = {}
-            for run_id, path, sha256 in conn.execute(
-                select(schema.artifacts.c.run_id, schema.artifacts.c.path, schema.artifacts.c.sha256).where(
-                    schema.artifacts.c.run_id.in_(chunk)
+        hashes: dict[str, dict[str, str]] = {}
+        for run_id, path, sha256 in _children(conn, schema.artifacts, ("path", "sha256"), ids):
+            hashes.setdefault(run_id, {})[path] = sha256
+        for run_id, folder in _children(conn, schema.runs, ("folder",), ids):
+            record = latest[run_id]
+            new = {a.path: a.sha256 for a in record.artifacts}
+            old = hashes.get(run_id, {})
+            changed = sorted(p for p in old.keys() & new.keys() if old[p] != new[p])
+            if folder != record.folder or changed or old.keys() != new.keys():
+                what = (
+                    f"from {folder}"
+                    if folder != record.folder
+                    else f"with other files ({', '.join(changed[:3]) or 'a different set'})"
                 )
-            ).all():
-                hashes.setdefault(run_id, {})[path] = sha256
-            for run_id, folder in stored:
-                record = latest[run_id]
-                new = {a.path: a.sha256 for a in record.artifacts}
-                old = hashes.get(run_id, {})
-                changed = sorted(p for p in old.keys() & new.keys() if old[p] != new[p])
-                if folder != record.folder or changed or old.keys() != new.keys():
-                    what = (
-                        f"from {folder}"
-                        if folder != record.folder
-                        else f"with other files ({', '.join(changed[:3]) or 'a different set'})"
-                    )
-                    raise StoreError(
-                        f"run {run_id} is stored already {what}: indexing {record.folder} would rewrite it "
-                        "(phonehome store add --replace, if that folder is the run's true record)"
-                    )
+                raise StoreError(
+                    f"run {run_id} is stored already {what}: indexing {record.folder} would rewrite it "
+                    "(phonehome store add --replace, if that folder is the run's true record)"
+                )
 
     def add(self, records: Iterable[RunRecord], *, replace: bool = False) -> int:
         """Indexes ``records`` in one transaction; how many.
