@@ -245,18 +245,25 @@ class StateFile:
         write_json_atomic(self.path, self.to_json())
 
 
+def _state_paths(*, everywhere: bool = True) -> list[Path]:
+    """Every state file of every run folder in use (``everywhere=False``: of this process's alone)."""
+    folders = run_dirs() if everywhere else [run_dir()]
+    return [
+        p
+        for folder in folders
+        if state_dir(folder).is_dir()
+        for p in sorted(state_dir(folder).glob("*.json"))
+    ]
+
+
 def read_states(*, everywhere: bool = True) -> list[StateFile]:
     """The benches of every run folder in use (``everywhere=False``: of this process's alone)."""
     states: list[StateFile] = []
-    for folder in run_dirs() if everywhere else [run_dir()]:
-        directory = state_dir(folder)
-        if not directory.is_dir():
-            continue
-        for path in sorted(directory.glob("*.json")):
-            try:
-                states.append(StateFile.from_json(path, json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError):
-                continue  # a torn file cannot exist (atomic writes); an unreadable one is not ours to judge
+    for path in _state_paths(everywhere=everywhere):
+        try:
+            states.append(StateFile.from_json(path, json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError):
+            continue  # a torn file cannot exist (atomic writes); an unreadable one is not ours to judge
     return states
 
 
@@ -264,13 +271,7 @@ def unreadable_run_ids() -> set[str]:
     """Run ids of state files this version cannot read (another phonehome version's, with records or
     fields it does not know): their benches may be live, so nothing of theirs may be swept."""
     found: set[str] = set()
-    paths = [
-        p
-        for folder in run_dirs()
-        if state_dir(folder).is_dir()
-        for p in sorted(state_dir(folder).glob("*.json"))
-    ]
-    for path in paths:
+    for path in _state_paths():
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -9,6 +9,7 @@ small window of bytes kept around each candidate.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 from dataclasses import dataclass, field
 
@@ -261,7 +262,7 @@ def _ignore(_pattern: int, _start: int, _end: int, _flags: int, _ctx: object) ->
 def _database(mode: int, expressions: list[bytes], flags: list[int]) -> hyperscan.Database:
     """The compiled database, from the cache when the same patterns were compiled before (every process of
     a batch compiles the same identity's forms): a serialized database loads in a fraction of a compile."""
-    key = repr((mode, expressions, flags, importlib.metadata.version("hyperscan"))).encode()
+    key = repr((mode, expressions, flags, _hyperscan_version())).encode()
 
     def compile_it() -> bytes:
         db = hyperscan.Database(mode=mode)
@@ -276,3 +277,8 @@ def _database(mode: int, expressions: list[bytes], flags: list[int]) -> hypersca
         db = hyperscan.loadb(compile_it(), mode)
     db.scratch = hyperscan.Scratch(db)  # a loaded database has none (compile makes one)
     return db
+
+
+@functools.cache
+def _hyperscan_version() -> str:
+    return importlib.metadata.version("hyperscan")  # reads the installed metadata: once per process
