@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Final
 
-_PLAIN = re.compile(rb"[\x20-\x7e]*\Z")
-_C_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
-_NOT_PRINTABLE = frozenset({"Cc", "Cf", "Cn", "Cs"})
-_REPLACEMENT = "\ufffd"
+_PLAIN: Final = re.compile(rb"[\x20-\x7e]*\Z")
+_C_ESCAPES: Final = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r"}
+_NOT_PRINTABLE: Final = frozenset({"Cc", "Cf", "Cn", "Cs"})
+_REPLACEMENT: Final = "\ufffd"
 
 
 def render(raw: bytes) -> str:

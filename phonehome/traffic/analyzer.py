@@ -22,6 +22,7 @@ import os
 import struct
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Final
 
 from phonehome.traffic import ip, link, naming, pcapng, tunnels
 from phonehome.traffic.analysis import Analysis, Stats
@@ -34,15 +35,14 @@ from phonehome.traffic.pcapfile import CaptureError, CaptureFile, CaptureReader,
 from phonehome.traffic.sessions import BODY_BUDGET, Context
 from phonehome.traffic.tcp import ACK, FIN, HALF, MASK, MAX_JUMP, RST, SYN
 
-BODY_LIMIT = 1 << 20
+BODY_LIMIT: Final = 1 << 20
 """HTTP body bytes kept per request by default (leak detection scans them)."""
-MAX_TUNNEL_DEPTH = 4
-CLOCK_STEP_S = 1.0
+MAX_TUNNEL_DEPTH: Final = 4
+CLOCK_STEP_S: Final = 1.0
 """A frame this much earlier than the one before it is a step of the capture's clock."""
 
-_TCP_HEAD = struct.Struct("!4xI4xBB").unpack_from  # sequence number, data offset, flags
-_UDP_HEAD = struct.Struct("!HHH").unpack_from
-_SOURCE_MAC = slice(6, 12)  # an Ethernet frame's source address (a prebuilt slice: no BUILD_SLICE per frame)
+_TCP_HEAD: Final = struct.Struct("!4xI4xBB").unpack_from  # sequence number, data offset, flags
+_UDP_HEAD: Final = struct.Struct("!HHH").unpack_from
 
 
 class Engine:
@@ -109,7 +109,6 @@ class Engine:
         prev_ts = self.prev_ts if not depth else -math.inf
         count_macs = not depth  # frames of the capture, not the ones tunnels carried
         count_mac, side_mac = table.count_mac, table.side_mac
-        mac_at = _SOURCE_MAC
         scope = table.scope
         dropped = non_ip = ip_packets = tcp_packets = udp_packets = 0
         tunnel_ports = tunnels.PORTS
@@ -146,7 +145,7 @@ class Engine:
                         malformed["ipv4-header-length"] += 1
                         dropped += 1
                         if macs:
-                            count_mac(data[mac_at])
+                            count_mac(data[6:12])
                         continue
                     else:
                         cut = end - len(data)
@@ -201,7 +200,7 @@ class Engine:
                     malformed["tcp-truncated"] += 1
                     dropped += 1
                     if macs:
-                        count_mac(data[mac_at])
+                        count_mac(data[6:12])
                     continue
                 seq, offbyte, flags = tcp_head(buf, start)
                 payload = start + (offbyte >> 4) * 4
@@ -209,7 +208,7 @@ class Engine:
                     malformed["tcp-header-length"] += 1
                     dropped += 1
                     if macs:
-                        count_mac(data[mac_at])
+                        count_mac(data[6:12])
                     continue
                 side = tcp_table.get(key)
                 if side is None or (flags & SYN and not flags & ACK and table.new_syn(side, seq)):
@@ -221,10 +220,10 @@ class Engine:
                 side.last_ts = ts
                 side.last_frame = frame
                 if macs:
-                    if data[mac_at] == side.mac:
+                    if data[6:12] == side.mac:
                         side.mac_frames += 1
                     else:
-                        side_mac(side, data[mac_at])
+                        side_mac(side, data[6:12])
                 stream = side.stream
                 if stream is None:
                     stream = table.open_stream(side, seq, flags, buf[payload:end], cut)
@@ -252,7 +251,7 @@ class Engine:
                     malformed["udp-truncated"] += 1
                     dropped += 1
                     if macs:
-                        count_mac(data[mac_at])
+                        count_mac(data[6:12])
                     continue
                 side = udp_table.get(key)
                 if side is None:
@@ -264,10 +263,10 @@ class Engine:
                 side.last_ts = ts
                 side.last_frame = frame
                 if macs:
-                    if data[mac_at] == side.mac:
+                    if data[6:12] == side.mac:
                         side.mac_frames += 1
                     else:
-                        side_mac(side, data[mac_at])
+                        side_mac(side, data[6:12])
                 sport, dport, ulen = udp_head(buf, start)
                 if ulen != end - start and 8 <= ulen < end - start:
                     if any(buf[start + ulen : end]):  # bytes after the datagram: carried, so kept
@@ -296,7 +295,7 @@ class Engine:
                 if fast:
                     src, dst = data[26:30], data[30:34]
                     if macs:
-                        count_mac(data[mac_at])
+                        count_mac(data[6:12])
                 self.frame, self.next_sweep, self.prev_ts = frame, next_sweep, prev_ts
                 self._other(
                     proto,
@@ -397,19 +396,24 @@ def _paths(captures: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) 
     return [os.fspath(p) for p in captures]
 
 
-FULL_COLLECTION_EVERY = 1000
+YOUNG_COLLECTION_EVERY: Final = 100_000
+"""Container objects allocated (net) between two collections of the youngest generation while
+``analyze`` runs (Python's default: 700)."""
+FULL_COLLECTION_EVERY: Final = 1000
 """Younger-generation collections between two full ones of the cyclic garbage collector while
 ``analyze`` runs (Python's default: 10)."""
 
 
 @contextlib.contextmanager
-def _fewer_full_collections() -> Iterator[None]:
-    """Spaces out the cyclic collector's full collections while the analysis grows: each walks every
-    flow record kept so far, and on many short flows they were a tenth of the run. Ended flows cut
-    their own cycles (``FlowState.release``), so there is little for a full collection to find;
-    the young generations are still collected as usual."""
+def _fewer_collections() -> Iterator[None]:
+    """Spaces out the cyclic collector's runs while the analysis grows. Full collections walk every
+    flow record kept so far, and on many short flows they were a tenth of the run; young ones came
+    every 700 objects, and with the packet path compiled they were a tenth again. Ended flows cut
+    their own cycles (``FlowState.release``), so there is little for any collection to find: cyclic
+    garbage waits for at most ``YOUNG_COLLECTION_EVERY`` objects."""
     saved = gc.get_threshold()
-    gc.set_threshold(saved[0], saved[1], max(saved[2], FULL_COLLECTION_EVERY))
+    young = max(saved[0], YOUNG_COLLECTION_EVERY) if saved[0] else 0  # 0: collection is off
+    gc.set_threshold(young, saved[1], max(saved[2], FULL_COLLECTION_EVERY))
     try:
         yield
     finally:
@@ -444,7 +448,7 @@ def analyze(
     files: list[CaptureFile] = []
     warnings = engine.warnings
     warnings.extend(key_warnings)
-    with _fewer_full_collections():
+    with _fewer_collections():
         for path in paths:
             reader = open_capture(path, first_frame=engine.frame + 1, hash_file=hash_files)
             try:

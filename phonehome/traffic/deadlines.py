@@ -11,9 +11,9 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Mapping
-from typing import Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
-SWEEP_SLACK = 2.0
+SWEEP_SLACK: Final = 2.0
 """How far a flow's last packet may fall behind the latest timestamp seen before the schedule is no
 longer trusted and every sweep looks at every flow again (see ``Deadlines.clock_back``)."""
 

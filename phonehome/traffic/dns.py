@@ -16,25 +16,31 @@ from __future__ import annotations
 import socket
 import struct
 from dataclasses import dataclass, field
+from typing import Final
 
 from phonehome.traffic._text import render_lower
 
-A, NS, CNAME, PTR, AAAA, DNAME = 1, 2, 5, 12, 28, 39
-_NAME_TYPES = frozenset({NS, CNAME, PTR, DNAME})
+A: Final = 1
+NS: Final = 2
+CNAME: Final = 5
+PTR: Final = 12
+AAAA: Final = 28
+DNAME: Final = 39
+_NAME_TYPES: Final = frozenset({NS, CNAME, PTR, DNAME})
 
-ROOT = "<root>"
-NAME_TOO_LONG = "<name too long>"
-POINTER_LOOP = "<name contains a pointer that loops>"
-UNKNOWN_LABEL = "<unknown extended label>"
+ROOT: Final = "<root>"
+NAME_TOO_LONG: Final = "<name too long>"
+POINTER_LOOP: Final = "<name contains a pointer that loops>"
+UNKNOWN_LABEL: Final = "<unknown extended label>"
 
-_HEADER = struct.Struct("!HHHHHH")
-_QUESTION = struct.Struct("!HH")
-_RECORD = struct.Struct("!HHIH")
-_MAX_NAME = 253
+_HEADER: Final = struct.Struct("!HHHHHH")
+_QUESTION: Final = struct.Struct("!HH")
+_RECORD: Final = struct.Struct("!HHIH")
+_MAX_NAME: Final = 253
 """Longest name in presentation form; tshark 4.0 shows ``<Name too long>`` beyond it."""
-_MAX_POINTERS = 255
+_MAX_POINTERS: Final = 255
 """tshark 4.0 (``MAX_DNAME_LEN``) calls a name with more pointers than this a loop."""
-_STEPS_PER_BYTE = 4
+_STEPS_PER_BYTE: Final = 4
 """Labels and pointers followed per message byte (plus a constant) before we stop:
 compression pointers let a small hostile message expand to a huge amount of work."""
 

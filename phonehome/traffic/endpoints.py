@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Final
 
 from phonehome.traffic.flow import Flow
 
-PORTED = frozenset({"tcp", "udp"})
+PORTED: Final = frozenset({"tcp", "udp"})
 """Protocols whose flows have ports."""
 
 

@@ -8,7 +8,7 @@ documented, since labs script against their JSON form.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 Proto = str
 """``tcp`` or ``udp``; another IP protocol by its name (``icmp``, ``icmpv6``, ``esp``, ``ah``, ``gre``,
@@ -16,7 +16,7 @@ Proto = str
 ``link-0xNNNN`` (its EtherType; ``link-llc`` for an 802.3 frame without one). Every packet the capture
 holds belongs to a flow: nothing is judged only by what a classifier expected to see. (IP fragments
 whose datagram never completed reach a flow of their protocol with ports 0 and an anomaly.)"""
-IP_PROTOCOL_NAMES = {
+IP_PROTOCOL_NAMES: Final = {
     1: "icmp",
     2: "igmp",
     4: "ipip",

@@ -11,7 +11,7 @@ the Flow record stays.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
+from typing import Any, Final
 
 from phonehome.traffic import ip, link, naming, orientation
 from phonehome.traffic.deadlines import Deadlines
@@ -21,20 +21,25 @@ from phonehome.traffic.tcp import ACK, DIFFERENT, MASK, SYN, UNCOMPARED, WINDOW_
 from phonehome.traffic.tcp_session import TcpSession
 from phonehome.traffic.udp_session import UdpSession
 
-TCP_IDLE = 900.0
-UDP_IDLE = 120.0
-CLOSED_LINGER = 30.0
+TCP_IDLE: Final = 900.0
+UDP_IDLE: Final = 120.0
+CLOSED_LINGER: Final = 30.0
 """Seconds of capture time a closed TCP flow keeps absorbing late packets before it is ended."""
-SWEEP_EVERY = 5.0
-MAX_ANOMALIES = 8
+SWEEP_EVERY: Final = 5.0
+SCAN_EVERY_FLOW = False
+"""The reference sweep: every open flow at every sweep, as before the deadline heap. Tests set it
+(a module global, so that it also reaches the compiled module) to compare both on the same capture."""
+SWEEP_LOG: list[tuple[float, list[int]]] | None = None
+"""When a list: each sweep appends its time and the ids of the flows it ended (tests)."""
+MAX_ANOMALIES: Final = 8
 """Anomalies noted per flow; later ones are only counted in the analysis' stats."""
-MAX_MACS = 4096
+MAX_MACS: Final = 4096
 """Distinct source hardware addresses counted in ``FlowTable.macs``."""
 
 OtherKey = tuple[int, bytes, bytes, bytes]
 """(protocol code, sender, receiver, tunnel scope) of a flow that is neither TCP nor UDP: an IP
 protocol number, or LINK_CODE plus an EtherType with hardware addresses."""
-LINK_CODE = 0x10000
+LINK_CODE: Final = 0x10000
 
 
 def split_key(key: bytes) -> tuple[bytes, bytes, int, int]:
@@ -130,6 +135,7 @@ class FlowState:
     """A flow while it lasts: its record, its session and its two directions."""
 
     __slots__ = ("c2s", "closed_at", "flow", "idle", "keys", "provisional", "s2c", "session", "table")
+    __deletable__ = ("c2s", "s2c")  # release() cuts the cycles through them (also when compiled)
 
     def __init__(self, flow: Flow, session: Session, idle: float) -> None:
         self.flow = flow
@@ -402,12 +408,14 @@ class FlowTable:
     def sweep(self, now: float) -> float:
         """Ends flows that closed a while ago or went idle (in the order they began); returns when to
         sweep next."""
-        if self.deadlines.scan_all:
+        if self.deadlines.scan_all or SCAN_EVERY_FLOW:
             expired = [state for state in self.active.values() if _over(state, now)]
         else:
             expired = self.deadlines.due(now, self.active, _over, _deadline)
         for state in expired:
             self.end(state)
+        if SWEEP_LOG is not None:
+            SWEEP_LOG.append((now, sorted(state.flow.id for state in expired)))
         return now + SWEEP_EVERY
 
     def end(self, state: FlowState) -> None:

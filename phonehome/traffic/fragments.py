@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from typing import Final
 
 from phonehome.traffic.ip import Fragment, IpPacket
 
-MAX_DATAGRAM = 65535
+MAX_DATAGRAM: Final = 65535
 """No IPv4 datagram and no non-jumbo IPv6 datagram is larger."""
 
 Lost = Callable[[int, bytes, bytes, bytes, int, int], None]

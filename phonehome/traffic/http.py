@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Final
 
 from phonehome.traffic.flow import HttpRequest
 
-_TCHAR = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
-_REQUEST_LINE = re.compile(rb"(" + _TCHAR + rb"{1,32}) ([^\x00\r\n]+?) (HTTP/1\.[0-9])\r?\Z")
+_TCHAR: Final = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]"
+_REQUEST_LINE: Final = re.compile(rb"(" + _TCHAR + rb"{1,32}) ([^\x00\r\n]+?) (HTTP/1\.[0-9])\r?\Z")
 # A line that may still become a request line as more bytes arrive.
-_REQUEST_START = re.compile(
+_REQUEST_START: Final = re.compile(
     _TCHAR + rb"{0,32}\Z|" + _TCHAR + rb"{1,32} [^\x00\r\n]*\r?\Z",
 )
-_STATUS_LINE = re.compile(rb"HTTP/(1\.[0-9]) ([0-9]{3})(?: [^\r\n]*)?\r?\Z")
-_CHUNK_SIZE = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\Z")
-_PREFIX_CHECK = 64
+_STATUS_LINE: Final = re.compile(rb"HTTP/(1\.[0-9]) ([0-9]{3})(?: [^\r\n]*)?\r?\Z")
+_CHUNK_SIZE: Final = re.compile(rb"[ \t]*([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\r\n]*)?\r?\Z")
+_PREFIX_CHECK: Final = 64
 """Bytes of a request line checked before its end arrives (enough to reject non-HTTP early)."""
 
 _HEAD, _BODY, _CHUNK_SIZE_LINE, _CHUNK_DATA, _CHUNK_END, _TRAILERS, _RESYNC, _STOPPED = range(8)

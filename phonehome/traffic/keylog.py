@@ -15,19 +15,20 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 from phonehome.traffic.pcapfile import CaptureError
 
 MAX_FILE = 64 << 20
 """Bytes of a key log file read (a line per secret, five per TLS 1.3 connection: ~1 KB each)."""
-MAX_LINE = 1024
+MAX_LINE: Final = 1024
 """Longest line parsed; a label, a random and a 48-byte secret in hex take under 200."""
 MAX_CONNECTIONS = 1 << 18
 """Client randoms kept; secrets for more connections are dropped and counted."""
-MAX_MISSED = 1 << 16
+MAX_MISSED: Final = 1 << 16
 """Client randoms remembered as looked up in vain (to tell secrets that came after their connection)."""
 
-SECRET_LABELS = {
+SECRET_LABELS: Final = {
     "CLIENT_RANDOM": "master",
     "CLIENT_EARLY_TRAFFIC_SECRET": "client_early",
     "CLIENT_HANDSHAKE_TRAFFIC_SECRET": "client_handshake",

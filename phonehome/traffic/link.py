@@ -7,24 +7,26 @@ Ethernet/IPv4 case on its hot path; this module handles every case.
 
 from __future__ import annotations
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
+from typing import Final
 
-LINKTYPE_NULL = 0
-LINKTYPE_ETHERNET = 1
-LINKTYPE_PPP = 9
-LINKTYPE_RAW_DLT12 = 12  # DLT_RAW as written by some BSDs
-LINKTYPE_RAW_DLT14 = 14  # DLT_RAW on OpenBSD
-LINKTYPE_PPP_HDLC = 50
-LINKTYPE_RAW = 101
-LINKTYPE_C_HDLC = 104
-LINKTYPE_LOOP = 108
-LINKTYPE_LINUX_SLL = 113
-LINKTYPE_IPV4 = 228
-LINKTYPE_IPV6 = 229
-LINKTYPE_LINUX_SLL2 = 276
+ETHERTYPE_IPV4: Final = 0x0800
+ETHERTYPE_IPV6: Final = 0x86DD
 
-SUPPORTED = frozenset(
+LINKTYPE_NULL: Final = 0
+LINKTYPE_ETHERNET: Final = 1
+LINKTYPE_PPP: Final = 9
+LINKTYPE_RAW_DLT12: Final = 12  # DLT_RAW as written by some BSDs
+LINKTYPE_RAW_DLT14: Final = 14  # DLT_RAW on OpenBSD
+LINKTYPE_PPP_HDLC: Final = 50
+LINKTYPE_RAW: Final = 101
+LINKTYPE_C_HDLC: Final = 104
+LINKTYPE_LOOP: Final = 108
+LINKTYPE_LINUX_SLL: Final = 113
+LINKTYPE_IPV4: Final = 228
+LINKTYPE_IPV6: Final = 229
+LINKTYPE_LINUX_SLL2: Final = 276
+
+SUPPORTED: Final = frozenset(
     {
         LINKTYPE_NULL,
         LINKTYPE_ETHERNET,
@@ -42,19 +44,19 @@ SUPPORTED = frozenset(
     }
 )
 
-MAC_HEADERS = frozenset({LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2})
+MAC_HEADERS: Final = frozenset({LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2})
 """Link types whose frames carry the sender's hardware address."""
 
-_VLAN_TAGS = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
-_PPPOE_SESSION = 0x8864
-_MPLS = frozenset({0x8847, 0x8848})
+_VLAN_TAGS: Final = frozenset({0x8100, 0x88A8, 0x9100, 0x9200})
+_PPPOE_SESSION: Final = 0x8864
+_MPLS: Final = frozenset({0x8847, 0x8848})
 # BSD loopback address families for IPv6 differ by OS (Linux 10, NetBSD/OpenBSD 24, FreeBSD 28, macOS 30).
-_AF_INET6 = frozenset({10, 24, 28, 30})
-_PPP_PROTOCOLS = {0x0021: ETHERTYPE_IPV4, 0x0057: ETHERTYPE_IPV6}  # one- or two-byte fields alike
+_AF_INET6: Final = frozenset({10, 24, 28, 30})
+_PPP_PROTOCOLS: Final = {0x0021: ETHERTYPE_IPV4, 0x0057: ETHERTYPE_IPV6}  # one- or two-byte fields alike
 
-NOT_IP = -1
+NOT_IP: Final = -1
 """decode()'s protocol for a frame that carries no IP (ARP, LLDP, STP...)."""
-TRUNCATED = -2
+TRUNCATED: Final = -2
 """decode()'s protocol for a frame too short for its own link header."""
 
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from typing import Final
 
 from phonehome.traffic.analysis import DnsAnswer
 from phonehome.traffic.dns import AAAA, CNAME, DNAME, A, DnsMessage
 from phonehome.traffic.flow import Flow
 
-MAX_ANSWERS = 1_000_000
+MAX_ANSWERS: Final = 1_000_000
 """Addresses remembered per capture; beyond it the oldest are forgotten first."""
-MAX_RECORDS = 1_000_000
+MAX_RECORDS: Final = 1_000_000
 """Answers kept with their provenance per capture (``DnsBook.answers``); beyond it they are counted."""
 
-DOT_PORT = 853
-DOH_RESOLVERS = frozenset(
+DOT_PORT: Final = 853
+DOH_RESOLVERS: Final = frozenset(
     {
         "dns.google",
         "dns.google.com",
@@ -70,7 +71,13 @@ DOH_RESOLVERS = frozenset(
     }
 )
 """Public DNS-over-HTTPS resolvers (their published endpoint names)."""
-DOH_SUFFIXES = (".cloudflare-dns.com", ".dns.nextdns.io", ".dns.controld.com", ".quad9.net", ".mozilla.net")
+DOH_SUFFIXES: Final = (
+    ".cloudflare-dns.com",
+    ".dns.nextdns.io",
+    ".dns.controld.com",
+    ".quad9.net",
+    ".mozilla.net",
+)
 
 
 def is_doh_resolver(name: str | None) -> bool:
@@ -121,7 +128,9 @@ def resolved(message: DnsMessage) -> list[tuple[str, str]]:
     for record in message.answers:
         if record.rtype not in (A, AAAA) or not record.value:
             continue
-        address = _canonical(record.value)
+        # An A record's text is inet_ntop's dotted quad, already canonical (AAAA text is not
+        # always: an IPv4-mapped address prints dotted there and in hex groups from ipaddress).
+        address = record.value if record.rtype == A else _canonical(record.value)
         if address is not None:
             found.append((origin.get(record.name) or (asked[0] if len(asked) == 1 else record.name), address))
     return found

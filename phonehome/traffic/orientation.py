@@ -9,27 +9,29 @@ when there is nothing to read.
 
 from __future__ import annotations
 
+from typing import Final
+
 from phonehome.traffic.dns import parse_message
 from phonehome.traffic.http import looks_like_request
 
-SERVICE_PORTS = frozenset(
+SERVICE_PORTS: Final = frozenset(
     {20, 21, 22, 23, 25, 53, 67, 69, 80, 110, 123, 137, 143, 161, 389, 443, 465, 500, 514, 587, 636, 853,
      993, 995, 1080, 1194, 1883, 1900, 3128, 3478, 4500, 5060, 5222, 5223, 5228, 5349, 5353, 5355,
      8000, 8080, 8443, 8883, 19302}
 )  # fmt: skip
 """Ports whose side is the server when no payload says otherwise."""
 
-ICMP_ANSWERS = frozenset({0, 3, 5, 11, 12, 14, 16, 18})
+ICMP_ANSWERS: Final = frozenset({0, 3, 5, 11, 12, 14, 16, 18})
 """ICMPv4 types a server (or a router on the path) sends: echo/timestamp/information/mask replies
 and errors (RFC 792, RFC 950)."""
-ICMPV6_ANSWERS = frozenset({1, 2, 3, 4, 129})
+ICMPV6_ANSWERS: Final = frozenset({1, 2, 3, 4, 129})
 """ICMPv6 errors and the echo reply (RFC 4443)."""
 
-DHCP_MAGIC = b"\x63\x82\x53\x63"
-DHCPV6_PORTS = frozenset({546, 547})
-DHCPV6_SERVER_TYPES = frozenset({2, 7, 10, 13})
+DHCP_MAGIC: Final = b"\x63\x82\x53\x63"
+DHCPV6_PORTS: Final = frozenset({546, 547})
+DHCPV6_SERVER_TYPES: Final = frozenset({2, 7, 10, 13})
 """ADVERTISE, REPLY, RECONFIGURE, RELAY-REPL (RFC 8415 7.3)."""
-SERVER_GREETINGS = (b"220 ", b"220-", b"* OK", b"* PREAUTH", b"+OK")
+SERVER_GREETINGS: Final = (b"220 ", b"220-", b"* OK", b"* PREAUTH", b"+OK")
 """What SMTP/FTP (RFC 5321, RFC 959), IMAP (RFC 9051) and POP3 (RFC 1939) servers say first."""
 
 

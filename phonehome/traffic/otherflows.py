@@ -10,12 +10,13 @@ per-kind summary for people (``Analysis.other``).
 from __future__ import annotations
 
 from collections import Counter
+from typing import Final
 
 from phonehome.traffic import ip, link
 from phonehome.traffic.analysis import OtherTraffic, Stats
 from phonehome.traffic.flowtable import LINK_CODE, MAX_ANOMALIES, FlowTable, OtherKey, Side
 
-MAX_OTHER = 10_000
+MAX_OTHER: Final = 10_000
 """Summary lines (protocol, type, address pair) kept in ``Analysis.other``."""
 
 

@@ -22,19 +22,19 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from phonehome.traffic import pcapng
 
-CHUNK = 4 << 20
-MAX_RECORD = 16 << 20
+CHUNK: Final = 4 << 20
+MAX_RECORD: Final = 16 << 20
 """Largest record accepted (BIG TCP on veth can merge up to 512 KB); a larger length means damage."""
-MAX_COMMENTS = 1000
-HASH_BLOCK = 8 << 20
+MAX_COMMENTS: Final = 1000
+HASH_BLOCK: Final = 8 << 20
 RELEASE_EVERY = 16 << 20
 """Bytes of a mapped file parsed between two hand-backs of its pages."""
 
-PCAP_MAGICS = {
+PCAP_MAGICS: Final = {
     # magic as read little-endian -> (byte order, fraction scale, record header size)
     0xA1B2C3D4: ("<", 1e-6, 16),
     0xA1B23C4D: ("<", 1e-9, 16),
@@ -43,8 +43,8 @@ PCAP_MAGICS = {
     0x4D3CB2A1: (">", 1e-9, 16),
     0x34CDB2A1: (">", 1e-6, 24),
 }
-GZIP_MAGIC = b"\x1f\x8b"
-MAX_GZIP_RATIO = 300
+GZIP_MAGIC: Final = b"\x1f\x8b"
+MAX_GZIP_RATIO: Final = 300
 """Most bytes a gzip capture may inflate to per byte on disk, once past `GZIP_RATIO_FLOOR`, so the time it
 can cost stays proportional to its size on disk, as a plain file's does. Real captures compress 2-25
 times (the nDPI test corpus, gzip -9), a flood of identical full-size Ethernet frames about 215 times;

@@ -12,17 +12,22 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from phonehome.traffic.pcapfile import CaptureFile, CaptureReader, Chunk, Packet
 
-SHB_TYPE = 0x0A0D0D0A
-BYTE_ORDER_MAGIC = 0x1A2B3C4D
-IDB, PB_OBSOLETE, SPB, ISB, EPB, DSB = 1, 2, 3, 5, 6, 10
-SECRETS_TLS_KEYLOG = 0x544C534B
+SHB_TYPE: Final = 0x0A0D0D0A
+BYTE_ORDER_MAGIC: Final = 0x1A2B3C4D
+IDB: Final = 1
+PB_OBSOLETE: Final = 2
+SPB: Final = 3
+ISB: Final = 5
+EPB: Final = 6
+DSB: Final = 10
+SECRETS_TLS_KEYLOG: Final = 0x544C534B
 """Decryption Secrets Block type of a TLS key log ("TLSK": NSS key log lines)."""
-SECRETS_TYPES = {
+SECRETS_TYPES: Final = {
     SECRETS_TLS_KEYLOG: "TLS key log",
     0x57474B4C: "WireGuard keys",
     0x5A4E574B: "ZigBee network key",
@@ -31,11 +36,13 @@ SECRETS_TYPES = {
     0x4F50434B: "OPC UA key log",
 }
 """Secrets types of the pcapng specification's registry."""
-OPT_COMMENT = 1
-IF_TSRESOL, IF_TSOFFSET = 9, 14
-EPB_DROPCOUNT = 4
-ISB_IFDROP, ISB_OSDROP = 5, 7
-MAX_BLOCK = 16 << 20
+OPT_COMMENT: Final = 1
+IF_TSRESOL: Final = 9
+IF_TSOFFSET: Final = 14
+EPB_DROPCOUNT: Final = 4
+ISB_IFDROP: Final = 5
+ISB_OSDROP: Final = 7
+MAX_BLOCK: Final = 16 << 20
 RELEASE_EVERY = 16 << 20
 """Bytes walked between two hand-backs of a mapped file's pages (CaptureReader.release)."""
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from collections import Counter
 from collections.abc import Callable
+from typing import Final
 
 from phonehome.traffic import link, naming
 from phonehome.traffic.dns import DnsMessage, parse_message
@@ -32,16 +33,16 @@ from phonehome.traffic.keylog import KeyLog
 from phonehome.traffic.tcp import Budget
 from phonehome.traffic.tls import parse_client_hello
 
-DNS_PORTS = {53: "dns", 5353: "mdns", 5355: "llmnr"}
-CLASSIFY_BYTES = 8
+DNS_PORTS: Final = {53: "dns", 5353: "mdns", 5355: "llmnr"}
+CLASSIFY_BYTES: Final = 8
 """Client bytes needed to tell TLS from HTTP from anything else (a TLS record header is 5)."""
-QUIC_MAX_DATAGRAMS = 64
+QUIC_MAX_DATAGRAMS: Final = 64
 """Datagrams a QUIC flow is searched for its Initial ClientHello before we stop looking."""
-UDP_SCAN_DATAGRAMS = 8
+UDP_SCAN_DATAGRAMS: Final = 8
 """Datagrams of an unrecognised UDP flow searched for an embedded TLS ClientHello (RDP over UDP...)."""
-PROXY_V1 = b"PROXY "
-PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"
-MAX_PREFIX = 4096
+PROXY_V1: Final = b"PROXY "
+PROXY_V2: Final = b"\r\n\r\n\x00\r\nQUIT\n"
+MAX_PREFIX: Final = 4096
 """Client bytes held while waiting for the end of a PROXY protocol header."""
 PENDING_BUDGET = 32 << 20
 """Out-of-order TCP bytes held across all flows at once (each direction also has its own bound)."""
@@ -49,13 +50,23 @@ DECRYPTED_BUDGET = 32 << 20
 """Decrypted plaintext held at once across flows while records are joined; past it, pieces go out sooner."""
 BODY_BUDGET = 32 << 20
 """HTTP body bytes kept in Flow records across the whole analysis; later bodies go to the observer only."""
-TLS_CONTENT_TYPES = frozenset({20, 21, 22, 23})
-MAX_CLAIMS = 64
+TLS_CONTENT_TYPES: Final = frozenset({20, 21, 22, 23})
+MAX_CLAIMS: Final = 64
 """Distinct (name, source) claims kept per flow; past it one anomaly says later ones were dropped."""
-MAX_ANOMALIES = 8
+MAX_ANOMALIES: Final = 8
 """Distinct anomalies kept per flow (each a line): enough to raise doubt, never a flood."""
 
-NEW, TLS, HTTP, DNS, UNKNOWN, QUIC, H2, WEBSOCKET, SOCKS, STARTTLS, DHCP = range(11)
+NEW: Final = 0
+TLS: Final = 1
+HTTP: Final = 2
+DNS: Final = 3
+UNKNOWN: Final = 4
+QUIC: Final = 5
+H2: Final = 6
+WEBSOCKET: Final = 7
+SOCKS: Final = 8
+STARTTLS: Final = 9
+DHCP: Final = 10
 
 ContentSink = Callable[[Flow, bool, Content], None]
 

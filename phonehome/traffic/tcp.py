@@ -19,19 +19,24 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
+from typing import Final
 
-MASK = 0xFFFFFFFF
-HALF = 0x80000000
-MAX_JUMP = 1 << 30
+MASK: Final = 0xFFFFFFFF
+HALF: Final = 0x80000000
+MAX_JUMP: Final = 1 << 30
 """A segment further ahead than this (the largest scaled window, RFC 7323) is not of this stream."""
-MAX_PENDING = 1 << 20
+MAX_PENDING: Final = 1 << 20
 """Out-of-order bytes kept per direction before the stream gives up waiting for a hole."""
 
-FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+FIN: Final = 0x01
+SYN: Final = 0x02
+RST: Final = 0x04
+PSH: Final = 0x08
+ACK: Final = 0x10
 
-WINDOW = 256 << 10
+WINDOW: Final = 256 << 10
 """Recently delivered bytes kept per direction to compare overlapping retransmissions with."""
-WINDOW_BUDGET = 64 << 20
+WINDOW_BUDGET: Final = 64 << 20
 """Recently delivered bytes kept across all streams at once (a stream over it forgets its window)."""
 
 Deliver = Callable[[int, bytes, int], None]

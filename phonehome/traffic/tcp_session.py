@@ -11,6 +11,8 @@ parser at the byte where the switch happened.
 
 from __future__ import annotations
 
+from typing import Final
+
 from phonehome.traffic import naming, starttls
 from phonehome.traffic.dns import TcpDnsStream
 from phonehome.traffic.flow import Content, Flow, HttpRequest
@@ -43,8 +45,8 @@ from phonehome.traffic.tcp import Overlap, TcpStream
 from phonehome.traffic.tls_session import TlsReader
 from phonehome.traffic.websocket import ServerFrames, WebSocketReader, WsMessage
 
-_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\t\r"
-MAX_TUNNELS = 4
+_PRINTABLE: Final = bytes(range(0x20, 0x7F)) + b"\t\r"
+MAX_TUNNELS: Final = 4
 """Tunnels (CONNECT, SOCKS) classified afresh inside one another; deeper ones are payload only."""
 
 

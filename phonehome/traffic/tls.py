@@ -15,31 +15,32 @@ import enum
 import os
 import struct
 from dataclasses import dataclass
+from typing import Final
 
 from phonehome.traffic.flow import TlsHello
 
-HANDSHAKE = 22
-CLIENT_HELLO = 1
-SERVER_HELLO = 2
-EXT_SERVER_NAME = 0
-EXT_SUPPORTED_GROUPS = 10
-EXT_SIGNATURE_ALGORITHMS = 13
-EXT_ALPN = 16
-EXT_ENCRYPT_THEN_MAC = 22
-EXT_SUPPORTED_VERSIONS = 43
-EXT_KEY_SHARE = 51
-EXT_ECH = 0xFE0D
-HIDDEN_SNI_EXTENSIONS = frozenset({EXT_ECH, *range(0xFE08, 0xFE0D), 0xFFCE})
+HANDSHAKE: Final = 22
+CLIENT_HELLO: Final = 1
+SERVER_HELLO: Final = 2
+EXT_SERVER_NAME: Final = 0
+EXT_SUPPORTED_GROUPS: Final = 10
+EXT_SIGNATURE_ALGORITHMS: Final = 13
+EXT_ALPN: Final = 16
+EXT_ENCRYPT_THEN_MAC: Final = 22
+EXT_SUPPORTED_VERSIONS: Final = 43
+EXT_KEY_SHARE: Final = 51
+EXT_ECH: Final = 0xFE0D
+HIDDEN_SNI_EXTENSIONS: Final = frozenset({EXT_ECH, *range(0xFE08, 0xFE0D), 0xFFCE})
 """ECH (RFC 9849, 0xfe0d), its drafts 8-12 (0xfe08-0xfe0c) and the older ESNI (0xffce):
 each means the SNI in clear may be a decoy and the real name is encrypted."""
 
-HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+HRR_RANDOM: Final = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
 """The ServerHello.random of a HelloRetryRequest: SHA-256 of "HelloRetryRequest" (RFC 8446 4.1.3)."""
 
-HANDSHAKE_LIMIT = 256 << 10
+HANDSHAKE_LIMIT: Final = 256 << 10
 """Largest first handshake message reassembled (post-quantum ClientHellos reach ~10 KB)."""
-_RECORD_MAX = (1 << 14) + 2048
-_HEADER = struct.Struct("!BHH")
+_RECORD_MAX: Final = (1 << 14) + 2048
+_HEADER: Final = struct.Struct("!BHH")
 
 
 class ReadState(enum.Enum):
@@ -172,8 +173,8 @@ class HandshakeReader:
         return state
 
 
-_PROXY_V1_START = b"PROXY "
-_PROXY_V2 = b"\r\n\r\n\x00\r\nQUIT\n"
+_PROXY_V1_START: Final = b"PROXY "
+_PROXY_V2: Final = b"\r\n\r\n\x00\r\nQUIT\n"
 
 
 def _proxy_header(buf: bytearray) -> int | None:
@@ -333,7 +334,7 @@ def parse_server_hello_message(body: bytes) -> ServerHello | None:
 
 # -- builders (tests and benchmarks) ---------------------------------------------------------------------
 
-DEFAULT_SUITES = (0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8)
+DEFAULT_SUITES: Final = (0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8)
 
 
 def _ext(ext_type: int, data: bytes) -> bytes:

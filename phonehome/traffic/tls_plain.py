@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from typing import Final
 
 from phonehome.traffic import naming
 from phonehome.traffic.flow import Content, Flow, HttpRequest
@@ -25,14 +26,14 @@ from phonehome.traffic.sessions import MAX_PREFIX, Context, anomaly, is_doh_requ
 from phonehome.traffic.tls_decrypt import APPLICATION_DATA, Plaintext
 from phonehome.traffic.websocket import ServerFrames, WebSocketReader, WsMessage
 
-CHAIN = "tls-decrypted"
-CONTENT_CHUNK = 64 << 10
+CHAIN: Final = "tls-decrypted"
+CONTENT_CHUNK: Final = 64 << 10
 """Application plaintext joined into one ``tls-decrypted`` content before it goes to the observer."""
-CONTENT_OVERLAP = 1 << 10
+CONTENT_OVERLAP: Final = 1 << 10
 """Bytes at the end of one content repeated at the start of the next."""
-MAX_MARKS = 4096
+MAX_MARKS: Final = 4096
 """Record boundaries remembered per direction to translate plaintext offsets back to the stream."""
-MAX_TUNNELS = 4
+MAX_TUNNELS: Final = 4
 _NEW, _HTTP, _H2, _WEBSOCKET, _OTHER = range(5)
 
 

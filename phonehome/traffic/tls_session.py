@@ -12,6 +12,8 @@ read as cleartext would be (``tls_plain``); without them nothing else runs.
 
 from __future__ import annotations
 
+from typing import Final
+
 from phonehome.traffic import naming
 from phonehome.traffic.flow import Content, Flow, TlsHello
 from phonehome.traffic.sessions import Context, anomaly, claim
@@ -26,11 +28,11 @@ from phonehome.traffic.tls_decrypt import TlsDecryptor
 from phonehome.traffic.tls_plain import DecryptedStreams
 from phonehome.traffic.tls_records import SSLV2, Cleartext, Event, HandshakeMessage, RecordWalker
 
-CHECK_AFTER_HELLO = 64 << 10
+CHECK_AFTER_HELLO: Final = 64 << 10
 """Without an observer: client bytes whose framing is still checked after the first ClientHello."""
-SERVER_SEARCH = 64 << 10
+SERVER_SEARCH: Final = 64 << 10
 """Server bytes searched for the start of its TLS when it begins after a proxy's or a server's reply."""
-MAX_HELLOS = 16
+MAX_HELLOS: Final = 16
 """ClientHellos parsed per connection (a HelloRetryRequest makes two; a hostile client, many)."""
 
 

@@ -8,6 +8,8 @@ few datagrams were searched for an embedded ClientHello).
 
 from __future__ import annotations
 
+from typing import Final
+
 from phonehome.traffic import naming
 from phonehome.traffic.dhcp import V4_PORTS, V6_PORTS, looks_like_dhcpv4, parse_dhcpv4, parse_dhcpv6
 from phonehome.traffic.dns import parse_message
@@ -33,9 +35,9 @@ from phonehome.traffic.sessions import (
 )
 from phonehome.traffic.tls_session import weakest_offer
 
-MAX_DHCP = 64
+MAX_DHCP: Final = 64
 """DHCP messages kept per flow (a client retrying for an hour sends hundreds)."""
-MAX_QUIC_CONNECTIONS = 8
+MAX_QUIC_CONNECTIONS: Final = 8
 """QUIC connections (client Initial DCIDs) followed per flow, Retries and new connections included."""
 
 

@@ -4,15 +4,14 @@ ended flows cutting their own reference cycles. Both must leave the analysis exa
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from phonehome.traffic import Analysis, analyze, deadlines, factory
-from phonehome.traffic.flowtable import CLOSED_LINGER, SWEEP_EVERY, FlowState, FlowTable, Side
+from phonehome.traffic import Analysis, analyze, deadlines, factory, flowtable
+from phonehome.traffic.flowtable import CLOSED_LINGER, FlowState, Side
 from phonehome.traffic.tcp import ACK, FIN, PSH, RST, SYN
 from phonehome.traffic.writers import Packet
 
@@ -21,18 +20,6 @@ CLIENTS = ("10.0.0.2", "10.0.0.3", "2001:db8::2")
 STEPS = (0.0005, 1.0, 4.9, 5.1, 29.0, 31.0, 119.0, 121.0, 899.0, 901.0, -0.4, -1.5, -2.5, -40.0, -300.0)
 """Seconds between packets: around the sweep period, the closed-flow linger and the idle times,
 and backwards, within and beyond the sweep's slack."""
-
-
-def _full_scan_sweep(self: FlowTable, now: float) -> float:
-    """The sweep before the deadline heap: every open flow, every time (the reference)."""
-    expired = [
-        state
-        for state in self.active.values()
-        if now - state.last_ts > (CLOSED_LINGER if state.closed_at is not None else state.idle)
-    ]
-    for state in expired:
-        self.end(state)
-    return now + SWEEP_EVERY
 
 
 def _packet(ts: float, flow: int, kind: int, n: int) -> Packet:
@@ -55,28 +42,20 @@ def _packet(ts: float, flow: int, kind: int, n: int) -> Packet:
 Sweeps = list[tuple[float, list[int]]]
 
 
-def _logged(sweep: Callable[[FlowTable, float], float], log: Sweeps) -> Callable[[FlowTable, float], float]:
-    """``sweep``, noting which flows each call ended (the observable timing of the sweep)."""
-
-    def logged(self: FlowTable, now: float) -> float:
-        before = set(self.active)
-        after = sweep(self, now)
-        log.append((now, sorted(before - set(self.active))))
-        return after
-
-    return logged
-
-
 def _analyze_both(tmp_path: Path, packets: list[Packet]) -> tuple[Analysis, Analysis, Sweeps, Sweeps]:
+    """The capture analyzed with the deadline heap and with the reference sweep (every open flow,
+    every time), with the log of which flows each sweep ended (the observable timing of the sweep)."""
     path = tmp_path / "capture.pcapng"
     path.write_bytes(factory.pcapng_bytes(packets))
     fast_log: Sweeps = []
     reference_log: Sweeps = []
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FlowTable, "sweep", _logged(FlowTable.sweep, fast_log))
+        patch.setattr(flowtable, "SWEEP_LOG", fast_log)
         fast = analyze(path, hash_files=False)
-        patch.setattr(FlowTable, "sweep", _logged(_full_scan_sweep, reference_log))
+        patch.setattr(flowtable, "SWEEP_LOG", reference_log)
+        patch.setattr(flowtable, "SCAN_EVERY_FLOW", True)
         reference = analyze(path, hash_files=False)
+    assert fast_log, "no sweep was logged: the flow table no longer reads SWEEP_LOG"
     return fast, reference, fast_log, reference_log
 
 
