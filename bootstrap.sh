@@ -21,9 +21,29 @@ if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
     fi
 fi
 
+# The analyzer's packet path is compiled to C with mypyc when installed (setup.py): that needs a C
+# compiler and Python's headers, which a fresh Debian lacks.
+case "${PHONEHOME_PURE:-0}" in "" | 0) compiling=1 ;; *) compiling= ;; esac
+if [ -n "$compiling" ] && ! { command -v cc >/dev/null 2>&1 &&
+    python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }; then
+    if as_root && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing gcc and python3-dev with apt-get (the analyzer is compiled)" >&2
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends gcc libc6-dev python3-dev >/dev/null
+    else
+        echo "bootstrap: a C compiler and Python's headers are needed: apt-get install gcc python3-dev (as root), or PHONEHOME_PURE=1 for a slower, interpreted analyzer" >&2
+        exit 1
+    fi
+fi
+
 stamp=.venv/.phonehome-installed
-if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# Reinstalled when the project file changed, and when the compiled analyzer no longer matches its
+# sources (phonehome.traffic refuses to import then): an edit to one of them needs a new build.
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] ||
+    ! .venv/bin/python -c 'import phonehome.traffic' >/dev/null 2>&1; then
     [ -x .venv/bin/python ] || python3 -m venv .venv
+    echo "bootstrap: installing phonehome into .venv (compiling the analyzer takes a few minutes)" >&2
     .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev,labgrid]'
     touch "$stamp"
 fi
@@ -34,7 +54,8 @@ tls=.venv-tls
 tls_stamp=$tls/.phonehome-installed
 if [ ! -x $tls/bin/python ] || [ ! -f "$tls_stamp" ] || [ pyproject.toml -nt "$tls_stamp" ]; then
     [ -x $tls/bin/python ] || python3 -m venv $tls
-    $tls/bin/python -m pip install -q --disable-pip-version-check -e '.[tls]'
+    # Not compiled a second time: both environments share this checkout and its extensions.
+    PHONEHOME_PURE=1 $tls/bin/python -m pip install -q --disable-pip-version-check -e '.[tls]'
     touch "$tls_stamp"
 fi
 

@@ -170,6 +170,24 @@ def check_adb() -> Check:
     return Check("adb", True, f"{path} ({version})")
 
 
+def check_analyzer() -> Check:
+    """Whether the analyzer's packet path is the compiled one (setup.py builds it with mypyc)."""
+    try:
+        from phonehome.traffic import _compiled  # noqa: PLC0415
+        from phonehome.traffic import analyzer as _  # noqa: PLC0415, F401  (so that compiled() can tell)
+    except ImportError as exc:  # extensions built from other sources (an edited checkout)
+        return Check("analyzer", False, str(exc), fix="./bootstrap.sh")
+    if _compiled.compiled():
+        return Check("analyzer", True, f"compiled ({len(_compiled.MODULES)} modules, mypyc)")
+    return Check(
+        "analyzer",
+        False,
+        "interpreted: `phonehome analyze` runs 2-3x slower (installed with PHONEHOME_PURE=1?)",
+        fix="pip install -e . (needs gcc and python3-dev), or ./bootstrap.sh",
+        required=False,
+    )
+
+
 def check_kernel(host: Host) -> Check:
     """Creates a throw-away namespace with a bridge and a veth pair, then removes it."""
     if host.euid != 0 and not Path("/proc/self/ns/net").exists():
@@ -213,6 +231,7 @@ def run_checks(host: Host, probe_kernel: bool = True) -> list[Check]:
         checks.append(check_kernel(host))
     checks += [check_tool(t, host) for t in TOOLS]
     checks.append(check_adb())
+    checks.append(check_analyzer())
     return checks
 
 

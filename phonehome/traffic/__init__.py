@@ -11,6 +11,10 @@ Offline and I/O-free besides reading the capture; hostile input never raises
 beyond CaptureError for a file that is not a capture at all.
 """
 
+from phonehome.traffic._compiled import refuse_stale_extensions
+
+refuse_stale_extensions()
+
 from phonehome.traffic.analysis import Analysis, OtherTraffic, Stats
 from phonehome.traffic.analyzer import BODY_LIMIT, analyze
 from phonehome.traffic.endpoints import Endpoint, endpoints
