@@ -9,16 +9,19 @@ their length and whether they were cut are.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, Final
+
+import orjson
 
 from phonehome.traffic.analysis import Analysis, schema
 from phonehome.traffic.endpoints import Endpoint
 from phonehome.traffic.flow import DhcpMessage, Flow, HttpRequest, TlsHello, Tunnel
 from phonehome.traffic.pcapfile import CaptureFile
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Final = 2
 
-__all__ = ["SCHEMA_VERSION", "endpoint_dict", "flow_dict", "schema", "to_dict"]
+__all__ = ["SCHEMA_VERSION", "compact", "endpoint_dict", "flow_dict", "schema", "to_dict"]
 
 
 def _hello(hello: TlsHello | None) -> dict[str, Any] | None:
@@ -229,3 +232,15 @@ def to_dict(analysis: Analysis) -> dict[str, Any]:
         ],
         "macs": dict(analysis.macs),
     }
+
+
+def compact(doc: dict[str, Any]) -> str:
+    """``doc`` as compact JSON. orjson writes a capture's tens of thousands of flows several times
+    faster than the standard library's encoder; what orjson refuses (an integer beyond 64 bits, a
+    string with a lone surrogate, a non-string key) goes through the standard library instead,
+    which writes every value. orjson keeps non-ASCII text as UTF-8 where ``json`` escapes it: the
+    same document."""
+    try:
+        return orjson.dumps(doc).decode()
+    except (orjson.JSONEncodeError, UnicodeDecodeError):
+        return json.dumps(doc, separators=(",", ":"))
