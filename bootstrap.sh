@@ -54,8 +54,9 @@ tls=.venv-tls
 tls_stamp=$tls/.phonehome-installed
 if [ ! -x $tls/bin/python ] || [ ! -f "$tls_stamp" ] || [ pyproject.toml -nt "$tls_stamp" ]; then
     [ -x $tls/bin/python ] || python3 -m venv $tls
-    # Not compiled a second time: both environments share this checkout and its extensions.
-    PHONEHOME_PURE=1 $tls/bin/python -m pip install -q --disable-pip-version-check -e '.[tls]'
+    # Its editable install must map the compiled analyzer's shared library too (the TLS service
+    # imports phonehome.traffic); the build finds the objects .venv's build left and only links.
+    $tls/bin/python -m pip install -q --disable-pip-version-check -e '.[tls]'
     touch "$tls_stamp"
 fi
 
