@@ -8,17 +8,25 @@ cd "$(dirname "$0")"
 
 as_root() { [ "$(id -u)" = 0 ]; }
 
-# A fresh Debian has python3 but neither venv nor pip; install them when we can.
-if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+# Installs Debian packages when root with apt-get; otherwise stops with what to do (the first argument).
+apt_install() {
+    hint=$1
+    shift
     if as_root && command -v apt-get >/dev/null 2>&1; then
-        echo "bootstrap: installing python3-venv with apt-get" >&2
+        echo "bootstrap: installing $* with apt-get" >&2
         export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq
-        apt-get install -y -qq --no-install-recommends python3 python3-venv python3-pip >/dev/null
+        apt-get install -y -qq --no-install-recommends "$@" >/dev/null
     else
-        echo "bootstrap: python3 with venv is needed: apt-get install python3-venv (as root)" >&2
+        echo "bootstrap: $hint" >&2
         exit 1
     fi
+}
+
+# A fresh Debian has python3 but neither venv nor pip; install them when we can.
+if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    apt_install "python3 with venv is needed: apt-get install python3-venv (as root)" \
+        python3 python3-venv python3-pip
 fi
 
 # The analyzer's packet path is compiled to C with mypyc when installed (setup.py): that needs a C
@@ -26,15 +34,8 @@ fi
 case "${PHONEHOME_PURE:-0}" in "" | 0) compiling=1 ;; *) compiling= ;; esac
 if [ -n "$compiling" ] && ! { command -v cc >/dev/null 2>&1 &&
     python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))'; }; then
-    if as_root && command -v apt-get >/dev/null 2>&1; then
-        echo "bootstrap: installing gcc and python3-dev with apt-get (the analyzer is compiled)" >&2
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq
-        apt-get install -y -qq --no-install-recommends gcc libc6-dev python3-dev >/dev/null
-    else
-        echo "bootstrap: a C compiler and Python's headers are needed: apt-get install gcc python3-dev (as root), or PHONEHOME_PURE=1 for a slower, interpreted analyzer" >&2
-        exit 1
-    fi
+    apt_install "a C compiler and Python's headers are needed: apt-get install gcc python3-dev (as root), or PHONEHOME_PURE=1 for a slower, interpreted analyzer" \
+        gcc libc6-dev python3-dev
 fi
 
 stamp=.venv/.phonehome-installed
