@@ -3,15 +3,19 @@ sources is refused rather than run: a checkout edited after its build would othe
 
 from __future__ import annotations
 
+import json
 import os
+import random
 import shutil
+import subprocess
+import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
 
 from phonehome.bench.doctor import check_analyzer
-from phonehome.traffic import _compiled, analyze, factory
+from phonehome.traffic import _compiled, analyze, dns, factory, http, tls
 
 ROOT = Path(_compiled.__file__).resolve().parents[2]
 
@@ -75,3 +79,107 @@ def test_a_bytes_slice_whose_start_lies_past_its_stop_is_empty_in_the_compiled_a
     path.write_bytes(factory.pcapng_bytes(conv.packets))
     (flow,) = analyze(path, hash_files=False).flows
     assert (flow.src, flow.dport) == ("10.0.0.2", 443)
+
+
+def _mutated(rng: random.Random, data: bytes) -> bytes:
+    """``data`` with a few bytes changed, cut short, or with bytes inserted: what fuzzing finds."""
+    out = bytearray(data)
+    for _ in range(rng.randrange(4)):
+        what = rng.randrange(3)
+        if what == 0 and out:
+            out[rng.randrange(len(out))] = rng.randrange(256)
+        elif what == 1 and out:
+            del out[rng.randrange(len(out)) :]
+        else:
+            at = rng.randrange(len(out) + 1)
+            out[at:at] = rng.randbytes(rng.randrange(1, 9))
+    return bytes(out)
+
+
+def _hostile_capture(seed: int) -> bytes:
+    """Many short conversations whose DNS, TLS, QUIC and HTTP payloads are damaged at random."""
+    rng = random.Random(seed)
+    seeds = [
+        dns.build_query("zzhc.vnet.cn"),
+        dns.build_response(
+            "a.example",
+            [
+                dns.DnsRecord("a.example", dns.A, 60, "198.51.100.9"),
+                dns.DnsRecord("a.example", dns.AAAA, 60, "::ffff:1.2.3.4"),
+            ],
+        ),
+        tls.build_client_hello("play.googleapis.com", alpn=("h2", "http/1.1")),
+        http.build_request("POST", "/reg", {"Host": "zzhc.vnet.cn", "Content-Length": "4"}, b"imei"),
+        bytes([0xC3, 0, 0, 0, 1, 8]) + rng.randbytes(1200),  # a QUIC v1 long header
+        rng.randbytes(200),
+    ]
+    conversations = []
+    for n in range(300):
+        payload = _mutated(rng, rng.choice(seeds))
+        port = rng.choice((53, 80, 443, 123, 5353, 8080, rng.randrange(1, 65536)))
+        client = (f"10.0.{n % 7}.{2 + n % 200}", 40000 + n)
+        server = (f"198.51.100.{1 + n % 250}", port)
+        start = 1_700_000_000.0 + n * rng.choice((0.01, 1.0, 60.0))
+        if rng.randrange(2):
+            conv: factory.UdpConversation | factory.TcpConversation = factory.UdpConversation(
+                client, server, ts=start
+            )
+            conv.send(payload).send(_mutated(rng, payload), from_client=False)
+        else:
+            conv = factory.TcpConversation(client, server, ts=start).handshake()
+            conv.send(payload).send(_mutated(rng, payload)[:300], from_client=False)
+        conversations.append(conv.packets)
+    return factory.pcapng_bytes(factory.interleave(*conversations))
+
+
+def _document(python_path: Path | None, capture: Path, out: Path) -> dict[str, object]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if python_path is not None:
+        env["PYTHONPATH"] = str(python_path)
+    argv = [
+        sys.executable,
+        "-m",
+        "phonehome.cli",
+        "analyze",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        str(capture),
+    ]
+    # From a folder of its own: Python puts the working folder (a checkout, here) first on the path.
+    subprocess.run(argv, env=env, cwd=out.parent, check=True, timeout=300, capture_output=True)
+    doc: dict[str, object] = json.loads(out.read_text())
+    doc["capture"] = {k: v for k, v in doc["capture"].items() if k not in ("paths", "files")}  # type: ignore[attr-defined]
+    return doc
+
+
+@pytest.mark.skipif(not _compiled.extension_files(), reason="an interpreted install: nothing to compare with")
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_the_compiled_analyzer_gives_the_document_the_sources_give_on_damaged_traffic(
+    tmp_path: Path, seed: int
+) -> None:
+    # mypyc keeps Python's semantics except where it does not (its bytes slice did not): the same
+    # hostile capture through the compiled modules and through their sources, interpreted.
+    sources = tmp_path / "sources"
+    shutil.copytree(
+        ROOT / "phonehome",
+        sources / "phonehome",
+        ignore=shutil.ignore_patterns("*.so", "__pycache__", "compiled-from.sha256", "shipped", "suite"),
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import phonehome.traffic.analyzer as m; print(m.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(sources)},
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert loaded == str(sources / "phonehome/traffic/analyzer.py")
+    capture = tmp_path / "hostile.pcapng"
+    capture.write_bytes(_hostile_capture(seed))
+    interpreted = _document(sources, capture, tmp_path / "interpreted.json")
+    compiled = _document(None, capture, tmp_path / "compiled.json")
+    assert compiled["stats"] == interpreted["stats"]
+    assert compiled == interpreted
+    assert len(compiled["flows"]) > 200  # type: ignore[arg-type]
