@@ -128,9 +128,11 @@ def resolved(message: DnsMessage) -> list[tuple[str, str]]:
     for record in message.answers:
         if record.rtype not in (A, AAAA) or not record.value:
             continue
-        # An A record's text is inet_ntop's dotted quad, already canonical (AAAA text is not
-        # always: an IPv4-mapped address prints dotted there and in hex groups from ipaddress).
-        address = record.value if record.rtype == A else _canonical(record.value)
+        # Answers' addresses are inet_ntop's text (dns.py), already canonical: a dotted quad, and
+        # for AAAA the same compressed form as ipaddress, except where it prints IPv4 embedded in
+        # IPv6 dotted (::ffff:1.2.3.4, which ipaddress writes ::ffff:102:304).
+        value = record.value
+        address = value if record.rtype == A or "." not in value else _canonical(value)
         if address is not None:
             found.append((origin.get(record.name) or (asked[0] if len(asked) == 1 else record.name), address))
     return found

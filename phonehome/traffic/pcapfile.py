@@ -20,6 +20,7 @@ import os
 import struct
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -188,7 +189,11 @@ class CaptureReader:
         self._mm: mmap.mmap | None = None
         self._digest: Any = None
         self._released = 0
-        """Bytes of the mapping already hashed and handed back."""
+        """Bytes of the mapping hashed (or being hashed) and handed back (or about to be)."""
+        self._hasher: ThreadPoolExecutor | None = None
+        self._hashed: Future[None] | None = None
+        """The hashing in flight, of ``_hashing_range``."""
+        self._hashing_range = (0, 0)
         self.consumed = 0
         """Bytes of the (decompressed) file before the current chunk, for offsets in warnings."""
         self.on_secrets: Callable[[int, bytes], None] | None = None
@@ -288,20 +293,39 @@ class CaptureReader:
             yield block
 
     def release(self, pos: int) -> None:
-        """The walker is done with the mapping before ``pos``: hash those pages and hand them back."""
+        """The walker is done with the mapping before ``pos``: hash those pages and hand them back.
+
+        The hashing runs on another thread while the walker goes on (hashlib lets go of the GIL
+        on large buffers): the pages go back once it is done with them, at the next release."""
         mm = self._mm
         if mm is None:
             return
         upto = pos - pos % mmap.PAGESIZE
         if upto <= self._released:
             return
-        self._hash_to(upto)
-        mm.madvise(mmap.MADV_DONTNEED, self._released, upto - self._released)
-        self._released = upto
+        self._settle()
+        start, self._released = self._released, upto
+        if self._digest is None:
+            mm.madvise(mmap.MADV_DONTNEED, start, upto - start)
+            return
+        if self._hasher is None:
+            self._hasher = ThreadPoolExecutor(1, thread_name_prefix="phonehome-sha256")
+        self._hashing_range = (start, upto)
+        self._hashed = self._hasher.submit(self._hash, start, upto)
 
-    def _hash_to(self, upto: int) -> None:
+    def _settle(self) -> None:
+        """Waits for the hashing in flight (its error is raised here), then hands its pages back."""
+        if self._hashed is None:
+            return
+        hashed, self._hashed = self._hashed, None
+        hashed.result()
+        start, end = self._hashing_range
+        if self._mm is not None and not self._mm.closed:
+            self._mm.madvise(mmap.MADV_DONTNEED, start, end - start)
+
+    def _hash(self, start: int, end: int) -> None:
         if self._digest is not None and self._mm is not None:
-            with memoryview(self._mm) as view, view[self._released : upto] as part:
+            with memoryview(self._mm) as view, view[start:end] as part:
                 self._digest.update(part)
 
     def packets(self) -> Iterator[Packet]:
@@ -364,7 +388,8 @@ class CaptureReader:
     def finish(self) -> CaptureFile:
         """Completes ``info`` (the file's SHA-256 over all its bytes, read or not) and closes the file."""
         if self._mm is not None and not self._mm.closed:
-            self._hash_to(len(self._mm))
+            self._settle()
+            self._hash(self._released, len(self._mm))
             self._released = len(self._mm)
             if self._digest is not None:
                 self.info.sha256 = self._digest.hexdigest()
@@ -380,6 +405,11 @@ class CaptureReader:
         return self.info
 
     def close(self) -> None:
+        if self._hasher is not None:
+            # The mapping cannot close while the hashing thread holds a view of it.
+            self._hasher.shutdown(wait=True)
+            self._hasher = None
+            self._hashed = None
         if self._mm is not None:
             self._mm.close()
         if self._gzip is not None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+import itertools
+import socket
 from collections.abc import Callable
 
 from phonehome.traffic import Analysis, dns, http, quic, tls
 from phonehome.traffic.dns import AAAA, CNAME, A, DnsRecord
 from phonehome.traffic.factory import ETHERNET, Link, TcpConversation, UdpConversation, interleave
-from phonehome.traffic.naming import DnsBook, is_doh_resolver
+from phonehome.traffic.naming import DnsBook, is_doh_resolver, resolved
 
 Analyze = Callable[..., Analysis]
 HANDSET = "10.0.0.2"
@@ -284,3 +287,22 @@ def test_dns_answers_are_bounded_and_the_overflow_counted() -> None:
     assert message is not None
     book.record(message, client="a", server="b", client_mac=None, server_mac=None, frame=1, ts=0.0, flow_id=0)
     assert (len(book.answers), book.answers_dropped) == (2, 3)
+
+
+def test_inet_ntop_writes_ipv6_as_ipaddress_does_unless_it_prints_ipv4_dotted() -> None:
+    # naming.resolved takes an AAAA answer's text (inet_ntop's, from dns.py) as canonical unless it
+    # has a dot: every run of zero groups, at every place, with the values around it that matter.
+    for groups in itertools.product((0, 1, 0xFFFF), repeat=8):
+        packed = b"".join(g.to_bytes(2, "big") for g in groups)
+        text = socket.inet_ntop(socket.AF_INET6, packed)
+        if "." not in text:
+            assert text == ipaddress.IPv6Address(packed).compressed
+
+
+def test_an_ipv4_mapped_aaaa_answer_names_the_address_in_its_canonical_form() -> None:
+    response = dns.build_response(
+        "m.example", [DnsRecord("m.example", AAAA, 60, "::ffff:198.51.100.4")], qtype=AAAA
+    )
+    message = dns.parse_message(response)
+    assert message is not None
+    assert resolved(message) == [("m.example", "::ffff:c633:6404")]
