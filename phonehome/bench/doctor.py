@@ -174,10 +174,11 @@ def check_analyzer() -> Check:
     """Whether the analyzer's packet path is the compiled one (setup.py builds it with mypyc)."""
     try:
         from phonehome.traffic import _compiled  # noqa: PLC0415
-        from phonehome.traffic import analyzer as _  # noqa: PLC0415, F401  (so that compiled() can tell)
+
+        compiled = _compiled.compiled()
     except ImportError as exc:  # extensions built from other sources (an edited checkout)
         return Check("analyzer", False, str(exc), fix="./bootstrap.sh")
-    if _compiled.compiled():
+    if compiled:
         return Check("analyzer", True, f"compiled ({len(_compiled.MODULES)} modules, mypyc)")
     return Check(
         "analyzer",

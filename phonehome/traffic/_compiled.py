@@ -11,7 +11,6 @@ Standard library only: setup.py loads this file by path, before phonehome's depe
 from __future__ import annotations
 
 import hashlib
-import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
@@ -80,9 +79,10 @@ def extension_files(root: Path = ROOT) -> list[Path]:
 
 
 def compiled() -> bool:
-    """Whether the analyzer in use is the compiled one."""
-    module = sys.modules.get("phonehome.traffic.analyzer")
-    return module is not None and not str(getattr(module, "__file__", "")).endswith(".py")
+    """Whether the analyzer in use is the compiled one (imports it)."""
+    from phonehome.traffic import analyzer  # noqa: PLC0415  (not at import: setup.py loads this file alone)
+
+    return not str(getattr(analyzer, "__file__", "")).endswith(".py")
 
 
 def refuse_stale_extensions(root: Path = ROOT) -> None:

@@ -191,9 +191,8 @@ class CaptureReader:
         self._released = 0
         """Bytes of the mapping hashed (or being hashed) and handed back (or about to be)."""
         self._hasher: ThreadPoolExecutor | None = None
-        self._hashed: Future[None] | None = None
-        """The hashing in flight, of ``_hashing_range``."""
-        self._hashing_range = (0, 0)
+        self._in_flight: tuple[Future[None], int, int] | None = None
+        """The hashing in flight, and the range of the mapping it reads."""
         self.consumed = 0
         """Bytes of the (decompressed) file before the current chunk, for offsets in warnings."""
         self.on_secrets: Callable[[int, bytes], None] | None = None
@@ -310,16 +309,14 @@ class CaptureReader:
             return
         if self._hasher is None:
             self._hasher = ThreadPoolExecutor(1, thread_name_prefix="phonehome-sha256")
-        self._hashing_range = (start, upto)
-        self._hashed = self._hasher.submit(self._hash, start, upto)
+        self._in_flight = (self._hasher.submit(self._hash, start, upto), start, upto)
 
     def _settle(self) -> None:
         """Waits for the hashing in flight (its error is raised here), then hands its pages back."""
-        if self._hashed is None:
+        if self._in_flight is None:
             return
-        hashed, self._hashed = self._hashed, None
+        (hashed, start, end), self._in_flight = self._in_flight, None
         hashed.result()
-        start, end = self._hashing_range
         if self._mm is not None and not self._mm.closed:
             self._mm.madvise(mmap.MADV_DONTNEED, start, end - start)
 
@@ -409,7 +406,7 @@ class CaptureReader:
             # The mapping cannot close while the hashing thread holds a view of it.
             self._hasher.shutdown(wait=True)
             self._hasher = None
-            self._hashed = None
+            self._in_flight = None
         if self._mm is not None:
             self._mm.close()
         if self._gzip is not None:
