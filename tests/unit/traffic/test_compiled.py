@@ -3,6 +3,7 @@ sources is refused rather than run: a checkout edited after its build would othe
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import random
@@ -183,3 +184,66 @@ def test_the_compiled_analyzer_gives_the_document_the_sources_give_on_damaged_tr
     assert compiled["stats"] == interpreted["stats"]
     assert compiled == interpreted
     assert len(compiled["flows"]) > 200  # type: ignore[arg-type]
+
+
+def _written_out_initialisers() -> list[tuple[str, ast.ClassDef]]:
+    """Dataclasses of the compiled modules that write their ``__init__`` out (``init=False``)."""
+    found = []
+    for name in _compiled.MODULES:
+        for node in ast.walk(ast.parse((ROOT / name).read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(d, ast.Call)
+                and ast.unparse(d.func) == "dataclass"
+                and any(k.arg == "init" and ast.unparse(k.value) == "False" for k in d.keywords)
+                for d in node.decorator_list
+            ):
+                found.append((f"{name}:{node.name}", node))
+    return found
+
+
+def test_initialisers_written_out_for_speed_take_exactly_the_fields_with_their_defaults() -> None:
+    """mypyc leaves the ``__init__`` a dataclass generates interpreted (a tenth of a run of many small
+    flows went into them), so the hot records write theirs out; this keeps each one what the
+    dataclass would generate: every field in order, the same defaults, a fresh list per
+    ``default_factory=list`` field (a ``None`` default that the body replaces)."""
+    classes = _written_out_initialisers()
+    assert {label.rsplit(":", 1)[1] for label, _ in classes} >= {"Flow", "DnsMessage", "DnsRecord"}
+    for label, node in classes:
+        fields = [s for s in node.body if isinstance(s, ast.AnnAssign) and isinstance(s.target, ast.Name)]
+        init = next(s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "__init__")
+        params = init.args.args[1:]
+        assert [p.arg for p in params] == [f.target.id for f in fields], label  # type: ignore[union-attr]
+        assert not init.args.kwonlyargs, label
+        assert init.args.vararg is None, label
+        assert init.args.kwarg is None, label
+        defaults: list[ast.expr | None] = [None] * (len(params) - len(init.args.defaults))
+        defaults += init.args.defaults
+        assigned = {
+            ast.unparse(s.targets[0]): ast.unparse(s.value)
+            for s in init.body
+            if isinstance(s, ast.Assign) and len(s.targets) == 1
+        }
+        for f, param, default in zip(fields, params, defaults, strict=True):
+            name = param.arg
+            factory = (
+                f.value if isinstance(f.value, ast.Call) and ast.unparse(f.value.func) == "field" else None
+            )
+            if factory is not None:
+                assert [ast.unparse(k) for k in factory.keywords] == ["default_factory=list"], label
+                assert default is not None, f"{label}.{name}"
+                assert ast.unparse(default) == "None", f"{label}.{name}"
+                assert assigned[f"self.{name}"] == f"[] if {name} is None else {name}", f"{label}.{name}"
+                assert ast.unparse(param.annotation) == f"{ast.unparse(f.annotation)} | None", label  # type: ignore[arg-type]
+            else:
+                want = None if f.value is None else ast.unparse(f.value)
+                assert (None if default is None else ast.unparse(default)) == want, f"{label}.{name}"
+                assert assigned[f"self.{name}"] == name, f"{label}.{name}"
+                assert ast.unparse(param.annotation) == ast.unparse(f.annotation), f"{label}.{name}"  # type: ignore[arg-type]
+        assert len(assigned) == len(fields), label
+
+
+def test_records_with_written_out_initialisers_still_compare_and_print_as_dataclasses() -> None:
+    made = dns.DnsMessage(7, True, 0, 0)
+    assert made == dns.DnsMessage(id=7, response=True, opcode=0, rcode=0, questions=[], answers=[])
+    assert made.answers is not dns.DnsMessage(7, True, 0, 0).answers  # a fresh list each time
+    assert repr(dns.DnsRecord("a.example", 1, 60, "192.0.2.1")).startswith("DnsRecord(name='a.example'")
