@@ -111,7 +111,7 @@ def _analyze(args: argparse.Namespace) -> int:
             # without indentation, and a capture's thousands of flows made indenting cost more than the
             # analysis itself.
             shown = args.output is None and sys.stdout.isatty()
-            text = (json.dumps(doc, indent=1) if shown else compact(doc)) + "\n"
+            text: str | bytes = json.dumps(doc, indent=1) + "\n" if shown else compact(doc)
         finally:
             if collecting:
                 gc.enable()
@@ -123,8 +123,8 @@ def _analyze(args: argparse.Namespace) -> int:
             text += "\n" + render_verdicts(evaluation)
     if args.output:
         try:
-            with open(args.output, "w", encoding="utf-8") as out:
-                out.write(text)
+            with open(args.output, "wb") as out:
+                out.write(text.encode() if isinstance(text, str) else text)
         except OSError as exc:
             # Imported here: the report folder's module brings the policy package, which
             # `phonehome analyze` without --identity/--manifest never needs (half its start-up).
@@ -134,13 +134,27 @@ def _analyze(args: argparse.Namespace) -> int:
             # A full or failing disk is this machine's fault; a path that cannot be written, the caller's.
             return EXIT_INTERNAL_ERROR if exc.errno in DISK_ERRORS else EXIT_USAGE
     else:
-        sys.stdout.write(text)
+        _write_stdout(text)
     for warning in analysis.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     status = EXIT_OK if evaluation is None else _EXIT_FOR_RESULT[evaluation.result]
     if getattr(args, "exit_when_done", False):
         _exit_now(status)
     return status
+
+
+def _write_stdout(text: str | bytes) -> None:
+    """Text as it is; bytes (a UTF-8 document) straight to the underlying buffer when there is one."""
+    if isinstance(text, str):
+        sys.stdout.write(text)
+        return
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is None:  # replaced by a text-only stream (a test capturing output)
+        sys.stdout.write(text.decode())
+        return
+    sys.stdout.flush()
+    buffer.write(text)
+    buffer.flush()
 
 
 def _exit_now(status: int) -> NoReturn:

@@ -396,9 +396,11 @@ def _paths(captures: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) 
     return [os.fspath(p) for p in captures]
 
 
-YOUNG_COLLECTION_EVERY: Final = 100_000
+YOUNG_COLLECTION_EVERY: Final = 500_000
 """Container objects allocated (net) between two collections of the youngest generation while
-``analyze`` runs (Python's default: 700)."""
+``analyze`` runs (Python's default: 700). The analysis leaves no cyclic garbage (the traffic tests
+check every analysis they run), so a collection finds nothing and only walks the records kept since
+the last one; were that ever wrong, garbage would wait for at most this many objects (some 50 MB)."""
 FULL_COLLECTION_EVERY: Final = 1000
 """Younger-generation collections between two full ones of the cyclic garbage collector while
 ``analyze`` runs (Python's default: 10)."""
@@ -408,9 +410,10 @@ FULL_COLLECTION_EVERY: Final = 1000
 def _fewer_collections() -> Iterator[None]:
     """Spaces out the cyclic collector's runs while the analysis grows. Full collections walk every
     flow record kept so far, and on many short flows they were a tenth of the run; young ones came
-    every 700 objects, and with the packet path compiled they were a tenth again. Ended flows cut
-    their own cycles (``FlowState.release``), so there is little for any collection to find: cyclic
-    garbage waits for at most ``YOUNG_COLLECTION_EVERY`` objects."""
+    every 700 objects, and with the packet path compiled they were a tenth again (every 100,000
+    objects: still 3% of a run). Ended flows cut their own cycles (``FlowState.release``), so there
+    is nothing for any collection to find: cyclic garbage waits for at most
+    ``YOUNG_COLLECTION_EVERY`` objects."""
     saved = gc.get_threshold()
     young = max(saved[0], YOUNG_COLLECTION_EVERY) if saved[0] else 0  # 0: collection is off
     gc.set_threshold(young, saved[1], max(saved[2], FULL_COLLECTION_EVERY))
