@@ -96,51 +96,61 @@ def _analyze(args: argparse.Namespace) -> int:
     except CaptureError as exc:
         print(f"phonehome analyze: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    if args.format == "json":
-        from phonehome.report.analysis_json import compact, to_dict  # noqa: PLC0415
+    # What follows builds the document: a million containers that all live until it is written (and
+    # then until the process ends, see `_exit_now`). The cyclic collector, left on, walks them and
+    # the analysis again and again for nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        text: str | bytes
+        if args.format == "json":
+            from phonehome.report.analysis_json import compact, to_dict  # noqa: PLC0415
 
-        # The document is a million containers that all live until it is written: the cyclic
-        # collector, left on, walks them and the analysis again and again for nothing.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
             doc = to_dict(analysis)
             if evaluation is not None:
                 doc.update(evaluation.to_json())
-            # Indented for a person at a terminal; compact otherwise: the stdlib's C encoder runs only
-            # without indentation, and a capture's thousands of flows made indenting cost more than the
-            # analysis itself.
+            # Indented for a person at a terminal; compact otherwise: the stdlib's C encoder runs
+            # only without indentation, and a capture's thousands of flows made indenting cost more
+            # than the analysis itself.
             shown = args.output is None and sys.stdout.isatty()
-            text: str | bytes = json.dumps(doc, indent=1) + "\n" if shown else compact(doc)
-        finally:
-            if collecting:
-                gc.enable()
-    else:
-        text = render(analysis)
-        if evaluation is not None:
-            from phonehome.report.terminal import render_verdicts  # noqa: PLC0415
+            text = json.dumps(doc, indent=1) + "\n" if shown else compact(doc)
+        else:
+            text = render(analysis)
+            if evaluation is not None:
+                from phonehome.report.terminal import render_verdicts  # noqa: PLC0415
 
-            text += "\n" + render_verdicts(evaluation)
-    if args.output:
-        try:
-            with open(args.output, "wb") as out:
-                out.write(text.encode() if isinstance(text, str) else text)
-        except OSError as exc:
-            # Imported here: the report folder's module brings the policy package, which
-            # `phonehome analyze` without --identity/--manifest never needs (half its start-up).
-            from phonehome.report.folder import DISK_ERRORS  # noqa: PLC0415
-
-            print(f"phonehome analyze: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-            # A full or failing disk is this machine's fault; a path that cannot be written, the caller's.
-            return EXIT_INTERNAL_ERROR if exc.errno in DISK_ERRORS else EXIT_USAGE
-    else:
-        _write_stdout(text)
-    for warning in analysis.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
-    status = EXIT_OK if evaluation is None else _EXIT_FOR_RESULT[evaluation.result]
-    if getattr(args, "exit_when_done", False):
-        _exit_now(status)
+                text += "\n" + render_verdicts(evaluation)
+        problem = _write_output(args.output, text)
+        if problem is not None:
+            return problem
+        for warning in analysis.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        status = EXIT_OK if evaluation is None else _EXIT_FOR_RESULT[evaluation.result]
+        if getattr(args, "exit_when_done", False):
+            _exit_now(status)
+    finally:
+        if collecting:
+            gc.enable()
     return status
+
+
+def _write_output(path: str | None, text: str | bytes) -> int | None:
+    """Writes the output to ``path`` (stdout when None); an exit status when it cannot be written."""
+    if not path:
+        _write_stdout(text)
+        return None
+    try:
+        with open(path, "wb") as out:
+            out.write(text.encode() if isinstance(text, str) else text)
+    except OSError as exc:
+        # Imported here: the report folder's module brings the policy package, which
+        # `phonehome analyze` without --identity/--manifest never needs (half its start-up).
+        from phonehome.report.folder import DISK_ERRORS  # noqa: PLC0415
+
+        print(f"phonehome analyze: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        # A full or failing disk is this machine's fault; a path that cannot be written, the caller's.
+        return EXIT_INTERNAL_ERROR if exc.errno in DISK_ERRORS else EXIT_USAGE
+    return None
 
 
 def _write_stdout(text: str | bytes) -> None:

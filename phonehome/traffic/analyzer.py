@@ -420,6 +420,13 @@ def _fewer_collections() -> Iterator[None]:
     try:
         yield
     finally:
+        if not gc.get_freeze_count():
+            # The young generation now holds the analysis (its records live on): restoring the
+            # threshold would walk them all at the next allocation, 70 ms for 500,000. Promoted to
+            # the oldest generation instead, in two O(1) list moves. (Skipped when the program froze
+            # objects itself: unfreeze would release those too.)
+            gc.freeze()
+            gc.unfreeze()
         gc.set_threshold(*saved)
 
 
