@@ -6,11 +6,13 @@ compiled code would run, silently, until the next build. The guard compares a di
 with the one recorded at build time and refuses to import on a difference, saying how to rebuild.
 
 The records created per packet or per flow (``Flow``, ``DnsMessage``, ``DnsRecord``, ``DnsQuery``,
-``TlsHello``, ``HttpRequest``) are dataclasses with ``init=False`` and an ``__init__`` written out:
-mypyc compiles what a module defines, but a dataclass's ``__init__`` is generated when the class is
-created, so it stays interpreted (about 1 us a call, ten times the compiled one: a tenth of a run
-of many short flows). ``tests/unit/traffic/test_compiled.py`` checks each one against its fields
-and defaults.
+``TlsHello``, ``HttpRequest``, and inside ``traffic`` ``HandshakeMessage`` and ``ServerHello``) are
+dataclasses with ``init=False`` and an ``__init__`` written out: mypyc compiles what a module
+defines, but a dataclass's ``__init__`` is generated when the class is created, so it stays
+interpreted (about 1 us a call, ten times the compiled one: a tenth of a run of many short flows).
+``tests/unit/traffic/test_compiled.py`` checks each one against its fields and defaults. Frozen
+records keep the generated one: interpreted, a written-out ``__init__`` could not assign their
+fields.
 
 Standard library only: setup.py loads this file by path, before phonehome's dependencies exist.
 """

@@ -125,7 +125,7 @@ class _Names:
         size = -1
         after = -1
         pointers = 0
-        visited: set[int] = set()
+        visited: set[int] | None = None  # made at the first pointer (most names have none)
         steps = self.steps
         special: str | None = None
         while True:
@@ -155,7 +155,9 @@ class _Names:
                     after = pos + 2
                 target = ((length & 0x3F) << 8) | data[pos + 1]
                 pointers += 1
-                if target in visited or pointers > _MAX_POINTERS:
+                if visited is None:
+                    visited = set()
+                elif target in visited or pointers > _MAX_POINTERS:
                     special = POINTER_LOOP
                     break
                 visited.add(target)

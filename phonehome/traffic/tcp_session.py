@@ -258,13 +258,12 @@ class TcpSession:
         if skip:
             self._deliver(True, offset, data[:skip], frame)
             data, offset = data[skip:], offset + skip
-        app = starttls.client_app(data, self.banner)
         if looks_like_tls(data) and (data[0] != 22 or len(data) < 6 or data[5] == 1):
             server = None if self.tunnelled or self.next_s2c else self.next_s2c
             self._start_tls(offset, server)
         elif len(data) >= 4 and data.startswith(PREFACE[: len(data)]):
             self._start_h2(offset)
-        elif app is not None:
+        elif (app := starttls.client_app(data, self.banner)) is not None:  # four regexes: asked last
             self.kind = STARTTLS
             flow.app, flow.transport = app, "cleartext"
             self.starttls = StartTlsReader(app, offset)
