@@ -27,7 +27,7 @@ CLOSED_LINGER: Final = 30.0
 """Seconds of capture time a closed TCP flow keeps absorbing late packets before it is ended."""
 SWEEP_EVERY: Final = 5.0
 SCAN_EVERY_FLOW = False
-"""The reference sweep: every open flow at every sweep, as before the deadline heap. Tests set it
+"""The reference sweep: every open flow at every sweep, as before the deadline schedule. Tests set it
 (a module global, so that it also reaches the compiled module) to compare both on the same capture."""
 SWEEP_LOG: list[tuple[float, list[int]]] | None = None
 """When a list: each sweep appends its time and the ids of the flows it ended (tests)."""

@@ -1,4 +1,4 @@
-"""The flow table's bookkeeping that exists for speed: the deadline heap behind the idle sweep, and
+"""The flow table's bookkeeping that exists for speed: the deadline schedule behind the idle sweep, and
 ended flows cutting their own reference cycles. Both must leave the analysis exactly as it was."""
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ Sweeps = list[tuple[float, list[int]]]
 
 
 def _analyze_both(tmp_path: Path, packets: list[Packet]) -> tuple[Analysis, Analysis, Sweeps, Sweeps]:
-    """The capture analyzed with the deadline heap and with the reference sweep (every open flow,
+    """The capture analyzed with the deadline schedule and with the reference sweep (every open flow,
     every time), with the log of which flows each sweep ended (the observable timing of the sweep)."""
     path = tmp_path / "capture.pcapng"
     path.write_bytes(factory.pcapng_bytes(packets))
@@ -84,7 +84,7 @@ def test_deadline_sweep_ends_flows_exactly_when_a_full_scan_does(
 
 def test_a_clock_that_walks_back_in_small_steps_still_ends_idle_flows_on_time(tmp_path: Path) -> None:
     # Each step back is under a second (no clock step is counted), but together they move the
-    # flow's last packet far before the deadline the heap first scheduled for it.
+    # flow's last packet far before the deadline first scheduled for it.
     packets = [_packet(T0 + 200.0 - 0.9 * i, 0, 0, i) for i in range(200)]
     packets += [_packet(T0 + 206.0 + 0.5 * i, 1, 0, 0) for i in range(20)]
     fast, reference, fast_sweeps, reference_sweeps = _analyze_both(tmp_path, packets)
@@ -115,6 +115,6 @@ def test_an_ended_flow_leaves_no_reference_cycle_behind(tmp_path: Path) -> None:
 
 
 def test_the_sweep_slack_is_under_the_shortest_linger() -> None:
-    # The heap's schedule may run late by the slack; ending flows is exact only because each
-    # popped entry is checked against the flow's real deadline, and a slack this small keeps that cheap.
+    # The schedule may run late by the slack; ending flows is exact only because each
+    # entry looked at is checked against the flow's real deadline, and a slack this small keeps that cheap.
     assert 0 < deadlines.SWEEP_SLACK < CLOSED_LINGER
