@@ -22,7 +22,7 @@ import os
 import struct
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Final
+from typing import Final, cast
 
 from phonehome.traffic import ip, link, naming, pcapng, tunnels
 from phonehome.traffic.analysis import Analysis, Stats
@@ -34,6 +34,8 @@ from phonehome.traffic.otherflows import OtherFlows
 from phonehome.traffic.pcapfile import CaptureError, CaptureFile, CaptureReader, Packet, open_capture
 from phonehome.traffic.sessions import BODY_BUDGET, Context
 from phonehome.traffic.tcp import ACK, FIN, HALF, MASK, MAX_JUMP, RST, SYN
+from phonehome.traffic.tcp_session import TcpSession
+from phonehome.traffic.udp_session import UdpSession
 
 BODY_LIMIT: Final = 1 << 20
 """HTTP body bytes kept per request by default (leak detection scans them)."""
@@ -112,6 +114,13 @@ class Engine:
         scope = table.scope
         dropped = non_ip = ip_packets = tcp_packets = udp_packets = 0
         tunnel_ports = tunnels.PORTS
+        # Declared: struct gives Any, and compiled code would then compare and add boxed objects.
+        seq: int
+        offbyte: int
+        flags: int
+        sport: int
+        dport: int
+        ulen: int
         for ts, linktype, data, _orig in packets:
             frame += 1
             if ts < prev_ts:
@@ -234,7 +243,7 @@ class Engine:
                         if 0 < jump <= MAX_JUMP:
                             stream.high += jump
                     else:
-                        side.session.ts = ts  # type: ignore[union-attr]
+                        cast(TcpSession, side.session).ts = ts  # a TCP flow's (typed: a native store)
                         ctx.linktype = linktype
                         ctx.frame_data = data
                         stream.add(seq, buf[payload:end], frame, cut)
@@ -274,7 +283,7 @@ class Engine:
                     else:
                         end = start + ulen  # link padding
                 side.payload_bytes += end - start - 8 + cut
-                session = side.session
+                session = cast(UdpSession, side.session)  # a UDP flow's (typed: native calls below)
                 if (sport in tunnel_ports or dport in tunnel_ports) and depth < MAX_TUNNEL_DEPTH:
                     datagram = buf[start + 8 : end]
                     found = tunnels.decapsulate(sport, dport, datagram)
@@ -283,14 +292,14 @@ class Engine:
                             src, dst = data[26:30], data[30:34]
                         self.frame, self.next_sweep, self.prev_ts = frame, next_sweep, prev_ts
                         datagram = self._carry(found, datagram, src, dst, carrier=side, ts=ts, depth=depth)
-                    if (datagram or found is None) and session.active:  # type: ignore[union-attr]
+                    if (datagram or found is None) and session.active:
                         ctx.linktype = linktype
                         ctx.frame_data = data
-                        session.datagram(side.from_client, datagram, frame, ts)  # type: ignore[union-attr]
-                elif session.active:  # type: ignore[union-attr]
+                        session.datagram(side.from_client, datagram, frame, ts)
+                elif session.active:
                     ctx.linktype = linktype
                     ctx.frame_data = data
-                    session.datagram(side.from_client, buf[start + 8 : end], frame, ts)  # type: ignore[union-attr]
+                    session.datagram(side.from_client, buf[start + 8 : end], frame, ts)
             else:
                 if fast:
                     src, dst = data[26:30], data[30:34]

@@ -206,6 +206,14 @@ def parse_message(data: bytes) -> DnsMessage | None:
     n = len(data)
     if n < 12:
         return None
+    # Declared: struct gives Any, and compiled code would then compare and add boxed objects.
+    ident: int
+    flags: int
+    qdcount: int
+    ancount: int
+    rtype: int
+    ttl: int
+    rdlength: int
     ident, flags, qdcount, ancount, _nscount, _arcount = _HEADER.unpack_from(data)
     message = DnsMessage(
         id=ident, response=bool(flags & 0x8000), opcode=(flags >> 11) & 0xF, rcode=flags & 0xF

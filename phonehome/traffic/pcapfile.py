@@ -349,6 +349,11 @@ class CaptureReader:
         packets = 0
         nbytes = 0
         release_at = RELEASE_EVERY
+        # Declared: struct gives Any, and compiled code would then compare and add boxed objects.
+        sec: int
+        frac: int
+        incl: int
+        orig: int
         while True:
             end = len(buf)
             while pos + rec_size <= end:
@@ -366,7 +371,12 @@ class CaptureReader:
                     break
                 packets += 1
                 nbytes += incl
-                yield sec + frac * scale, linktype, buf[start:nxt], orig
+                yield (
+                    float(sec) + float(frac) * scale,
+                    linktype,
+                    buf[start:nxt],
+                    orig,
+                )  # as sec + frac * scale, in floats
                 pos = nxt
             more = next(chunks, b"")
             if not more:

@@ -94,9 +94,11 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
     block_head = struct.Struct("<II").unpack_from
     epb_head = struct.Struct("<IIIII").unpack_from
     epb_whole = struct.Struct("<7I").unpack_from
-    clocks: list[tuple[int, float, int]] = []
+    clocks: list[tuple[int, float, float]] = []
     nclocks = 0
-    """(link type, timestamp unit, offset) per interface, for the hot path."""
+    """(link type, timestamp unit, offset) per interface, for the hot path. The timestamp is computed
+    in floats only (hi * 2**32 + lo rounds as the exact 64-bit count converted to a float does):
+    Python integers above 2**62 cost an allocation and a slow path for each operation."""
     isb_drops: dict[tuple[int, int], int] = {}
     epb_drops = 0
     section = 0
@@ -105,6 +107,14 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
     last_ts = 0.0
     unknown_iface = 0
     release_at = RELEASE_EVERY
+    # Declared: struct gives Any, and compiled code would then compare and add boxed objects.
+    btype: int
+    blen: int
+    iface: int
+    hi: int
+    lo: int
+    caplen: int
+    orig: int
     while True:
         end = len(buf)
         while pos + 12 <= end:
@@ -120,7 +130,7 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
                     linktype, unit, offset = clocks[iface]
                     packets += 1
                     nbytes += caplen
-                    last_ts = ((hi << 32) | lo) * unit + offset
+                    last_ts = (hi * 4294967296.0 + lo) * unit + offset
                     yield last_ts, linktype, buf[pos + 28 : pos + 28 + caplen], orig
                     if blen - caplen > 35:  # 4 or more bytes past the padded data: options
                         opt_start = pos + 28 + ((caplen + 3) & ~3)
@@ -162,7 +172,7 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
                     linktype, unit, offset = clocks[iface]
                     packets += 1
                     nbytes += caplen
-                    last_ts = ((hi << 32) | lo) * unit + offset
+                    last_ts = (hi * 4294967296.0 + lo) * unit + offset
                     yield last_ts, linktype, buf[pos + 28 : pos + 28 + caplen], orig
                     opt_start = pos + 28 + ((caplen + 3) & ~3)
                     if btype == EPB and opt_start < nxt - 4:
@@ -171,12 +181,12 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
                     unknown_iface += 1
             elif btype == IDB and blen >= 20:
                 linktype = struct.unpack_from(order + "H", buf, pos + 8)[0]
-                scale, offset = 1e-6, 0
+                scale, offset = 1e-6, 0.0
                 for code, value in _options(buf, pos + 16, nxt - 4, order):
                     if code == IF_TSRESOL:
                         scale = _resolution(value)
                     elif code == IF_TSOFFSET and len(value) == 8:
-                        offset = struct.unpack(order + "q", value)[0]
+                        offset = float(struct.unpack(order + "q", value)[0])
                     elif code == OPT_COMMENT and len(info.comments) < 1000:
                         info.comments.append((None, _text(value)))
                 clocks.append((linktype, scale, offset))

@@ -103,6 +103,9 @@ class HandshakeReader:
             return self._sslv2()
         pos = 0
         while len(buf) - pos >= 5:
+            ctype: int
+            version: int
+            length: int
             ctype, version, length = _HEADER.unpack_from(buf, pos)
             if version >> 8 != 3 or length > _RECORD_MAX:
                 first = self.consumed == self.proxy_header
@@ -223,7 +226,8 @@ def parse_client_hello(body: bytes) -> TlsHello | None:
     end = min(n, pos + 2 + ((body[pos] << 8) | body[pos + 1]))
     pos += 2
     while pos + 4 <= end:
-        ext_type, ext_len = struct.unpack_from("!HH", body, pos)
+        ext_type = (body[pos] << 8) | body[pos + 1]
+        ext_len = (body[pos + 2] << 8) | body[pos + 3]
         data = body[pos + 4 : min(end, pos + 4 + ext_len)]
         pos += 4 + ext_len
         if ext_type == EXT_SERVER_NAME:
@@ -333,7 +337,8 @@ def parse_server_hello_message(body: bytes) -> ServerHello | None:
     pos += 2
     selected = None
     while pos + 4 <= end:
-        ext_type, ext_len = struct.unpack_from("!HH", body, pos)
+        ext_type = (body[pos] << 8) | body[pos + 1]
+        ext_len = (body[pos + 2] << 8) | body[pos + 3]
         if ext_type == EXT_SUPPORTED_VERSIONS and ext_len == 2 and pos + 6 <= end and selected is None:
             selected = (body[pos + 4] << 8) | body[pos + 5]
         elif ext_type == EXT_ENCRYPT_THEN_MAC:
