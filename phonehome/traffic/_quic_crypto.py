@@ -3,12 +3,12 @@
 Shared by the Initial tracker and the builder that makes test and benchmark
 Initials. AES-GCM and AES-ECB come from ``cryptography``; HKDF is written out
 with ``hmac`` because an Initial needs only single-block expansions, and that
-is several times faster than building HKDF objects per key.
+is several times faster than building HKDF objects per key (the digest is named
+by a string: the shortest way into OpenSSL).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import struct
 
@@ -76,7 +76,7 @@ def encode_varint(value: int) -> bytes:
 def _expand_label(secret: bytes, label: bytes, length: int) -> bytes:
     """TLS 1.3 HKDF-Expand-Label (RFC 8446 7.1) with an empty context, for length <= 32."""
     info = struct.pack("!HB", length, 6 + len(label)) + b"tls13 " + label + b"\x00"
-    return hmac.digest(secret, info + b"\x01", hashlib.sha256)[:length]
+    return hmac.digest(secret, info + b"\x01", "sha256")[:length]
 
 
 class InitialKeys:
@@ -85,7 +85,7 @@ class InitialKeys:
     __slots__ = ("aead", "hp", "iv")
 
     def __init__(self, dcid: bytes, salt: bytes, v2: bool) -> None:
-        initial = hmac.digest(salt, dcid, hashlib.sha256)
+        initial = hmac.digest(salt, dcid, "sha256")
         secret = _expand_label(initial, b"client in", 32)
         prefix = b"quicv2 " if v2 else b"quic "
         self.aead = AESGCM(_expand_label(secret, prefix + b"key", 16))

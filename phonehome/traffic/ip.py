@@ -69,9 +69,19 @@ class Fragment:
         self.data = data
 
 
+_TEXT: Final[dict[bytes, str]] = {}
+"""Text of the addresses met lately: a capture names the same few addresses in flow after flow."""
+_TEXT_MAX: Final = 1 << 14
+
+
 def address(raw: bytes) -> str:
     """Dotted IPv4 or compressed IPv6 text of a raw address."""
-    return socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+    text = _TEXT.get(raw)
+    if text is None:
+        if len(_TEXT) >= _TEXT_MAX:  # many addresses (a scan, a hostile capture): start over
+            _TEXT.clear()
+        text = _TEXT[raw] = socket.inet_ntop(socket.AF_INET if len(raw) == 4 else socket.AF_INET6, raw)
+    return text
 
 
 def parse(data: bytes, off: int, etype: int) -> IpPacket | Fragment:
