@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from phonehome.traffic.endpoints import Endpoint, endpoints
@@ -148,6 +146,10 @@ class Analysis:
 def schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of an analysis's JSON form (``analysis.schema.json``, shipped here;
     `phonehome.report.analysis_json` writes that form)."""
+    # Imported here: every analysis imports this module, and only a schema check needs these.
+    import json  # noqa: PLC0415
+    from importlib import resources  # noqa: PLC0415
+
     text = resources.files("phonehome.traffic").joinpath("analysis.schema.json").read_text(encoding="utf-8")
     loaded: dict[str, Any] = json.loads(text)
     return loaded

@@ -168,14 +168,18 @@ class DnsBook:
         its other addresses (a dual-stack handset asks over IPv6, connects over IPv4).
         ``found``: ``resolved(message)`` when the caller has it already.
         """
+        names = self._names
+        by_mac = f"mac:{client_mac}" if client_mac else None
         for name, address in resolved(message) if found is None else found:
-            for key in (
-                ((client, address), (f"mac:{client_mac}", address)) if client_mac else ((client, address),)
-            ):
-                self._names.pop(key, None)  # re-insert: the latest answer wins and is the last forgotten
-                self._names[key] = name
-            while len(self._names) > self.max_answers:
-                del self._names[next(iter(self._names))]
+            key = (client, address)
+            names.pop(key, None)  # re-insert: the latest answer wins and is the last forgotten
+            names[key] = name
+            if by_mac is not None:
+                key = (by_mac, address)
+                names.pop(key, None)
+                names[key] = name
+            while len(names) > self.max_answers:
+                del names[next(iter(names))]
 
     def record(
         self,
