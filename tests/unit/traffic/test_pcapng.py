@@ -6,6 +6,8 @@ import struct
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from phonehome.traffic import factory
 from phonehome.traffic.factory import Packet
@@ -110,3 +112,35 @@ def test_packet_for_an_undescribed_interface_is_skipped_with_a_warning(tmp_path:
 def test_gzip_compressed_pcapng_is_read(tmp_path: Path) -> None:
     _, got = read(tmp_path, factory.pcapng_bytes([Packet(1.0, b"a" * 20)], compress=True))
     assert got[0][2] == b"a" * 20
+
+
+def _raw_pcapng(hi: int, lo: int, tsresol: int, tsoffset: int) -> bytes:
+    """One Ethernet interface with these clock options and one packet with this 64-bit timestamp."""
+
+    def option(code: int, value: bytes) -> bytes:
+        return struct.pack("<HH", code, len(value)) + value + b"\x00" * (-len(value) % 4)
+
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    options = option(9, bytes([tsresol])) + option(14, struct.pack("<q", tsoffset)) + option(0, b"")
+    idb_len = 20 + len(options)
+    idb = struct.pack("<IIHHI", 1, idb_len, 1, 0, 65535) + options + struct.pack("<I", idb_len)
+    data = b"\x00" * 20
+    epb = struct.pack("<7I", 6, 52, 0, hi, lo, len(data), len(data)) + data + struct.pack("<I", 52)
+    return shb + idb + epb
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    hi=st.integers(0, 0xFFFFFFFF),
+    lo=st.integers(0, 0xFFFFFFFF),
+    tsresol=st.integers(0, 12) | st.integers(0x80, 0xA0) | st.integers(0, 255),
+    tsoffset=st.sampled_from([0, 1, -1, 1_700_000_000]) | st.integers(-(1 << 63), (1 << 63) - 1),
+)
+def test_a_timestamp_is_its_exact_64_bit_count_times_the_unit_plus_the_offset(
+    tmp_path: Path, hi: int, lo: int, tsresol: int, tsoffset: int
+) -> None:
+    # The reader computes it in floats (hi * 2**32 + lo rounds as the exact count converted does);
+    # any clock a capture claims, hostile ones included, gives what the exact formula gives.
+    unit = float(2 ** -(tsresol & 0x7F)) if tsresol & 0x80 else float(10**-tsresol)
+    _, got = read(tmp_path, _raw_pcapng(hi, lo, tsresol, tsoffset))
+    assert [p[0] for p in got] == [((hi << 32) | lo) * unit + tsoffset]
