@@ -361,13 +361,13 @@ class CaptureReader:
                     self.release(pos)
                     release_at = pos + RELEASE_EVERY
                 sec, frac, incl, orig = unpack(buf, pos)
+                if incl > MAX_RECORD:  # whether the buffer holds it or not: mapped and streamed alike
+                    info.packets, info.bytes = packets, nbytes
+                    self.damaged(f"record at offset {self.offset(buf, pos)} claims {incl} bytes")
+                    return
                 start = pos + rec_size
                 nxt = start + incl
                 if nxt > end:
-                    if incl > MAX_RECORD:
-                        info.packets, info.bytes = packets, nbytes
-                        self.damaged(f"record at offset {self.offset(buf, pos)} claims {incl} bytes")
-                        return
                     break
                 packets += 1
                 nbytes += incl

@@ -125,8 +125,14 @@ def read(reader: CaptureReader) -> Iterator[Packet]:
                 # Hot path: an Enhanced Packet Block without surprises, decoded in one unpack.
                 btype, blen, iface, hi, lo, caplen, orig = epb_whole(buf, pos)
                 nxt = pos + blen
-                # (A block that fits in the buffer is under MAX_BLOCK: the buffer is smaller.)
-                if btype == EPB and nxt <= end and caplen + 32 <= blen and not blen & 3 and iface < nclocks:
+                if (
+                    btype == EPB
+                    and nxt <= end
+                    and blen <= MAX_BLOCK  # as any other block, whether the buffer holds it or not
+                    and caplen + 32 <= blen
+                    and not blen & 3
+                    and iface < nclocks
+                ):
                     linktype, unit, offset = clocks[iface]
                     packets += 1
                     nbytes += caplen

@@ -243,3 +243,20 @@ def test_a_flood_of_identical_full_size_frames_is_read_whole(
     reader, packets = read_all(write(tmp_path, gzip.compress(flood, compresslevel=9, mtime=0), "c.pcap.gz"))
     assert len(packets) == 20_000
     assert not reader.info.truncated
+
+
+def test_a_record_over_the_limit_is_damage_whether_the_file_is_mapped_or_streamed(tmp_path: Path) -> None:
+    # A plain file is walked in one mapping, a compressed one in pieces: a record longer than
+    # MAX_RECORD must end both the same way, not be read from the one and refused from the other.
+    packets = [Packet(1.0, b"a" * 20), Packet(2.0, b"b" * (pcapfile.MAX_RECORD + 4)), Packet(3.0, b"c" * 20)]
+    results = []
+    for name, data in (
+        ("c.pcap", factory.pcap_bytes(packets)),
+        ("c.pcap.gz", gzip.compress(factory.pcap_bytes(packets))),
+    ):
+        reader, got = read_all(write(tmp_path, data, name))
+        warnings = [w.split(f"{name}: ", 1)[1] for w in reader.warnings]
+        results.append(([p[2][:1] for p in got], reader.info.truncated, warnings))
+    assert results[0] == results[1]
+    assert results[0][:2] == ([b"a"], True)
+    assert "claims" in results[0][2][0]

@@ -144,3 +144,18 @@ def test_a_timestamp_is_its_exact_64_bit_count_times_the_unit_plus_the_offset(
     unit = float(2 ** -(tsresol & 0x7F)) if tsresol & 0x80 else float(10**-tsresol)
     _, got = read(tmp_path, _raw_pcapng(hi, lo, tsresol, tsoffset))
     assert [p[0] for p in got] == [((hi << 32) | lo) * unit + tsoffset]
+
+
+def test_a_block_over_the_limit_is_damage_whether_the_file_is_mapped_or_streamed(tmp_path: Path) -> None:
+    # A plain file is walked in one mapping, a compressed one in pieces: a packet block longer than
+    # MAX_BLOCK must end both the same way, not be read from the one and refused from the other.
+    from phonehome.traffic import pcapng
+
+    packets = [Packet(1.0, b"a" * 20), Packet(2.0, b"b" * (pcapng.MAX_BLOCK + 4)), Packet(3.0, b"c" * 20)]
+    results = []
+    for compress in (False, True):
+        reader, got = read(tmp_path, factory.pcapng_bytes(packets, compress=compress))
+        results.append(([p[2][:1] for p in got], reader.info.truncated, reader.warnings))  # type: ignore[attr-defined]
+    assert results[0] == results[1]
+    assert results[0][:2] == ([b"a"], True)
+    assert "impossible length" in results[0][2][0]
