@@ -467,6 +467,10 @@ class _Walk:
             value = unquote_to_bytes(raw_value.replace(b"+", b" "))
             self.child(view, f"form-key:{key}", key.encode(), depth, key=None)
             self.child(view, f"form:{key}", value, depth, key=key)
+            if b"+" in raw_value:
+                # A client that did not percent-encode its value: base64 keeps its "+" (a receiver
+                # that reads it so gets the hidden bytes, one that reads "+" as a space does not).
+                self.child(view, f"form-plus:{key}", unquote_to_bytes(raw_value), depth, key=key)
         return True
 
     def multipart(self, view: View, depth: int) -> bool:
