@@ -20,24 +20,13 @@ import sys
 import time
 from pathlib import Path
 
-from _common import DEADLINE_S, generated_capture
+from _common import DEADLINE_S, analyze_json, generated_capture
 
 
 def _run(tree: Path, capture: Path) -> float:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    argv = [
-        sys.executable,
-        "-m",
-        "phonehome.cli",
-        "analyze",
-        "--format",
-        "json",
-        "-o",
-        os.devnull,
-        str(capture),
-    ]
     started = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, timeout=DEADLINE_S, stdout=subprocess.DEVNULL, cwd=tree)
+    subprocess.run(analyze_json(capture), env=env, check=True, timeout=DEADLINE_S, cwd=tree)
     return time.perf_counter() - started
 
 
