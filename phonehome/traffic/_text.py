@@ -21,6 +21,7 @@ _REPLACEMENT: Final = "\ufffd"
 
 def render(raw: bytes) -> str:
     """``raw`` as Wireshark displays it (see the module docstring); never raises."""
+    # Three C calls (isascii, decode, isprintable) instead of a regex match: half the time a name.
     if raw.isascii():
         text = raw.decode("ascii")
         if text.isprintable():  # for ASCII: every character in 0x20-0x7e
@@ -30,12 +31,7 @@ def render(raw: bytes) -> str:
 
 def render_lower(raw: bytes) -> str:
     """:func:`render`, lower-cased: how names are compared (DNS, SNI, Host)."""
-    # Three C calls (isascii, decode, isprintable) instead of a regex match: half the time a name.
-    if raw.isascii():
-        text = raw.decode("ascii")
-        if text.isprintable():
-            return text.lower()
-    return _render_slow(raw).lower()
+    return render(raw).lower()
 
 
 def _render_slow(raw: bytes) -> str:

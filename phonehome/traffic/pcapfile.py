@@ -371,12 +371,8 @@ class CaptureReader:
                     break
                 packets += 1
                 nbytes += incl
-                yield (
-                    float(sec) + float(frac) * scale,
-                    linktype,
-                    buf[start:nxt],
-                    orig,
-                )  # as sec + frac * scale, in floats
+                ts = float(sec) + float(frac) * scale  # sec + frac * scale, in floats (compiled: native)
+                yield ts, linktype, buf[start:nxt], orig
                 pos = nxt
             more = next(chunks, b"")
             if not more:
